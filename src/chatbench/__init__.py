@@ -1,0 +1,47 @@
+"""chatbench: evaluate AI assistants in conversation with simulated users.
+
+Example:
+    >>> from chatbench import GraphSpec, build_graph, load_questions, run_conversations
+    >>> records = run_conversations(load_questions(limit=1), GraphSpec(),
+    ...     user="fake:say:Answer: B", assistant="fake:echo")
+"""
+
+from chatbench.choice import extract_choice
+from chatbench.config import GraphSpec, RunConfig, load_graph_spec
+from chatbench.context import SimContext
+from chatbench.errors import ChatBenchError, ConfigError, MissingDependencyError, ModelOutputError
+from chatbench.graphs import build_graph, build_state_graph
+from chatbench.models.registry import get_chat_model
+from chatbench.personas import Persona, load_persona
+from chatbench.questions import Question, load_questions
+from chatbench.records import ConversationRecord
+from chatbench.runner import run, run_conversations, simulate
+from chatbench.state import ConversationState, StopReason, initial_state
+from chatbench.storage import ResultStore
+
+__all__ = [
+    "ChatBenchError",
+    "ConfigError",
+    "ConversationRecord",
+    "ConversationState",
+    "GraphSpec",
+    "MissingDependencyError",
+    "ModelOutputError",
+    "Persona",
+    "Question",
+    "ResultStore",
+    "RunConfig",
+    "SimContext",
+    "StopReason",
+    "build_graph",
+    "build_state_graph",
+    "extract_choice",
+    "get_chat_model",
+    "initial_state",
+    "load_graph_spec",
+    "load_persona",
+    "load_questions",
+    "run",
+    "run_conversations",
+    "simulate",
+]

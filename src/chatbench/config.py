@@ -1,0 +1,120 @@
+"""Validated configuration: ``GraphSpec`` (one variant of the conversation graph) and ``RunConfig``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from chatbench._yaml import load_yaml_model, preset_names
+
+SimulatorKind = Literal[
+    "two_step", "two_step_problem", "two_step_help", "iqa_eval", "causal_lm", "scripted"
+]
+PROMPTED_SIMULATORS: tuple[str, ...] = ("two_step", "two_step_problem", "two_step_help", "iqa_eval")
+
+
+class RoleSettings(BaseModel):
+    """Sampling settings of one role. ``None`` leaves the model's own default."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    """Sampling temperature; 0 means greedy for local models."""
+    max_tokens: int | None = Field(default=None, ge=1)
+    """Most new tokens per call."""
+
+    def call_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``chat_model.invoke`` (only the settings that are set)."""
+        return {key: value for key, value in self.model_dump().items() if value is not None}
+
+
+class GraphSpec(BaseModel):
+    """One variant of the conversation graph; an ablation is a grid over these fields.
+
+    Example:
+        >>> GraphSpec(persona="novice", user_cot=True, max_turns=5).simulator
+        'two_step'
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = "two_step"
+    """Variant name, stored with every conversation."""
+    description: str = ""
+    simulator: SimulatorKind = "two_step"
+    """How the user turns are written: a prompted chat model (the paper's two-step, its
+    "problem" and "help" variants, IQA-EVAL), a causal LM in the chatbench-distilgpt2 text
+    format, or fixed scripted turns."""
+    persona: str | None = None
+    """A shipped persona name or a path to a persona YAML; None for no persona."""
+    user_cot: bool = False
+    """The simulator reasons in a private scratchpad before each turn."""
+    max_turns: int = Field(default=10, ge=1, le=100)
+    """User turns before the simulator is asked for the answer only (the paper: 10)."""
+    user: RoleSettings = RoleSettings(temperature=1.0, max_tokens=128)
+    """The paper samples the simulator at temperature 1.0."""
+    assistant: RoleSettings = RoleSettings(temperature=0.7, max_tokens=512)
+    """The paper samples the assistant at temperature 0.7."""
+    judge: RoleSettings = RoleSettings(temperature=0.0, max_tokens=16)
+    assistant_system_prompt: str | None = "You are a helpful AI assistant."
+    """The paper's assistant system prompt; None sends no system message."""
+    scripted_turns: tuple[str, ...] = ()
+    """The user's turns, in order, for ``simulator: scripted``."""
+
+    @model_validator(mode="after")
+    def _check_combinations(self) -> GraphSpec:
+        if self.user_cot and self.simulator not in PROMPTED_SIMULATORS:
+            raise ValueError(
+                f"user_cot needs a prompted simulator ({', '.join(PROMPTED_SIMULATORS)}), "
+                f"not {self.simulator!r}"
+            )
+        if self.simulator == "scripted" and not self.scripted_turns:
+            raise ValueError("simulator 'scripted' needs scripted_turns")
+        return self
+
+
+def load_graph_spec(name_or_path: str | Path) -> GraphSpec:
+    """Load a shipped graph preset by name (``two_step_cot``) or a YAML file by path.
+
+    Raises:
+        ConfigError: Unknown name, missing file, or an invalid or unknown field.
+    """
+    return load_yaml_model(GraphSpec, "graphs", name_or_path)
+
+
+def list_graph_specs() -> list[str]:
+    """Names of the shipped graph presets."""
+    return preset_names("graphs")
+
+
+class RunConfig(BaseModel):
+    """One evaluation run as the CLI describes it: questions, variant, models, seed, store."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    questions: str | None = None
+    """Bundled set name (``mmlu_redux``) or a path to a CSV/JSONL file; None for bundled."""
+    subjects: tuple[str, ...] | None = None
+    """Only these subjects."""
+    limit: int | None = Field(default=5, ge=1)
+    """At most this many questions, taken round-robin over subjects."""
+    graph: str = "quick"
+    """A shipped graph preset name or a path to a GraphSpec YAML."""
+    persona: str | None = None
+    """Overrides the graph's persona (a shipped name or a path)."""
+    user: str = "smollm2"
+    """The simulated user's model."""
+    assistant: str = "smollm2"
+    """The assistant under evaluation."""
+    judge: str | None = None
+    """Optional judge model for final messages the rules cannot read."""
+    seed: int = 0
+    """Run seed; each conversation's seed derives from it."""
+    replicates: int = Field(default=1, ge=1)
+    """Conversations per question."""
+    out: Path = Path("chatbench-results.sqlite")
+    """The SQLite result store."""
+    run_id: str | None = None
+    """Name of the run in the store; defaults to a hash of everything above but ``out``."""

@@ -1,0 +1,34 @@
+"""Per-conversation dependencies handed to the graph as LangGraph's runtime context."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from langchain_core.language_models import BaseChatModel
+
+from chatbench.models.base import TextCompleter
+from chatbench.personas import Persona
+
+
+@dataclass(frozen=True)
+class SimContext:
+    """The models and persona one conversation runs with (never stored in the state).
+
+    Example:
+        >>> from langchain_core.language_models import FakeListChatModel
+        >>> ctx = SimContext(assistant=FakeListChatModel(responses=["It is B."]))
+        >>> ctx.persona is None
+        True
+    """
+
+    assistant: BaseChatModel
+    """The assistant under evaluation."""
+    user: BaseChatModel | TextCompleter | None = None
+    """The simulator's model: a chat model for prompted simulators, a text completer for the
+    causal-LM simulator, None for scripted turns."""
+    judge: BaseChatModel | None = None
+    """Optional: reads a final user message that the rules in ``extract_choice`` cannot."""
+    persona: Persona | None = None
+    """Who the simulated user is; only the simulator sees it."""
+    seed: int | None = None
+    """Per-conversation seed; local models derive each call's sampling seed from it."""

@@ -1,0 +1,96 @@
+"""``build_graph(spec)``: the conversation state machine of one variant.
+
+The structure shows the variant: with ``user_cot`` a ``user_cot`` node runs before every user
+turn, so ``get_graph()`` differs between variants::
+
+    START -> [user_cot ->] user -(answered)-> judge -> END
+                             \\-(else)-> assistant -(turn limit)-> force_answer -> judge
+                                                   \\-(else)-> [user_cot ->] user ...
+"""
+
+from __future__ import annotations
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import RetryPolicy
+
+from chatbench.config import GraphSpec
+from chatbench.context import SimContext
+from chatbench.errors import ChatBenchError
+from chatbench.nodes import (
+    make_assistant_node,
+    make_force_answer_node,
+    make_judge_node,
+    make_route_after_assistant,
+    make_user_cot_node,
+    make_user_node,
+    route_after_user,
+)
+from chatbench.state import ASSISTANT, FORCE_ANSWER, JUDGE, USER, USER_COT, ConversationState
+
+
+def _transient(exc: Exception) -> bool:
+    """Retry model-call failures, never chatbench's own errors (bad config, unusable output)."""
+    from langgraph._internal._retry import default_retry_on
+
+    return not isinstance(exc, ChatBenchError) and default_retry_on(exc)
+
+
+DEFAULT_RETRY = RetryPolicy(max_attempts=3, initial_interval=1.0, retry_on=_transient)
+"""Three tries with exponential backoff and jitter on every model-calling node."""
+
+
+def build_state_graph(
+    spec: GraphSpec, retry: RetryPolicy | None = DEFAULT_RETRY
+) -> StateGraph[ConversationState, SimContext]:
+    """The uncompiled graph of one variant, for users who add nodes of their own.
+
+    Args:
+        spec: The variant.
+        retry: Retry policy of the model-calling nodes; None disables retries.
+
+    Returns:
+        A ``StateGraph`` with chatbench's nodes and edges, ready to extend or compile.
+    """
+    graph = StateGraph(ConversationState, context_schema=SimContext)
+    user_entry = USER_COT if spec.user_cot else USER
+    graph.add_node(USER, make_user_node(spec), retry_policy=retry)
+    graph.add_node(ASSISTANT, make_assistant_node(spec), retry_policy=retry)
+    graph.add_node(FORCE_ANSWER, make_force_answer_node(spec), retry_policy=retry)
+    graph.add_node(JUDGE, make_judge_node(spec), retry_policy=retry)
+    if spec.user_cot:
+        graph.add_node(USER_COT, make_user_cot_node(spec), retry_policy=retry)
+        graph.add_edge(USER_COT, USER)
+    graph.add_edge(START, user_entry)
+    graph.add_conditional_edges(USER, route_after_user, [JUDGE, ASSISTANT])
+    graph.add_conditional_edges(
+        ASSISTANT, make_route_after_assistant(spec), [user_entry, FORCE_ANSWER]
+    )
+    graph.add_edge(FORCE_ANSWER, JUDGE)
+    graph.add_edge(JUDGE, END)
+    return graph
+
+
+def build_graph(
+    spec: GraphSpec | None = None, retry: RetryPolicy | None = DEFAULT_RETRY
+) -> CompiledStateGraph[ConversationState, SimContext]:
+    """The compiled conversation graph of one variant.
+
+    Args:
+        spec: The variant; defaults to ``GraphSpec()`` (two-step, 10 turns, no persona).
+        retry: Retry policy of the model-calling nodes; None disables retries.
+
+    Returns:
+        A compiled LangGraph graph; invoke it with ``initial_state(question)`` and
+        ``context=SimContext(...)``.
+
+    Example:
+        >>> graph = build_graph(GraphSpec(user_cot=True))
+        >>> "user_cot" in graph.get_graph().nodes
+        True
+    """
+    spec = spec or GraphSpec()
+    # A conversation is up to 4 steps per user turn (cot, user, assistant, routing slack).
+    return build_state_graph(spec, retry).compile().with_config(
+        recursion_limit=4 * spec.max_turns + 10
+    )

@@ -1,0 +1,81 @@
+"""Metrics: pure functions over conversation records."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from chatbench.records import ConversationRecord
+from chatbench.state import StopReason
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Accuracy and conversation shape of a group of records.
+
+    Failed conversations (stop reason ``error``) are counted, never scored. Accuracy comes in
+    the paper's two conventions: over answered conversations (no answer left out, as the
+    authors' code does) and over all scored ones (no answer counts as wrong).
+    """
+
+    group: str
+    conversations: int
+    errors: int
+    answered: int
+    correct: int
+    mean_turns: float | None
+    mean_seconds: float | None
+
+    @property
+    def scored(self) -> int:
+        """Conversations that reached the judge."""
+        return self.conversations - self.errors
+
+    @property
+    def accuracy(self) -> float | None:
+        """Correct over answered; None when nothing was answered."""
+        return self.correct / self.answered if self.answered else None
+
+    @property
+    def accuracy_all(self) -> float | None:
+        """Correct over scored, no answer counting as wrong; None when nothing was scored."""
+        return self.correct / self.scored if self.scored else None
+
+    @property
+    def answered_share(self) -> float | None:
+        """Answered over scored."""
+        return self.answered / self.scored if self.scored else None
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def summarize(group: str, records: Sequence[ConversationRecord]) -> Summary:
+    """The ``Summary`` of one group of records.
+
+    Example:
+        >>> summarize("all", []).accuracy is None
+        True
+    """
+    scored = [r for r in records if r.stop_reason is not StopReason.ERROR]
+    answered = [r for r in scored if r.final_choice is not None]
+    return Summary(
+        group=group,
+        conversations=len(records),
+        errors=len(records) - len(scored),
+        answered=len(answered),
+        correct=sum(r.correct for r in answered),
+        mean_turns=_mean([r.turns for r in scored]),
+        mean_seconds=_mean([r.seconds for r in records]),
+    )
+
+
+def summarize_by(records: Iterable[ConversationRecord], key: str = "subject") -> list[Summary]:
+    """One ``Summary`` per value of a record field (sorted), then one for all records."""
+    records = list(records)
+    groups: dict[str, list[ConversationRecord]] = defaultdict(list)
+    for record in records:
+        groups[str(getattr(record, key))].append(record)
+    return [summarize(name, groups[name]) for name in sorted(groups)] + [summarize("all", records)]

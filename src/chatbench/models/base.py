@@ -1,0 +1,39 @@
+"""What chatbench needs of a raw text-completion model (the causal-LM simulator's backend)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One generated text with its token counts (None where the model reports none)."""
+
+    text: str
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+
+
+@runtime_checkable
+class TextCompleter(Protocol):
+    """A causal LM that continues plain text prompts (no chat template)."""
+
+    name: str
+    context_window: int
+
+    def count_tokens(self, text: str) -> int:
+        """Number of tokens ``text`` encodes to."""
+        ...
+
+    def complete(
+        self,
+        prompts: list[str],
+        *,
+        max_tokens: int,
+        temperature: float,
+        stop: list[str],
+        seed: int | None = None,
+    ) -> list[Completion]:
+        """Continue each prompt; the text is cut before the first stop string."""
+        ...

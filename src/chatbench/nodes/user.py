@@ -1,0 +1,105 @@
+"""Simulated-user nodes: write a turn, think in the scratchpad, or give the forced answer."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from langchain_core.messages import HumanMessage
+from langgraph.runtime import Runtime
+
+from chatbench.choice import extract_choice
+from chatbench.config import GraphSpec
+from chatbench.context import SimContext
+from chatbench.errors import ModelOutputError
+from chatbench.models.base import Completion
+from chatbench.nodes._common import Node, node_timing
+from chatbench.seeding import derive_seed
+from chatbench.simulators import TurnMode, TurnRequest, get_simulator
+from chatbench.simulators.registry import SimulatorFn
+from chatbench.state import END_TOKEN, FORCE_ANSWER, USER, USER_COT, ConversationState
+
+def _request(
+    state: ConversationState, runtime: Runtime[SimContext], spec: GraphSpec, mode: TurnMode
+) -> TurnRequest:
+    ctx = runtime.context
+    turn_index = state.get("turns", 0)
+    notes = state.get("user_scratchpad") or []
+    # A scratchpad entry belongs to the turn it was written for: one entry per user turn.
+    scratchpad = notes[-1] if mode != "think" and len(notes) > turn_index else None
+    seed = None if ctx.seed is None else derive_seed(ctx.seed, USER, mode, turn_index)
+    return TurnRequest(
+        question=state["question"],
+        messages=state.get("messages", []),
+        mode=mode,
+        context=ctx,
+        spec=spec,
+        scratchpad=scratchpad,
+        seed=seed,
+        turn_index=turn_index,
+    )
+
+
+def _clean(text: str) -> str:
+    return text.replace(END_TOKEN, "").strip()
+
+
+def _write(simulate: SimulatorFn, request: TurnRequest) -> tuple[str, Completion]:
+    """Call the simulator; an empty turn is retried once with another seed, then an error."""
+    completion = simulate(request)
+    if not _clean(completion.text):
+        retry_seed = None if request.seed is None else request.seed + 1
+        completion = simulate(TurnRequest(**{**vars(request), "seed": retry_seed}))
+    text = _clean(completion.text)
+    if not text:
+        raise ModelOutputError(
+            f"the simulator wrote an empty {request.mode} turn twice "
+            f"(user turn {request.turn_index + 1})"
+        )
+    return text, completion
+
+
+def _turn_node(spec: GraphSpec, mode: TurnMode, name: str) -> Node:
+    simulate = get_simulator(spec.simulator)
+
+    def node(state: ConversationState, runtime: Runtime[SimContext]) -> dict[str, Any]:
+        first = mode == "next" and not state.get("turns")
+        request = _request(state, runtime, spec, "first" if first else mode)
+        started = time.perf_counter()
+        text, completion = _write(simulate, request)
+        return {
+            "messages": [HumanMessage(content=text)],
+            "turns": request.turn_index + 1,
+            "final_choice": extract_choice(text, state["question"].choices),
+            "forced": mode == "forced",
+            "timings": [node_timing(name, time.perf_counter() - started, completion)],
+        }
+
+    node.__name__ = f"{name}_node"
+    return node
+
+
+def make_user_node(spec: GraphSpec) -> Node:
+    """The node that writes the simulated user's next turn and reads any answer in it."""
+    return _turn_node(spec, "next", USER)
+
+
+def make_force_answer_node(spec: GraphSpec) -> Node:
+    """The node that asks for the answer only, once the turn limit is reached."""
+    return _turn_node(spec, "forced", FORCE_ANSWER)
+
+
+def make_user_cot_node(spec: GraphSpec) -> Node:
+    """The node where the simulator reasons privately; its notes go to the scratchpad only."""
+    simulate = get_simulator(spec.simulator)
+
+    def user_cot_node(state: ConversationState, runtime: Runtime[SimContext]) -> dict[str, Any]:
+        request = _request(state, runtime, spec, "think")
+        started = time.perf_counter()
+        text, completion = _write(simulate, request)
+        return {
+            "user_scratchpad": [text],
+            "timings": [node_timing(USER_COT, time.perf_counter() - started, completion)],
+        }
+
+    return user_cot_node

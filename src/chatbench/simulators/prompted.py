@@ -1,0 +1,112 @@
+"""Prompted simulators: a chat model plays the user, seeing a role-flipped view of the chat.
+
+In the flipped view the simulated user's own past turns are ``AIMessage``s and the assistant's
+replies are ``HumanMessage``s, so any chat model (which always answers as "assistant") writes
+the user's next turn. The step instruction is appended to the last message, because small
+models follow an instruction at the end of the prompt far better than one in the system prompt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, SystemMessage
+
+from chatbench import prompts
+from chatbench.errors import ConfigError
+from chatbench.models.base import Completion
+from chatbench.models.invoke import invoke_chat
+from chatbench.personas import render_persona
+from chatbench.simulators.base import TurnRequest
+from chatbench.simulators.registry import register_simulator
+
+
+@dataclass(frozen=True)
+class PromptSet:
+    """The prompts of one prompted simulator."""
+
+    system: str
+    first: str
+    next: str
+    fixed_opening: str | None = None
+    """A first message sent verbatim instead of asking the model (the "help" variant)."""
+
+
+PROMPT_SETS: dict[str, PromptSet] = {
+    "two_step": PromptSet(
+        prompts.TWO_STEP_SYSTEM_PROMPT, prompts.TWO_STEP_FIRST_PROMPT, prompts.TWO_STEP_NEXT_PROMPT
+    ),
+    "two_step_problem": PromptSet(
+        prompts.TWO_STEP_SYSTEM_PROMPT,
+        prompts.TWO_STEP_PROBLEM_FIRST_PROMPT,
+        prompts.TWO_STEP_NEXT_PROMPT,
+    ),
+    "two_step_help": PromptSet(
+        prompts.TWO_STEP_SYSTEM_PROMPT,
+        prompts.TWO_STEP_FIRST_PROMPT,
+        prompts.TWO_STEP_NEXT_PROMPT,
+        fixed_opening=prompts.TWO_STEP_HELP_OPENING,
+    ),
+    "iqa_eval": PromptSet(
+        prompts.IQA_EVAL_SYSTEM_PROMPT, prompts.IQA_EVAL_FIRST_PROMPT, prompts.IQA_EVAL_NEXT_PROMPT
+    ),
+}
+
+
+def flip_roles(messages: Sequence[AnyMessage]) -> list[BaseMessage]:
+    """The transcript as the simulated user sees it: its turns as AI, the assistant's as human."""
+    flipped: list[BaseMessage] = []
+    for message in messages:
+        if isinstance(message, HumanMessage):
+            flipped.append(AIMessage(content=message.text))
+        elif isinstance(message, AIMessage):
+            flipped.append(HumanMessage(content=message.text))
+    return flipped
+
+
+def simulator_view(request: TurnRequest, prompt_set: PromptSet) -> list[BaseMessage]:
+    """The full prompt of one simulator call: system, flipped transcript, step instruction."""
+    persona = request.context.persona
+    persona_block = prompts.PERSONA_BLOCK.format(persona=render_persona(persona)) if persona else ""
+    system = prompt_set.system.format(persona=persona_block, question=request.question.format())
+    instruction = {
+        "first": prompt_set.first,
+        "next": prompt_set.next,
+        "forced": prompts.FORCED_ANSWER_PROMPT,
+        "think": prompts.USER_COT_PROMPT,
+    }[request.mode]
+    if request.scratchpad and request.mode != "think":
+        instruction = f"{prompts.USER_SCRATCHPAD_PREFIX}{request.scratchpad}\n\n{instruction}"
+    view: list[BaseMessage] = [SystemMessage(content=system), *flip_roles(request.messages)]
+    if isinstance(view[-1], HumanMessage):
+        view[-1] = HumanMessage(content=f"{view[-1].text}\n\n{instruction}")
+    else:
+        view.append(HumanMessage(content=instruction))
+    return view
+
+
+def _user_chat_model(request: TurnRequest) -> BaseChatModel:
+    model = request.context.user
+    if not isinstance(model, BaseChatModel):
+        raise ConfigError(
+            f"simulator {request.spec.simulator!r} needs a chat model as the user, "
+            f"got {type(model).__name__}"
+        )
+    return model
+
+
+def _prompted_turn(request: TurnRequest, prompt_set: PromptSet) -> Completion:
+    if request.mode == "first" and prompt_set.fixed_opening is not None:
+        return Completion(prompt_set.fixed_opening.format(question=request.question.format()))
+    model = _user_chat_model(request)
+    return invoke_chat(model, simulator_view(request, prompt_set), request.spec.user, request.seed)
+
+
+def _register(name: str, prompt_set: PromptSet) -> None:
+    register_simulator(name)(lambda request: _prompted_turn(request, prompt_set))
+
+
+for _name, _prompt_set in PROMPT_SETS.items():
+    _register(_name, _prompt_set)

@@ -1,0 +1,95 @@
+"""Conversation state: the one canonical transcript plus what the judge and the store need."""
+
+from __future__ import annotations
+
+import operator
+from enum import Enum
+from typing import Annotated, Literal
+
+from langchain_core.messages import AnyMessage
+from langgraph.graph.message import add_messages
+from typing_extensions import TypedDict
+
+from chatbench.questions import Question
+
+# Graph node names. Routers and tests refer to these, never to string literals.
+USER = "user"
+USER_COT = "user_cot"
+ASSISTANT = "assistant"
+FORCE_ANSWER = "force_answer"
+JUDGE = "judge"
+
+END_TOKEN = "[END]"
+"""Terminator of a user turn in the chatbench-distilgpt2 text format."""
+
+Verdict = Literal["correct", "wrong", "no_answer"]
+
+
+class StopReason(str, Enum):
+    """Why a conversation ended."""
+
+    ACCEPTED = "accepted"
+    """The simulated user committed to an answer on its own."""
+    FORCED = "forced"
+    """The turn limit was reached and the user was asked for the answer only."""
+    ERROR = "error"
+    """A model call failed after its retries, or its output was unusable."""
+
+
+class NodeTiming(TypedDict):
+    """Wall time and token counts of one node call."""
+
+    node: str
+    seconds: float
+    input_tokens: int | None
+    output_tokens: int | None
+
+
+class ConversationState(TypedDict, total=False):
+    """The state that flows through a chatbench graph.
+
+    ``messages`` is the assistant's view and the only transcript: ``HumanMessage`` is the
+    simulated user, ``AIMessage`` the assistant. The simulator sees a role-flipped rendering
+    of it. The user's private chain of thought lives in ``user_scratchpad`` and never enters
+    ``messages``.
+    """
+
+    question: Question
+    persona: str | None
+    """Name of the persona the simulator plays (its text lives in the runtime context)."""
+    messages: Annotated[list[AnyMessage], add_messages]
+    user_scratchpad: Annotated[list[str], operator.add]
+    """One entry per chain-of-thought step, in order."""
+    turns: int
+    """Number of user turns so far (the forced answer included)."""
+    final_choice: str | None
+    """The option letter the user committed to, when it did."""
+    forced: bool
+    """True once the turn limit forced the user to answer."""
+    stop_reason: StopReason
+    verdict: Verdict
+    timings: Annotated[list[NodeTiming], operator.add]
+    error: str | None
+
+
+def initial_state(question: Question, persona: str | None = None) -> ConversationState:
+    """The state a conversation starts from.
+
+    Args:
+        question: The question the simulated user tries to answer.
+        persona: Name of the persona, recorded for the store.
+
+    Returns:
+        A state with an empty transcript.
+    """
+    return ConversationState(
+        question=question,
+        persona=persona,
+        messages=[],
+        user_scratchpad=[],
+        turns=0,
+        final_choice=None,
+        forced=False,
+        timings=[],
+        error=None,
+    )

@@ -1,0 +1,111 @@
+"""SQLite result store: each conversation is written, committed, as soon as it ends.
+
+Rows are keyed by the record id, so writing a record twice leaves one row (resumable,
+idempotent). The full record is kept as JSON beside the columns reports filter on.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+
+from chatbench.errors import ConfigError
+from chatbench.records import ConversationRecord
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS conversations (
+    id TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    question_id TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    variant TEXT NOT NULL,
+    replicate INTEGER NOT NULL,
+    verdict TEXT,
+    stop_reason TEXT NOT NULL,
+    turns INTEGER NOT NULL,
+    seconds REAL NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS conversations_run ON conversations (run_id);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    config TEXT NOT NULL,
+    started_at TEXT NOT NULL
+);
+"""
+
+
+class ResultStore:
+    """A SQLite file of conversation records.
+
+    Example:
+        >>> with ResultStore("results.sqlite") as store:  # doctest: +SKIP
+        ...     store.write(record)
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if self.path.parent and not self.path.parent.exists():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False)
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise ConfigError(f"{self.path}: not a chatbench result store ({exc})") from None
+        # WAL: a reader (report) never blocks the writer; a kill loses no committed row.
+        self._db.execute("PRAGMA journal_mode=WAL")
+
+    def write(self, record: ConversationRecord) -> None:
+        """Insert or replace one record and commit it."""
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO conversations VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    record.id, record.run_id, record.question_id, record.subject,
+                    record.variant, record.replicate, record.verdict,
+                    record.stop_reason.value, record.turns, record.seconds,
+                    record.model_dump_json(),
+                ),
+            )
+
+    def write_run(self, run_id: str, config: dict[str, object], started_at: str) -> None:
+        """Record a run's configuration (kept from the first time the run started)."""
+        with self._db:
+            self._db.execute(
+                "INSERT OR IGNORE INTO runs VALUES (?,?,?)",
+                (run_id, json.dumps(config, default=str), started_at),
+            )
+
+    def records(self, run_id: str | None = None) -> Iterator[ConversationRecord]:
+        """Stored records, in insertion order, of one run or of all."""
+        query = "SELECT record FROM conversations"
+        args: tuple[str, ...] = ()
+        if run_id is not None:
+            query, args = query + " WHERE run_id = ?", (run_id,)
+        for (raw,) in self._db.execute(query + " ORDER BY rowid", args):
+            yield ConversationRecord.model_validate_json(raw)
+
+    def ids(self, run_id: str | None = None) -> set[str]:
+        """Ids of the stored records (of one run, if given)."""
+        if run_id is None:
+            return {row[0] for row in self._db.execute("SELECT id FROM conversations")}
+        rows = self._db.execute("SELECT id FROM conversations WHERE run_id = ?", (run_id,))
+        return {row[0] for row in rows}
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+    def __enter__(self) -> ResultStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,89 @@
+"""Shared fakes and guards. No test touches the network."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import Field
+
+from chatbench.questions import Question
+
+FIXTURES = Path(__file__).parent / "fixtures"
+GPT2_TOKENIZER = FIXTURES / "gpt2_tokenizer"
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+_real_connect = socket.socket.connect
+
+
+def _loopback_only(self: socket.socket, address: Any) -> Any:
+    host = address[0] if isinstance(address, tuple) else address
+    if isinstance(host, str) and host not in ("127.0.0.1", "localhost", "::1", "") and not (
+        self.family == socket.AF_UNIX
+    ):
+        raise RuntimeError(f"tests must not reach the network (tried {address!r})")
+    return _real_connect(self, address)
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Like pydantic-ai's ALLOW_MODEL_REQUESTS = False: a real API call fails loudly."""
+    monkeypatch.setattr(socket.socket, "connect", _loopback_only)
+
+
+class ScriptedChatModel(BaseChatModel):
+    """A strict fake chat model that records every prompt it receives.
+
+    Replies are consumed in order; one call too many fails the test (like
+    ``GenericFakeChatModel``), and ``calls`` keeps each prompt for assertions. A reply that
+    is an exception instance is raised instead.
+    """
+
+    replies: list[Any] = Field(default_factory=list)
+    calls: list[list[BaseMessage]] = Field(default_factory=list)
+    kwargs: list[dict[str, Any]] = Field(default_factory=list)
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted-test"
+
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
+    ) -> ChatResult:
+        self.calls.append(list(messages))
+        self.kwargs.append(kw)
+        if not self.replies:
+            raise AssertionError(f"unexpected model call #{len(self.calls)}")
+        reply = self.replies.pop(0)
+        if isinstance(reply, Exception):
+            raise reply
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=reply))])
+
+    def seen_text(self) -> str:
+        """Everything this model was shown, joined."""
+        return "\n".join(str(m.content) for call in self.calls for m in call)
+
+
+@pytest.fixture
+def question() -> Question:
+    return Question(
+        id="math-1",
+        subject="elementary_mathematics",
+        stem="What is 7 x 8?",
+        choices=("54", "56", "58", "64"),
+        answer="B",
+    )
+
+
+@pytest.fixture
+def tmp_store(tmp_path: Path) -> Iterator[Path]:
+    yield tmp_path / "results.sqlite"

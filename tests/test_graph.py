@@ -1,0 +1,171 @@
+"""Graph logic on fake chat models: accept, forced answer, scratchpad, persona, variants."""
+
+from __future__ import annotations
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+from langgraph.types import RetryPolicy
+
+from chatbench import GraphSpec, SimContext, StopReason, build_graph, initial_state, simulate
+from chatbench.config import list_graph_specs, load_graph_spec
+from chatbench.graphs.builder import _transient
+from chatbench.personas import load_persona
+from chatbench.prompts import FORCED_ANSWER_PROMPT, USER_COT_PROMPT
+from chatbench.state import ASSISTANT, FORCE_ANSWER, JUDGE, USER, USER_COT
+from tests.conftest import ScriptedChatModel
+
+FAST_RETRY = RetryPolicy(max_attempts=3, initial_interval=0.001, jitter=False, retry_on=_transient)
+
+
+def _run(spec, question, user, assistant, judge=None, persona=None):
+    ctx = SimContext(assistant=assistant, user=user, judge=judge, persona=persona, seed=1)
+    return build_graph(spec, retry=FAST_RETRY).invoke(initial_state(question), context=ctx)
+
+
+def test_user_answer_ends_conversation_at_judge(question):
+    user = ScriptedChatModel(replies=["what's 7 times 8?", "Thanks! Answer: B"])
+    assistant = ScriptedChatModel(replies=["7 x 8 = 56, option B."])
+    out = _run(GraphSpec(), question, user, assistant)
+    assert out["stop_reason"] is StopReason.ACCEPTED
+    assert out["final_choice"] == "B" and out["verdict"] == "correct"
+    assert out["turns"] == 2
+    assert [type(m) for m in out["messages"]] == [HumanMessage, AIMessage, HumanMessage]
+    assert [t["node"] for t in out["timings"]] == [USER, ASSISTANT, USER, JUDGE]
+
+
+def test_wrong_answer_is_judged_wrong(question):
+    user = ScriptedChatModel(replies=["I'll go with C"])
+    out = _run(GraphSpec(), question, user, ScriptedChatModel())
+    assert out["verdict"] == "wrong" and out["turns"] == 1
+
+
+def test_turn_limit_forces_answer_only(question):
+    user = ScriptedChatModel(replies=["hi", "hmm, why?", "Answer: D"])
+    assistant = ScriptedChatModel(replies=["Hello", "Because."])
+    out = _run(GraphSpec(max_turns=2), question, user, assistant)
+    assert out["stop_reason"] is StopReason.FORCED
+    assert out["turns"] == 3 and out["verdict"] == "wrong"
+    assert FORCED_ANSWER_PROMPT in user.calls[-1][-1].content
+    assert all(FORCED_ANSWER_PROMPT not in m.content for call in user.calls[:-1] for m in call)
+
+
+def test_forced_non_answer_is_no_answer(question):
+    user = ScriptedChatModel(replies=["hi", "I really don't know"])
+    out = _run(GraphSpec(max_turns=1), question, user, ScriptedChatModel(replies=["Hello"]))
+    assert out["stop_reason"] is StopReason.FORCED
+    assert out["final_choice"] is None and out["verdict"] == "no_answer"
+
+
+def test_judge_model_reads_what_rules_cannot(question):
+    user = ScriptedChatModel(replies=["hi", "the second one i guess"])
+    judge = ScriptedChatModel(replies=["B"])
+    out = _run(GraphSpec(max_turns=1), question, user, ScriptedChatModel(replies=["Hello"]), judge)
+    assert out["final_choice"] == "B" and out["verdict"] == "correct"
+    assert "the second one i guess" in judge.seen_text()
+
+
+def test_simulator_sees_role_flipped_transcript(question):
+    user = ScriptedChatModel(replies=["help me with 7x8", "Answer: B"])
+    assistant = ScriptedChatModel(replies=["It is 56."])
+    _run(GraphSpec(), question, user, assistant)
+    second_view = user.calls[1]
+    assert isinstance(second_view[0], SystemMessage)
+    assert isinstance(second_view[1], AIMessage) and second_view[1].content == "help me with 7x8"
+    assert isinstance(second_view[2], HumanMessage) and second_view[2].content.startswith("It is 56.")
+    # The assistant sees its own system prompt and the user's turn, as a plain chat.
+    assert [type(m) for m in assistant.calls[0]] == [SystemMessage, HumanMessage]
+    assert question.stem in second_view[0].content
+    assert question.stem not in assistant.seen_text()
+
+
+def test_scratchpad_never_reaches_the_assistant(question):
+    user = ScriptedChatModel(
+        replies=["NOTE-1 I should ask", "what is 7x8?", "NOTE-2 it said 56", "Answer: B"]
+    )
+    assistant = ScriptedChatModel(replies=["56, so B."])
+    out = _run(GraphSpec(user_cot=True), question, user, assistant)
+    assert out["user_scratchpad"] == ["NOTE-1 I should ask", "NOTE-2 it said 56"]
+    assert "NOTE" not in assistant.seen_text()
+    assert all("NOTE" not in m.content for m in out["messages"])
+    # The user's turn is written with its own notes in view, and the notes call is marked private.
+    assert "NOTE-1 I should ask" in user.calls[1][-1].content
+    assert USER_COT_PROMPT in user.calls[0][-1].content
+    assert [t["node"] for t in out["timings"]][:3] == [USER_COT, USER, ASSISTANT]
+
+
+def test_persona_reaches_only_the_simulator(question):
+    persona = load_persona("skeptical")
+    user = ScriptedChatModel(replies=["are you sure?", "Answer: B"])
+    assistant = ScriptedChatModel(replies=["Yes, 56."])
+    out = _run(GraphSpec(persona="skeptical"), question, user, assistant, persona=persona)
+    assert persona.background in user.calls[0][0].content
+    assert persona.background not in assistant.seen_text()
+    assert out["verdict"] == "correct"
+
+
+def test_variants_change_the_graph():
+    plain = build_graph(GraphSpec()).get_graph()
+    cot = build_graph(GraphSpec(user_cot=True)).get_graph()
+    assert USER_COT in cot.nodes and USER_COT not in plain.nodes
+    assert {USER, ASSISTANT, FORCE_ANSWER, JUDGE} <= set(plain.nodes)
+    assert plain.draw_mermaid() != cot.draw_mermaid()
+
+
+@pytest.mark.parametrize("name", list_graph_specs())
+def test_shipped_graph_snapshot(name, snapshot):
+    spec = load_graph_spec(name)
+    assert build_graph(spec).get_graph().draw_mermaid() == snapshot
+
+
+def test_failing_model_is_retried_then_recorded_with_partial_transcript(question):
+    user = ScriptedChatModel(replies=["hello?"])
+    assistant = ScriptedChatModel(replies=[ConnectionError("api down")] * 3)
+    ctx = SimContext(assistant=assistant, user=user, seed=0)
+    spec = GraphSpec()
+    record = simulate(build_graph(spec, retry=FAST_RETRY), question, ctx, spec)
+    assert len(assistant.calls) == 3
+    assert record.stop_reason is StopReason.ERROR
+    assert "ConnectionError: api down" in record.error
+    assert [t.content for t in record.transcript] == ["hello?"]
+    assert record.verdict is None
+
+
+def test_transient_error_then_success_continues(question):
+    user = ScriptedChatModel(replies=["hello?", "Answer: B"])
+    assistant = ScriptedChatModel(replies=[ConnectionError("blip"), "It is B."])
+    out = _run(GraphSpec(), question, user, assistant)
+    assert out["verdict"] == "correct" and len(assistant.calls) == 2
+
+
+def test_empty_simulator_output_is_retried_once(question):
+    user = ScriptedChatModel(replies=["", "  [END]", ])
+    ctx = SimContext(assistant=ScriptedChatModel(), user=user, seed=0)
+    spec = GraphSpec()
+    record = simulate(build_graph(spec, retry=FAST_RETRY), question, ctx, spec)
+    assert len(user.calls) == 2  # one retry, and no RetryPolicy retries of our own error
+    assert record.stop_reason is StopReason.ERROR and "empty" in record.error
+
+    user = ScriptedChatModel(replies=["", "Answer: B"])
+    out = _run(spec, question, user, ScriptedChatModel())
+    assert out["verdict"] == "correct"
+
+
+def test_role_settings_reach_the_model(question):
+    user = ScriptedChatModel(replies=["Answer: B"])
+    _run(GraphSpec(), question, user, ScriptedChatModel())
+    assert user.kwargs[0] == {"temperature": 1.0, "max_tokens": 128}
+
+
+def test_help_variant_opens_with_fixed_message(question):
+    user = ScriptedChatModel(replies=["Answer: B"])
+    assistant = ScriptedChatModel(replies=["Start by multiplying."])
+    out = _run(GraphSpec(simulator="two_step_help"), question, user, assistant)
+    first = out["messages"][0].content
+    assert first.startswith("Can you help me with the first step") and question.stem in first
+    assert len(user.calls) == 1  # the opening needs no model call
+
+
+def test_scripted_simulator_needs_no_user_model(question):
+    spec = GraphSpec(simulator="scripted", scripted_turns=("7x8?", "Answer: B"))
+    out = _run(spec, question, None, ScriptedChatModel(replies=["56"]))
+    assert out["verdict"] == "correct"
