@@ -18,7 +18,7 @@ from chatbench.config import RunConfig, list_graph_specs
 from chatbench.errors import ChatBenchError, ConfigError
 from chatbench.metrics import Summary, summarize_by
 from chatbench.personas import list_personas
-from chatbench.questions import SUBJECTS, load_questions
+from chatbench.questions import SUBJECTS
 from chatbench.records import ConversationRecord
 
 app = typer.Typer(
@@ -40,10 +40,10 @@ def _num(value: float | None, fmt: str = ".1f") -> str:
 
 def summary_table(summaries: list[Summary], title: str) -> Table:
     """A rich table of per-group summaries."""
-    table = Table(title=title)
-    for column in ("group", "n", "errors", "answered", "accuracy", "acc. (no answer = wrong)",
-                   "mean turns", "mean s"):
-        table.add_column(column, justify="left" if column == "group" else "right")
+    table = Table(title=title, caption="acc.: correct / answered; acc. all: no answer = wrong")
+    table.add_column("group", no_wrap=True, min_width=24)
+    for column in ("n", "err", "answered", "acc.", "acc. all", "turns", "sec"):
+        table.add_column(column, justify="right")
     for s in summaries:
         table.add_row(s.group, str(s.conversations), str(s.errors), _pct(s.answered_share),
                       _pct(s.accuracy), _pct(s.accuracy_all), _num(s.mean_turns),
@@ -77,8 +77,8 @@ def run(
     run_id: Annotated[Optional[str], typer.Option(help="Run name in the store.", envvar="CHATBENCH_RUN_ID")] = None,  # noqa: E501
 ) -> None:
     """Run an evaluation. With no options: a small offline run on the embedded SmolLM2."""
-    from chatbench.runner import run as run_evaluation
-    from chatbench.runner.build import run_id_for
+    from chatbench.runner.batch import plan_run
+    from chatbench.runner.batch import run as run_evaluation
 
     config = _config(
         questions=questions, limit=limit, graph=graph, persona=persona, user=user,
@@ -86,12 +86,11 @@ def run(
         run_id=run_id,
         subjects=tuple(s.strip() for s in subjects.split(",")) if subjects else None,
     )
-    planned = len(load_questions(config.questions, subjects=config.subjects,
-                                 limit=config.limit)) * config.replicates
-    console.print(f"run [bold]{run_id_for(config)}[/]: {planned} conversations, graph "
-                  f"{config.graph}, user {config.user}, assistant {config.assistant} -> {out}")
     started = time.perf_counter()
-    progress, task = _progress(planned)
+    plan = plan_run(config)
+    console.print(f"run [bold]{plan.run_id}[/]: {plan.planned} conversations, graph "
+                  f"{config.graph}, user {config.user}, assistant {config.assistant} -> {out}")
+    progress, task = _progress(plan.planned)
     correct = answered = 0
 
     def on_record(record: ConversationRecord) -> None:
@@ -102,7 +101,7 @@ def run(
         progress.update(task, advance=1, status=status)  # type: ignore[arg-type]  # rich TaskID
 
     with progress:
-        records = run_evaluation(config, on_record=on_record)
+        records = run_evaluation(plan, on_record=on_record)
     console.print(summary_table(summarize_by(records), "accuracy by subject"))
     console.print(f"{len(records)} conversations in {out}; this invocation took "
                   f"{time.perf_counter() - started:.1f} s")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from chatbench.config import GraphSpec, RunConfig
@@ -12,6 +13,7 @@ from chatbench.questions import Question, load_questions
 from chatbench.records import ConversationRecord
 from chatbench.runner.build import (
     ModelLike,
+    Models,
     build_models,
     build_persona,
     build_spec,
@@ -45,7 +47,8 @@ def run_conversations(
     Args:
         questions: The questions.
         spec: The variant.
-        user: The simulator's model: a chat model or a model string (None for scripted).
+        user: The simulator's model: a chat model or a model string (None for scripted), or
+            all roles' models already resolved (``Models``).
         assistant: The assistant: a chat model or a model string.
         judge: Optional judge model for final messages the rules cannot read.
         seed: Run seed; each conversation's seed is derived from (seed, question, variant,
@@ -64,7 +67,7 @@ def run_conversations(
         >>> records[0].stop_reason.value
         'accepted'
     """
-    models = build_models(spec, user, assistant, judge)
+    models = user if isinstance(user, Models) else build_models(spec, user, assistant, judge)
     persona = build_persona(spec)
     graph = build_graph(spec)
     done = store.ids(run_id) if store is not None else set()
@@ -90,8 +93,39 @@ def run_conversations(
     return records
 
 
-def run(config: RunConfig, *, on_record: OnRecord | None = None) -> list[ConversationRecord]:
-    """Run an evaluation described by a ``RunConfig`` into its store.
+@dataclass(frozen=True)
+class RunPlan:
+    """A ``RunConfig`` resolved and checked: everything a run needs, before it starts."""
+
+    config: RunConfig
+    run_id: str
+    spec: GraphSpec
+    questions: list[Question]
+    models: Models
+
+    @property
+    def planned(self) -> int:
+        """Conversations in the run."""
+        return len(self.questions) * self.config.replicates
+
+
+def plan_run(config: RunConfig) -> RunPlan:
+    """Resolve a config's names (questions, graph, persona, models), failing fast on mistakes.
+
+    Raises:
+        ConfigError: Bad questions, graph, persona or model names.
+    """
+    spec = build_spec(config)
+    build_persona(spec)  # validate now, not at the first conversation
+    questions = load_questions(config.questions, subjects=config.subjects, limit=config.limit)
+    models = build_models(spec, config.user, config.assistant, config.judge)
+    return RunPlan(config, run_id_for(config), spec, questions, models)
+
+
+def run(
+    config: RunConfig | RunPlan, *, on_record: OnRecord | None = None
+) -> list[ConversationRecord]:
+    """Run an evaluation described by a ``RunConfig`` (or its plan) into its store.
 
     Returns:
         Every record of the run in the store (earlier ones included, on a rerun).
@@ -99,15 +133,14 @@ def run(config: RunConfig, *, on_record: OnRecord | None = None) -> list[Convers
     Raises:
         ConfigError: Bad questions, graph, persona or model names.
     """
-    spec = build_spec(config)
-    questions = load_questions(config.questions, subjects=config.subjects, limit=config.limit)
-    run_id = run_id_for(config)
+    plan = config if isinstance(config, RunPlan) else plan_run(config)
+    config = plan.config
     with ResultStore(config.out) as store:
-        store.write_run(run_id, config.model_dump(mode="json"),
+        store.write_run(plan.run_id, config.model_dump(mode="json"),
                         datetime.now(timezone.utc).isoformat())
         run_conversations(
-            questions, spec, user=config.user, assistant=config.assistant, judge=config.judge,
-            seed=config.seed, replicates=config.replicates, run_id=run_id, store=store,
+            plan.questions, plan.spec, user=plan.models, assistant=plan.models.assistant,
+            seed=config.seed, replicates=config.replicates, run_id=plan.run_id, store=store,
             on_record=on_record,
         )
-        return list(store.records(run_id))
+        return list(store.records(plan.run_id))
