@@ -45,7 +45,10 @@ def test_turn_limit_forces_answer_only(question):
     out = _run(GraphSpec(max_turns=2), question, user, assistant)
     assert out["stop_reason"] is StopReason.FORCED
     assert out["turns"] == 3 and out["verdict"] == "wrong"
-    assert FORCED_ANSWER_PROMPT in user.calls[-1][-1].content
+    forced_view = user.calls[-1]
+    assert FORCED_ANSWER_PROMPT in forced_view[-2].content
+    assert isinstance(forced_view[-1], AIMessage) and forced_view[-1].content == "Answer:"
+    assert user.kwargs[-1]["max_tokens"] == 16
     assert all(FORCED_ANSWER_PROMPT not in m.content for call in user.calls[:-1] for m in call)
 
 
@@ -54,6 +57,13 @@ def test_forced_non_answer_is_no_answer(question):
     out = _run(GraphSpec(max_turns=1), question, user, ScriptedChatModel(replies=["Hello"]))
     assert out["stop_reason"] is StopReason.FORCED
     assert out["final_choice"] is None and out["verdict"] == "no_answer"
+    assert out["messages"][-1].content == "Answer: I really don't know"
+
+
+def test_forced_prefilled_reply_gets_its_prefix_back(question):
+    user = ScriptedChatModel(replies=["hi", " B"])
+    out = _run(GraphSpec(max_turns=1), question, user, ScriptedChatModel(replies=["Hello"]))
+    assert out["messages"][-1].content == "Answer: B" and out["verdict"] == "correct"
 
 
 def test_judge_model_reads_what_rules_cannot(question):

@@ -160,7 +160,8 @@ class LocalChatModel(BaseChatModel):
     """A LangChain chat model over a ``LocalCausalLM`` (chat template, stop strings, usage).
 
     Accepts ``temperature``, ``max_tokens`` and ``seed`` per call. Keeps within the model's
-    context window by dropping the oldest non-system messages.
+    context window by dropping the oldest non-system messages. A trailing ``AIMessage`` is a
+    prefill that the reply continues (the reply text excludes it).
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -204,10 +205,14 @@ class LocalChatModel(BaseChatModel):
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     def _fit_prompt(self, messages: list[BaseMessage], max_tokens: int) -> str:
+        # A trailing AIMessage is a prefill: the reply continues it (as Anthropic's API does).
+        prefill = ""
+        if messages and isinstance(messages[-1], AIMessage):
+            prefill, messages = messages[-1].text, messages[:-1]
         turns = [{"role": _role(m), "content": str(m.content)} for m in messages]
         budget = self.lm.context_window - max_tokens
         while True:
-            prompt: str = self.lm.chat_prompt(turns)
+            prompt: str = self.lm.chat_prompt(turns) + prefill
             droppable = [i for i, t in enumerate(turns[:-1]) if t["role"] != "system"]
             if self.lm.count_tokens(prompt) <= budget or not droppable:
                 return prompt

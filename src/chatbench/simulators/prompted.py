@@ -9,18 +9,24 @@ models follow an instruction at the end of the prompt far better than one in the
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, SystemMessage
 
 from chatbench import prompts
+from chatbench.choice import extract_choice
 from chatbench.errors import ConfigError
 from chatbench.models.base import Completion
 from chatbench.models.invoke import invoke_chat
 from chatbench.personas import render_persona
 from chatbench.simulators.base import TurnRequest
 from chatbench.simulators.registry import register_simulator
+
+
+FORCED_PREFIX = "Answer:"
+FORCED_MAX_TOKENS = 16
+"""The forced answer needs a letter, not a paragraph."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +107,30 @@ def _prompted_turn(request: TurnRequest, prompt_set: PromptSet) -> Completion:
     if request.mode == "first" and prompt_set.fixed_opening is not None:
         return Completion(prompt_set.fixed_opening.format(question=request.question.format()))
     model = _user_chat_model(request)
-    return invoke_chat(model, simulator_view(request, prompt_set), request.spec.user, request.seed)
+    view = simulator_view(request, prompt_set)
+    if request.mode != "forced":
+        return invoke_chat(model, view, request.spec.user, request.seed)
+    return _forced_answer(model, view, request)
+
+
+def _forced_answer(model: BaseChatModel, view: list[BaseMessage], request: TurnRequest) -> Completion:
+    """The answer-only turn, its reply prefilled with ``"Answer:"``.
+
+    Models that continue a trailing AI message (local models, Anthropic) then write just the
+    letter, which small models otherwise rarely manage; others see it as context and usually
+    reply "Answer: X" themselves. The prefix is put back in front of a continuation.
+    """
+    settings = request.spec.user.model_copy(
+        update={"max_tokens": min(request.spec.user.max_tokens or FORCED_MAX_TOKENS,
+                                  FORCED_MAX_TOKENS)}
+    )
+    reply = invoke_chat(model, [*view, AIMessage(content=FORCED_PREFIX)], settings, request.seed)
+    prefixed = f"{FORCED_PREFIX} {reply.text}"
+    choices = request.question.choices
+    keep = reply.text.lower().startswith("answer") or (
+        extract_choice(prefixed, choices) is None and extract_choice(reply.text, choices) is not None
+    )
+    return reply if keep else replace(reply, text=prefixed)
 
 
 def _register(name: str, prompt_set: PromptSet) -> None:
