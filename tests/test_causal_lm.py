@@ -40,12 +40,18 @@ def _examples(question):
 def tiny_gpt2():
     from chatbench.questions import Question
 
-    question = Question(id="math-1", subject="elementary_mathematics", stem="What is 7 x 8?",
-                        choices=("54", "56", "58", "64"), answer="B")
+    question = Question(
+        id="math-1",
+        subject="elementary_mathematics",
+        stem="What is 7 x 8?",
+        choices=("54", "56", "58", "64"),
+        answer="B",
+    )
     torch.manual_seed(0)
     tok = transformers.AutoTokenizer.from_pretrained(GPT2_TOKENIZER)
-    config = transformers.GPT2Config(n_layer=2, n_head=2, n_embd=32, n_positions=256,
-                                     vocab_size=len(tok))
+    config = transformers.GPT2Config(
+        n_layer=2, n_head=2, n_embd=32, n_positions=256, vocab_size=len(tok)
+    )
     model = transformers.GPT2LMHeadModel(config)
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
     batches = []
@@ -97,8 +103,14 @@ def test_forced_answer_continues_after_answer_prefix(tiny_gpt2, question):
 def test_long_history_drops_oldest_turns_never_the_question(tiny_gpt2, question):
     system = system_block(question)
     long_reply = "blah " * 250
-    blocks = turn_blocks([HumanMessage("first question"), AIMessage(long_reply),
-                          HumanMessage("second question"), AIMessage("short reply")])
+    blocks = turn_blocks(
+        [
+            HumanMessage("first question"),
+            AIMessage(long_reply),
+            HumanMessage("second question"),
+            AIMessage("short reply"),
+        ]
+    )
     prompt = fit_prompt(tiny_gpt2, system, blocks, max_tokens=16)
     assert prompt.startswith(system)
     assert "first question" not in prompt and "blah" not in prompt
@@ -124,8 +136,9 @@ def test_question_too_long_for_window_is_a_config_error(tiny_gpt2, question):
 def test_batched_generation_matches_single_calls(tiny_gpt2, question):
     prompts = [p for p, _ in _examples(question)]
     batched = tiny_gpt2.complete(prompts, max_tokens=16, temperature=0, stop=["[END]"])
-    single = [tiny_gpt2.complete([p], max_tokens=16, temperature=0, stop=["[END]"])[0]
-              for p in prompts]
+    single = [
+        tiny_gpt2.complete([p], max_tokens=16, temperature=0, stop=["[END]"])[0] for p in prompts
+    ]
     assert [c.text for c in batched] == [c.text for c in single] == [OPENING, ANSWER]
 
 

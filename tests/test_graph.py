@@ -81,7 +81,9 @@ def test_simulator_sees_role_flipped_transcript(question):
     second_view = user.calls[1]
     assert isinstance(second_view[0], SystemMessage)
     assert isinstance(second_view[1], AIMessage) and second_view[1].content == "help me with 7x8"
-    assert isinstance(second_view[2], HumanMessage) and second_view[2].content.startswith("It is 56.")
+    assert isinstance(second_view[2], HumanMessage) and second_view[2].content.startswith(
+        "It is 56."
+    )
     # The assistant sees its own system prompt and the user's turn, as a plain chat.
     assert [type(m) for m in assistant.calls[0]] == [SystemMessage, HumanMessage]
     assert question.stem in second_view[0].content
@@ -148,7 +150,12 @@ def test_transient_error_then_success_continues(question):
 
 
 def test_empty_simulator_output_is_retried_once(question):
-    user = ScriptedChatModel(replies=["", "  [END]", ])
+    user = ScriptedChatModel(
+        replies=[
+            "",
+            "  [END]",
+        ]
+    )
     ctx = SimContext(assistant=ScriptedChatModel(), user=user, seed=0)
     spec = GraphSpec()
     record = simulate(build_graph(spec, retry=FAST_RETRY), question, ctx, spec)

@@ -23,10 +23,22 @@ from chatbench.models.registry import known_providers
 def test_batch_stores_every_conversation_and_skips_stored_ones(tmp_store):
     questions = load_questions(limit=4)
     with ResultStore(tmp_store) as store:
-        first = run_conversations(questions, GraphSpec(), user="fake:say:Answer: D",
-                                  assistant="fake:echo", store=store, replicates=2)
-        again = run_conversations(questions, GraphSpec(), user="fake:say:Answer: D",
-                                  assistant="fake:echo", store=store, replicates=2)
+        first = run_conversations(
+            questions,
+            GraphSpec(),
+            user="fake:say:Answer: D",
+            assistant="fake:echo",
+            store=store,
+            replicates=2,
+        )
+        again = run_conversations(
+            questions,
+            GraphSpec(),
+            user="fake:say:Answer: D",
+            assistant="fake:echo",
+            store=store,
+            replicates=2,
+        )
         stored = list(store.records())
     assert len(first) == 8 and again == []
     assert len(stored) == 8 and len({r.id for r in stored}) == 8
@@ -34,35 +46,50 @@ def test_batch_stores_every_conversation_and_skips_stored_ones(tmp_store):
     assert record.stop_reason is StopReason.ACCEPTED and record.final_choice == "D"
     assert record.transcript[0].content == "Answer: D"
     assert record.spec["simulator"] == "two_step"
-    assert record.models == {"user": "fake:say:Answer: D", "assistant": "fake:echo",
-                             "judge": "rules"}
+    assert record.models == {
+        "user": "fake:say:Answer: D",
+        "assistant": "fake:echo",
+        "judge": "rules",
+    }
     assert record.verdict == ("correct" if record.correct_answer == "D" else "wrong")
 
 
 def test_store_is_plain_sqlite_with_one_row_per_conversation(tmp_store):
     with ResultStore(tmp_store) as store:
-        run_conversations(load_questions(limit=2), GraphSpec(), user="fake:say:Answer: A",
-                          assistant="fake:echo", store=store)
-    rows = sqlite3.connect(tmp_store).execute(
-        "SELECT question_id, verdict, stop_reason, turns FROM conversations").fetchall()
+        run_conversations(
+            load_questions(limit=2),
+            GraphSpec(),
+            user="fake:say:Answer: A",
+            assistant="fake:echo",
+            store=store,
+        )
+    rows = (
+        sqlite3.connect(tmp_store)
+        .execute("SELECT question_id, verdict, stop_reason, turns FROM conversations")
+        .fetchall()
+    )
     assert len(rows) == 2 and all(row[2] == "accepted" and row[3] == 1 for row in rows)
 
 
 def test_same_seed_gives_same_conversation_seeds():
     questions = load_questions(limit=2)
-    a = run_conversations(questions, GraphSpec(), user="fake:say:Answer: A",
-                          assistant="fake:echo", seed=7)
-    b = run_conversations(questions, GraphSpec(), user="fake:say:Answer: A",
-                          assistant="fake:echo", seed=7)
-    c = run_conversations(questions, GraphSpec(), user="fake:say:Answer: A",
-                          assistant="fake:echo", seed=8)
+    a = run_conversations(
+        questions, GraphSpec(), user="fake:say:Answer: A", assistant="fake:echo", seed=7
+    )
+    b = run_conversations(
+        questions, GraphSpec(), user="fake:say:Answer: A", assistant="fake:echo", seed=7
+    )
+    c = run_conversations(
+        questions, GraphSpec(), user="fake:say:Answer: A", assistant="fake:echo", seed=8
+    )
     assert [r.seed for r in a] == [r.seed for r in b] != [r.seed for r in c]
 
 
 def test_summary_separates_errors_and_no_answers(tmp_store):
     questions = load_questions(limit=3)
-    records = run_conversations(questions, GraphSpec(max_turns=1), user="fake:say:hmm",
-                                assistant="fake:echo")
+    records = run_conversations(
+        questions, GraphSpec(max_turns=1), user="fake:say:hmm", assistant="fake:echo"
+    )
     summary = summarize_by(records)[-1]
     assert summary.conversations == 3 and summary.answered == 0
     assert summary.accuracy is None and summary.accuracy_all == 0.0
@@ -91,5 +118,9 @@ def test_langchain_provider_without_its_package_says_what_to_install():
 
 def test_causal_lm_simulator_rejects_api_models():
     with pytest.raises(ConfigError, match="needs a local model"):
-        run_conversations(load_questions(limit=1), GraphSpec(simulator="causal_lm"),
-                          user="fake:echo", assistant="fake:echo")
+        run_conversations(
+            load_questions(limit=1),
+            GraphSpec(simulator="causal_lm"),
+            user="fake:echo",
+            assistant="fake:echo",
+        )

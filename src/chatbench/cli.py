@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from pydantic import ValidationError
@@ -45,16 +45,27 @@ def summary_table(summaries: list[Summary], title: str) -> Table:
     for column in ("n", "err", "answered", "acc.", "acc. all", "turns", "sec"):
         table.add_column(column, justify="right")
     for s in summaries:
-        table.add_row(s.group, str(s.conversations), str(s.errors), _pct(s.answered_share),
-                      _pct(s.accuracy), _pct(s.accuracy_all), _num(s.mean_turns),
-                      _num(s.mean_seconds))
+        table.add_row(
+            s.group,
+            str(s.conversations),
+            str(s.errors),
+            _pct(s.answered_share),
+            _pct(s.accuracy),
+            _pct(s.accuracy_all),
+            _num(s.mean_turns),
+            _num(s.mean_seconds),
+        )
     return table
 
 
 def _progress(total: int) -> tuple[Progress, object]:
     progress = Progress(
-        TextColumn("[bold]conversations"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+        TextColumn("[bold]conversations"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
         console=console,
     )
     task = progress.add_task("run", total=total, status="")
@@ -63,33 +74,70 @@ def _progress(total: int) -> tuple[Progress, object]:
 
 @app.command()
 def run(
-    questions: Annotated[Optional[str], typer.Option(help="Bundled set name or a CSV/JSONL file.", envvar="CHATBENCH_QUESTIONS")] = None,  # noqa: E501
-    subjects: Annotated[Optional[str], typer.Option(help="Comma-separated subjects.", envvar="CHATBENCH_SUBJECTS")] = None,  # noqa: E501
-    limit: Annotated[int, typer.Option(help="Questions to run (round-robin over subjects).", envvar="CHATBENCH_LIMIT")] = 5,  # noqa: E501
-    graph: Annotated[str, typer.Option(help="Graph preset name or GraphSpec YAML path.", envvar="CHATBENCH_GRAPH")] = "quick",  # noqa: E501
-    persona: Annotated[Optional[str], typer.Option(help="Persona name or YAML path.", envvar="CHATBENCH_PERSONA")] = None,  # noqa: E501
-    user: Annotated[str, typer.Option(help="Simulated user's model.", envvar="CHATBENCH_USER")] = "smollm2",  # noqa: E501
-    assistant: Annotated[str, typer.Option(help="Assistant model.", envvar="CHATBENCH_ASSISTANT")] = "smollm2",  # noqa: E501
-    judge: Annotated[Optional[str], typer.Option(help="Judge model for unclear answers.", envvar="CHATBENCH_JUDGE")] = None,  # noqa: E501
+    questions: Annotated[
+        str | None,
+        typer.Option(help="Bundled set name or a CSV/JSONL file.", envvar="CHATBENCH_QUESTIONS"),
+    ] = None,  # noqa: E501
+    subjects: Annotated[
+        str | None, typer.Option(help="Comma-separated subjects.", envvar="CHATBENCH_SUBJECTS")
+    ] = None,  # noqa: E501
+    limit: Annotated[
+        int,
+        typer.Option(
+            help="Questions to run (round-robin over subjects).", envvar="CHATBENCH_LIMIT"
+        ),
+    ] = 5,  # noqa: E501
+    graph: Annotated[
+        str,
+        typer.Option(help="Graph preset name or GraphSpec YAML path.", envvar="CHATBENCH_GRAPH"),
+    ] = "quick",  # noqa: E501
+    persona: Annotated[
+        str | None, typer.Option(help="Persona name or YAML path.", envvar="CHATBENCH_PERSONA")
+    ] = None,  # noqa: E501
+    user: Annotated[
+        str, typer.Option(help="Simulated user's model.", envvar="CHATBENCH_USER")
+    ] = "smollm2",  # noqa: E501
+    assistant: Annotated[
+        str, typer.Option(help="Assistant model.", envvar="CHATBENCH_ASSISTANT")
+    ] = "smollm2",  # noqa: E501
+    judge: Annotated[
+        str | None, typer.Option(help="Judge model for unclear answers.", envvar="CHATBENCH_JUDGE")
+    ] = None,  # noqa: E501
     seed: Annotated[int, typer.Option(help="Run seed.", envvar="CHATBENCH_SEED")] = 0,
-    replicates: Annotated[int, typer.Option(help="Conversations per question.", envvar="CHATBENCH_REPLICATES")] = 1,  # noqa: E501
-    out: Annotated[Path, typer.Option(help="SQLite result store.", envvar="CHATBENCH_OUT")] = Path("chatbench-results.sqlite"),  # noqa: E501
-    run_id: Annotated[Optional[str], typer.Option(help="Run name in the store.", envvar="CHATBENCH_RUN_ID")] = None,  # noqa: E501
+    replicates: Annotated[
+        int, typer.Option(help="Conversations per question.", envvar="CHATBENCH_REPLICATES")
+    ] = 1,  # noqa: E501
+    out: Annotated[Path, typer.Option(help="SQLite result store.", envvar="CHATBENCH_OUT")] = Path(
+        "chatbench-results.sqlite"
+    ),  # noqa: E501
+    run_id: Annotated[
+        str | None, typer.Option(help="Run name in the store.", envvar="CHATBENCH_RUN_ID")
+    ] = None,  # noqa: E501
 ) -> None:
     """Run an evaluation. With no options: a small offline run on the embedded SmolLM2."""
     from chatbench.runner.batch import plan_run
     from chatbench.runner.batch import run as run_evaluation
 
     config = _config(
-        questions=questions, limit=limit, graph=graph, persona=persona, user=user,
-        assistant=assistant, judge=judge, seed=seed, replicates=replicates, out=out,
+        questions=questions,
+        limit=limit,
+        graph=graph,
+        persona=persona,
+        user=user,
+        assistant=assistant,
+        judge=judge,
+        seed=seed,
+        replicates=replicates,
+        out=out,
         run_id=run_id,
         subjects=tuple(s.strip() for s in subjects.split(",")) if subjects else None,
     )
     started = time.perf_counter()
     plan = plan_run(config)
-    console.print(f"run [bold]{plan.run_id}[/]: {plan.planned} conversations, graph "
-                  f"{config.graph}, user {config.user}, assistant {config.assistant} -> {out}")
+    console.print(
+        f"run [bold]{plan.run_id}[/]: {plan.planned} conversations, graph "
+        f"{config.graph}, user {config.user}, assistant {config.assistant} -> {out}"
+    )
     progress, task = _progress(plan.planned)
     correct = answered = 0
 
@@ -103,8 +151,10 @@ def run(
     with progress:
         records = run_evaluation(plan, on_record=on_record)
     console.print(summary_table(summarize_by(records), "accuracy by subject"))
-    console.print(f"{len(records)} conversations in {out}; this invocation took "
-                  f"{time.perf_counter() - started:.1f} s")
+    console.print(
+        f"{len(records)} conversations in {out}; this invocation took "
+        f"{time.perf_counter() - started:.1f} s"
+    )
 
 
 def _config(**fields: object) -> RunConfig:

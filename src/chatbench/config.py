@@ -1,4 +1,4 @@
-"""Validated configuration: ``GraphSpec`` (one variant of the conversation graph) and ``RunConfig``."""
+"""Validated configuration: ``GraphSpec`` (one variant of the graph) and ``RunConfig``."""
 
 from __future__ import annotations
 

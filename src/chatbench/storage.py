@@ -64,9 +64,16 @@ class ResultStore:
             self._db.execute(
                 "INSERT OR REPLACE INTO conversations VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
-                    record.id, record.run_id, record.question_id, record.subject,
-                    record.variant, record.replicate, record.verdict,
-                    record.stop_reason.value, record.turns, record.seconds,
+                    record.id,
+                    record.run_id,
+                    record.question_id,
+                    record.subject,
+                    record.variant,
+                    record.replicate,
+                    record.verdict,
+                    record.stop_reason.value,
+                    record.turns,
+                    record.seconds,
                     record.model_dump_json(),
                 ),
             )

@@ -91,6 +91,8 @@ def build_graph(
     """
     spec = spec or GraphSpec()
     # A conversation is up to 4 steps per user turn (cot, user, assistant, routing slack).
-    return build_state_graph(spec, retry).compile().with_config(
-        recursion_limit=4 * spec.max_turns + 10
+    return (
+        build_state_graph(spec, retry)
+        .compile()
+        .with_config(recursion_limit=4 * spec.max_turns + 10)
     )

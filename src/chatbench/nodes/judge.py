@@ -27,7 +27,9 @@ def verdict_for(choice: str | None, question: Question) -> Verdict:
     return "correct" if choice == question.answer else "wrong"
 
 
-def _ask_judge(judge: BaseChatModel, spec: GraphSpec, question: Question, message: str) -> Completion:
+def _ask_judge(
+    judge: BaseChatModel, spec: GraphSpec, question: Question, message: str
+) -> Completion:
     prompt = prompts.JUDGE_EXTRACT_PROMPT.format(question=question.format(), message=message)
     return invoke_chat(judge, [HumanMessage(content=prompt)], spec.judge)
 

@@ -19,6 +19,7 @@ from chatbench.simulators import TurnMode, TurnRequest, get_simulator
 from chatbench.simulators.registry import SimulatorFn
 from chatbench.state import END_TOKEN, FORCE_ANSWER, USER, USER_COT, ConversationState
 
+
 def _request(
     state: ConversationState, runtime: Runtime[SimContext], spec: GraphSpec, mode: TurnMode
 ) -> TurnRequest:

@@ -83,8 +83,15 @@ def run_conversations(
                 persona=persona,
                 seed=derive_seed(seed, question.id, spec.name, replicate),
             )
-            record = simulate(graph, question, context, spec, run_id=run_id,
-                              replicate=replicate, models=models.names)
+            record = simulate(
+                graph,
+                question,
+                context,
+                spec,
+                run_id=run_id,
+                replicate=replicate,
+                models=models.names,
+            )
             if store is not None:
                 store.write(record)
             if on_record is not None:
@@ -136,11 +143,18 @@ def run(
     plan = config if isinstance(config, RunPlan) else plan_run(config)
     config = plan.config
     with ResultStore(config.out) as store:
-        store.write_run(plan.run_id, config.model_dump(mode="json"),
-                        datetime.now(timezone.utc).isoformat())
+        store.write_run(
+            plan.run_id, config.model_dump(mode="json"), datetime.now(timezone.utc).isoformat()
+        )
         run_conversations(
-            plan.questions, plan.spec, user=plan.models, assistant=plan.models.assistant,
-            seed=config.seed, replicates=config.replicates, run_id=plan.run_id, store=store,
+            plan.questions,
+            plan.spec,
+            user=plan.models,
+            assistant=plan.models.assistant,
+            seed=config.seed,
+            replicates=config.replicates,
+            run_id=plan.run_id,
+            store=store,
             on_record=on_record,
         )
         return list(store.records(plan.run_id))

@@ -8,9 +8,10 @@ A prompt is::
 
     [ASSISTANT] <assistant turn>
 
-    [USER] 
+    [USER]
 
-and the model continues with the user's next turn, ending it with ``[END]``. The same
+(the prompt ends in ``"[USER] "``, space included) and the model continues with the user's
+next turn, ending it with ``[END]``. The same
 rendering is used to build training examples, so a fine-tuned model sees at run time exactly
 the text it was trained on. When the prompt would not fit the model's context window (1,024
 tokens for GPT-2) the oldest turns are dropped, never the system block with the question.

@@ -23,7 +23,6 @@ from chatbench.personas import render_persona
 from chatbench.simulators.base import TurnRequest
 from chatbench.simulators.registry import register_simulator
 
-
 FORCED_PREFIX = "Answer:"
 FORCED_MAX_TOKENS = 16
 """The forced answer needs a letter, not a paragraph."""
@@ -113,7 +112,9 @@ def _prompted_turn(request: TurnRequest, prompt_set: PromptSet) -> Completion:
     return _forced_answer(model, view, request)
 
 
-def _forced_answer(model: BaseChatModel, view: list[BaseMessage], request: TurnRequest) -> Completion:
+def _forced_answer(
+    model: BaseChatModel, view: list[BaseMessage], request: TurnRequest
+) -> Completion:
     """The answer-only turn, its reply prefilled with ``"Answer:"``.
 
     Models that continue a trailing AI message (local models, Anthropic) then write just the
@@ -121,14 +122,16 @@ def _forced_answer(model: BaseChatModel, view: list[BaseMessage], request: TurnR
     reply "Answer: X" themselves. The prefix is put back in front of a continuation.
     """
     settings = request.spec.user.model_copy(
-        update={"max_tokens": min(request.spec.user.max_tokens or FORCED_MAX_TOKENS,
-                                  FORCED_MAX_TOKENS)}
+        update={
+            "max_tokens": min(request.spec.user.max_tokens or FORCED_MAX_TOKENS, FORCED_MAX_TOKENS)
+        }
     )
     reply = invoke_chat(model, [*view, AIMessage(content=FORCED_PREFIX)], settings, request.seed)
     prefixed = f"{FORCED_PREFIX} {reply.text}"
     choices = request.question.choices
     keep = reply.text.lower().startswith("answer") or (
-        extract_choice(prefixed, choices) is None and extract_choice(reply.text, choices) is not None
+        extract_choice(prefixed, choices) is None
+        and extract_choice(reply.text, choices) is not None
     )
     return reply if keep else replace(reply, text=prefixed)
 
