@@ -146,3 +146,29 @@ def test_gpt2_has_no_chat_template(tiny_gpt2):
     chat = LocalChatModel(lm=tiny_gpt2)
     with pytest.raises(ConfigError, match="no chat template"):
         chat.invoke("hello")
+
+
+def test_concurrent_calls_share_a_batch_and_keep_their_own_samples(tiny_gpt2, question):
+    from concurrent.futures import ThreadPoolExecutor
+
+    first, later = (p for p, _ in _examples(question))
+
+    def sample(prompt, seed):
+        return tiny_gpt2.complete([prompt], max_tokens=12, temperature=1.5, stop=[], seed=seed)[0]
+
+    alone = sample(first, 11)
+    tiny_gpt2.batcher.batch_sizes.clear()
+    with ThreadPoolExecutor(6) as pool:
+        futures = [pool.submit(sample, first if s % 2 else later, s) for s in range(10, 16)]
+        results = [f.result() for f in futures]
+    assert max(tiny_gpt2.batcher.batch_sizes) > 1
+    assert results[1].text == alone.text  # seed 11, whatever shared its batch
+    assert len({r.text for r in results}) > 1  # different seeds, different samples
+
+
+def test_rows_keep_their_own_token_limits(tiny_gpt2, question):
+    from chatbench.models.hf import Row
+
+    prompt = _examples(question)[0][0]
+    out = tiny_gpt2.generate_rows([Row(prompt, 3, 1.0, 1), Row(prompt, 9, 1.0, 2)])
+    assert out[0].output_tokens <= 3 and out[1].output_tokens <= 9

@@ -104,6 +104,11 @@ def run(
         str | None, typer.Option(help="Judge model for unclear answers.", envvar="CHATBENCH_JUDGE")
     ] = None,  # noqa: E501
     seed: Annotated[int, typer.Option(help="Run seed.", envvar="CHATBENCH_SEED")] = 0,
+    concurrency: Annotated[
+        int,
+        typer.Option(help="Conversations at once (local models batch them).",
+                     envvar="CHATBENCH_CONCURRENCY"),
+    ] = 8,
     replicates: Annotated[
         int, typer.Option(help="Conversations per question.", envvar="CHATBENCH_REPLICATES")
     ] = 1,  # noqa: E501
@@ -127,6 +132,7 @@ def run(
         assistant=assistant,
         judge=judge,
         seed=seed,
+        concurrency=concurrency,
         replicates=replicates,
         out=out,
         run_id=run_id,

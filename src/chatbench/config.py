@@ -114,6 +114,8 @@ class RunConfig(BaseModel):
     """Run seed; each conversation's seed derives from it."""
     replicates: int = Field(default=1, ge=1)
     """Conversations per question."""
+    concurrency: int = Field(default=8, ge=1)
+    """Conversations run at once; calls to a local model are batched across them."""
     out: Path = Path("chatbench-results.sqlite")
     """The SQLite result store."""
     run_id: str | None = None

@@ -37,6 +37,8 @@ class ConversationRecord(BaseModel):
     """The full ``GraphSpec``, as stored."""
     models: dict[str, str]
     """Model name per role: user, assistant, judge."""
+    factors: dict[str, Any] = Field(default_factory=dict)
+    """Ablation factor values of the variant, e.g. ``{"persona": "novice", "user_cot": True}``."""
     persona: str | None = None
     transcript: list[TranscriptTurn] = Field(default_factory=list)
     scratchpad: list[str] = Field(default_factory=list)

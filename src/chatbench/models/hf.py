@@ -15,6 +15,8 @@ import os
 import shutil
 import tempfile
 import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +34,18 @@ from pydantic import ConfigDict, Field
 
 from chatbench.errors import ConfigError, MissingDependencyError
 from chatbench.models.base import Completion
+from chatbench.models.batching import MicroBatcher
 
 try:
     import torch
     import transformers
-    from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerBase
+    from transformers import (
+        AutoModelForCausalLM,
+        AutoTokenizer,
+        LogitsProcessor,
+        LogitsProcessorList,
+        PreTrainedTokenizerBase,
+    )
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise MissingDependencyError("local Hugging Face models") from exc
 
@@ -47,6 +56,49 @@ SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _DEFAULT_CONTEXT = 2048
 
 
+@dataclass(frozen=True)
+class Row:
+    """One prompt of a batch with its own sampling settings."""
+
+    prompt: str
+    max_tokens: int
+    temperature: float
+    seed: int | None = None
+
+
+class RowSampler(LogitsProcessor):
+    """Samples each row with its own temperature and generator, and ends it at its own limit.
+
+    ``generate`` samples every row with one temperature and the global RNG, so a row's
+    output would depend on its batch-mates. This processor picks each row's token itself
+    (top-k, temperature, a per-row ``torch.Generator``) and returns one-hot scores that
+    greedy decoding then follows.
+    """
+
+    def __init__(self, rows: Sequence[Row], prompt_len: int, eos_id: int, top_k: int) -> None:
+        self.rows = rows
+        self.prompt_len = prompt_len
+        self.eos_id = eos_id
+        self.top_k = top_k
+        self.generators = [
+            torch.Generator().manual_seed(r.seed) if r.seed is not None else None for r in rows
+        ]
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        step = input_ids.shape[1] - self.prompt_len
+        chosen = scores.argmax(dim=-1)
+        for i, row in enumerate(self.rows):
+            if step >= row.max_tokens:
+                chosen[i] = self.eos_id
+            elif row.temperature > 0:
+                values, indices = (scores[i].float() / row.temperature).topk(self.top_k)
+                pick = torch.multinomial(values.softmax(-1), 1, generator=self.generators[i])
+                chosen[i] = indices[pick]
+        one_hot = torch.full_like(scores, float("-inf"))
+        one_hot.scatter_(1, chosen.unsqueeze(1), 0.0)
+        return one_hot  # type: ignore[return-value]  # same dtype and shape as scores
+
+
 class LocalCausalLM:
     """A transformers causal LM with its tokenizer, generating for batches of text prompts.
 
@@ -55,7 +107,15 @@ class LocalCausalLM:
         >>> lm.complete(["The capital of France is"], max_tokens=5, temperature=0, stop=[])
     """
 
-    def __init__(self, model: Any, tokenizer: PreTrainedTokenizerBase, name: str) -> None:
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: PreTrainedTokenizerBase,
+        name: str,
+        *,
+        max_batch: int = 16,
+        batch_wait_s: float = 0.02,
+    ) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.name = name
@@ -68,8 +128,15 @@ class LocalCausalLM:
             or getattr(config, "n_positions", None)
             or _DEFAULT_CONTEXT
         )
+        gen_config = getattr(model, "generation_config", None)
+        self.top_k: int = int(getattr(gen_config, "top_k", None) or 50)
         # One generate at a time per model: torch already uses every core for one call.
         self._lock = threading.Lock()
+        self.batcher: MicroBatcher[Row, Completion] = MicroBatcher(
+            lambda stop, rows: self.generate_rows(rows, stop),  # type: ignore[arg-type]
+            max_batch=max_batch,
+            wait_s=batch_wait_s,
+        )
 
     def count_tokens(self, text: str) -> int:
         """Number of tokens ``text`` encodes to (no special tokens added)."""
@@ -99,36 +166,50 @@ class LocalCausalLM:
         stop: list[str],
         seed: int | None = None,
     ) -> list[Completion]:
-        """Continue each prompt in one left-padded ``generate`` call.
+        """Continue each prompt; concurrent callers share batched ``generate`` calls.
+
+        Calls from different threads within ``batcher.wait_s`` of each other (and with the
+        same stop strings) run as one left-padded batch; each row keeps its own token limit,
+        temperature and seed.
 
         Args:
             prompts: Plain text prompts (chat prompts already templated).
             max_tokens: Most new tokens per prompt.
             temperature: 0 for greedy decoding, else the sampling temperature.
             stop: Strings that end a continuation; the text is cut before the first one.
-            seed: Seeds torch's generator for this call, so sampled output is reproducible.
+            seed: Seeds each row's own sampler (row i uses ``seed + i``), so sampled output
+                does not depend on which other rows share the batch.
 
         Returns:
             One ``Completion`` per prompt, in order.
         """
+        rows = [
+            Row(prompt, max_tokens, temperature, None if seed is None else seed + i)
+            for i, prompt in enumerate(prompts)
+        ]
+        return self.batcher.submit(tuple(stop), rows)
+
+    def generate_rows(self, rows: Sequence[Row], stop: Sequence[str] = ()) -> list[Completion]:
+        """One left-padded ``generate`` over ``rows``, each with its own sampling settings."""
         tok = self.tokenizer
-        batch = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
-        kwargs: dict[str, Any] = {"max_new_tokens": max_tokens, "pad_token_id": tok.pad_token_id}
-        if temperature > 0:
-            # top-k/top-p stay at the model's generation config: pure sampling at T=1 sends
-            # small models into nonsense after a few tokens.
-            kwargs.update(do_sample=True, temperature=temperature)
-        else:
-            kwargs.update(do_sample=False, temperature=None, top_k=None, top_p=None)
+        batch = tok([r.prompt for r in rows], return_tensors="pt", padding=True,
+                    add_special_tokens=False)
+        prompt_len = batch["input_ids"].shape[1]
+        sampler = RowSampler(rows, prompt_len, tok.eos_token_id, self.top_k)
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": max(r.max_tokens for r in rows),
+            "pad_token_id": tok.pad_token_id,
+            # Sampling happens in RowSampler; generate only takes its (one-hot) choice.
+            "do_sample": False, "temperature": None, "top_k": None, "top_p": None,
+            "logits_processor": LogitsProcessorList([sampler]),
+        }
         if stop:
-            kwargs.update(stop_strings=stop, tokenizer=tok)
+            kwargs.update(stop_strings=list(stop), tokenizer=tok)
         with self._lock, torch.inference_mode():
-            if seed is not None:
-                torch.manual_seed(seed)
             output = self.model.generate(**batch, **kwargs)
-        new_tokens = output[:, batch["input_ids"].shape[1] :]
+        new_tokens = output[:, prompt_len:]
         return [
-            self._completion(row, int(mask.sum()), stop)
+            self._completion(row, int(mask.sum()), list(stop))
             for row, mask in zip(new_tokens, batch["attention_mask"], strict=True)
         ]
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+from langgraph.graph.state import CompiledStateGraph
 from datetime import datetime, timezone
 
 from chatbench.config import GraphSpec, RunConfig
 from chatbench.context import SimContext
 from chatbench.graphs import build_graph
+from chatbench.personas import Persona
 from chatbench.questions import Question, load_questions
 from chatbench.records import ConversationRecord
 from chatbench.runner.build import (
@@ -21,9 +26,113 @@ from chatbench.runner.build import (
 )
 from chatbench.runner.simulate import conversation_id, simulate
 from chatbench.seeding import derive_seed
+from chatbench.state import ConversationState
 from chatbench.storage import ResultStore
 
 OnRecord = Callable[[ConversationRecord], None]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One cell of a run: a graph spec with its resolved models, persona and compiled graph."""
+
+    spec: GraphSpec
+    models: Models
+    persona: Persona | None
+    graph: CompiledStateGraph[ConversationState, SimContext]
+    factors: dict[str, Any] = field(default_factory=dict)
+    """Ablation factor values of this cell (empty outside ablations)."""
+
+    @classmethod
+    def build(
+        cls,
+        spec: GraphSpec,
+        models: Models,
+        factors: dict[str, Any] | None = None,
+    ) -> Variant:
+        """Load the persona and compile the graph of ``spec``."""
+        return cls(spec, models, build_persona(spec), build_graph(spec), dict(factors or {}))
+
+
+@dataclass(frozen=True)
+class Job:
+    """One planned conversation."""
+
+    question: Question
+    variant: Variant
+    replicate: int
+    seed: int
+
+    def id(self, run_id: str) -> str:
+        """The conversation's idempotent key in the store."""
+        return conversation_id(run_id, self.variant.spec.name, self.question.id, self.replicate)
+
+
+def plan_jobs(
+    questions: Sequence[Question], variants: Sequence[Variant], replicates: int, seed: int
+) -> list[Job]:
+    """Every variant x question x replicate, each with a seed derived from (run seed,
+    question, variant, replicate), so reruns reproduce the same conversations."""
+    return [
+        Job(q, v, r, derive_seed(seed, q.id, v.spec.name, r))
+        for v in variants
+        for q in questions
+        for r in range(replicates)
+    ]
+
+
+def _execute(job: Job, run_id: str) -> ConversationRecord:
+    variant = job.variant
+    context = SimContext(
+        assistant=variant.models.assistant,
+        user=variant.models.user,
+        judge=variant.models.judge,
+        persona=variant.persona,
+        seed=job.seed,
+    )
+    return simulate(variant.graph, job.question, context, variant.spec, run_id=run_id,
+                    replicate=job.replicate, models=variant.models.names,
+                    factors=variant.factors)
+
+
+def run_jobs(
+    jobs: Iterable[Job],
+    *,
+    run_id: str,
+    store: ResultStore | None = None,
+    concurrency: int = 1,
+    on_record: OnRecord | None = None,
+) -> Iterator[ConversationRecord]:
+    """Run jobs (skipping those already stored), ``concurrency`` at a time, yielding records
+    in the order they finish. Each record is stored before it is yielded.
+
+    Conversations run in threads; calls to one local model from concurrent conversations
+    are batched into one ``generate`` by the model's micro-batcher. At most
+    ``2 * concurrency`` jobs are in flight, so memory stays flat however long the run.
+    """
+    done = store.ids(run_id) if store is not None else set()
+    pending = (job for job in jobs if job.id(run_id) not in done)
+
+    def finish(record: ConversationRecord) -> ConversationRecord:
+        if store is not None:
+            store.write(record)
+        if on_record is not None:
+            on_record(record)
+        return record
+
+    if concurrency <= 1:
+        for job in pending:
+            yield finish(_execute(job, run_id))
+        return
+    with ThreadPoolExecutor(concurrency, thread_name_prefix="chatbench-conv") as pool:
+        in_flight: set[Future[ConversationRecord]] = set()
+        for job in pending:
+            in_flight.add(pool.submit(_execute, job, run_id))
+            if len(in_flight) >= 2 * concurrency:
+                finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                yield from (finish(f.result()) for f in finished)
+        for future in as_completed(in_flight):
+            yield finish(future.result())
 
 
 def run_conversations(
@@ -37,6 +146,7 @@ def run_conversations(
     replicates: int = 1,
     run_id: str = "run",
     store: ResultStore | None = None,
+    concurrency: int = 1,
     on_record: OnRecord | None = None,
 ) -> list[ConversationRecord]:
     """Run every question x replicate of one variant; store each record as it ends.
@@ -56,10 +166,11 @@ def run_conversations(
         replicates: Conversations per question.
         run_id: Name of the run in the store.
         store: Where records are written as they finish.
+        concurrency: Conversations run at once (local models batch their calls).
         on_record: Called with each new record (progress display).
 
     Returns:
-        The records of the conversations run now (not those skipped).
+        The records of the conversations run now (not those skipped), in finishing order.
 
     Example:
         >>> records = run_conversations(load_questions(limit=1), GraphSpec(),
@@ -68,36 +179,9 @@ def run_conversations(
         'accepted'
     """
     models = user if isinstance(user, Models) else build_models(spec, user, assistant, judge)
-    persona = build_persona(spec)
-    graph = build_graph(spec)
-    done = store.ids(run_id) if store is not None else set()
-    records = []
-    for question in questions:
-        for replicate in range(replicates):
-            if conversation_id(run_id, spec.name, question.id, replicate) in done:
-                continue
-            context = SimContext(
-                assistant=models.assistant,
-                user=models.user,
-                judge=models.judge,
-                persona=persona,
-                seed=derive_seed(seed, question.id, spec.name, replicate),
-            )
-            record = simulate(
-                graph,
-                question,
-                context,
-                spec,
-                run_id=run_id,
-                replicate=replicate,
-                models=models.names,
-            )
-            if store is not None:
-                store.write(record)
-            if on_record is not None:
-                on_record(record)
-            records.append(record)
-    return records
+    jobs = plan_jobs(questions, [Variant.build(spec, models)], replicates, seed)
+    return list(run_jobs(jobs, run_id=run_id, store=store, concurrency=concurrency,
+                         on_record=on_record))
 
 
 @dataclass(frozen=True)

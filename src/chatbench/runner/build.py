@@ -81,6 +81,6 @@ def run_id_for(config: RunConfig) -> str:
     """The config's run id: given, or a short hash of everything that shapes the results."""
     if config.run_id:
         return config.run_id
-    shaping = config.model_dump(mode="json", exclude={"out", "run_id"})
+    shaping = config.model_dump(mode="json", exclude={"out", "run_id", "concurrency"})
     digest = hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()
     return f"run-{digest[:10]}"

@@ -44,6 +44,7 @@ def simulate(
     run_id: str = "run",
     replicate: int = 0,
     models: dict[str, str] | None = None,
+    factors: dict[str, Any] | None = None,
 ) -> ConversationRecord:
     """Run one conversation and turn its final state into a record.
 
@@ -59,6 +60,7 @@ def simulate(
         run_id: The run this conversation belongs to.
         replicate: Index of this repeat of the same question and variant.
         models: Model name per role, for the record.
+        factors: Ablation factor values of this conversation's variant, for the record.
 
     Returns:
         The conversation's record.
@@ -78,6 +80,7 @@ def simulate(
         "replicate": replicate,
         "seed": context.seed,
         "models": models or {},
+        "factors": factors or {},
     }
     return _record(state, spec, error, time.perf_counter() - started, started_at, caller_fields)
 
