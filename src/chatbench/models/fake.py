@@ -1,31 +1,82 @@
-"""Deterministic fake chat models for dry runs and tests (``fake:<name>``)."""
+"""Deterministic fake chat models for dry runs and tests (``fake:<name>[@seconds]``).
+
+- ``fake:echo``: repeats the last message (an assistant that costs nothing);
+- ``fake:say:TEXT``: always replies TEXT (``\\n`` for new lines);
+- ``fake:user``: a simulated user that asks for help once, then answers a letter derived
+  from the question (the same letter every run);
+- ``fake:fail``: raises ``ConnectionError`` on every call (exercises retries and failures).
+
+``@SECONDS`` after any of them adds that much latency to every call, e.g. ``fake:echo@0.05``.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import time
+from typing import Any
+
 from langchain_core.language_models import BaseChatModel
-from langchain_core.language_models.fake_chat_models import (
-    FakeListChatModel,
-    ParrotFakeChatModel,
-)
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
 
 from chatbench.errors import ConfigError
 from chatbench.models.registry import register_provider
 
-FAKE_MODELS = ("echo", "say:<text>")
+FAKE_MODELS = ("echo", "say:<text>", "user", "fail")
+USER_OPENING = "Can you help me with this question?"
+
+
+class FakeChatModel(BaseChatModel):
+    """A fake chat model whose reply is a pure function of its prompt."""
+
+    kind: str
+    text: str = ""
+    delay_s: float = 0.0
+
+    @property
+    def _llm_type(self) -> str:
+        return "chatbench-fake"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"kind": self.kind, "text": self.text}
+
+    def _reply(self, messages: list[BaseMessage]) -> str:
+        if self.kind == "fail":
+            raise ConnectionError("fake:fail always fails")
+        if self.kind == "say":
+            return self.text
+        if self.kind == "echo":
+            return messages[-1].text if messages else ""
+        # user: its own earlier turns are the AI messages of its role-flipped view
+        if not any(isinstance(m, AIMessage) for m in messages):
+            return USER_OPENING
+        digest = hashlib.blake2b(messages[0].text.encode(), digest_size=2).digest()
+        return f"Answer: {'ABCD'[digest[0] % 4]}"
+
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
+    ) -> ChatResult:
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        message = AIMessage(content=self._reply(messages))
+        return ChatResult(generations=[ChatGeneration(message=message)])
 
 
 @register_provider("fake")
 def fake_chat_model(name: str) -> BaseChatModel:
-    """``fake:echo`` repeats the last message; ``fake:say:TEXT`` always replies TEXT.
+    """A fake model from the part after ``fake:``.
 
     Raises:
-        ConfigError: Unknown fake name.
+        ConfigError: Unknown fake name or a bad delay.
     """
-    kind, _, arg = name.partition(":")
-    if kind == "echo":
-        return ParrotFakeChatModel()
-    if kind == "say" and arg:
-        return FakeListChatModel(responses=[arg.replace("\\n", "\n")])
-    raise ConfigError(
-        f"unknown fake model 'fake:{name}'; known: fake:{', fake:'.join(FAKE_MODELS)}"
-    )
+    body, _, delay = name.rpartition("@") if "@" in name else (name, "", "")
+    kind, _, arg = body.partition(":")
+    try:
+        delay_s = float(delay) if delay else 0.0
+    except ValueError:
+        raise ConfigError(f"fake model 'fake:{name}': delay {delay!r} is not a number") from None
+    if kind in ("echo", "user", "fail") and not arg or kind == "say" and arg:
+        return FakeChatModel(kind=kind, text=arg.replace("\\n", "\n"), delay_s=delay_s)
+    known = ", ".join(f"fake:{m}" for m in FAKE_MODELS)
+    raise ConfigError(f"unknown fake model 'fake:{name}'; known: {known} (optionally @SECONDS)")
