@@ -20,7 +20,7 @@ _CHECKOUT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def preset_dir(kind: str) -> Path:
-    """The folder holding the shipped presets of one kind ("graphs" or "personas")."""
+    """The folder holding the shipped presets of one kind ("graphs", "graphs/grids", ...)."""
     packaged = Path(str(_PACKAGE_DATA / kind))
     return packaged if packaged.is_dir() else _CHECKOUT_ROOT / kind
 
@@ -28,6 +28,11 @@ def preset_dir(kind: str) -> Path:
 def preset_names(kind: str) -> list[str]:
     """Names of the shipped presets of one kind, sorted."""
     return sorted(p.stem for p in preset_dir(kind).glob("*.yaml"))
+
+
+def _singular(kind: str) -> str:
+    """ "graphs" -> "graph", "graphs/grids" -> "grid"."""
+    return kind.rsplit("/", 1)[-1].removesuffix("s")
 
 
 def resolve_preset(kind: str, name_or_path: str | Path) -> Path:
@@ -39,12 +44,12 @@ def resolve_preset(kind: str, name_or_path: str | Path) -> Path:
     candidate = Path(name_or_path)
     if candidate.suffix in {".yaml", ".yml"} or candidate.parent != Path("."):
         if not candidate.is_file():
-            raise ConfigError(f"{kind[:-1]} file not found: {candidate}")
+            raise ConfigError(f"{_singular(kind)} file not found: {candidate}")
         return candidate
     shipped = preset_dir(kind) / f"{name_or_path}.yaml"
     if not shipped.is_file():
         known = ", ".join(preset_names(kind)) or "none"
-        raise ConfigError(f"unknown {kind[:-1]} {str(name_or_path)!r}; shipped: {known}")
+        raise ConfigError(f"unknown {_singular(kind)} {str(name_or_path)!r}; shipped: {known}")
     return shipped
 
 
@@ -62,7 +67,7 @@ def load_yaml_model(model: type[ModelT], kind: str, name_or_path: str | Path) ->
 
     Args:
         model: The pydantic model to validate against (``extra="forbid"``).
-        kind: "graphs" or "personas".
+        kind: "graphs", "graphs/grids" or "personas".
         name_or_path: A shipped preset name or a path to a YAML file.
 
     Returns:

@@ -1,179 +1,233 @@
-"""The ``chatbench`` command: a thin layer that parses, builds a ``RunConfig`` and prints."""
+"""The ``chatbench`` command: a thin layer that parses, builds a config and prints."""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from chatbench._yaml import format_validation_error
-from chatbench.config import RunConfig, list_graph_specs
+from chatbench.config import AblationGrid, RunConfig, list_graph_specs, load_grid
 from chatbench.errors import ChatBenchError, ConfigError
 from chatbench.metrics import Summary, summarize_by
 from chatbench.personas import list_personas
 from chatbench.questions import SUBJECTS
 from chatbench.records import ConversationRecord
+from chatbench.state import StopReason
+from chatbench.storage import ResultStore
 
 app = typer.Typer(
-    help="Evaluate AI assistants in conversation with simulated users.",
-    no_args_is_help=False,
-    add_completion=False,
+    help="Evaluate AI assistants in conversation with simulated users.", add_completion=False
 )
 console = Console()
+if not console.is_terminal:  # logs and CI: wide enough for the tables
+    console.width = max(console.width, 120)
 EXIT_CONFIG_ERROR = 2
+
+
+def _opt(help: str, env: str) -> Any:
+    return typer.Option(help=help, envvar=f"CHATBENCH_{env}")
+
+
+Questions = Annotated[str | None, _opt("Bundled set name or a CSV/JSONL file.", "QUESTIONS")]
+Subjects = Annotated[str | None, _opt("Comma-separated subjects.", "SUBJECTS")]
+Limit = Annotated[int | None, _opt("Questions to run (round-robin over subjects).", "LIMIT")]
+Graph = Annotated[str, _opt("Graph preset name or GraphSpec YAML path.", "GRAPH")]
+PersonaOpt = Annotated[str | None, _opt("Persona name or YAML path.", "PERSONA")]
+User = Annotated[str | None, _opt("Simulated user's model.", "USER")]
+Assistant = Annotated[str | None, _opt("Assistant model.", "ASSISTANT")]
+Judge = Annotated[str | None, _opt("Judge model for final messages the rules can't read.", "JUDGE")]
+Seed = Annotated[int, _opt("Run seed.", "SEED")]
+Replicates = Annotated[int, _opt("Conversations per question.", "REPLICATES")]
+Concurrency = Annotated[int, _opt("Conversations at once (local models batch them).",
+                                  "CONCURRENCY")]
+ExecutorOpt = Annotated[str, _opt("thread, or ray (pip install 'chatbench[ray]').", "EXECUTOR")]
+RayAddress = Annotated[str | None, _opt("Ray cluster address (default: start a local one).",
+                                        "RAY_ADDRESS")]
+MaxAttempts = Annotated[int, _opt("Tries per model call before a conversation fails.",
+                                  "MAX_ATTEMPTS")]
+RetryWait = Annotated[float, _opt("Seconds before the first retry (doubles each time).",
+                                  "RETRY_WAIT")]
+Out = Annotated[Path, _opt("SQLite result store.", "OUT")]
+RunId = Annotated[str | None, _opt("Run name in the store.", "RUN_ID")]
+Resume = Annotated[Path | None, _opt("Finish the latest (or --run-id) run stored in this file.",
+                                     "RESUME")]
 
 
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
 
 
-def _num(value: float | None, fmt: str = ".1f") -> str:
-    return "-" if value is None else format(value, fmt)
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
 
 
 def summary_table(summaries: list[Summary], title: str) -> Table:
     """A rich table of per-group summaries."""
     table = Table(title=title, caption="acc.: correct / answered; acc. all: no answer = wrong")
-    table.add_column("group", no_wrap=True, min_width=24)
+    table.add_column("group", min_width=24, overflow="fold")
     for column in ("n", "err", "answered", "acc.", "acc. all", "turns", "sec"):
         table.add_column(column, justify="right")
     for s in summaries:
-        table.add_row(
-            s.group,
-            str(s.conversations),
-            str(s.errors),
-            _pct(s.answered_share),
-            _pct(s.accuracy),
-            _pct(s.accuracy_all),
-            _num(s.mean_turns),
-            _num(s.mean_seconds),
-        )
+        table.add_row(Text(s.group), str(s.conversations), str(s.errors), _pct(s.answered_share),
+                      _pct(s.accuracy), _pct(s.accuracy_all), _num(s.mean_turns),
+                      _num(s.mean_seconds))
     return table
 
 
-def _progress(total: int) -> tuple[Progress, object]:
+def _stored(out: Path, run_id: str) -> int:
+    if not out.is_file():
+        return 0
+    with ResultStore(out) as store:
+        return len(store.ids(run_id))
+
+
+def _with_progress(
+    planned: int,
+    stored: int,
+    run: Callable[[Callable[[ConversationRecord], None]], list[ConversationRecord]],
+) -> list[ConversationRecord]:
+    """Call ``run(on_record)`` under a progress bar with ETA and live accuracy; the bar
+    starts at the conversations already stored (a resumed run)."""
     progress = Progress(
-        TextColumn("[bold]conversations"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TextColumn("{task.fields[status]}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
+        TextColumn("[bold]conversations"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn(),
         console=console,
     )
-    task = progress.add_task("run", total=total, status="")
-    return progress, task
+    task = progress.add_task("run", total=planned, completed=stored, status="")
+    counts = Counter[str]()
+
+    def on_record(record: ConversationRecord) -> None:
+        counts["answered"] += record.final_choice is not None
+        counts["correct"] += record.correct
+        counts["failed"] += record.stop_reason is StopReason.ERROR
+        status = f"acc {counts['correct']}/{counts['answered']}" if counts["answered"] else ""
+        status += f" failed {counts['failed']}" if counts["failed"] else ""
+        progress.update(task, advance=1, status=status)
+
+    with progress:
+        return run(on_record)
+
+
+def _report(records: Sequence[ConversationRecord], out: Path, started: float, by: str) -> None:
+    console.print(summary_table(summarize_by(records, by), f"accuracy by {by}"))
+    failed = [r for r in records if r.stop_reason is StopReason.ERROR]
+    if failed:
+        kinds = Counter((r.error or "").split(":", 1)[0] for r in failed)
+        console.print(f"[yellow]{len(failed)} failed conversations[/] (stored with their "
+                      f"errors): " + ", ".join(f"{k} x{n}" for k, n in kinds.most_common()))
+    console.print(f"{len(records)} conversations in {out}; this invocation took "
+                  f"{time.perf_counter() - started:.1f} s")
+
+
+def _validated(model: type[RunConfig] | type[AblationGrid], data: dict[str, Any],
+               source: str) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(source, exc)) from None
+
+
+def _execute_run(config: RunConfig, started: float) -> None:
+    from chatbench.runner.batch import plan_run
+    from chatbench.runner.batch import run as run_evaluation
+
+    plan = plan_run(config)
+    console.print(f"run [bold]{plan.run_id}[/]: {plan.planned} conversations, graph "
+                  f"{config.graph}, user {config.user}, assistant {config.assistant} "
+                  f"-> {config.out}")
+    records = _with_progress(plan.planned, _stored(config.out, plan.run_id),
+                             lambda cb: run_evaluation(plan, on_record=cb))
+    _report(records, config.out, started, "subject")
+
+
+def _execute_grid(grid: AblationGrid, out: Path, execution: dict[str, Any],
+                  started: float) -> None:
+    from chatbench.runner.ablate import plan_grid, run_grid
+
+    plan = plan_grid(grid)
+    console.print(f"ablation [bold]{plan.run_id}[/]: {len(plan.variants)} variants x "
+                  f"{len(plan.questions)} questions x {grid.replicates} = {plan.planned} "
+                  f"conversations -> {out}")
+    records = _with_progress(plan.planned, _stored(out, plan.run_id),
+                             lambda cb: run_grid(plan, str(out), on_record=cb, **execution))
+    _report(records, out, started, "variant")
 
 
 @app.command()
 def run(
-    questions: Annotated[
-        str | None,
-        typer.Option(help="Bundled set name or a CSV/JSONL file.", envvar="CHATBENCH_QUESTIONS"),
-    ] = None,  # noqa: E501
-    subjects: Annotated[
-        str | None, typer.Option(help="Comma-separated subjects.", envvar="CHATBENCH_SUBJECTS")
-    ] = None,  # noqa: E501
-    limit: Annotated[
-        int,
-        typer.Option(
-            help="Questions to run (round-robin over subjects).", envvar="CHATBENCH_LIMIT"
-        ),
-    ] = 5,  # noqa: E501
-    graph: Annotated[
-        str,
-        typer.Option(help="Graph preset name or GraphSpec YAML path.", envvar="CHATBENCH_GRAPH"),
-    ] = "quick",  # noqa: E501
-    persona: Annotated[
-        str | None, typer.Option(help="Persona name or YAML path.", envvar="CHATBENCH_PERSONA")
-    ] = None,  # noqa: E501
-    user: Annotated[
-        str, typer.Option(help="Simulated user's model.", envvar="CHATBENCH_USER")
-    ] = "smollm2",  # noqa: E501
-    assistant: Annotated[
-        str, typer.Option(help="Assistant model.", envvar="CHATBENCH_ASSISTANT")
-    ] = "smollm2",  # noqa: E501
-    judge: Annotated[
-        str | None, typer.Option(help="Judge model for unclear answers.", envvar="CHATBENCH_JUDGE")
-    ] = None,  # noqa: E501
-    seed: Annotated[int, typer.Option(help="Run seed.", envvar="CHATBENCH_SEED")] = 0,
-    concurrency: Annotated[
-        int,
-        typer.Option(help="Conversations at once (local models batch them).",
-                     envvar="CHATBENCH_CONCURRENCY"),
-    ] = 8,
-    replicates: Annotated[
-        int, typer.Option(help="Conversations per question.", envvar="CHATBENCH_REPLICATES")
-    ] = 1,  # noqa: E501
-    out: Annotated[Path, typer.Option(help="SQLite result store.", envvar="CHATBENCH_OUT")] = Path(
-        "chatbench-results.sqlite"
-    ),  # noqa: E501
-    run_id: Annotated[
-        str | None, typer.Option(help="Run name in the store.", envvar="CHATBENCH_RUN_ID")
-    ] = None,  # noqa: E501
+    questions: Questions = None, subjects: Subjects = None, limit: Limit = 5,
+    graph: Graph = "quick", persona: PersonaOpt = None, user: User = None,
+    assistant: Assistant = None, judge: Judge = None, seed: Seed = 0, replicates: Replicates = 1,
+    concurrency: Concurrency = 8, executor: ExecutorOpt = "thread", ray_address: RayAddress = None,
+    out: Out = Path("chatbench-results.sqlite"), run_id: RunId = None, resume: Resume = None,
+    max_attempts: MaxAttempts = 3, retry_wait: RetryWait = 1.0,
 ) -> None:
     """Run an evaluation. With no options: a small offline run on the embedded SmolLM2."""
-    from chatbench.runner.batch import plan_run
-    from chatbench.runner.batch import run as run_evaluation
-
-    config = _config(
-        questions=questions,
-        limit=limit,
-        graph=graph,
-        persona=persona,
-        user=user,
-        assistant=assistant,
-        judge=judge,
-        seed=seed,
-        concurrency=concurrency,
-        replicates=replicates,
-        out=out,
-        run_id=run_id,
-        subjects=tuple(s.strip() for s in subjects.split(",")) if subjects else None,
-    )
     started = time.perf_counter()
-    plan = plan_run(config)
-    console.print(
-        f"run [bold]{plan.run_id}[/]: {plan.planned} conversations, graph "
-        f"{config.graph}, user {config.user}, assistant {config.assistant} -> {out}"
-    )
-    progress, task = _progress(plan.planned)
-    correct = answered = 0
-
-    def on_record(record: ConversationRecord) -> None:
-        nonlocal correct, answered
-        answered += record.final_choice is not None
-        correct += record.correct
-        status = f"acc {correct}/{answered}" if answered else ""
-        progress.update(task, advance=1, status=status)  # type: ignore[arg-type]  # rich TaskID
-
-    with progress:
-        records = run_evaluation(plan, on_record=on_record)
-    console.print(summary_table(summarize_by(records), "accuracy by subject"))
-    console.print(
-        f"{len(records)} conversations in {out}; this invocation took "
-        f"{time.perf_counter() - started:.1f} s"
-    )
+    execution = {"concurrency": concurrency, "executor": executor, "ray_address": ray_address,
+                 "max_attempts": max_attempts, "retry_wait_s": retry_wait}
+    if resume is not None:
+        return _resume(resume, run_id, execution, started)
+    fields = {"questions": questions, "limit": limit, "graph": graph, "persona": persona,
+              "user": user or "smollm2", "assistant": assistant or "smollm2", "judge": judge,
+              "seed": seed, "replicates": replicates, "out": out, "run_id": run_id,
+              "subjects": tuple(s.strip() for s in subjects.split(",")) if subjects else None}
+    _execute_run(_validated(RunConfig, {**fields, **execution}, "options"), started)
 
 
-def _config(**fields: object) -> RunConfig:
-    try:
-        return RunConfig(**fields)  # type: ignore[arg-type]  # validated here
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error("options", exc)) from None
+@app.command()
+def ablate(
+    grid: Annotated[str, typer.Argument(help="Grid name (graphs/grids) or YAML path.")],
+    limit: Limit = None, user: User = None, assistant: Assistant = None, judge: Judge = None,
+    concurrency: Concurrency = 8, executor: ExecutorOpt = "thread", ray_address: RayAddress = None,
+    out: Out = Path("chatbench-ablation.sqlite"),
+) -> None:
+    """Run the full factorial of an ablation grid into one store, rows tagged by factor."""
+    started = time.perf_counter()
+    loaded = load_grid(grid)
+    overrides = {k: v for k, v in
+                 {"limit": limit, "user": user, "assistant": assistant, "judge": judge}.items()
+                 if v is not None}
+    merged = _validated(AblationGrid, {**loaded.model_dump(), **overrides}, "options")
+    execution = {"concurrency": concurrency, "executor": executor, "ray_address": ray_address}
+    _execute_grid(merged, out, execution, started)
+
+
+def _resume(path: Path, run_id: str | None, execution: dict[str, Any], started: float) -> None:
+    if not path.is_file():
+        raise ConfigError(f"nothing to resume: {path} does not exist")
+    with ResultStore(path) as store:
+        runs = [r for r in store.runs() if run_id is None or r.run_id == run_id]
+    if not runs:
+        raise ConfigError(f"{path}: no run {'named ' + repr(run_id) if run_id else 'stored'}")
+    stored = runs[-1]
+    console.print(f"resuming [bold]{stored.run_id}[/] from {path}")
+    if stored.kind == "ablate":
+        grid = _validated(AblationGrid, stored.config, f"{path} run {stored.run_id}")
+        grid_execution = {k: execution[k] for k in ("concurrency", "executor", "ray_address")}
+        return _execute_grid(grid, path, grid_execution, started)
+    data = {**stored.config, **execution, "out": path, "run_id": stored.run_id}
+    _execute_run(_validated(RunConfig, data, f"{path} run {stored.run_id}"), started)
 
 
 @app.command("list")
 def list_presets() -> None:
-    """List shipped graph presets, personas and bundled subjects."""
+    """List shipped graph presets, ablation grids, personas and bundled subjects."""
+    from chatbench._yaml import preset_names
+
     console.print("[bold]graphs:[/] " + ", ".join(list_graph_specs()))
+    console.print("[bold]ablation grids:[/] " + ", ".join(preset_names("graphs/grids")))
     console.print("[bold]personas:[/] " + ", ".join(list_personas()))
     console.print("[bold]subjects (mmlu_redux):[/] " + ", ".join(SUBJECTS))
 

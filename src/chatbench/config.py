@@ -116,7 +116,79 @@ class RunConfig(BaseModel):
     """Conversations per question."""
     concurrency: int = Field(default=8, ge=1)
     """Conversations run at once; calls to a local model are batched across them."""
+    max_attempts: int = Field(default=3, ge=1)
+    """Tries per model call before the conversation is stored as failed."""
+    retry_wait_s: float = Field(default=1.0, ge=0)
+    """Wait before the first retry; doubles each time (with jitter)."""
+    executor: Literal["thread", "ray"] = "thread"
+    """Threads in this process, or Ray tasks (``pip install 'chatbench[ray]'``)."""
+    ray_address: str | None = None
+    """Ray cluster address; None starts a local one."""
     out: Path = Path("chatbench-results.sqlite")
     """The SQLite result store."""
     run_id: str | None = None
     """Name of the run in the store; defaults to a hash of everything above but ``out``."""
+
+
+MODEL_FACTORS = ("user", "assistant", "judge")
+"""Factors that vary a role's model rather than a ``GraphSpec`` field."""
+
+
+class AblationGrid(BaseModel):
+    """A full-factorial ablation: every combination of factor values is one variant.
+
+    Factors are ``GraphSpec`` fields (``persona``, ``user_cot``, ``simulator``, ...) or a
+    role's model (``user``, ``assistant``, ``judge``). Shipped grids live in ``graphs/grids/``.
+
+    Example:
+        >>> grid = AblationGrid(name="cot", factors={"user_cot": [False, True]})
+        >>> [cell for cell in grid.cells()]
+        [{'user_cot': False}, {'user_cot': True}]
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    description: str = ""
+    base: str = "two_step"
+    """The graph preset (name or path) every variant starts from."""
+    factors: dict[str, list[Any]] = Field(min_length=1)
+    """Factor name -> the values it takes."""
+    questions: str | None = None
+    subjects: tuple[str, ...] | None = None
+    limit: int | None = Field(default=5, ge=1)
+    replicates: int = Field(default=1, ge=1)
+    seed: int = 0
+    user: str = "smollm2"
+    assistant: str = "smollm2"
+    judge: str | None = None
+
+    @model_validator(mode="after")
+    def _check_factors(self) -> AblationGrid:
+        allowed = (set(GraphSpec.model_fields) - {"name", "description"}) | set(MODEL_FACTORS)
+        for factor, values in self.factors.items():
+            if factor not in allowed:
+                raise ValueError(
+                    f"unknown factor {factor!r}; factors are GraphSpec fields or models: "
+                    f"{', '.join(sorted(allowed))}"
+                )
+            if not values:
+                raise ValueError(f"factor {factor!r} has no values")
+        return self
+
+    def cells(self) -> list[dict[str, Any]]:
+        """Every combination of factor values, in a stable order."""
+        import itertools
+
+        names = list(self.factors)
+        return [dict(zip(names, combo, strict=True))
+                for combo in itertools.product(*self.factors.values())]
+
+
+def load_grid(name_or_path: str | Path) -> AblationGrid:
+    """Load a shipped ablation grid by name (``persona``) or a YAML file by path.
+
+    Raises:
+        ConfigError: Unknown name, missing file, or an invalid or unknown field.
+    """
+    return load_yaml_model(AblationGrid, "graphs/grids", name_or_path)

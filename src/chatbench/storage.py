@@ -10,10 +10,22 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from dataclasses import dataclass
 from types import TracebackType
+from typing import Any
 
 from chatbench.errors import ConfigError
 from chatbench.records import ConversationRecord
+
+@dataclass(frozen=True)
+class StoredRun:
+    """A run's entry in the store: what ``--resume`` needs to finish it."""
+
+    run_id: str
+    kind: str
+    config: dict[str, Any]
+    started_at: str
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
@@ -32,6 +44,7 @@ CREATE TABLE IF NOT EXISTS conversations (
 CREATE INDEX IF NOT EXISTS conversations_run ON conversations (run_id);
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
     config TEXT NOT NULL,
     started_at TEXT NOT NULL
 );
@@ -55,8 +68,11 @@ class ResultStore:
             self._db.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise ConfigError(f"{self.path}: not a chatbench result store ({exc})") from None
-        # WAL: a reader (report) never blocks the writer; a kill loses no committed row.
+        # WAL: a reader (report) never blocks the writer; a killed process loses no committed
+        # row. synchronous=NORMAL skips the fsync per commit, which only a power cut (not a
+        # kill -9) could make matter.
         self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
 
     def write(self, record: ConversationRecord) -> None:
         """Insert or replace one record and commit it."""
@@ -78,13 +94,27 @@ class ResultStore:
                 ),
             )
 
-    def write_run(self, run_id: str, config: dict[str, object], started_at: str) -> None:
-        """Record a run's configuration (kept from the first time the run started)."""
+    def write_run(self, run_id: str, kind: str, config: dict[str, Any], started_at: str) -> None:
+        """Record a run's configuration (kept from the first time the run started).
+
+        Args:
+            run_id: The run's id.
+            kind: What made it: "run" (a ``RunConfig``) or "ablate" (an ``AblationGrid``).
+            config: The configuration, as JSON-able data, so ``--resume`` can replan it.
+            started_at: ISO timestamp.
+        """
         with self._db:
             self._db.execute(
-                "INSERT OR IGNORE INTO runs VALUES (?,?,?)",
-                (run_id, json.dumps(config, default=str), started_at),
+                "INSERT OR IGNORE INTO runs VALUES (?,?,?,?)",
+                (run_id, kind, json.dumps(config, default=str), started_at),
             )
+
+    def runs(self) -> list[StoredRun]:
+        """The runs in this store, oldest first."""
+        rows = self._db.execute(
+            "SELECT run_id, kind, config, started_at FROM runs ORDER BY rowid"
+        ).fetchall()
+        return [StoredRun(r[0], r[1], json.loads(r[2]), r[3]) for r in rows]
 
     def records(self, run_id: str | None = None) -> Iterator[ConversationRecord]:
         """Stored records, in insertion order, of one run or of all."""

@@ -36,7 +36,13 @@ def _transient(exc: Exception) -> bool:
     return not isinstance(exc, ChatBenchError) and default_retry_on(exc)
 
 
-DEFAULT_RETRY = RetryPolicy(max_attempts=3, initial_interval=1.0, retry_on=_transient)
+def retry_policy(max_attempts: int = 3, initial_wait_s: float = 1.0) -> RetryPolicy:
+    """Retries of transient model-call failures, with exponential backoff and jitter."""
+    return RetryPolicy(max_attempts=max_attempts, initial_interval=initial_wait_s,
+                       retry_on=_transient)
+
+
+DEFAULT_RETRY = retry_policy()
 """Three tries with exponential backoff and jitter on every model-calling node."""
 
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import RetryPolicy
 from datetime import datetime, timezone
 
 from chatbench.config import GraphSpec, RunConfig
 from chatbench.context import SimContext
 from chatbench.graphs import build_graph
+from chatbench.graphs.builder import DEFAULT_RETRY, retry_policy
 from chatbench.personas import Persona
 from chatbench.questions import Question, load_questions
 from chatbench.records import ConversationRecord
@@ -49,9 +51,12 @@ class Variant:
         spec: GraphSpec,
         models: Models,
         factors: dict[str, Any] | None = None,
+        retry: RetryPolicy | None = DEFAULT_RETRY,
     ) -> Variant:
-        """Load the persona and compile the graph of ``spec``."""
-        return cls(spec, models, build_persona(spec), build_graph(spec), dict(factors or {}))
+        """Load the persona and compile the graph of ``spec`` (with ``retry`` on its
+        model-calling nodes)."""
+        graph = build_graph(spec, retry=retry)
+        return cls(spec, models, build_persona(spec), graph, dict(factors or {}))
 
 
 @dataclass(frozen=True)
@@ -133,6 +138,30 @@ def run_jobs(
                 yield from (finish(f.result()) for f in finished)
         for future in as_completed(in_flight):
             yield finish(future.result())
+
+
+Executor = Literal["thread", "ray"]
+
+
+def execute(
+    jobs: Sequence[Job],
+    *,
+    run_id: str,
+    store: ResultStore | None = None,
+    concurrency: int = 1,
+    executor: Executor = "thread",
+    ray_address: str | None = None,
+    on_record: OnRecord | None = None,
+) -> Iterator[ConversationRecord]:
+    """Run jobs on the chosen executor: threads in this process, or Ray tasks (a local
+    cluster, or the one at ``ray_address``). Same resume and storage semantics either way."""
+    if executor == "ray":
+        from chatbench.runner.ray_executor import run_jobs_ray
+
+        return run_jobs_ray(jobs, run_id=run_id, store=store, on_record=on_record,
+                            address=ray_address)
+    return run_jobs(jobs, run_id=run_id, store=store, concurrency=concurrency,
+                    on_record=on_record)
 
 
 def run_conversations(
@@ -226,19 +255,14 @@ def run(
     """
     plan = config if isinstance(config, RunPlan) else plan_run(config)
     config = plan.config
+    retry = retry_policy(config.max_attempts, config.retry_wait_s)
+    variant = Variant.build(plan.spec, plan.models, retry=retry)
+    jobs = plan_jobs(plan.questions, [variant], config.replicates, config.seed)
     with ResultStore(config.out) as store:
-        store.write_run(
-            plan.run_id, config.model_dump(mode="json"), datetime.now(timezone.utc).isoformat()
-        )
-        run_conversations(
-            plan.questions,
-            plan.spec,
-            user=plan.models,
-            assistant=plan.models.assistant,
-            seed=config.seed,
-            replicates=config.replicates,
-            run_id=plan.run_id,
-            store=store,
-            on_record=on_record,
-        )
+        store.write_run(plan.run_id, "run", config.model_dump(mode="json"),
+                        datetime.now(timezone.utc).isoformat())
+        for _ in execute(jobs, run_id=plan.run_id, store=store, concurrency=config.concurrency,
+                         executor=config.executor, ray_address=config.ray_address,
+                         on_record=on_record):
+            pass
         return list(store.records(plan.run_id))

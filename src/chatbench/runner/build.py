@@ -77,10 +77,16 @@ def build_models(
     )
 
 
+EXECUTION_ONLY = {
+    "out", "run_id", "concurrency", "executor", "ray_address", "max_attempts", "retry_wait_s"
+}
+"""RunConfig fields that change how a run executes, not its results."""
+
+
 def run_id_for(config: RunConfig) -> str:
     """The config's run id: given, or a short hash of everything that shapes the results."""
     if config.run_id:
         return config.run_id
-    shaping = config.model_dump(mode="json", exclude={"out", "run_id", "concurrency"})
+    shaping = config.model_dump(mode="json", exclude=EXECUTION_ONLY)
     digest = hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()
     return f"run-{digest[:10]}"

@@ -1,0 +1,118 @@
+"""The Ray executor on a local two-CPU cluster: same records as the thread executor, resumes."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from chatbench import ConfigError, GraphSpec, ResultStore, get_chat_model, load_questions  # noqa: E402
+from chatbench.records import ConversationRecord  # noqa: E402
+from chatbench.runner.batch import Job, Variant, plan_jobs, run_jobs  # noqa: E402
+from chatbench.runner.build import build_models  # noqa: E402
+from chatbench.runner.ray_executor import run_jobs_ray  # noqa: E402
+
+RUN = "ray-test"
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[None]:
+    """A local cluster for the module. Module-scoped, so it starts before the function-scoped
+    network guard of conftest applies (Ray's startup probes the node address)."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("RAY_USAGE_STATS_ENABLED", "0")  # offline: no usage report
+        ray.init(
+            num_cpus=2,
+            include_dashboard=False,
+            log_to_driver=False,
+            object_store_memory=100 * 1024**2,
+        )
+        try:
+            yield
+        finally:
+            ray.shutdown()
+
+
+@pytest.fixture
+def jobs() -> list[Job]:
+    spec = GraphSpec()
+    variant = Variant.build(spec, build_models(spec, "fake:user", "fake:echo"))
+    return plan_jobs(load_questions(limit=6), [variant], replicates=2, seed=0)
+
+
+def _essence(record: ConversationRecord) -> tuple[Any, ...]:
+    """What must be equal between executors (not timings)."""
+    return (
+        record.id,
+        record.verdict,
+        record.final_choice,
+        record.transcript,
+        record.models,
+        record.seed,
+        record.stop_reason,
+    )
+
+
+def _rows(path: Path) -> list[str]:
+    with sqlite3.connect(path) as db:
+        return [row[0] for row in db.execute("SELECT id FROM conversations")]
+
+
+@pytest.mark.slow
+def test_ray_matches_threads_and_stores_each_record_once(ray_cluster, jobs, tmp_path):
+    seen: list[str] = []
+    with ResultStore(tmp_path / "ray.sqlite") as store:
+        for record in run_jobs_ray(
+            jobs, run_id=RUN, store=store, shard_size=3, on_record=lambda r: seen.append(r.id)
+        ):
+            assert record.id in store.ids(RUN)  # stored before it is yielded
+        stored = {r.id: r for r in store.records(RUN)}
+    threaded = {r.id: r for r in run_jobs(jobs, run_id=RUN, concurrency=2)}
+    assert len(jobs) == 12 and sorted(seen) == sorted(threaded)
+    assert sorted(_rows(tmp_path / "ray.sqlite")) == sorted(job.id(RUN) for job in jobs)
+    assert {i: _essence(r) for i, r in stored.items()} == {
+        i: _essence(r) for i, r in threaded.items()
+    }
+    assert all(r.stop_reason.value == "accepted" and r.transcript for r in stored.values())
+
+
+@pytest.mark.slow
+def test_ray_resumes_a_partly_stored_run(ray_cluster, jobs, tmp_path):
+    path = tmp_path / "resume.sqlite"
+    with ResultStore(path) as store:
+        first = {r.id for r in run_jobs(jobs[::3], run_id=RUN, store=store)}
+        rest = [r.id for r in run_jobs_ray(jobs, run_id=RUN, store=store)]
+        again = list(run_jobs_ray(jobs, run_id=RUN, store=store))
+    assert len(first) == 4 and len(rest) == 8 and again == []
+    assert set(rest) == {job.id(RUN) for job in jobs} - first
+    ids = _rows(path)
+    assert len(ids) == 12 and sorted(ids) == sorted(job.id(RUN) for job in jobs)
+
+
+def test_ray_needs_model_strings():
+    spec = GraphSpec()
+    models = build_models(spec, "fake:user", get_chat_model("fake:echo"))  # an object
+    jobs = plan_jobs(load_questions(limit=1), [Variant.build(spec, models)], 1, 0)
+    with pytest.raises(ConfigError, match="needs model strings"):
+        list(run_jobs_ray(jobs, run_id=RUN))
+
+
+@pytest.mark.slow
+def test_a_failed_shard_keeps_the_others_then_raises(ray_cluster, jobs, tmp_path):
+    persona = tmp_path / "gone.yaml"
+    persona.write_text((Path(__file__).parents[1] / "personas" / "expert.yaml").read_text())
+    spec = GraphSpec(name="gone", persona=str(persona))
+    broken = Variant.build(spec, build_models(spec, "fake:user", "fake:echo"))
+    persona.unlink()  # the worker cannot rebuild this variant: its task fails
+    planned = plan_jobs(load_questions(limit=1), [broken], 1, 0) + jobs[::2]
+    with ResultStore(tmp_path / "fail.sqlite") as store:
+        with pytest.raises(ConfigError, match="gone.yaml"):
+            for _ in run_jobs_ray(planned, run_id=RUN, store=store, shard_size=2):
+                pass
+        stored = store.ids(RUN)
+    assert stored == {job.id(RUN) for job in jobs[::2]}  # every shard in flight was kept
