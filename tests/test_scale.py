@@ -37,9 +37,10 @@ def test_concurrent_run_gives_the_same_conversations_as_sequential():
     kwargs = {"user": "fake:user", "assistant": "fake:echo@0.002", "replicates": 2, "seed": 3}
     sequential = run_conversations(questions, GraphSpec(), concurrency=1, **kwargs)
     concurrent = run_conversations(questions, GraphSpec(), concurrency=6, **kwargs)
-    key = lambda r: r.id  # noqa: E731
-    assert [r.id for r in sorted(sequential, key=key)] == [r.id for r in sorted(concurrent, key=key)]
-    for a, b in zip(sorted(sequential, key=key), sorted(concurrent, key=key), strict=True):
+    sequential.sort(key=lambda r: r.id)
+    concurrent.sort(key=lambda r: r.id)
+    assert [r.id for r in sequential] == [r.id for r in concurrent]
+    for a, b in zip(sequential, concurrent, strict=True):
         assert (a.transcript, a.verdict, a.seed) == (b.transcript, b.verdict, b.seed)
 
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from chatbench.errors import ConfigError
 from chatbench.records import ConversationRecord
+
 
 @dataclass(frozen=True)
 class StoredRun:

@@ -33,7 +33,8 @@ def _cell_spec(grid: AblationGrid, base: GraphSpec, cell: dict[str, Any]) -> Gra
     try:
         return GraphSpec.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(f"grid {grid.name!r}, cell {cell}", exc)) from None
+        source = f"grid {grid.name!r}, cell {cell}"
+        raise ConfigError(format_validation_error(source, exc)) from None
 
 
 @dataclass(frozen=True)

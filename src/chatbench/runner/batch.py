@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Literal
 
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import RetryPolicy
-from datetime import datetime, timezone
 
 from chatbench.config import GraphSpec, RunConfig
 from chatbench.context import SimContext
