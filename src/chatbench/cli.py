@@ -232,6 +232,23 @@ def list_presets() -> None:
     console.print("[bold]subjects (mmlu_redux):[/] " + ", ".join(SUBJECTS))
 
 
+def _register_commands() -> None:
+    """Commands that live in their own modules (reports, baselines)."""
+    from chatbench.cli_report import export_command, report_command, show_command
+
+    app.command("report")(report_command)
+    app.command("export")(export_command)
+    app.command("show")(show_command)
+    try:
+        from chatbench.baselines import baseline_command
+    except ImportError:  # pragma: no cover - baselines land separately
+        return
+    app.command("baseline")(baseline_command)
+
+
+_register_commands()
+
+
 def main() -> None:
     """Entry point: user mistakes print one line and exit 2, never a traceback."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

@@ -84,3 +84,34 @@ User's message:
 
 Which option does the message commit to? Reply with only the option letter, or NONE if it \
 commits to no option or to several."""
+
+# --- rubric judges (1-5 with reasons) ---------------------------------------------------------
+
+JUDGE_RUBRIC_PROMPT = """\
+You are grading a conversation between a USER and an AI assistant about this multiple-choice \
+question:
+{question}
+
+The conversation:
+{transcript}
+
+{rubric}
+
+Reply with a JSON object and nothing else: {{"reason": "<one or two sentences>", "score": <1-5>}}"""
+
+COHERENCE_RUBRIC = """\
+Rate the COHERENCE of the USER's messages as a human user working on the question: do they \
+stay on the task, follow from what the AI said, and read like one consistent person (not like \
+an AI assistant, not confusing the roles)?
+5 = fully coherent and human-like throughout; 4 = minor slips; 3 = some turns off-task or \
+role-confused; 2 = mostly incoherent; 1 = nonsense or the user acts as the assistant."""
+
+SATISFACTION_RUBRIC = """\
+Rate how SATISFIED the USER would be with the AI's help: did the AI understand the request, \
+answer clearly and correctly, and leave the user able to choose an answer?
+5 = very satisfied; 4 = satisfied; 3 = neutral; 2 = dissatisfied; 1 = very dissatisfied."""
+
+USER_SATISFACTION_PROMPT = """\
+[The conversation is over; you gave your answer.] Staying in character as the user, how \
+satisfied are you with the AI's help? Reply with a JSON object and nothing else: \
+{"reason": "<one sentence>", "score": <1-5, 5 = very satisfied>}"""

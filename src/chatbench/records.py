@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from chatbench.judges import Judgement
 from chatbench.state import NodeTiming, StopReason, Verdict
 
 
@@ -47,6 +48,11 @@ class ConversationRecord(BaseModel):
     verdict: Verdict | None = None
     """None when the conversation failed before the judge."""
     stop_reason: StopReason
+    assistant_choices: list[str | None] = Field(default_factory=list)
+    """Per assistant turn, the option its reply pointed to (None: none or several)."""
+    judgements: dict[str, Judgement] = Field(default_factory=dict)
+    """Rubric scores: ``coherence``/``satisfaction`` from a judge model, ``user_satisfaction``
+    from the simulator in character. A missing score is ``score=None``, never a number."""
     turns: int = 0
     """User turns, the forced answer included."""
     error: str | None = None

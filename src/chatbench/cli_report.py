@@ -1,0 +1,218 @@
+"""Command functions that read a result store: ``report``, ``export`` and ``show``.
+
+They are plain functions with typer ``Annotated`` options; ``chatbench.cli`` registers them
+(``app.command("report")(report_command)``). Caller mistakes raise ``ConfigError``, which the
+CLI turns into exit code 2.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, cast
+
+import typer
+from rich.console import Console, Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from chatbench.errors import ChatBenchError, ConfigError
+from chatbench.questions import Question, load_questions
+from chatbench.records import ConversationRecord
+from chatbench.storage import ResultStore
+
+console = Console()
+if not console.is_terminal:  # logs and CI: wide enough for the tables
+    console.width = max(console.width, 120)
+
+IDS_LISTED = 5
+"""How many ids an unknown-id error lists."""
+
+
+def _opt(help: str, env: str) -> Any:
+    return typer.Option(help=help, envvar=f"CHATBENCH_{env}")
+
+
+StorePath = Annotated[Path, typer.Argument(help="SQLite result store.")]
+RunIdOpt = Annotated[str | None, _opt("Only this run's conversations.", "RUN_ID")]
+
+
+def _existing(path: Path) -> Path:
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such result store")
+    return path
+
+
+def report_command(
+    path: StorePath,
+    html: Annotated[Path | None, _opt("HTML report to write (default: the store's name "
+                                      "with .html).", "HTML")] = None,
+    run_id: RunIdOpt = None,
+    figures: Annotated[Path | None, _opt("Also write the figures as PNGs into this folder.",
+                                         "FIGURES")] = None,
+) -> None:
+    """Print accuracy, AI-alone comparison, interaction outcomes, rubric scores and latency;
+    write a self-contained HTML report."""
+    from chatbench.report import print_report, save_figures, write_html_report
+    from chatbench.results import load_results
+
+    results = load_results(_existing(path), run_id)
+    if run_id is not None and results.conversations.empty:
+        raise ConfigError(f"{path}: no conversations of run {run_id!r}; runs: "
+                          + (", ".join(_run_ids(path)) or "none"))
+    print_report(results, console)
+    written = write_html_report(results, html or path.with_suffix(".html"))
+    console.print(f"HTML report: {written}")
+    if figures is not None:
+        pngs = save_figures(results, figures)
+        console.print(f"{len(pngs)} figures in {figures}")
+
+
+def export_command(
+    path: StorePath,
+    out_dir: Annotated[Path, typer.Argument(help="Folder for one file per table.")],
+    fmt: Annotated[str, typer.Option("--format", "--fmt", help="csv or parquet (pip install "
+                                     "'chatbench[parquet]').", envvar="CHATBENCH_FORMAT")]
+    = "csv",
+    run_id: RunIdOpt = None,
+) -> None:
+    """Export conversations, turns, timings and baselines as CSV or Parquet files."""
+    from chatbench.results import ExportFormat, export
+
+    # export() checks the value and raises ConfigError for anything but csv/parquet
+    for written in export(_existing(path), out_dir, cast(ExportFormat, fmt), run_id):
+        console.print(str(written))
+
+
+def show_command(
+    path: StorePath,
+    id: Annotated[str | None, typer.Option("--id", help="Conversation id (default: by "
+                                           "--index).")] = None,
+    index: Annotated[int, typer.Option(help="Position of the conversation in the store.")] = 0,
+) -> None:
+    """Print one conversation: question, turns with the user's scratchpad, the assistant's
+    choices, the verdict and the rubric judgements."""
+    with ResultStore(_existing(path)) as store:
+        record = _find_record(store, id, index)
+        question = _question_of(store, record)
+    for part in render_conversation(record, question):
+        console.print(part)
+
+
+def _run_ids(path: Path) -> list[str]:
+    with ResultStore(path) as store:
+        return [run.run_id for run in store.runs()]
+
+
+def _find_record(store: ResultStore, id: str | None, index: int) -> ConversationRecord:
+    """The record with this id, else the one at this index.
+
+    Raises:
+        ConfigError: Unknown id or index out of range (the message lists a few ids).
+    """
+    records = list(store.records())
+    if not records:
+        raise ConfigError(f"{store.path}: no conversations stored")
+    if id is not None:
+        for record in records:
+            if record.id == id:
+                return record
+        listed = ", ".join(r.id for r in records[:IDS_LISTED])
+        more = f" (and {len(records) - IDS_LISTED} more)" if len(records) > IDS_LISTED else ""
+        raise ConfigError(f"{store.path}: no conversation {id!r}; ids are: {listed}{more}")
+    if not -len(records) <= index < len(records):
+        raise ConfigError(f"{store.path}: index {index} out of range; {len(records)} "
+                          "conversations stored")
+    return records[index]
+
+
+def _question_of(store: ResultStore, record: ConversationRecord) -> Question | None:
+    """The question the run asked, reloaded from its question source; None when unavailable
+    (no run entry, or the source moved)."""
+    runs = [run for run in store.runs() if run.run_id == record.run_id]
+    if not runs:
+        return None
+    try:
+        questions = load_questions(runs[-1].config.get("questions"))
+    except ChatBenchError:
+        return None
+    return next((q for q in questions if q.id == record.question_id), None)
+
+
+def render_conversation(record: ConversationRecord,
+                        question: Question | None = None) -> list[RenderableType]:
+    """Rich renderables of one conversation: header, turns, verdict and judgements.
+
+    Args:
+        record: The conversation.
+        question: Its question, for the stem and options; None shows the id only.
+
+    Returns:
+        Renderables to print in order.
+    """
+    parts: list[RenderableType] = [_header(record, question)]
+    parts.extend(_turns(record))
+    parts.append(_verdict(record))
+    if record.judgements:
+        parts.append(_judgements(record))
+    return parts
+
+
+def _header(record: ConversationRecord, question: Question | None) -> Panel:
+    lines = Text()
+    if question is not None:
+        lines.append(question.stem + "\n", style="bold")
+        for letter, choice in zip(question.letters, question.choices, strict=True):
+            lines.append(f"  {letter}. {choice}\n")
+    lines.append(f"correct answer: {record.correct_answer}\n", style="green")
+    models = ", ".join(f"{role}={name}" for role, name in record.models.items())
+    lines.append(f"variant: {record.variant}   models: {models}\n")
+    if record.persona:
+        lines.append(f"persona: {record.persona}\n")
+    lines.append(f"stop: {record.stop_reason.value}   verdict: {record.verdict}   "
+                 f"user turns: {record.turns}   {record.seconds:.2f} s\n")
+    lines.append(f"id: {record.id}", style="dim")
+    title = Text(f"{record.question_id} ({record.subject})")
+    return Panel(lines, title=title, title_align="left")
+
+
+def _turns(record: ConversationRecord) -> list[RenderableType]:
+    """Each message; the scratchpad note goes before the user turn it belongs to."""
+    cot = bool(record.spec.get("user_cot"))
+    out: list[RenderableType] = []
+    seen = {"user": 0, "assistant": 0}
+    for message in record.transcript:
+        turn = seen[message.role]
+        seen[message.role] += 1
+        if message.role == "user":
+            if cot and turn < len(record.scratchpad):
+                out.append(Text(f"  (scratchpad) {record.scratchpad[turn]}", style="dim italic"))
+            out.append(Text.assemble((f"USER {turn + 1}: ", "bold cyan"), message.content))
+            continue
+        choice = record.assistant_choices[turn] if turn < len(record.assistant_choices) else None
+        note = f"  -> points to {choice}" if choice else "  -> no single option"
+        out.append(Group(Text.assemble((f"ASSISTANT {turn + 1}: ", "bold magenta"),
+                                       message.content), Text(note, style="dim")))
+    if not cot and record.scratchpad:
+        out.extend(Text(f"  (scratchpad) {note}", style="dim italic") for note in record.scratchpad)
+    return out
+
+
+def _verdict(record: ConversationRecord) -> Text:
+    style = {"correct": "green", "wrong": "red"}.get(record.verdict or "", "yellow")
+    text = Text.assemble("verdict: ", (str(record.verdict), f"bold {style}"),
+                         f"  (user chose {record.final_choice}, correct {record.correct_answer})")
+    if record.error:
+        text.append(f"\nerror: {record.error}", style="red")
+    return text
+
+
+def _judgements(record: ConversationRecord) -> Table:
+    table = Table(title="judgements", title_justify="left")
+    for column in ("rubric", "score", "reason"):
+        table.add_column(column, overflow="fold")
+    for name, judgement in record.judgements.items():
+        score = "missing" if judgement.score is None else str(judgement.score)
+        reason = judgement.reason or (f"raw: {judgement.raw}" if judgement.raw else "")
+        table.add_row(Text(name), Text(score), Text(reason))
+    return table
