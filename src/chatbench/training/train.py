@@ -1,0 +1,210 @@
+"""Fine-tune a causal LM as a user simulator on human conversations (the ChatBench recipe).
+
+Defaults follow the chatbench-distilgpt2 model card: AdamW, learning rate 5e-5, 2 epochs,
+batch 4, bf16 where the hardware has it (else fp32), optional LoRA (r=8, alpha=32, dropout
+0.05). The loss is on the user's turn only. The saved folder loads with ``hf:FOLDER`` as a
+causal-LM simulator (LoRA weights are merged first).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chatbench.errors import ConfigError, MissingDependencyError
+from chatbench.human_data import HumanConversation
+from chatbench.training.examples import TrainingExample, build_examples, tokenize_example
+
+METADATA_FILE = "chatbench_simulator.json"
+"""Written beside the weights: how the simulator was trained."""
+
+
+class TrainConfig(BaseModel):
+    """How to fine-tune a simulator. Defaults are the model card's recipe."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    base: str = "smollm2"
+    """``smollm2`` or a transformers folder or hub id (``hf:`` prefix optional)."""
+    out: Path = Path("simulator")
+    """Folder to save the fine-tuned model in."""
+    epochs: float = Field(default=2.0, gt=0)
+    learning_rate: float = Field(default=5e-5, gt=0)
+    batch_size: int = Field(default=4, ge=1)
+    max_length: int = Field(default=1024, ge=16)
+    """Longest example in tokens; longer ones drop their oldest turns (never the question)."""
+    lora: bool = False
+    lora_r: int = 8
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    validation_share: float = Field(default=0.05, ge=0, lt=1)
+    """Share of training conversations kept out for the per-epoch validation loss."""
+    max_examples: int | None = Field(default=None, ge=1)
+    """Train on at most this many examples (a random, seeded subset)."""
+    seed: int = 0
+
+
+@dataclass
+class TrainResult:
+    """What training did, as saved in ``chatbench_simulator.json``."""
+
+    folder: Path
+    train_examples: int
+    validation_examples: int
+    epoch_validation_loss: list[float] = field(default_factory=list)
+    train_loss: float | None = None
+    seconds: float = 0.0
+    precision: str = "fp32"
+
+
+def split_conversations(
+    conversations: Sequence[HumanConversation], share: float, seed: int
+) -> tuple[list[HumanConversation], list[HumanConversation]]:
+    """Train and validation conversations, split by question so none is in both."""
+    questions = sorted({c.question.id for c in conversations})
+    random.Random(seed).shuffle(questions)
+    n_val = round(len(questions) * share) if share else 0
+    val_ids = set(questions[:n_val])
+    train = [c for c in conversations if c.question.id not in val_ids]
+    return train, [c for c in conversations if c.question.id in val_ids]
+
+
+class _Rows:
+    """A list of tokenized examples as a torch-style dataset."""
+
+    def __init__(self, rows: list[dict[str, list[int]]]) -> None:
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> dict[str, list[int]]:
+        return self.rows[i]
+
+
+def _tokenized(tokenizer: Any, examples: Sequence[TrainingExample], max_length: int) -> _Rows:
+    return _Rows([tokenize_example(tokenizer, e, max_length) for e in examples])
+
+
+def _subset(examples: list[TrainingExample], limit: int | None, seed: int) -> list[TrainingExample]:
+    if limit is None or limit >= len(examples):
+        return examples
+    return random.Random(seed).sample(examples, limit)
+
+
+def _with_lora(model: Any, config: TrainConfig) -> Any:
+    try:
+        from peft import LoraConfig, get_peft_model
+    except ImportError as exc:
+        raise MissingDependencyError("LoRA fine-tuning (peft)", extra="train") from exc
+    lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha,
+                      lora_dropout=config.lora_dropout, task_type="CAUSAL_LM",
+                      target_modules="all-linear")
+    return get_peft_model(model, lora)
+
+
+def _bf16_available() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+
+
+def _training_args(config: TrainConfig, scratch: Path, bf16: bool) -> Any:
+    from transformers import TrainingArguments
+
+    return TrainingArguments(
+        output_dir=str(scratch), num_train_epochs=config.epochs,
+        learning_rate=config.learning_rate, per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.batch_size, optim="adamw_torch", bf16=bf16,
+        eval_strategy="epoch", save_strategy="no", logging_steps=10, report_to=[],
+        seed=config.seed, disable_tqdm=False, remove_unused_columns=False,
+        dataloader_pin_memory=False,
+    )
+
+
+def load_base(base: str) -> Any:
+    """A fresh (uncached, trainable) ``LocalCausalLM`` from ``smollm2``, ``hf:X`` or ``X``."""
+    from chatbench.models import hf
+
+    name = base.removeprefix("hf:")
+    return hf.load_pretrained(hf.smollm2_folder() if name == "smollm2" else name)
+
+
+def _examples(
+    conversations: Sequence[HumanConversation], config: TrainConfig
+) -> tuple[list[TrainingExample], list[TrainingExample]]:
+    train_convs, val_convs = split_conversations(conversations, config.validation_share,
+                                                 config.seed)
+    train = _subset(build_examples(train_convs), config.max_examples, config.seed)
+    if not train:
+        raise ConfigError("no training examples: the conversations have no user turns")
+    return train, build_examples(val_convs)
+
+
+def _save(model: Any, tokenizer: Any, result: TrainResult, config: TrainConfig) -> None:
+    config.out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(config.out)
+    tokenizer.save_pretrained(config.out)
+    metadata = {"config": config.model_dump(mode="json"),
+                "result": {k: v for k, v in vars(result).items() if k != "folder"}}
+    (config.out / METADATA_FILE).write_text(json.dumps(metadata, indent=2))
+
+
+def train_simulator(
+    conversations: Sequence[HumanConversation],
+    config: TrainConfig,
+    on_trainer: Callable[[Any], None] | None = None,
+) -> TrainResult:
+    """Fine-tune ``config.base`` on the conversations' user turns and save it.
+
+    Args:
+        conversations: Human conversations (training split only: never pass held-out data).
+        config: The recipe.
+        on_trainer: Called with the transformers ``Trainer`` before training (callbacks).
+
+    Returns:
+        Example counts, per-epoch validation loss, training loss, seconds, precision.
+
+    Raises:
+        ConfigError: No training examples, or the base model cannot be loaded.
+    """
+    from transformers import DataCollatorForSeq2Seq, Trainer
+
+    started = time.perf_counter()
+    train, validation = _examples(conversations, config)
+    lm = load_base(config.base)
+    tokenizer = lm.tokenizer
+    tokenizer.padding_side = "right"  # labels and inputs padded alike for training
+    model = _with_lora(lm.model, config) if config.lora else lm.model
+    model.train()
+    bf16 = _bf16_available()
+    args = _training_args(config, config.out / ".checkpoints", bf16)
+    if not validation:
+        args.eval_strategy = "no"
+    trainer = Trainer(
+        model=model, args=args, train_dataset=_tokenized(tokenizer, train, config.max_length),
+        eval_dataset=_tokenized(tokenizer, validation, config.max_length) if validation else None,
+        data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100),
+    )
+    if on_trainer is not None:
+        on_trainer(trainer)
+    output = trainer.train()
+    if config.lora:
+        model = model.merge_and_unload()
+    history = trainer.state.log_history
+    result = TrainResult(
+        folder=config.out, train_examples=len(train), validation_examples=len(validation),
+        epoch_validation_loss=[float(log["eval_loss"]) for log in history if "eval_loss" in log],
+        train_loss=float(output.training_loss), seconds=time.perf_counter() - started,
+        precision="bf16" if bf16 else "fp32",
+    )
+    tokenizer.padding_side = "left"
+    _save(model, tokenizer, result, config)
+    return result
