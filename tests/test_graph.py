@@ -186,3 +186,61 @@ def test_scripted_simulator_needs_no_user_model(question):
     spec = GraphSpec(simulator="scripted", scripted_turns=("7x8?", "Answer: B"))
     out = _run(spec, question, None, ScriptedChatModel(replies=["56"]))
     assert out["verdict"] == "correct"
+
+
+def test_judge_records_what_the_assistant_pointed_to_each_turn(question):
+    user = ScriptedChatModel(replies=["help?", "really?", "Answer: B"])
+    assistant = ScriptedChatModel(replies=["I think the answer is C.", "Sorry, it is B."])
+    out = _run(GraphSpec(), question, user, assistant)
+    assert out["assistant_choices"] == ["C", "B"]
+    assert out["verdict"] == "correct"
+
+
+def test_rubric_judgements_and_garbage_judge_output(question):
+    user = ScriptedChatModel(replies=["what's 7x8?", "Answer: B"])
+    assistant = ScriptedChatModel(replies=["56, B."])
+    judge = ScriptedChatModel(replies=['{"reason": "on task", "score": 5}', "no idea, sorry"])
+    spec = GraphSpec(rubrics=("coherence", "satisfaction"))
+    out = _run(spec, question, user, assistant, judge)
+    assert out["judgements"]["coherence"].score == 5
+    assert out["judgements"]["coherence"].reason == "on task"
+    assert out["judgements"]["satisfaction"].score is None  # missing, never a number
+    assert out["judgements"]["satisfaction"].raw == "no idea, sorry"
+    assert "USER: what's 7x8?" in judge.calls[0][0].content
+    assert [t["node"] for t in out["timings"]][-2:] == ["judge:coherence", "judge:satisfaction"]
+
+
+def test_rubrics_without_a_judge_model_are_a_config_error():
+    from chatbench import ConfigError, load_questions, run_conversations
+
+    with pytest.raises(ConfigError, match="judge model"):
+        run_conversations(load_questions(limit=1), GraphSpec(rubrics=("coherence",)),
+                          user="fake:user", assistant="fake:echo")
+
+
+def test_user_rates_satisfaction_in_character_after_answering(question):
+    user = ScriptedChatModel(replies=["Answer: B", '{"reason": "quick", "score": 4}'])
+    spec = GraphSpec(ask_user_satisfaction=True)
+    out = _run(spec, question, user, ScriptedChatModel())
+    assert out["judgements"]["user_satisfaction"].score == 4
+    assert [m.content for m in out["messages"]] == ["Answer: B"]  # feedback stays off-record
+    assert "how satisfied" in user.calls[-1][-1].content.lower()
+    assert "user_feedback" in build_graph(spec).get_graph().nodes
+
+
+def test_slow_model_call_times_out_and_is_retried(question):
+    import time as _time
+
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    class Slow(FakeListChatModel):
+        def _call(self, *args, **kwargs):
+            _time.sleep(0.5)
+            return super()._call(*args, **kwargs)
+
+    user = ScriptedChatModel(replies=["hello?"])
+    ctx = SimContext(assistant=Slow(responses=["late"]), user=user, seed=0, call_timeout_s=0.05)
+    spec = GraphSpec()
+    record = simulate(build_graph(spec, retry=FAST_RETRY), question, ctx, spec)
+    assert record.stop_reason is StopReason.ERROR
+    assert "ModelCallTimeout" in record.error and "0.05 s" in record.error

@@ -22,6 +22,7 @@ lists ("A. 44,500 B. 48,900 ...") are ignored. Whatever cannot be read as one co
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 from collections.abc import Sequence
@@ -110,24 +111,46 @@ def _normalise(text: str) -> str:
 
 @dataclass(frozen=True)
 class _Options:
-    """The question's options, normalised once per call."""
+    """The question's options, normalised, with their listing patterns compiled on demand.
 
+    Built once per distinct ``choices`` (see :func:`_options_for`): ``extract_choice`` runs
+    on every user turn, and normalising the options and compiling their patterns on every
+    call cost more than reading the message itself.
+    """
+
+    choices: tuple[str, ...]
+    """The option texts as given (at most 26)."""
     texts: tuple[str, ...]
+    """Normalised option texts."""
+    letters: tuple[str, ...]
+    """The letters in range, ``('A', 'B', ...)``."""
+    reach: int
+    """How much text after a lead can still name an option (longest option, with slack)."""
 
     @classmethod
     def of(cls, choices: Sequence[str]) -> _Options:
         """Normalise ``choices`` (at most 26 are used)."""
-        return cls(tuple(_normalise(choice) for choice in choices[: len(_LETTERS)]))
+        used = tuple(choices[: len(_LETTERS)])
+        texts = tuple(_normalise(choice) for choice in used)
+        return cls(
+            choices=used,
+            texts=texts,
+            letters=tuple(_LETTERS[: len(texts)]),
+            reach=2 * max((len(text) for text in texts), default=0) + _CONTEXT,
+        )
 
-    @property
-    def reach(self) -> int:
-        """How much text after a lead can still name an option (longest option, with slack)."""
-        return 2 * max((len(text) for text in self.texts), default=0) + _CONTEXT
+    @functools.cached_property
+    def listings(self) -> tuple[re.Pattern[str], ...]:
+        """The patterns of the options' labelled lines ("B. 48,900"), empty options left out.
 
-    @property
-    def letters(self) -> tuple[str, ...]:
-        """The letters in range, ``('A', 'B', ...)``."""
-        return tuple(_LETTERS[: len(self.texts)])
+        Compiled on first use: most messages hold fewer than two labels, so they never
+        need them (see :func:`_strip_listings`).
+        """
+        patterns = (
+            _label_pattern(letter, choice)
+            for letter, choice in zip(_LETTERS, self.choices, strict=False)
+        )
+        return tuple(pattern for pattern in patterns if pattern is not None)
 
     def match(self, said: str, *, prefix: bool) -> str | None:
         """The letter of the option ``said`` names, exactly or (``prefix``) at its start.
@@ -154,29 +177,54 @@ def _ends_option(said: str, text: str) -> bool:
     return len(said) == len(text) or _OPTION_END.match(said, len(text)) is not None
 
 
-def _label_spans(text: str, letter: str, choice: str) -> list[tuple[int, int]]:
-    """Where ``text`` shows the option as a labelled line: "B. 48,900", "(b) 48,900"."""
+def _label_pattern(letter: str, choice: str) -> re.Pattern[str] | None:
+    """The option as a labelled line: "B. 48,900", "(b) 48,900"; None for an empty option."""
     body = r"\s+".join(re.escape(word) for word in choice.split())
     if not body:
-        return []
+        return None
     pattern = rf"(?<![\w'])[(\[]?{letter}(?:[.):\]]|\s+[-\u2013\u2014])\s*{body}(?!\w)"
-    return [match.span() for match in re.finditer(pattern, text, re.I)]
+    return re.compile(pattern, re.I)
+
+
+@functools.lru_cache(maxsize=1024)
+def _options_for(choices: tuple[str, ...]) -> _Options:
+    """``_Options.of(choices)``, kept for the questions of a run.
+
+    Bounded so that a run over many questions keeps its memory flat; a miss costs only the
+    normalising that every call used to do. (The per-option patterns used to be compiled
+    on every call through Python's ``re`` cache, whose 512 entries are too few for four
+    patterns per question: on a run over the bundled questions it missed on every call.)
+    """
+    return _Options.of(choices)
 
 
 _LIST_GAP = re.compile(r"[\s,;]*(?:(?:or|and)\s+)?", re.I)
+# The head of every labelled line of ``_label_pattern``, whatever the option: "B.", "(c)", "D -".
+_LABEL = re.compile(
+    rf"(?<![\w'])[(\[]?(?:{'|'.join(_LETTERS)})(?:[.):\]]|\s+[-\u2013\u2014])", re.I
+)
 
 
-def _strip_listings(text: str, choices: Sequence[str]) -> str:
+def _has_two_labels(text: str) -> bool:
+    """Whether ``text`` holds two option labels: a listing needs them, so most messages can
+    skip the per-option patterns.
+
+    Two labelled lines start at two different labels, and a label's tail (punctuation, a
+    dash) holds no letter or bracket, so it never hides the next label from this search.
+    """
+    first = _LABEL.search(text)
+    return first is not None and _LABEL.search(text, first.end()) is not None
+
+
+def _strip_listings(text: str, options: _Options) -> str:
     """Blank out pasted option lists ("A. 44,500 B. 48,900"): they name letters but choose none.
 
     Two or more labelled options separated only by spaces, commas or "or" form a listing; a
     single labelled option ("Answer: B) 48,900") is a commitment and stays.
     """
-    spans = sorted(
-        span
-        for letter, choice in zip(_LETTERS, choices[: len(_LETTERS)], strict=False)
-        for span in _label_spans(text, letter, choice)
-    )
+    if not _has_two_labels(text):
+        return text
+    spans = sorted(match.span() for pattern in options.listings for match in pattern.finditer(text))
     runs: list[list[tuple[int, int]]] = []
     for start, end in spans:
         last = runs[-1][-1][1] if runs else -1
@@ -520,8 +568,8 @@ def extract_choice(text: str, choices: Sequence[str]) -> str | None:
         >>> extract_choice("Could it be B or C?", ["1", "2", "3", "4"]) is None
         True
     """
-    options = _Options.of(choices)
-    cleaned = _strip_listings(_clean(text), choices)
+    options = _options_for(tuple(choices))
+    cleaned = _strip_listings(_clean(text), options)
     sentences = _sentences(cleaned)
     for tier in _TIERS:
         letter = _scan(tier, sentences, options)

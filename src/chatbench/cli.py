@@ -58,6 +58,7 @@ MaxAttempts = Annotated[int, _opt("Tries per model call before a conversation fa
                                   "MAX_ATTEMPTS")]
 RetryWait = Annotated[float, _opt("Seconds before the first retry (doubles each time).",
                                   "RETRY_WAIT")]
+CallTimeout = Annotated[float, _opt("Seconds to wait for one model call.", "CALL_TIMEOUT")]
 Out = Annotated[Path, _opt("SQLite result store.", "OUT")]
 RunId = Annotated[str | None, _opt("Run name in the store.", "RUN_ID")]
 Resume = Annotated[Path | None, _opt("Finish the latest (or --run-id) run stored in this file.",
@@ -171,12 +172,13 @@ def run(
     assistant: Assistant = None, judge: Judge = None, seed: Seed = 0, replicates: Replicates = 1,
     concurrency: Concurrency = 8, executor: ExecutorOpt = "thread", ray_address: RayAddress = None,
     out: Out = Path("chatbench-results.sqlite"), run_id: RunId = None, resume: Resume = None,
-    max_attempts: MaxAttempts = 3, retry_wait: RetryWait = 1.0,
+    max_attempts: MaxAttempts = 3, retry_wait: RetryWait = 1.0, call_timeout: CallTimeout = 600.0,
 ) -> None:
     """Run an evaluation. With no options: a small offline run on the embedded SmolLM2."""
     started = time.perf_counter()
     execution = {"concurrency": concurrency, "executor": executor, "ray_address": ray_address,
-                 "max_attempts": max_attempts, "retry_wait_s": retry_wait}
+                 "max_attempts": max_attempts, "retry_wait_s": retry_wait,
+                 "call_timeout_s": call_timeout}
     if resume is not None:
         return _resume(resume, run_id, execution, started)
     fields = {"questions": questions, "limit": limit, "graph": graph, "persona": persona,

@@ -62,6 +62,10 @@ class GraphSpec(BaseModel):
     """The paper's assistant system prompt; None sends no system message."""
     scripted_turns: tuple[str, ...] = ()
     """The user's turns, in order, for ``simulator: scripted``."""
+    rubrics: tuple[Literal["coherence", "satisfaction"], ...] = ()
+    """Rubrics a judge model scores 1-5 after each conversation (needs a judge model)."""
+    ask_user_satisfaction: bool = False
+    """After answering, the simulator rates its satisfaction with the AI in character."""
 
     @model_validator(mode="after")
     def _check_combinations(self) -> GraphSpec:
@@ -70,6 +74,8 @@ class GraphSpec(BaseModel):
                 f"user_cot needs a prompted simulator ({', '.join(PROMPTED_SIMULATORS)}), "
                 f"not {self.simulator!r}"
             )
+        if self.ask_user_satisfaction and self.simulator not in PROMPTED_SIMULATORS:
+            raise ValueError("ask_user_satisfaction needs a prompted simulator")
         if self.simulator == "scripted" and not self.scripted_turns:
             raise ValueError("simulator 'scripted' needs scripted_turns")
         return self
@@ -120,6 +126,8 @@ class RunConfig(BaseModel):
     """Tries per model call before the conversation is stored as failed."""
     retry_wait_s: float = Field(default=1.0, ge=0)
     """Wait before the first retry; doubles each time (with jitter)."""
+    call_timeout_s: float | None = Field(default=600.0, gt=0)
+    """Longest wait for one model call before it counts as a (retried) failure."""
     executor: Literal["thread", "ray"] = "thread"
     """Threads in this process, or Ray tasks (``pip install 'chatbench[ray]'``)."""
     ray_address: str | None = None

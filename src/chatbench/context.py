@@ -32,3 +32,5 @@ class SimContext:
     """Who the simulated user is; only the simulator sees it."""
     seed: int | None = None
     """Per-conversation seed; local models derive each call's sampling seed from it."""
+    call_timeout_s: float | None = None
+    """Longest wait for one model call; a timeout is retried like any transient failure."""

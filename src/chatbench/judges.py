@@ -88,6 +88,7 @@ def judge_rubric(
     question: Question,
     messages: Sequence[AnyMessage],
     settings: RoleSettings,
+    timeout_s: float | None = None,
 ) -> tuple[Judgement, Completion]:
     """Ask the judge model to score one rubric on a finished conversation.
 
@@ -97,5 +98,5 @@ def judge_rubric(
     prompt = prompts.JUDGE_RUBRIC_PROMPT.format(
         question=question.format(), transcript=render_transcript(messages), rubric=RUBRICS[rubric]
     )
-    completion = invoke_chat(judge, [HumanMessage(content=prompt)], settings)
+    completion = invoke_chat(judge, [HumanMessage(content=prompt)], settings, timeout_s=timeout_s)
     return parse_judgement(completion.text), completion

@@ -10,6 +10,7 @@ from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
 from typing_extensions import TypedDict
 
+from chatbench.judges import Judgement
 from chatbench.questions import Question
 
 # Graph node names. Routers and tests refer to these, never to string literals.
@@ -18,6 +19,7 @@ USER_COT = "user_cot"
 ASSISTANT = "assistant"
 FORCE_ANSWER = "force_answer"
 JUDGE = "judge"
+USER_FEEDBACK = "user_feedback"
 
 END_TOKEN = "[END]"
 """Terminator of a user turn in the chatbench-distilgpt2 text format."""
@@ -68,6 +70,10 @@ class ConversationState(TypedDict, total=False):
     """True once the turn limit forced the user to answer."""
     stop_reason: StopReason
     verdict: Verdict
+    assistant_choices: list[str | None]
+    """Per assistant turn, the option its reply pointed to (set by the judge)."""
+    judgements: Annotated[dict[str, Judgement], operator.or_]
+    """Rubric scores by name; each node adds its own."""
     timings: Annotated[list[NodeTiming], operator.add]
     error: str | None
 
@@ -90,6 +96,8 @@ def initial_state(question: Question, persona: str | None = None) -> Conversatio
         turns=0,
         final_choice=None,
         forced=False,
+        assistant_choices=[],
+        judgements={},
         timings=[],
         error=None,
     )

@@ -6,6 +6,10 @@ turn, so ``get_graph()`` differs between variants::
     START -> [user_cot ->] user -(answered)-> judge -> END
                              \\-(else)-> assistant -(turn limit)-> force_answer -> judge
                                                    \\-(else)-> [user_cot ->] user ...
+
+With ``ask_user_satisfaction`` a ``user_feedback`` node follows the judge.
+
+With ``ask_user_satisfaction`` a ``user_feedback`` node follows the judge.
 """
 
 from __future__ import annotations
@@ -23,17 +27,30 @@ from chatbench.nodes import (
     make_judge_node,
     make_route_after_assistant,
     make_user_cot_node,
+    make_user_feedback_node,
     make_user_node,
     route_after_user,
 )
-from chatbench.state import ASSISTANT, FORCE_ANSWER, JUDGE, USER, USER_COT, ConversationState
+from chatbench.state import (
+    ASSISTANT,
+    FORCE_ANSWER,
+    JUDGE,
+    USER,
+    USER_COT,
+    USER_FEEDBACK,
+    ConversationState,
+)
 
 
 def _transient(exc: Exception) -> bool:
-    """Retry model-call failures, never chatbench's own errors (bad config, unusable output)."""
+    """Retry model-call failures and timeouts, never chatbench's own errors (bad config,
+    unusable output). LangGraph's default gives up on ``OSError``, of which ``TimeoutError``
+    is one."""
     from langgraph._internal._retry import default_retry_on
 
-    return not isinstance(exc, ChatBenchError) and default_retry_on(exc)
+    if isinstance(exc, ChatBenchError):
+        return False
+    return isinstance(exc, TimeoutError) or default_retry_on(exc)
 
 
 def retry_policy(max_attempts: int = 3, initial_wait_s: float = 1.0) -> RetryPolicy:
@@ -73,7 +90,12 @@ def build_state_graph(
         ASSISTANT, make_route_after_assistant(spec), [user_entry, FORCE_ANSWER]
     )
     graph.add_edge(FORCE_ANSWER, JUDGE)
-    graph.add_edge(JUDGE, END)
+    if spec.ask_user_satisfaction:
+        graph.add_node(USER_FEEDBACK, make_user_feedback_node(spec), retry_policy=retry)
+        graph.add_edge(JUDGE, USER_FEEDBACK)
+        graph.add_edge(USER_FEEDBACK, END)
+    else:
+        graph.add_edge(JUDGE, END)
     return graph
 
 

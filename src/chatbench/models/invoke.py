@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -15,11 +18,37 @@ LOCAL_LLM_TYPE = "chatbench-local"
 """``_llm_type`` of ``LocalChatModel``: the models that take a per-call ``seed``."""
 
 
+class ModelCallTimeout(TimeoutError):
+    """A model call took longer than its timeout (transient: the node retries it)."""
+
+
+# Calls with a timeout run here so the caller can stop waiting; a sync call cannot be
+# cancelled, so a timed-out call finishes in the background and its reply is dropped.
+_TIMED_CALLS = ThreadPoolExecutor(max_workers=64, thread_name_prefix="chatbench-call")
+
+
+def _invoke(
+    model: BaseChatModel,
+    messages: list[BaseMessage],
+    kwargs: dict[str, Any],
+    timeout_s: float | None,
+) -> BaseMessage:
+    if timeout_s is None:
+        return model.invoke(messages, **kwargs)
+    context = contextvars.copy_context()  # keep LangChain's callbacks and tracing config
+    future = _TIMED_CALLS.submit(context.run, model.invoke, messages, **kwargs)
+    try:
+        return future.result(timeout=timeout_s)
+    except FutureTimeout:
+        raise ModelCallTimeout(f"model call took longer than {timeout_s:g} s") from None
+
+
 def invoke_chat(
     model: BaseChatModel,
     messages: Sequence[BaseMessage],
     settings: RoleSettings,
     seed: int | None = None,
+    timeout_s: float | None = None,
 ) -> Completion:
     """Call ``model`` once with a role's temperature and token limit.
 
@@ -28,6 +57,7 @@ def invoke_chat(
         messages: The prompt.
         settings: The role's temperature and max tokens (unset ones are not sent).
         seed: Sampling seed; only local models receive it (API providers differ on it).
+        timeout_s: Give up waiting after this long and raise ``ModelCallTimeout``.
 
     Returns:
         The reply's text and, where the model reports them, its token counts.
@@ -35,7 +65,7 @@ def invoke_chat(
     kwargs: dict[str, Any] = settings.call_kwargs()
     if seed is not None and getattr(model, "_llm_type", "") == LOCAL_LLM_TYPE:
         kwargs["seed"] = seed
-    reply = model.invoke(list(messages), **kwargs)
+    reply = _invoke(model, list(messages), kwargs, timeout_s)
     usage = reply.usage_metadata if isinstance(reply, AIMessage) else None
     return Completion(
         text=reply.text.strip(),

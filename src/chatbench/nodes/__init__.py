@@ -3,7 +3,12 @@
 from chatbench.nodes.assistant import make_assistant_node
 from chatbench.nodes.judge import make_judge_node
 from chatbench.nodes.routing import make_route_after_assistant, route_after_user
-from chatbench.nodes.user import make_force_answer_node, make_user_cot_node, make_user_node
+from chatbench.nodes.user import (
+    make_force_answer_node,
+    make_user_cot_node,
+    make_user_feedback_node,
+    make_user_node,
+)
 
 __all__ = [
     "make_judge_node",
@@ -11,6 +16,7 @@ __all__ = [
     "make_force_answer_node",
     "make_route_after_assistant",
     "make_user_cot_node",
+    "make_user_feedback_node",
     "make_user_node",
     "route_after_user",
 ]

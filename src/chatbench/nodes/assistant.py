@@ -29,7 +29,7 @@ def make_assistant_node(spec: GraphSpec) -> Node:
         prompt: list[BaseMessage] = [*system, *state["messages"]]
         seed = None if ctx.seed is None else derive_seed(ctx.seed, ASSISTANT, state.get("turns", 0))
         started = time.perf_counter()
-        completion = invoke_chat(ctx.assistant, prompt, spec.assistant, seed)
+        completion = invoke_chat(ctx.assistant, prompt, spec.assistant, seed, ctx.call_timeout_s)
         return {
             "messages": [AIMessage(content=completion.text)],
             "timings": [node_timing(ASSISTANT, time.perf_counter() - started, completion)],

@@ -1,4 +1,5 @@
-"""The judge node: reads the user's final choice and records correct, wrong or no answer."""
+"""The judge node: the user's final choice and verdict, the option the assistant pointed to at
+each turn (for error recovery), and rubric scores from a judge model."""
 
 from __future__ import annotations
 
@@ -6,18 +7,19 @@ import time
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import HumanMessage
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 from langgraph.runtime import Runtime
 
 from chatbench import prompts
 from chatbench.choice import extract_choice
 from chatbench.config import GraphSpec
 from chatbench.context import SimContext
+from chatbench.judges import Judgement, judge_rubric
 from chatbench.models.base import Completion
 from chatbench.models.invoke import invoke_chat
 from chatbench.nodes._common import Node, node_timing
 from chatbench.questions import Question
-from chatbench.state import JUDGE, ConversationState, StopReason, Verdict
+from chatbench.state import JUDGE, ConversationState, NodeTiming, StopReason, Verdict
 
 
 def verdict_for(choice: str | None, question: Question) -> Verdict:
@@ -27,32 +29,61 @@ def verdict_for(choice: str | None, question: Question) -> Verdict:
     return "correct" if choice == question.answer else "wrong"
 
 
-def _ask_judge(
-    judge: BaseChatModel, spec: GraphSpec, question: Question, message: str
-) -> Completion:
-    prompt = prompts.JUDGE_EXTRACT_PROMPT.format(question=question.format(), message=message)
-    return invoke_chat(judge, [HumanMessage(content=prompt)], spec.judge)
+def assistant_choices(messages: list[AnyMessage], question: Question) -> list[str | None]:
+    """Per assistant turn, the option its reply points to (None: none, or several)."""
+    return [extract_choice(m.text, question.choices) for m in messages
+            if isinstance(m, AIMessage)]
+
+
+def _read_choice(
+    state: ConversationState, ctx: SimContext, spec: GraphSpec
+) -> tuple[str | None, Completion | None]:
+    """The final choice; a judge model reads a last user turn that the rules cannot."""
+    choice = state.get("final_choice")
+    messages = state.get("messages") or []
+    last = messages[-1] if messages else None
+    if choice is not None or ctx.judge is None or not isinstance(last, HumanMessage):
+        return choice, None
+    question = state["question"]
+    prompt = prompts.JUDGE_EXTRACT_PROMPT.format(question=question.format(), message=last.text)
+    completion = invoke_chat(ctx.judge, [HumanMessage(content=prompt)], spec.judge,
+                             timeout_s=ctx.call_timeout_s)
+    return extract_choice(completion.text, question.choices), completion
+
+
+def _rubrics(
+    state: ConversationState, judge: BaseChatModel, spec: GraphSpec, ctx: SimContext
+) -> tuple[dict[str, Judgement], list[NodeTiming]]:
+    judgements, timings = {}, []
+    for rubric in spec.rubrics:
+        started = time.perf_counter()
+        judgements[rubric], completion = judge_rubric(
+            judge, rubric, state["question"], state["messages"], spec.judge, ctx.call_timeout_s
+        )
+        timings.append(node_timing(f"{JUDGE}:{rubric}", time.perf_counter() - started, completion))
+    return judgements, timings
 
 
 def make_judge_node(spec: GraphSpec) -> Node:
-    """The judge node. Without a choice in the last user turn, a judge model (if the context
-    has one) is asked which option the message commits to; the rules then read its reply."""
+    """The judge node (see the module docstring). Rubrics need ``SimContext.judge``."""
 
     def judge_node(state: ConversationState, runtime: Runtime[SimContext]) -> dict[str, Any]:
+        ctx = runtime.context
         question = state["question"]
-        choice = state.get("final_choice")
         started = time.perf_counter()
-        completion = None
-        judge = runtime.context.judge
-        last = state["messages"][-1] if state.get("messages") else None
-        if choice is None and judge is not None and isinstance(last, HumanMessage):
-            completion = _ask_judge(judge, spec, question, last.text)
-            choice = extract_choice(completion.text, question.choices)
+        choice, completion = _read_choice(state, ctx, spec)
+        timings = [node_timing(JUDGE, time.perf_counter() - started, completion)]
+        judgements: dict[str, Judgement] = {}
+        if spec.rubrics and ctx.judge is not None:
+            judgements, rubric_timings = _rubrics(state, ctx.judge, spec, ctx)
+            timings += rubric_timings
         return {
             "final_choice": choice,
             "verdict": verdict_for(choice, question),
             "stop_reason": StopReason.FORCED if state.get("forced") else StopReason.ACCEPTED,
-            "timings": [node_timing(JUDGE, time.perf_counter() - started, completion)],
+            "assistant_choices": assistant_choices(state.get("messages") or [], question),
+            "judgements": judgements,
+            "timings": timings,
         }
 
     return judge_node

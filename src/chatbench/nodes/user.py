@@ -12,12 +12,20 @@ from chatbench.choice import extract_choice
 from chatbench.config import GraphSpec
 from chatbench.context import SimContext
 from chatbench.errors import ModelOutputError
+from chatbench.judges import USER_SATISFACTION, parse_judgement
 from chatbench.models.base import Completion
 from chatbench.nodes._common import Node, node_timing
 from chatbench.seeding import derive_seed
 from chatbench.simulators import TurnMode, TurnRequest, get_simulator
 from chatbench.simulators.registry import SimulatorFn
-from chatbench.state import END_TOKEN, FORCE_ANSWER, USER, USER_COT, ConversationState
+from chatbench.state import (
+    END_TOKEN,
+    FORCE_ANSWER,
+    USER,
+    USER_COT,
+    USER_FEEDBACK,
+    ConversationState,
+)
 
 
 def _request(
@@ -88,6 +96,27 @@ def make_user_node(spec: GraphSpec) -> Node:
 def make_force_answer_node(spec: GraphSpec) -> Node:
     """The node that asks for the answer only, once the turn limit is reached."""
     return _turn_node(spec, "forced", FORCE_ANSWER)
+
+
+def make_user_feedback_node(spec: GraphSpec) -> Node:
+    """After the judge: the simulator, in character, rates its satisfaction with the AI.
+
+    The reply is parsed like a judge's; an unparseable one is stored with a missing score.
+    """
+    simulate = get_simulator(spec.simulator)
+
+    def user_feedback_node(
+        state: ConversationState, runtime: Runtime[SimContext]
+    ) -> dict[str, Any]:
+        request = _request(state, runtime, spec, "feedback")
+        started = time.perf_counter()
+        completion = simulate(request)
+        return {
+            "judgements": {USER_SATISFACTION: parse_judgement(completion.text)},
+            "timings": [node_timing(USER_FEEDBACK, time.perf_counter() - started, completion)],
+        }
+
+    return user_feedback_node
 
 
 def make_user_cot_node(spec: GraphSpec) -> Node:

@@ -44,6 +44,8 @@ class Variant:
     graph: CompiledStateGraph[ConversationState, SimContext]
     factors: dict[str, Any] = field(default_factory=dict)
     """Ablation factor values of this cell (empty outside ablations)."""
+    call_timeout_s: float | None = None
+    """Longest wait for one model call."""
 
     @classmethod
     def build(
@@ -52,11 +54,12 @@ class Variant:
         models: Models,
         factors: dict[str, Any] | None = None,
         retry: RetryPolicy | None = DEFAULT_RETRY,
+        call_timeout_s: float | None = None,
     ) -> Variant:
         """Load the persona and compile the graph of ``spec`` (with ``retry`` on its
         model-calling nodes)."""
         graph = build_graph(spec, retry=retry)
-        return cls(spec, models, build_persona(spec), graph, dict(factors or {}))
+        return cls(spec, models, build_persona(spec), graph, dict(factors or {}), call_timeout_s)
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,7 @@ def _execute(job: Job, run_id: str) -> ConversationRecord:
         judge=variant.models.judge,
         persona=variant.persona,
         seed=job.seed,
+        call_timeout_s=variant.call_timeout_s,
     )
     return simulate(variant.graph, job.question, context, variant.spec, run_id=run_id,
                     replicate=job.replicate, models=variant.models.names,
@@ -256,7 +260,8 @@ def run(
     plan = config if isinstance(config, RunPlan) else plan_run(config)
     config = plan.config
     retry = retry_policy(config.max_attempts, config.retry_wait_s)
-    variant = Variant.build(plan.spec, plan.models, retry=retry)
+    variant = Variant.build(plan.spec, plan.models, retry=retry,
+                            call_timeout_s=config.call_timeout_s)
     jobs = plan_jobs(plan.questions, [variant], config.replicates, config.seed)
     with ResultStore(config.out) as store:
         store.write_run(plan.run_id, "run", config.model_dump(mode="json"),

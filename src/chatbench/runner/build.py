@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from langchain_core.language_models import BaseChatModel
 
 from chatbench.config import GraphSpec, RunConfig, load_graph_spec
+from chatbench.errors import ConfigError
 from chatbench.models.base import TextCompleter
 from chatbench.models.registry import get_chat_model, get_text_completer
 from chatbench.personas import Persona, load_persona
@@ -58,6 +59,10 @@ def build_models(
     Raises:
         ConfigError: An unknown provider or a model that does not suit its role.
     """
+    if spec.rubrics and judge is None:
+        raise ConfigError(
+            f"graph {spec.name!r} scores rubrics {list(spec.rubrics)}: give a judge model (--judge)"
+        )
     if spec.simulator == "scripted":
         user_model: BaseChatModel | TextCompleter | None = None
     elif spec.simulator == "causal_lm":
@@ -78,7 +83,14 @@ def build_models(
 
 
 EXECUTION_ONLY = {
-    "out", "run_id", "concurrency", "executor", "ray_address", "max_attempts", "retry_wait_s"
+    "out",
+    "run_id",
+    "concurrency",
+    "executor",
+    "ray_address",
+    "max_attempts",
+    "retry_wait_s",
+    "call_timeout_s",
 }
 """RunConfig fields that change how a run executes, not its results."""
 

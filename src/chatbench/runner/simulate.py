@@ -107,6 +107,8 @@ def _record(
         correct_answer=question.answer,
         verdict=None if error else state.get("verdict"),
         stop_reason=StopReason.ERROR if error else state.get("stop_reason", StopReason.ERROR),
+        assistant_choices=list(state.get("assistant_choices", [])),
+        judgements=dict(state.get("judgements", {})),
         turns=state.get("turns", 0),
         error=error,
         timings=list(state.get("timings", [])),

@@ -12,9 +12,10 @@ from chatbench.config import GraphSpec
 from chatbench.context import SimContext
 from chatbench.questions import Question
 
-TurnMode = Literal["first", "next", "forced", "think"]
+TurnMode = Literal["first", "next", "forced", "think", "feedback"]
 """first: opening message; next: a later turn; forced: the answer only (turn limit reached);
-think: private chain-of-thought notes for the scratchpad."""
+think: private chain-of-thought notes for the scratchpad; feedback: after the answer, the
+user's satisfaction in character (never part of the transcript)."""
 
 
 @dataclass(frozen=True)

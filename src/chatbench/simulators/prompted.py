@@ -26,6 +26,7 @@ from chatbench.simulators.registry import register_simulator
 FORCED_PREFIX = "Answer:"
 FORCED_MAX_TOKENS = 16
 """The forced answer needs a letter, not a paragraph."""
+FEEDBACK_MAX_TOKENS = 96
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ def simulator_view(request: TurnRequest, prompt_set: PromptSet) -> list[BaseMess
         "next": prompt_set.next,
         "forced": prompts.FORCED_ANSWER_PROMPT,
         "think": prompts.USER_COT_PROMPT,
+        "feedback": prompts.USER_SATISFACTION_PROMPT,
     }[request.mode]
     if request.scratchpad and request.mode != "think":
         instruction = f"{prompts.USER_SCRATCHPAD_PREFIX}{request.scratchpad}\n\n{instruction}"
@@ -107,8 +109,12 @@ def _prompted_turn(request: TurnRequest, prompt_set: PromptSet) -> Completion:
         return Completion(prompt_set.fixed_opening.format(question=request.question.format()))
     model = _user_chat_model(request)
     view = simulator_view(request, prompt_set)
+    if request.mode == "feedback":
+        settings = request.spec.user.model_copy(update={"max_tokens": FEEDBACK_MAX_TOKENS})
+        return invoke_chat(model, view, settings, request.seed, request.context.call_timeout_s)
     if request.mode != "forced":
-        return invoke_chat(model, view, request.spec.user, request.seed)
+        return invoke_chat(model, view, request.spec.user, request.seed,
+                           request.context.call_timeout_s)
     return _forced_answer(model, view, request)
 
 
@@ -126,7 +132,8 @@ def _forced_answer(
             "max_tokens": min(request.spec.user.max_tokens or FORCED_MAX_TOKENS, FORCED_MAX_TOKENS)
         }
     )
-    reply = invoke_chat(model, [*view, AIMessage(content=FORCED_PREFIX)], settings, request.seed)
+    reply = invoke_chat(model, [*view, AIMessage(content=FORCED_PREFIX)], settings, request.seed,
+                        request.context.call_timeout_s)
     prefixed = f"{FORCED_PREFIX} {reply.text}"
     choices = request.question.choices
     keep = reply.text.lower().startswith("answer") or (
