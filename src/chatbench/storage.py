@@ -12,10 +12,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chatbench.errors import ConfigError
 from chatbench.records import ConversationRecord
+
+if TYPE_CHECKING:
+    from chatbench.baselines import BaselineRecord
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,18 @@ CREATE TABLE IF NOT EXISTS runs (
     config TEXT NOT NULL,
     started_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS baselines (
+    id TEXT PRIMARY KEY,
+    run_id TEXT,
+    kind TEXT,
+    question_id TEXT,
+    subject TEXT,
+    model TEXT,
+    valid INTEGER,
+    correct INTEGER,
+    record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS baselines_run ON baselines (run_id);
 """
 
 
@@ -131,6 +146,42 @@ class ResultStore:
         if run_id is None:
             return {row[0] for row in self._db.execute("SELECT id FROM conversations")}
         rows = self._db.execute("SELECT id FROM conversations WHERE run_id = ?", (run_id,))
+        return {row[0] for row in rows}
+
+    def write_baseline(self, record: BaselineRecord) -> None:
+        """Insert or replace one AI-alone baseline record and commit it."""
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO baselines VALUES (?,?,?,?,?,?,?,?,?)",
+                (
+                    record.id,
+                    record.run_id,
+                    record.kind,
+                    record.question_id,
+                    record.subject,
+                    record.model,
+                    int(record.valid),
+                    int(record.correct),
+                    record.model_dump_json(),
+                ),
+            )
+
+    def baselines(self, run_id: str | None = None) -> Iterator[BaselineRecord]:
+        """Stored AI-alone baseline records, in insertion order, of one run or of all."""
+        from chatbench.baselines import BaselineRecord  # chatbench.baselines imports the runner
+
+        query = "SELECT record FROM baselines"
+        args: tuple[str, ...] = ()
+        if run_id is not None:
+            query, args = query + " WHERE run_id = ?", (run_id,)
+        for (raw,) in self._db.execute(query + " ORDER BY rowid", args).fetchall():
+            yield BaselineRecord.model_validate_json(raw)
+
+    def baseline_ids(self, run_id: str | None = None) -> set[str]:
+        """Ids of the stored AI-alone baseline records (of one run, if given)."""
+        if run_id is None:
+            return {row[0] for row in self._db.execute("SELECT id FROM baselines")}
+        rows = self._db.execute("SELECT id FROM baselines WHERE run_id = ?", (run_id,))
         return {row[0] for row in rows}
 
     def close(self) -> None:
