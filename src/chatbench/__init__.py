@@ -41,7 +41,17 @@ __all__ = [
     "load_graph_spec",
     "load_persona",
     "load_questions",
+    "load_results",
     "run",
     "run_conversations",
     "simulate",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # load_results needs pandas: imported on first use, not with the package.
+    if name == "load_results":
+        from chatbench.results import load_results
+
+        return load_results
+    raise AttributeError(f"module 'chatbench' has no attribute {name!r}")
