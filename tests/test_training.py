@@ -59,3 +59,12 @@ def test_lora_training_merges_adapters(tiny_gpt2_folder, tmp_path):
     train_simulator(conversations, config)
     model = transformers.AutoModelForCausalLM.from_pretrained(out)
     assert not any("lora" in name for name, _ in model.named_parameters())
+
+
+def test_train_layers_freezes_all_but_the_top_blocks(tiny_gpt2_folder):
+    from chatbench.training.train import freeze_below
+
+    model = transformers.AutoModelForCausalLM.from_pretrained(tiny_gpt2_folder)
+    freeze_below(model, 1)
+    trainable = {name for name, p in model.named_parameters() if p.requires_grad}
+    assert trainable and all(name.startswith("transformer.h.1.") for name in trainable)

@@ -40,6 +40,10 @@ class TrainConfig(BaseModel):
     batch_size: int = Field(default=4, ge=1)
     max_length: int = Field(default=1024, ge=16)
     """Longest example in tokens; longer ones drop their oldest turns (never the question)."""
+    train_layers: int | None = Field(default=None, ge=1)
+    """Train only the last N transformer blocks (and the final norm); None trains all.
+    Backpropagation then stops N blocks from the top, which makes CPU training several
+    times faster."""
     lora: bool = False
     lora_r: int = 8
     lora_alpha: int = 32
@@ -108,6 +112,28 @@ def _with_lora(model: Any, config: TrainConfig) -> Any:
                       lora_dropout=config.lora_dropout, task_type="CAUSAL_LM",
                       target_modules="all-linear")
     return get_peft_model(model, lora)
+
+
+def _blocks(model: Any) -> Any:
+    """The model's list of transformer blocks (``model.layers``, ``transformer.h``, ...)."""
+    import torch
+
+    n_layers = getattr(model.config, "num_hidden_layers", None)
+    for module in model.modules():
+        if isinstance(module, torch.nn.ModuleList) and len(module) == n_layers:
+            return module
+    raise ConfigError(f"cannot find the {n_layers} transformer blocks of {type(model).__name__}")
+
+
+def freeze_below(model: Any, train_layers: int) -> None:
+    """Freeze every parameter except the last ``train_layers`` blocks and the final norm."""
+    blocks = _blocks(model)
+    trainable = {id(p) for block in list(blocks)[-train_layers:] for p in block.parameters()}
+    final_norm = getattr(getattr(model, "model", model), "norm", None)
+    if final_norm is not None:
+        trainable |= {id(p) for p in final_norm.parameters()}
+    for parameter in model.parameters():
+        parameter.requires_grad = id(parameter) in trainable
 
 
 def _bf16_available() -> bool:
@@ -182,6 +208,8 @@ def train_simulator(
     lm = load_base(config.base)
     tokenizer = lm.tokenizer
     tokenizer.padding_side = "right"  # labels and inputs padded alike for training
+    if config.train_layers is not None:
+        freeze_below(lm.model, config.train_layers)
     model = _with_lora(lm.model, config) if config.lora else lm.model
     model.train()
     bf16 = _bf16_available()
