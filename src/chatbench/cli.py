@@ -235,12 +235,16 @@ def list_presets() -> None:
 
 
 def _register_commands() -> None:
-    """Commands that live in their own modules (reports, baselines)."""
+    """Commands that live in their own modules (reports, training, baselines)."""
     from chatbench.cli_report import export_command, report_command, show_command
+    from chatbench.cli_train import fidelity_command, perplexity_command, train_command
 
     app.command("report")(report_command)
     app.command("export")(export_command)
     app.command("show")(show_command)
+    app.command("train")(train_command)
+    app.command("perplexity")(perplexity_command)
+    app.command("fidelity")(fidelity_command)
     try:
         from chatbench.baselines import baseline_command
     except ImportError:  # pragma: no cover - baselines land separately
