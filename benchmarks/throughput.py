@@ -1,0 +1,468 @@
+"""Throughput of chatbench's batched conversations against a sequential loop and a ceiling.
+
+Three ways to do the same work with the embedded SmolLM2-135M (both roles, greedy decoding,
+the same questions and token limits):
+
+(a) ``sequential``: the paper's scripts, one conversation at a time and one ``model.generate``
+    per turn at batch size 1, written directly with transformers. It follows chatbench's
+    two-step control flow (role-flipped simulator view, early end once the user commits to an
+    option, the ``"Answer:"``-prefilled forced answer), so at temperature 0 both methods write
+    the same transcripts and do the same work;
+(b) ``chatbench``: ``run_conversations(..., concurrency=C)``, whose micro-batcher gathers the
+    concurrent conversations' calls into left-padded batches;
+(c) ``ceiling``: raw ``model.generate`` over C left-padded chat prompts, every row running to
+    the token limit (``min_new_tokens == max_new_tokens``): the best batched generation can do.
+
+Run it with ``python benchmarks/throughput.py``; the last line is ``speedup: X.XX`` ((b) over
+(a) in conversations per minute). Timings vary a lot when other processes share the CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import torch
+from rich.console import Console
+from rich.table import Table
+
+from chatbench import prompts
+from chatbench.choice import extract_choice
+from chatbench.config import GraphSpec, RoleSettings
+from chatbench.models.base import Completion
+from chatbench.models.hf import LocalCausalLM, Row
+from chatbench.models.registry import load_local_lm
+from chatbench.questions import Question, load_questions
+from chatbench.records import ConversationRecord
+from chatbench.runner.batch import run_conversations
+from chatbench.simulators.prompted import FORCED_MAX_TOKENS, FORCED_PREFIX
+from chatbench.state import END_TOKEN
+
+MODEL = "smollm2"
+Chat = list[dict[str, str]]
+"""Chat messages as the tokenizer's chat template takes them."""
+
+
+@dataclass
+class Result:
+    """What one method did and how long it took."""
+
+    method: str
+    conversations: int
+    seconds: float
+    tokens: int
+    calls: int
+    prompt_positions: int = 0
+    """Prompt positions run through the model, left padding included."""
+    decode_slots: int = 0
+    """Row-steps of decoding, useful or not (finished rows still run in a batch)."""
+
+    @property
+    def per_minute(self) -> float:
+        """Conversations per minute."""
+        return 60 * self.conversations / self.seconds
+
+    @property
+    def tokens_per_s(self) -> float:
+        """Generated tokens per second."""
+        return self.tokens / self.seconds
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--questions", type=int, default=8, help="conversations (one each)")
+    parser.add_argument("--concurrency", type=int, default=8, help="chatbench concurrency C")
+    parser.add_argument("--max-turns", type=int, default=2, help="user turns before forcing")
+    parser.add_argument("--user-tokens", type=int, default=32, help="max tokens per user turn")
+    parser.add_argument("--assistant-tokens", type=int, default=48, help="max tokens per reply")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: torch's)"
+    )
+    return parser.parse_args(argv)
+
+
+def make_spec(args: argparse.Namespace) -> GraphSpec:
+    """The variant both methods run: two-step simulator, greedy decoding, fixed limits."""
+    return GraphSpec(
+        name="throughput",
+        simulator="two_step",
+        max_turns=args.max_turns,
+        user=RoleSettings(temperature=0.0, max_tokens=args.user_tokens),
+        assistant=RoleSettings(temperature=0.0, max_tokens=args.assistant_tokens),
+    )
+
+
+# --- (a) the sequential reference loop, transformers only ---------------------------------
+
+
+@dataclass(frozen=True)
+class Call:
+    """One model call of the reference loop."""
+
+    text: str
+    prompt_tokens: int
+    tokens: int
+    """Generated tokens, trailing end-of-sequence excluded (as chatbench counts them)."""
+    steps: int
+    """Decoding steps run, the end-of-sequence step included."""
+
+
+def generate_one(lm: LocalCausalLM, chat: Chat, max_tokens: int, prefill: str = "") -> Call:
+    """One greedy ``model.generate`` at batch size 1."""
+    tok = lm.tokenizer
+    prompt = tok.apply_chat_template(chat, tokenize=False, add_generation_prompt=True) + prefill
+    batch = tok([prompt], return_tensors="pt", add_special_tokens=False)
+    with torch.inference_mode():
+        output = lm.model.generate(
+            **batch,
+            max_new_tokens=max_tokens,
+            do_sample=False,
+            pad_token_id=tok.pad_token_id,
+            temperature=None,
+            top_k=None,
+            top_p=None,
+        )
+    prompt_len = batch["input_ids"].shape[1]
+    ids = output[0, prompt_len:].tolist()
+    steps = len(ids)
+    while ids and ids[-1] in (tok.eos_token_id, tok.pad_token_id):
+        ids.pop()
+    text = tok.decode(ids, skip_special_tokens=True).strip()
+    return Call(text, prompt_len, len(ids), steps)
+
+
+def user_view(question: Question, transcript: Chat, mode: str) -> Chat:
+    """The simulated user's prompt, as chatbench's ``simulator_view`` builds it (no persona):
+    the two-step system prompt, the role-flipped transcript, the step instruction last."""
+    system = prompts.TWO_STEP_SYSTEM_PROMPT.format(persona="", question=question.format())
+    instruction = {
+        "first": prompts.TWO_STEP_FIRST_PROMPT,
+        "next": prompts.TWO_STEP_NEXT_PROMPT,
+        "forced": prompts.FORCED_ANSWER_PROMPT,
+    }[mode]
+    flipped = {"user": "assistant", "assistant": "user"}
+    view = [{"role": "system", "content": system}]
+    view += [{"role": flipped[m["role"]], "content": m["content"]} for m in transcript]
+    if view[-1]["role"] == "user":
+        view[-1] = {"role": "user", "content": f"{view[-1]['content']}\n\n{instruction}"}
+    else:
+        view.append({"role": "user", "content": instruction})
+    return view
+
+
+@dataclass
+class Tally:
+    """Model calls and user turns of one reference conversation."""
+
+    calls: list[Call] = field(default_factory=list)
+    turns: int = 0
+
+    def add(self, call: Call) -> str:
+        """Count one model call; returns its text."""
+        self.calls.append(call)
+        return call.text
+
+
+def user_turn(
+    lm: LocalCausalLM,
+    question: Question,
+    transcript: Chat,
+    mode: str,
+    spec: GraphSpec,
+    tally: Tally,
+) -> str:
+    """One user turn; an empty turn is asked again once, as chatbench's user node does."""
+    limit = spec.user.max_tokens or 128
+    for _ in range(2):
+        text = tally.add(generate_one(lm, user_view(question, transcript, mode), limit))
+        text = text.replace(END_TOKEN, "").strip()
+        if text:
+            break
+    tally.turns += 1
+    return text
+
+
+def reference_conversation(lm: LocalCausalLM, question: Question, spec: GraphSpec) -> Tally:
+    """One conversation with chatbench's two-step flow, one ``generate`` per model call."""
+    tally = Tally()
+    transcript: Chat = []
+    for turn in range(spec.max_turns):
+        text = user_turn(lm, question, transcript, "first" if turn == 0 else "next", spec, tally)
+        if not text or extract_choice(text, question.choices) is not None:
+            return tally  # an unusable turn (chatbench: error) or the user committed
+        transcript.append({"role": "user", "content": text})
+        system = [{"role": "system", "content": spec.assistant_system_prompt or ""}]
+        reply = tally.add(generate_one(lm, system + transcript, spec.assistant.max_tokens or 512))
+        transcript.append({"role": "assistant", "content": reply})
+    limit = min(spec.user.max_tokens or FORCED_MAX_TOKENS, FORCED_MAX_TOKENS)
+    tally.add(generate_one(lm, user_view(question, transcript, "forced"), limit, FORCED_PREFIX))
+    tally.turns += 1
+    return tally
+
+
+def run_sequential(
+    lm: LocalCausalLM, questions: Sequence[Question], spec: GraphSpec
+) -> tuple[Result, list[int]]:
+    """(a): every conversation in turn; also returns each one's user turns."""
+    started = time.perf_counter()
+    tallies = [reference_conversation(lm, q, spec) for q in questions]
+    seconds = time.perf_counter() - started
+    calls = [c for t in tallies for c in t.calls]
+    result = Result(
+        "(a) sequential bs=1",
+        len(questions),
+        seconds,
+        sum(c.tokens for c in calls),
+        len(calls),
+        sum(c.prompt_tokens for c in calls),
+        sum(c.steps for c in calls),
+    )
+    return result, [t.turns for t in tallies]
+
+
+# --- (b) chatbench, with the micro-batcher's batches logged ---------------------------------
+
+
+@dataclass
+class BatchLog:
+    """Every batched ``generate_rows`` call of one run: rows, padding, time, waste."""
+
+    started: float = field(default_factory=time.perf_counter)
+    entries: list[dict[str, Any]] = field(default_factory=list)
+
+    def wrap(self, lm: LocalCausalLM) -> Callable[[], None]:
+        """Log ``lm.generate_rows`` (the batcher looks it up per call); returns the undo."""
+        original = lm.generate_rows
+
+        def logged(rows: Sequence[Row], stop: Sequence[str] = ()) -> list[Completion]:
+            began = time.perf_counter()
+            completions = original(rows, stop)
+            self.entries.append(
+                {
+                    "start": began - self.started,
+                    "seconds": time.perf_counter() - began,
+                    "limits": [r.max_tokens for r in rows],
+                    "prompt_tokens": [c.input_tokens or 0 for c in completions],
+                    "output_tokens": [c.output_tokens or 0 for c in completions],
+                }
+            )
+            return completions
+
+        lm.generate_rows = logged  # type: ignore[method-assign]
+        return lambda: setattr(lm, "generate_rows", original)
+
+    def prompt_positions(self) -> int:
+        """Prompt positions prefilled, left padding included (rows x longest prompt)."""
+        return sum(len(e["prompt_tokens"]) * max(e["prompt_tokens"]) for e in self.entries)
+
+    def decode_slots(self) -> int:
+        """Row-steps decoded: every row runs until the batch's last row ends."""
+        return sum(
+            len(e["limits"]) * min(max(e["limits"]), max(e["output_tokens"]) + 1)
+            for e in self.entries
+        )
+
+
+def run_batched(
+    lm: LocalCausalLM, questions: Sequence[Question], spec: GraphSpec, concurrency: int
+) -> tuple[Result, list[ConversationRecord], BatchLog]:
+    """(b): ``run_conversations`` with ``concurrency`` conversations at once, no store."""
+    lm.batcher.batch_sizes.clear()
+    log = BatchLog()
+    undo = log.wrap(lm)
+    try:
+        started = time.perf_counter()
+        records = run_conversations(
+            questions, spec, user=MODEL, assistant=MODEL, concurrency=concurrency
+        )
+        seconds = time.perf_counter() - started
+    finally:
+        undo()
+    calls = [t for r in records for t in r.timings if t["output_tokens"] is not None]
+    result = Result(
+        f"(b) chatbench C={concurrency}",
+        len(records),
+        seconds,
+        sum(t["output_tokens"] or 0 for t in calls),
+        len(calls),
+        log.prompt_positions(),
+        log.decode_slots(),
+    )
+    return result, records, log
+
+
+# --- (c) the ceiling: raw batched generate, every row to the limit --------------------------
+
+
+def ceiling_prompts(lm: LocalCausalLM, questions: Sequence[Question], size: int) -> list[str]:
+    """``size`` real first-turn simulator prompts (questions reused if there are fewer)."""
+    tok = lm.tokenizer
+    return [
+        tok.apply_chat_template(
+            user_view(questions[i % len(questions)], [], "first"),
+            tokenize=False,
+            add_generation_prompt=True,
+        )
+        for i in range(size)
+    ]
+
+
+def run_ceiling(lm: LocalCausalLM, texts: list[str], limits: Sequence[int]) -> Result:
+    """(c): one left-padded batch per token limit, no early stop; generated tokens/s."""
+    tok = lm.tokenizer
+    batch = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+    seconds, tokens = 0.0, 0
+    for limit in limits:
+        started = time.perf_counter()
+        with torch.inference_mode():
+            output = lm.model.generate(
+                **batch,
+                max_new_tokens=limit,
+                min_new_tokens=limit,
+                do_sample=False,
+                pad_token_id=tok.pad_token_id,
+                temperature=None,
+                top_k=None,
+                top_p=None,
+            )
+        seconds += time.perf_counter() - started
+        tokens += output[:, batch["input_ids"].shape[1] :].numel()
+    positions = batch["input_ids"].numel() * len(limits)
+    return Result(
+        f"(c) ceiling bs={len(texts)}", 0, seconds, tokens, len(limits), positions, tokens
+    )
+
+
+def warm_up(lm: LocalCausalLM, question: Question) -> None:
+    """One short generate each way (direct and through the batcher) before any timing."""
+    generate_one(lm, user_view(question, [], "first"), 8)
+    lm.generate_rows([Row(ceiling_prompts(lm, [question], 1)[0], 8, 0.0)])
+
+
+# --- report ---------------------------------------------------------------------------------
+
+
+def results_table(results: Sequence[Result]) -> Table:
+    """The per-method table."""
+    table = Table(title=f"{MODEL}: conversations and generated tokens per second")
+    columns = (
+        "method",
+        "conversations",
+        "wall s",
+        "conv/min",
+        "gen tokens",
+        "tokens/s",
+        "model calls",
+        "prompt pos/token",
+        "decode slots/token",
+    )
+    for column in columns:
+        table.add_column(column, justify="left" if column == "method" else "right")
+    for r in results:
+        per_min = f"{r.per_minute:.2f}" if r.conversations else "-"
+        table.add_row(
+            r.method,
+            str(r.conversations or "-"),
+            f"{r.seconds:.1f}",
+            per_min,
+            str(r.tokens),
+            f"{r.tokens_per_s:.1f}",
+            str(r.calls),
+            f"{r.prompt_positions / r.tokens:.1f}",
+            f"{r.decode_slots / r.tokens:.2f}",
+        )
+    return table
+
+
+def batch_summary(log: BatchLog, wall: float, sizes: list[int]) -> list[str]:
+    """What the micro-batcher achieved: batch sizes, busy time, padding, wasted row-steps."""
+    entries = log.entries
+    if not entries:
+        return ["no batches logged"]
+    busy = sum(e["seconds"] for e in entries)
+    slots, cells = log.decode_slots(), log.prompt_positions()
+    useful = sum(sum(e["output_tokens"]) for e in entries)
+    mixed = sum(len(set(e["limits"])) > 1 for e in entries)
+    return [
+        f"batch sizes (lm.batcher.batch_sizes): {sizes}",
+        f"  histogram {dict(sorted(Counter(sizes).items()))}, mean {statistics.mean(sizes):.2f}",
+        f"generate busy {busy:.1f}s of {wall:.1f}s wall ({100 * busy / wall:.0f}%),"
+        f" {len(entries)} generate calls",
+        f"decode slots used {useful}/{slots} ({100 * useful / max(slots, 1):.0f}%; the rest are"
+        f" rows already finished or past their limit), {mixed} batches mix token limits",
+        f"prompt padding {100 * (1 - sum(sum(e['prompt_tokens']) for e in entries) / cells):.0f}%"
+        f" of prompt positions",
+    ]
+
+
+def turn_summary(
+    records: Sequence[ConversationRecord], questions: Sequence[Question], reference_turns: list[int]
+) -> list[str]:
+    """Whether (a) and (b) ran the same turns; how chatbench's conversations ended."""
+    by_question = {r.question_id: r for r in records}
+    batched = [by_question[q.id].turns if q.id in by_question else -1 for q in questions]
+    reasons = Counter(r.stop_reason.value for r in records)
+    errors = [r.error for r in records if r.error]
+    lines = [
+        f"user turns per conversation: (a) {reference_turns}  (b) {batched}"
+        + ("" if batched == reference_turns else "  <- differ: unequal work"),
+        f"(b) stop reasons {dict(reasons)}" + (f", errors {errors}" if errors else ""),
+    ]
+    prompt = [t["input_tokens"] for r in records for t in r.timings if t["input_tokens"]]
+    if prompt:
+        lines.append(
+            f"(b) prompt tokens per call: mean {statistics.mean(prompt):.0f}, max {max(prompt)}"
+        )
+    return lines
+
+
+def load_line() -> str:
+    """Load average and torch threads, to judge the variance of a run."""
+    one, five, _ = os.getloadavg()
+    cpus = os.cpu_count() or 1
+    busy = "  <- other processes compete for the CPU: timings unreliable" if one > cpus / 2 else ""
+    return (
+        f"load average {one:.2f} (5 min {five:.2f}) on {cpus} CPUs,"
+        f" torch threads {torch.get_num_threads()}{busy}"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run (a), (b) and (c) and print the table, the diagnostics and the final lines."""
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    console = Console(width=120)
+    spec = make_spec(args)
+    questions = load_questions(limit=args.questions)
+    lm = cast(LocalCausalLM, load_local_lm(MODEL))
+    warm_up(lm, questions[0])
+    notes = [f"before: {load_line()}"]
+    sequential, reference_turns = run_sequential(lm, questions, spec)
+    batched, records, log = run_batched(lm, questions, spec, args.concurrency)
+    sizes = list(lm.batcher.batch_sizes)
+    texts = ceiling_prompts(lm, questions, args.concurrency)
+    ceiling = run_ceiling(lm, texts, sorted({args.user_tokens, args.assistant_tokens}))
+    notes.append(f"after: {load_line()}")
+    console.print(results_table([sequential, batched, ceiling]))
+    for line in [
+        *notes,
+        *turn_summary(records, questions, reference_turns),
+        *batch_summary(log, batched.seconds, sizes),
+    ]:
+        print(line)
+    padded = ceiling.prompt_positions // (len(texts) * ceiling.calls)
+    print(f"ceiling: {ceiling.calls} batches of {len(texts)} first-turn prompts x {padded} tokens")
+    print(f"batched share of ceiling: {100 * batched.tokens_per_s / ceiling.tokens_per_s:.0f}%")
+    print(f"speedup: {batched.per_minute / sequential.per_minute:.2f}")
+
+
+if __name__ == "__main__":
+    main()
