@@ -11,8 +11,9 @@ Usage::
 
 Prints a table, then, as its last line, ``turns_per_s: N`` for the full scenario (forced
 answer + judge + storage), the best of ``--repeat`` runs. Two reference rows put it in context:
-``what-if: synchronous=NORMAL`` (the store without an fsync per commit) and ``langgraph floor``
-(the same graph with stub nodes: LangGraph's own cost, which chatbench cannot go below).
+``what-if: synchronous=FULL`` (an fsync per commit; the store uses NORMAL under WAL) and
+``langgraph floor`` (the same graph with stub nodes: LangGraph's own cost, which chatbench
+cannot go below).
 """
 
 from __future__ import annotations
@@ -68,12 +69,12 @@ SCENARIOS: tuple[Scenario, ...] = (
     # Short conversations: one question, one answer; per-conversation costs dominate.
     Scenario("fake:user (2 turns) + store", "fake:user", "fake:echo", None, True),
     Scenario(
-        "what-if: synchronous=NORMAL",
+        "what-if: synchronous=FULL",
         "fake:say:hmm",
         "fake:echo",
         "fake:say:B",
         True,
-        sqlite_pragma="PRAGMA synchronous=NORMAL",
+        sqlite_pragma="PRAGMA synchronous=FULL",
     ),
 )
 HEADLINE = SCENARIOS[0].name

@@ -236,6 +236,7 @@ def list_presets() -> None:
 
 def _register_commands() -> None:
     """Commands that live in their own modules (reports, training, baselines)."""
+    from chatbench.baselines import baseline_command
     from chatbench.cli_report import export_command, report_command, show_command
     from chatbench.cli_train import fidelity_command, perplexity_command, train_command
 
@@ -245,10 +246,6 @@ def _register_commands() -> None:
     app.command("train")(train_command)
     app.command("perplexity")(perplexity_command)
     app.command("fidelity")(fidelity_command)
-    try:
-        from chatbench.baselines import baseline_command
-    except ImportError:  # pragma: no cover - baselines land separately
-        return
     app.command("baseline")(baseline_command)
 
 
