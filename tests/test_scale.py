@@ -127,3 +127,17 @@ def test_failing_model_is_recorded_and_the_run_goes_on(tmp_path):
     assert len(records) == 2
     assert all(r.stop_reason is StopReason.ERROR and "fake:fail" in r.error for r in records)
     assert all(r.transcript[0].role == "user" for r in records)  # the user's turn is kept
+
+
+def test_ablate_failures_use_the_cli_retry_settings(tmp_path):
+    out = tmp_path / "grid-fail.sqlite"
+    result = subprocess.run(
+        chatbench("ablate", "cot", "--user", "fake:user", "--assistant", "fake:fail", "--limit",
+                  "1", "--max-attempts", "2", "--retry-wait", "0.01", "--out", str(out)),
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "2 failed conversations" in result.stdout
+    resumed = subprocess.run(chatbench("run", "--resume", str(out), "--retry-wait", "0.01"),
+                             capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    assert len(_rows(out)) == 2

@@ -152,11 +152,18 @@ def _execute_run(config: RunConfig, started: float) -> None:
     _report(records, config.out, started, "subject")
 
 
+GRID_EXECUTION = ("concurrency", "executor", "ray_address")
+"""Execution settings that ``run_grid`` takes; the others shape each variant's graph."""
+
+
 def _execute_grid(grid: AblationGrid, out: Path, execution: dict[str, Any],
                   started: float) -> None:
+    from chatbench.graphs.builder import retry_policy
     from chatbench.runner.ablate import plan_grid, run_grid
 
-    plan = plan_grid(grid)
+    retry = retry_policy(execution["max_attempts"], execution["retry_wait_s"])
+    plan = plan_grid(grid, retry=retry, call_timeout_s=execution["call_timeout_s"])
+    execution = {key: execution[key] for key in GRID_EXECUTION}
     console.print(f"ablation [bold]{plan.run_id}[/]: {len(plan.variants)} variants x "
                   f"{len(plan.questions)} questions x {grid.replicates} = {plan.planned} "
                   f"conversations -> {out}")
@@ -193,7 +200,8 @@ def ablate(
     grid: Annotated[str, typer.Argument(help="Grid name (graphs/grids) or YAML path.")],
     limit: Limit = None, user: User = None, assistant: Assistant = None, judge: Judge = None,
     concurrency: Concurrency = 8, executor: ExecutorOpt = "thread", ray_address: RayAddress = None,
-    out: Out = Path("chatbench-ablation.sqlite"),
+    out: Out = Path("chatbench-ablation.sqlite"), max_attempts: MaxAttempts = 3,
+    retry_wait: RetryWait = 1.0, call_timeout: CallTimeout = 600.0,
 ) -> None:
     """Run the full factorial of an ablation grid into one store, rows tagged by factor."""
     started = time.perf_counter()
@@ -202,7 +210,9 @@ def ablate(
                  {"limit": limit, "user": user, "assistant": assistant, "judge": judge}.items()
                  if v is not None}
     merged = _validated(AblationGrid, {**loaded.model_dump(), **overrides}, "options")
-    execution = {"concurrency": concurrency, "executor": executor, "ray_address": ray_address}
+    execution = {"concurrency": concurrency, "executor": executor, "ray_address": ray_address,
+                 "max_attempts": max_attempts, "retry_wait_s": retry_wait,
+                 "call_timeout_s": call_timeout}
     _execute_grid(merged, out, execution, started)
 
 
@@ -217,8 +227,7 @@ def _resume(path: Path, run_id: str | None, execution: dict[str, Any], started: 
     console.print(f"resuming [bold]{stored.run_id}[/] from {path}")
     if stored.kind == "ablate":
         grid = _validated(AblationGrid, stored.config, f"{path} run {stored.run_id}")
-        grid_execution = {k: execution[k] for k in ("concurrency", "executor", "ray_address")}
-        return _execute_grid(grid, path, grid_execution, started)
+        return _execute_grid(grid, path, execution, started)
     data = {**stored.config, **execution, "out": path, "run_id": stored.run_id}
     _execute_run(_validated(RunConfig, data, f"{path} run {stored.run_id}"), started)
 

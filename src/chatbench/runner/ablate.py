@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from langgraph.types import RetryPolicy
 from pydantic import ValidationError
 
 from chatbench._yaml import format_validation_error
 from chatbench.config import MODEL_FACTORS, AblationGrid, GraphSpec, load_graph_spec
 from chatbench.errors import ConfigError
+from chatbench.graphs.builder import DEFAULT_RETRY
 from chatbench.questions import Question, load_questions
 from chatbench.records import ConversationRecord
 from chatbench.runner.batch import Executor, OnRecord, Variant, execute, plan_jobs
@@ -58,8 +60,18 @@ def grid_run_id(grid: AblationGrid) -> str:
     return f"ablate-{grid.name}-{digest[:8]}"
 
 
-def plan_grid(grid: AblationGrid) -> GridPlan:
+def plan_grid(
+    grid: AblationGrid,
+    *,
+    retry: RetryPolicy | None = DEFAULT_RETRY,
+    call_timeout_s: float | None = None,
+) -> GridPlan:
     """Resolve every cell of a grid into a variant, failing fast on a bad cell.
+
+    Args:
+        grid: The grid.
+        retry: Retry policy of every variant's model-calling nodes.
+        call_timeout_s: Longest wait for one model call.
 
     Raises:
         ConfigError: A cell gives an invalid GraphSpec, or a name cannot be resolved.
@@ -70,7 +82,8 @@ def plan_grid(grid: AblationGrid) -> GridPlan:
         spec = _cell_spec(grid, base, cell)
         roles = {role: cell.get(role, getattr(grid, role)) for role in MODEL_FACTORS}
         models = build_models(spec, roles["user"], roles["assistant"], roles["judge"])
-        variants.append(Variant.build(spec, models, factors=cell))
+        variants.append(Variant.build(spec, models, factors=cell, retry=retry,
+                                      call_timeout_s=call_timeout_s))
     questions = load_questions(grid.questions, subjects=grid.subjects, limit=grid.limit)
     return GridPlan(grid, grid_run_id(grid), questions, variants)
 
