@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
@@ -11,6 +10,7 @@ from typing import Any, Literal
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import RetryPolicy
 
+from chatbench._concurrency import map_bounded
 from chatbench.config import GraphSpec, RunConfig
 from chatbench.context import SimContext
 from chatbench.graphs import build_graph
@@ -129,19 +129,9 @@ def run_jobs(
             on_record(record)
         return record
 
-    if concurrency <= 1:
-        for job in pending:
-            yield finish(_execute(job, run_id))
-        return
-    with ThreadPoolExecutor(concurrency, thread_name_prefix="chatbench-conv") as pool:
-        in_flight: set[Future[ConversationRecord]] = set()
-        for job in pending:
-            in_flight.add(pool.submit(_execute, job, run_id))
-            if len(in_flight) >= 2 * concurrency:
-                finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-                yield from (finish(f.result()) for f in finished)
-        for future in as_completed(in_flight):
-            yield finish(future.result())
+    records = map_bounded(lambda job: _execute(job, run_id), pending, concurrency,
+                          "chatbench-conv")
+    yield from (finish(record) for record in records)
 
 
 Executor = Literal["thread", "ray"]
