@@ -26,12 +26,10 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast, get_args
 
-import typer
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, ConfigDict
@@ -43,6 +41,8 @@ from tenacity import (
     wait_random,
 )
 
+from chatbench._cli import console, opt
+from chatbench._concurrency import map_bounded
 from chatbench.choice import extract_choice
 from chatbench.config import RoleSettings
 from chatbench.errors import ConfigError
@@ -362,18 +362,9 @@ def _run_jobs(
             on_record(record)
         return record
 
-    if concurrency <= 1:
-        yield from (finish(_execute(job, setup)) for job in pending)
-        return
-    with ThreadPoolExecutor(concurrency, thread_name_prefix="chatbench-baseline") as pool:
-        in_flight: set[Future[BaselineRecord]] = set()
-        for job in pending:
-            in_flight.add(pool.submit(_execute, job, setup))
-            if len(in_flight) >= 2 * concurrency:
-                finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-                yield from (finish(future.result()) for future in finished)
-        for future in as_completed(in_flight):
-            yield finish(future.result())
+    records = map_bounded(lambda job: _execute(job, setup), pending, concurrency,
+                          "chatbench-baseline")
+    yield from (finish(record) for record in records)
 
 
 def run_baselines(
@@ -535,27 +526,23 @@ def summarize_baselines(records: Iterable[BaselineRecord]) -> list[dict[str, Any
 # --------------------------------------------------------------------------------------------
 
 
-def _opt(help: str, env: str) -> Any:
-    return typer.Option(help=help, envvar=f"CHATBENCH_{env}")
-
-
-QuestionsOpt = Annotated[str | None, _opt("Bundled set name or a CSV/JSONL file.", "QUESTIONS")]
-SubjectsOpt = Annotated[str | None, _opt("Comma-separated subjects.", "SUBJECTS")]
-LimitOpt = Annotated[int | None, _opt("Questions to ask (round-robin over subjects).", "LIMIT")]
-AssistantOpt = Annotated[str, _opt("Model under evaluation.", "ASSISTANT")]
-KindsOpt = Annotated[str, _opt(f"Comma-separated kinds: {', '.join(BASELINE_KINDS)}.",
+QuestionsOpt = Annotated[str | None, opt("Bundled set name or a CSV/JSONL file.", "QUESTIONS")]
+SubjectsOpt = Annotated[str | None, opt("Comma-separated subjects.", "SUBJECTS")]
+LimitOpt = Annotated[int | None, opt("Questions to ask (round-robin over subjects).", "LIMIT")]
+AssistantOpt = Annotated[str, opt("Model under evaluation.", "ASSISTANT")]
+KindsOpt = Annotated[str, opt(f"Comma-separated kinds: {', '.join(BASELINE_KINDS)}.",
                                "BASELINE_KINDS")]
-GraderOpt = Annotated[str | None, _opt("Model that reads free-text answers the rules can't.",
+GraderOpt = Annotated[str | None, opt("Model that reads free-text answers the rules can't.",
                                        "GRADER")]
-ReplicatesOpt = Annotated[int, _opt("Answers per question and kind.", "REPLICATES")]
-SeedOpt = Annotated[int, _opt("Run seed.", "SEED")]
-ConcurrencyOpt = Annotated[int, _opt("Questions at once (local models batch them).",
+ReplicatesOpt = Annotated[int, opt("Answers per question and kind.", "REPLICATES")]
+SeedOpt = Annotated[int, opt("Run seed.", "SEED")]
+ConcurrencyOpt = Annotated[int, opt("Questions at once (local models batch them).",
                                      "CONCURRENCY")]
-OutOpt = Annotated[Path, _opt("SQLite result store.", "OUT")]
-RunIdOpt = Annotated[str | None, _opt("Run name in the store (default: a hash of the options).",
+OutOpt = Annotated[Path, opt("SQLite result store.", "OUT")]
+RunIdOpt = Annotated[str | None, opt("Run name in the store (default: a hash of the options).",
                                       "RUN_ID")]
-MaxAttemptsOpt = Annotated[int, _opt("Tries per model call.", "MAX_ATTEMPTS")]
-RetryWaitOpt = Annotated[float, _opt("Seconds before the first retry (doubles each time).",
+MaxAttemptsOpt = Annotated[int, opt("Tries per model call.", "MAX_ATTEMPTS")]
+RetryWaitOpt = Annotated[float, opt("Seconds before the first retry (doubles each time).",
                                      "RETRY_WAIT")]
 
 
@@ -577,9 +564,6 @@ def baseline_command(
     run_id: RunIdOpt = None, max_attempts: MaxAttemptsOpt = 3, retry_wait: RetryWaitOpt = 1.0,
 ) -> None:
     """Ask the questions AI-alone (letter-only zero/few-shot, free text); print accuracy."""
-    from rich.console import Console
-
-    console = Console()
     checked = check_kinds(kinds.split(","))
     subject_list = [s.strip() for s in subjects.split(",") if s.strip()] if subjects else None
     asked = load_questions(questions, subjects=subject_list, limit=limit)

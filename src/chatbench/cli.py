@@ -11,11 +11,11 @@ from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
 
+from chatbench._cli import console, opt
 from chatbench._yaml import format_validation_error
 from chatbench.config import AblationGrid, RunConfig, list_graph_specs, load_grid
 from chatbench.errors import ChatBenchError, ConfigError
@@ -29,39 +29,32 @@ from chatbench.storage import ResultStore
 app = typer.Typer(
     help="Evaluate AI assistants in conversation with simulated users.", add_completion=False
 )
-console = Console()
-if not console.is_terminal:  # logs and CI: wide enough for the tables
-    console.width = max(console.width, 120)
 EXIT_CONFIG_ERROR = 2
 
 
-def _opt(help: str, env: str) -> Any:
-    return typer.Option(help=help, envvar=f"CHATBENCH_{env}")
-
-
-Questions = Annotated[str | None, _opt("Bundled set name or a CSV/JSONL file.", "QUESTIONS")]
-Subjects = Annotated[str | None, _opt("Comma-separated subjects.", "SUBJECTS")]
-Limit = Annotated[int | None, _opt("Questions to run (round-robin over subjects).", "LIMIT")]
-Graph = Annotated[str, _opt("Graph preset name or GraphSpec YAML path.", "GRAPH")]
-PersonaOpt = Annotated[str | None, _opt("Persona name or YAML path.", "PERSONA")]
-User = Annotated[str | None, _opt("Simulated user's model.", "USER")]
-Assistant = Annotated[str | None, _opt("Assistant model.", "ASSISTANT")]
-Judge = Annotated[str | None, _opt("Judge model for final messages the rules can't read.", "JUDGE")]
-Seed = Annotated[int, _opt("Run seed.", "SEED")]
-Replicates = Annotated[int, _opt("Conversations per question.", "REPLICATES")]
-Concurrency = Annotated[int, _opt("Conversations at once (local models batch them).",
+Questions = Annotated[str | None, opt("Bundled set name or a CSV/JSONL file.", "QUESTIONS")]
+Subjects = Annotated[str | None, opt("Comma-separated subjects.", "SUBJECTS")]
+Limit = Annotated[int | None, opt("Questions to run (round-robin over subjects).", "LIMIT")]
+Graph = Annotated[str, opt("Graph preset name or GraphSpec YAML path.", "GRAPH")]
+PersonaOpt = Annotated[str | None, opt("Persona name or YAML path.", "PERSONA")]
+User = Annotated[str | None, opt("Simulated user's model.", "USER")]
+Assistant = Annotated[str | None, opt("Assistant model.", "ASSISTANT")]
+Judge = Annotated[str | None, opt("Judge model for final messages the rules can't read.", "JUDGE")]
+Seed = Annotated[int, opt("Run seed.", "SEED")]
+Replicates = Annotated[int, opt("Conversations per question.", "REPLICATES")]
+Concurrency = Annotated[int, opt("Conversations at once (local models batch them).",
                                   "CONCURRENCY")]
-ExecutorOpt = Annotated[str, _opt("thread, or ray (pip install 'chatbench[ray]').", "EXECUTOR")]
-RayAddress = Annotated[str | None, _opt("Ray cluster address (default: start a local one).",
+ExecutorOpt = Annotated[str, opt("thread, or ray (pip install 'chatbench[ray]').", "EXECUTOR")]
+RayAddress = Annotated[str | None, opt("Ray cluster address (default: start a local one).",
                                         "RAY_ADDRESS")]
-MaxAttempts = Annotated[int, _opt("Tries per model call before a conversation fails.",
+MaxAttempts = Annotated[int, opt("Tries per model call before a conversation fails.",
                                   "MAX_ATTEMPTS")]
-RetryWait = Annotated[float, _opt("Seconds before the first retry (doubles each time).",
+RetryWait = Annotated[float, opt("Seconds before the first retry (doubles each time).",
                                   "RETRY_WAIT")]
-CallTimeout = Annotated[float, _opt("Seconds to wait for one model call.", "CALL_TIMEOUT")]
-Out = Annotated[Path, _opt("SQLite result store.", "OUT")]
-RunId = Annotated[str | None, _opt("Run name in the store.", "RUN_ID")]
-Resume = Annotated[Path | None, _opt("Finish the latest (or --run-id) run stored in this file.",
+CallTimeout = Annotated[float, opt("Seconds to wait for one model call.", "CALL_TIMEOUT")]
+Out = Annotated[Path, opt("SQLite result store.", "OUT")]
+RunId = Annotated[str | None, opt("Run name in the store.", "RUN_ID")]
+Resume = Annotated[Path | None, opt("Finish the latest (or --run-id) run stored in this file.",
                                      "RESUME")]
 
 

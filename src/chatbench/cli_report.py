@@ -8,33 +8,26 @@ CLI turns into exit code 2.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import Annotated, cast
 
 import typer
-from rich.console import Console, Group, RenderableType
+from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from chatbench._cli import console, opt
 from chatbench.errors import ChatBenchError, ConfigError
 from chatbench.questions import Question, load_questions
 from chatbench.records import ConversationRecord
 from chatbench.storage import ResultStore
 
-console = Console()
-if not console.is_terminal:  # logs and CI: wide enough for the tables
-    console.width = max(console.width, 120)
-
 IDS_LISTED = 5
 """How many ids an unknown-id error lists."""
 
 
-def _opt(help: str, env: str) -> Any:
-    return typer.Option(help=help, envvar=f"CHATBENCH_{env}")
-
-
 StorePath = Annotated[Path, typer.Argument(help="SQLite result store.")]
-RunIdOpt = Annotated[str | None, _opt("Only this run's conversations.", "RUN_ID")]
+RunIdOpt = Annotated[str | None, opt("Only this run's conversations.", "RUN_ID")]
 
 
 def _existing(path: Path) -> Path:
@@ -45,10 +38,10 @@ def _existing(path: Path) -> Path:
 
 def report_command(
     path: StorePath,
-    html: Annotated[Path | None, _opt("HTML report to write (default: the store's name "
+    html: Annotated[Path | None, opt("HTML report to write (default: the store's name "
                                       "with .html).", "HTML")] = None,
     run_id: RunIdOpt = None,
-    figures: Annotated[Path | None, _opt("Also write the figures as PNGs into this folder.",
+    figures: Annotated[Path | None, opt("Also write the figures as PNGs into this folder.",
                                          "FIGURES")] = None,
 ) -> None:
     """Print accuracy, AI-alone comparison, interaction outcomes, rubric scores and latency;

@@ -19,32 +19,22 @@ import math
 from pathlib import Path
 from typing import Annotated, Any
 
-import typer
 from pydantic import ValidationError
-from rich.console import Console
 from rich.table import Table
 
+from chatbench._cli import console, opt
 from chatbench._yaml import format_validation_error
 from chatbench.errors import ConfigError
 
-console = Console()
-if not console.is_terminal:  # logs and CI: wide enough for the tables
-    console.width = max(console.width, 120)
-
-
-def _opt(help: str, env: str) -> Any:
-    return typer.Option(help=help, envvar=f"CHATBENCH_{env}")
-
-
-Data = Annotated[str, _opt("Human conversations: halie (bundled) or chatbench.", "DATA")]
-DataPath = Annotated[Path | None, _opt("chatbench: full_study/conversations.json (required); "
+Data = Annotated[str, opt("Human conversations: halie (bundled) or chatbench.", "DATA")]
+DataPath = Annotated[Path | None, opt("chatbench: full_study/conversations.json (required); "
                                        "halie: a folder with its CSVs (default: bundled).",
                                        "DATA_PATH")]
-Split = Annotated[str, _opt("train, heldout or all (chatbench: a fixed ~20% of questions "
+Split = Annotated[str, opt("train, heldout or all (chatbench: a fixed ~20% of questions "
                             "is held out).", "SPLIT")]
-MaxLength = Annotated[int, _opt("Most tokens per example; older turns are dropped first.",
+MaxLength = Annotated[int, opt("Most tokens per example; older turns are dropped first.",
                                 "MAX_LENGTH")]
-Seed = Annotated[int, _opt("Seed.", "SEED")]
+Seed = Annotated[int, opt("Seed.", "SEED")]
 
 
 def _conversations(data: str, data_path: Path | None, split: str) -> list[Any]:
@@ -73,19 +63,19 @@ def _train_config(fields: dict[str, Any]) -> Any:
 def train_command(
     data: Data = "halie",
     data_path: DataPath = None,
-    base: Annotated[str, _opt("Base model: smollm2, or a transformers folder or hub id.",
+    base: Annotated[str, opt("Base model: smollm2, or a transformers folder or hub id.",
                               "BASE")] = "smollm2",
-    out: Annotated[Path, _opt("Folder to save the fine-tuned simulator in.", "OUT")]
+    out: Annotated[Path, opt("Folder to save the fine-tuned simulator in.", "OUT")]
     = Path("simulator"),
-    epochs: Annotated[float, _opt("Training epochs.", "EPOCHS")] = 2.0,
-    lr: Annotated[float, _opt("AdamW learning rate.", "LR")] = 5e-5,
-    batch_size: Annotated[int, _opt("Examples per step.", "BATCH_SIZE")] = 4,
+    epochs: Annotated[float, opt("Training epochs.", "EPOCHS")] = 2.0,
+    lr: Annotated[float, opt("AdamW learning rate.", "LR")] = 5e-5,
+    batch_size: Annotated[int, opt("Examples per step.", "BATCH_SIZE")] = 4,
     max_length: MaxLength = 1024,
-    lora: Annotated[bool, _opt("Train LoRA adapters (r=8, alpha=32), merged on save "
+    lora: Annotated[bool, opt("Train LoRA adapters (r=8, alpha=32), merged on save "
                                "(pip install 'chatbench[train]').", "LORA")] = False,
-    max_examples: Annotated[int | None, _opt("Train on at most this many examples.",
+    max_examples: Annotated[int | None, opt("Train on at most this many examples.",
                                              "MAX_EXAMPLES")] = None,
-    validation_share: Annotated[float, _opt("Share of train questions kept out for the "
+    validation_share: Annotated[float, opt("Share of train questions kept out for the "
                                             "per-epoch validation loss (0: none).",
                                             "VALIDATION_SHARE")] = 0.05,
     seed: Seed = 0,
@@ -140,16 +130,16 @@ def perplexity_table(rows: list[tuple[str, Any]]) -> Table:
 
 
 def perplexity_command(
-    model: Annotated[list[str] | None, _opt("Model to score: smollm2 or hf:FOLDER; repeat to "
+    model: Annotated[list[str] | None, opt("Model to score: smollm2 or hf:FOLDER; repeat to "
                                             "compare (the first is the ratio's base).",
                                             "MODEL")] = None,
     data: Data = "halie",
     data_path: DataPath = None,
     split: Split = "heldout",
     max_length: MaxLength = 1024,
-    limit: Annotated[int | None, _opt("Score only the first this many examples.", "LIMIT")]
+    limit: Annotated[int | None, opt("Score only the first this many examples.", "LIMIT")]
     = None,
-    batch_size: Annotated[int, _opt("Examples per forward pass.", "BATCH_SIZE")] = 8,
+    batch_size: Annotated[int, opt("Examples per forward pass.", "BATCH_SIZE")] = 8,
 ) -> None:
     """Perplexity of real users' turns (held-out by default) under each model."""
     from chatbench.training.examples import build_examples
@@ -206,23 +196,23 @@ def fidelity_tables(report: Any) -> list[Table]:
 
 
 def fidelity_command(
-    user: Annotated[str, _opt("The simulator's model (hf:FOLDER for a fine-tuned one).",
+    user: Annotated[str, opt("The simulator's model (hf:FOLDER for a fine-tuned one).",
                               "USER")],
-    graph: Annotated[str, _opt("Graph preset or GraphSpec YAML: two_step (prompted) or "
+    graph: Annotated[str, opt("Graph preset or GraphSpec YAML: two_step (prompted) or "
                                "causal_lm (fine-tuned).", "GRAPH")] = "two_step",
-    assistant: Annotated[str, _opt("Assistant model.", "ASSISTANT")] = "smollm2",
+    assistant: Annotated[str, opt("Assistant model.", "ASSISTANT")] = "smollm2",
     data: Data = "halie",
     data_path: DataPath = None,
     split: Split = "heldout",
-    samples: Annotated[int, _opt("First prompts per question.", "SAMPLES")] = 10,
-    replicates: Annotated[int, _opt("Full conversations per question (turns, accuracy).",
+    samples: Annotated[int, opt("First prompts per question.", "SAMPLES")] = 10,
+    replicates: Annotated[int, opt("Full conversations per question (turns, accuracy).",
                                     "REPLICATES")] = 2,
-    limit_questions: Annotated[int | None, _opt("Use only the first this many questions.",
+    limit_questions: Annotated[int | None, opt("Use only the first this many questions.",
                                                 "LIMIT_QUESTIONS")] = None,
-    human_model: Annotated[str | None, _opt("Compare accuracy with people who used this "
+    human_model: Annotated[str | None, opt("Compare accuracy with people who used this "
                                             "assistant (e.g. gpt-4o, InstructDavinci).",
                                             "HUMAN_MODEL")] = None,
-    concurrency: Annotated[int, _opt("Calls at once (local models batch them).",
+    concurrency: Annotated[int, opt("Calls at once (local models batch them).",
                                      "CONCURRENCY")] = 8,
     seed: Seed = 0,
 ) -> None:
