@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langgraph.types import RetryPolicy
 
-from chatbench import GraphSpec, SimContext, StopReason, build_graph, initial_state, simulate
+from chatbench import (
+    GraphSpec,
+    SimContext,
+    StopReason,
+    build_graph,
+    get_chat_model,
+    initial_state,
+    simulate,
+)
 from chatbench.config import list_graph_specs, load_graph_spec
 from chatbench.graphs.builder import _transient
 from chatbench.personas import load_persona
@@ -244,3 +255,37 @@ def test_slow_model_call_times_out_and_is_retried(question):
     record = simulate(build_graph(spec, retry=FAST_RETRY), question, ctx, spec)
     assert record.stop_reason is StopReason.ERROR
     assert "ModelCallTimeout" in record.error and "0.05 s" in record.error
+
+
+class _Runs(BaseCallbackHandler):
+    """Names of the chain and chat model runs a graph reports to callbacks."""
+
+    def __init__(self) -> None:
+        self.chains: list[str] = []
+        self.chat_models = 0
+
+    def on_chain_start(self, serialized: Any, inputs: Any, **kwargs: Any) -> None:
+        self.chains.append(kwargs.get("name") or "")
+
+    def on_chat_model_start(self, serialized: Any, messages: Any, **kwargs: Any) -> None:
+        self.chat_models += 1
+
+
+def test_traced_run_sees_nodes_and_fake_model_calls_but_not_routers(question):
+    ctx = SimContext(user=get_chat_model("fake:user"), assistant=get_chat_model("fake:echo"))
+    runs = _Runs()
+    out = build_graph(GraphSpec()).invoke(initial_state(question), context=ctx,
+                                          config={"callbacks": [runs]})
+    assert out["stop_reason"] is StopReason.ACCEPTED and out["turns"] == 2
+    assert {USER, ASSISTANT, JUDGE} <= set(runs.chains)
+    assert not {"route_after_user", "route_after_assistant"} & set(runs.chains)
+    assert runs.chat_models == 3  # a watched fake takes LangChain's full path
+
+
+def test_unwatched_fake_model_answers_the_same(question):
+    ctx = SimContext(user=get_chat_model("fake:user"), assistant=get_chat_model("fake:echo"))
+    graph = build_graph(GraphSpec())
+    quiet = graph.invoke(initial_state(question), context=ctx)
+    traced = graph.invoke(initial_state(question), context=ctx, config={"callbacks": [_Runs()]})
+    assert [m.text for m in quiet["messages"]] == [m.text for m in traced["messages"]]
+    assert get_chat_model("fake:say:Hello").invoke("hi").content == "Hello"

@@ -533,7 +533,8 @@ def _bare_letter(sentences: list[_Sentence], options: _Options) -> str | None:
 
 def _option_text(cleaned: str, options: _Options) -> str | None:
     """The option whose text is the whole message, or a whole line of it ("99,000")."""
-    lines = [cleaned, *cleaned.splitlines()]
+    # dict.fromkeys: a one-line message is its own only line; normalise it once.
+    lines = dict.fromkeys([cleaned, *cleaned.splitlines()])
     letters = {options.match(line, prefix=False) for line in lines if line.strip()}
     letters.discard(None)
     return letters.pop() if len(letters) == 1 else None

@@ -30,6 +30,7 @@ from chatbench.nodes import (
     make_user_feedback_node,
     make_user_node,
     route_after_user,
+    untraced,
 )
 from chatbench.state import (
     ASSISTANT,
@@ -85,9 +86,9 @@ def build_state_graph(
         graph.add_node(USER_COT, make_user_cot_node(spec), retry_policy=retry)
         graph.add_edge(USER_COT, USER)
     graph.add_edge(START, user_entry)
-    graph.add_conditional_edges(USER, route_after_user, [JUDGE, ASSISTANT])
+    graph.add_conditional_edges(USER, untraced(route_after_user), [JUDGE, ASSISTANT])
     graph.add_conditional_edges(
-        ASSISTANT, make_route_after_assistant(spec), [user_entry, FORCE_ANSWER]
+        ASSISTANT, untraced(make_route_after_assistant(spec)), [user_entry, FORCE_ANSWER]
     )
     graph.add_edge(FORCE_ANSWER, JUDGE)
     if spec.ask_user_satisfaction:

@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import hashlib
 import time
-from typing import Any
+from typing import Any, TypeGuard
 
-from langchain_core.language_models import BaseChatModel
+from langchain_core.callbacks import BaseCallbackManager
+from langchain_core.globals import get_llm_cache
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables.config import var_child_runnable_config
 
 from chatbench.errors import ConfigError
 from chatbench.models.registry import register_provider
@@ -54,6 +58,44 @@ class FakeChatModel(BaseChatModel):
         digest = hashlib.blake2b(messages[0].text.encode(), digest_size=2).digest()
         return f"Answer: {'ABCD'[digest[0] % 4]}"
 
+    def invoke(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> AIMessage:
+        """The reply, straight away when nothing watches the call.
+
+        LangChain's ``invoke`` opens a callback run, traces the prompt and checks the cache,
+        which costs some thirty times the fake's own answer. Where no callback handler,
+        cache or rate limiter would see the call (a graph node with no tracer, debug output
+        or message streaming), the fake skips all that; otherwise it takes the full path.
+        """
+        if self._watched(config):
+            return super().invoke(input, config, stop=stop, **kwargs)
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        messages = input if _is_message_list(input) else self._convert_input(input).to_messages()
+        return AIMessage(content=self._reply(messages))
+
+    def _watched(self, config: RunnableConfig | None) -> bool:
+        """Whether a callback handler, cache or rate limiter would see a call.
+
+        Only a call under a configured callback manager with no handlers (as in a LangGraph
+        node when nothing traces) counts as unwatched: LangChain has already folded tracing,
+        debug and configure hooks into that manager's handlers.
+        """
+        # What ``ensure_config(config)["callbacks"]`` gives, without copying the whole config.
+        callbacks = (config or {}).get("callbacks")
+        if callbacks is None:
+            callbacks = (var_child_runnable_config.get() or {}).get("callbacks")
+        if not isinstance(callbacks, BaseCallbackManager) or callbacks.handlers:
+            return True
+        cached = self.cache is not False and (self.cache is not None or get_llm_cache())
+        return bool(self.callbacks or self.verbose or self.rate_limiter or cached)
+
     def _generate(
         self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
     ) -> ChatResult:
@@ -61,6 +103,10 @@ class FakeChatModel(BaseChatModel):
             time.sleep(self.delay_s)
         message = AIMessage(content=self._reply(messages))
         return ChatResult(generations=[ChatGeneration(message=message)])
+
+
+def _is_message_list(value: object) -> TypeGuard[list[BaseMessage]]:
+    return isinstance(value, list) and all(isinstance(item, BaseMessage) for item in value)
 
 
 @register_provider("fake")

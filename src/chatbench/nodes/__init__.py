@@ -2,7 +2,7 @@
 
 from chatbench.nodes.assistant import make_assistant_node
 from chatbench.nodes.judge import make_judge_node
-from chatbench.nodes.routing import make_route_after_assistant, route_after_user
+from chatbench.nodes.routing import make_route_after_assistant, route_after_user, untraced
 from chatbench.nodes.user import (
     make_force_answer_node,
     make_user_cot_node,
@@ -19,4 +19,5 @@ __all__ = [
     "make_user_feedback_node",
     "make_user_node",
     "route_after_user",
+    "untraced",
 ]

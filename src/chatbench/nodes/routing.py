@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
+from langchain_core.runnables import RunnableConfig, RunnableLambda
 from typing_extensions import TypedDict
 
 from chatbench.config import GraphSpec
@@ -36,3 +38,35 @@ def make_route_after_assistant(spec: GraphSpec) -> Callable[[RouteView], str]:
         return FORCE_ANSWER if state.get("turns", 0) >= spec.max_turns else next_user
 
     return route_after_assistant
+
+
+class UntracedRouter(RunnableLambda[RouteView, str]):
+    """A router that LangGraph calls as a plain function.
+
+    LangGraph wraps a plain router function in a traced runnable, so every route opens and
+    closes a callback run (a chain start and end, a child callback manager), which costs
+    more than the routing itself and shows nothing worth seeing in a trace. A runnable is
+    used as given; this one skips the callbacks. It stays a ``RunnableLambda`` so that
+    LangGraph still reads the router's input annotation (``RouteView``) and copies only
+    those keys for it.
+    """
+
+    def invoke(self, input: RouteView, config: RunnableConfig | None = None, **kwargs: Any) -> str:
+        """Route ``input`` (the config and callbacks are not used)."""
+        return self.func(input)  # type: ignore[call-arg]  # a one-argument router
+
+    async def ainvoke(
+        self, input: RouteView, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> str:
+        """Route ``input`` in an async graph (routing never awaits)."""
+        return self.invoke(input)
+
+
+def untraced(router: Callable[[RouteView], str]) -> UntracedRouter:
+    """``router`` for ``add_conditional_edges``, called without LangGraph's callback runs.
+
+    Example:
+        >>> untraced(route_after_user).invoke({"final_choice": "B"})
+        'judge'
+    """
+    return UntracedRouter(router)

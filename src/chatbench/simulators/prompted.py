@@ -8,6 +8,7 @@ models follow an instruction at the end of the prompt far better than one in the
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -63,13 +64,19 @@ PROMPT_SETS: dict[str, PromptSet] = {
 
 def flip_roles(messages: Sequence[AnyMessage]) -> list[BaseMessage]:
     """The transcript as the simulated user sees it: its turns as AI, the assistant's as human."""
-    flipped: list[BaseMessage] = []
-    for message in messages:
-        if isinstance(message, HumanMessage):
-            flipped.append(AIMessage(content=message.text))
-        elif isinstance(message, AIMessage):
-            flipped.append(HumanMessage(content=message.text))
-    return flipped
+    return [
+        _flipped(isinstance(message, HumanMessage), message.text)
+        for message in messages
+        if isinstance(message, (HumanMessage, AIMessage))
+    ]
+
+
+@functools.lru_cache(maxsize=4096)
+def _flipped(from_user: bool, text: str) -> BaseMessage:
+    """One message of the flipped view. Cached because every user turn flips the whole
+    transcript again: without it, a conversation of n turns builds n^2/2 messages. Chat
+    models only read the messages they are given, so one object can serve every call."""
+    return AIMessage(content=text) if from_user else HumanMessage(content=text)
 
 
 def simulator_view(request: TurnRequest, prompt_set: PromptSet) -> list[BaseMessage]:
