@@ -8,12 +8,20 @@ turns (``record.turns`` summed, the forced answer included).
 Usage::
 
     python benchmarks/overhead.py [--conversations 300] [--max-turns 10] [--repeat 3]
+                                  [--executor thread process] [--processes N]
 
-Prints a table, then, as its last line, ``turns_per_s: N`` for the full scenario (forced
-answer + judge + storage), the best of ``--repeat`` runs. Two reference rows put it in context:
-``what-if: synchronous=FULL`` (an fsync per commit; the store uses NORMAL under WAL) and
-``langgraph floor`` (the same graph with stub nodes: LangGraph's own cost, which chatbench
-cannot go below).
+Prints a table, then the fastest headline row and, as its last line, ``turns_per_s: N`` for
+the full scenario (forced answer + judge + storage) on the best executor, each row the best of
+``--repeat`` runs. With the thread executor every scenario runs in this process, one
+conversation at a time; with the process executor the full scenario runs in ``--processes``
+worker processes (default: one per CPU) while this process stores every record. The workers'
+one-time start-up (a fork server that imports chatbench, as a fresh interpreter would) happens
+in the warm-up, like this process's own imports; each timed run still starts its workers.
+Their CPU time is not visible here, so process rows show wall time only.
+
+Two reference rows put it in context: ``what-if: synchronous=FULL`` (an fsync per commit; the
+store uses NORMAL under WAL) and ``langgraph floor`` (the same graph with stub nodes, in one
+process: LangGraph's own cost, which chatbench cannot go below in one process).
 """
 
 from __future__ import annotations
@@ -42,8 +50,10 @@ from chatbench import (
 )
 from chatbench.graphs.builder import DEFAULT_RETRY
 from chatbench.models.registry import get_chat_model
-from chatbench.nodes import make_route_after_assistant, route_after_user
+from chatbench.nodes import make_route_after_assistant, route_after_user, untraced
 from chatbench.questions import Question
+from chatbench.runner.batch import Executor
+from chatbench.runner.process_executor import default_processes
 from chatbench.state import ASSISTANT, FORCE_ANSWER, JUDGE, USER, ConversationState, StopReason
 
 
@@ -87,8 +97,9 @@ class Result:
     conversations: int
     turns: int
     seconds: float
-    cpu_seconds: float
-    """Process CPU time: steadier than wall time when other work shares the cores."""
+    cpu_seconds: float | None
+    """Process CPU time: steadier than wall time when other work shares the cores (None
+    when worker processes did the work)."""
 
     @property
     def turns_per_s(self) -> float:
@@ -108,8 +119,14 @@ def _questions(n: int) -> list[Question]:
     ]
 
 
-def run_scenario(scenario: Scenario, questions: list[Question], spec: GraphSpec) -> Result:
-    """Run every question once under ``scenario`` into a fresh store."""
+def run_scenario(
+    scenario: Scenario,
+    questions: list[Question],
+    spec: GraphSpec,
+    executor: Executor = "thread",
+    processes: int | None = None,
+) -> Result:
+    """Run every question once under ``scenario`` into a fresh store, on ``executor``."""
     with tempfile.TemporaryDirectory() as tmp:
         store = ResultStore(Path(tmp) / "bench.sqlite") if scenario.store else None
         if store is not None and scenario.sqlite_pragma:
@@ -125,9 +142,11 @@ def run_scenario(scenario: Scenario, questions: list[Question], spec: GraphSpec)
                 judge=scenario.judge,
                 store=store,
                 run_id="bench",
+                executor=executor,
+                processes=processes,
             )
             seconds = time.perf_counter() - started
-            cpu_seconds = time.process_time() - cpu_started
+            cpu_seconds = time.process_time() - cpu_started if executor == "thread" else None
         finally:
             if store is not None:
                 store.close()
@@ -168,8 +187,10 @@ def langgraph_floor(questions: list[Question], spec: GraphSpec) -> Result:
         graph.add_node(name, node, retry_policy=DEFAULT_RETRY)
     graph.add_node(JUDGE, judge, retry_policy=DEFAULT_RETRY)
     graph.add_edge(START, USER)
-    graph.add_conditional_edges(USER, route_after_user, [JUDGE, ASSISTANT])
-    graph.add_conditional_edges(ASSISTANT, make_route_after_assistant(spec), [USER, FORCE_ANSWER])
+    graph.add_conditional_edges(USER, untraced(route_after_user), [JUDGE, ASSISTANT])
+    graph.add_conditional_edges(
+        ASSISTANT, untraced(make_route_after_assistant(spec)), [USER, FORCE_ANSWER]
+    )
     graph.add_edge(FORCE_ANSWER, JUDGE)
     compiled = graph.compile().with_config(recursion_limit=4 * spec.max_turns + 10)
     context = SimContext(assistant=get_chat_model("fake:echo"), seed=0)
@@ -192,40 +213,65 @@ def best_of(repeat: int, fn: Callable[[], Result]) -> Result:
     return min((fn() for _ in range(repeat)), key=lambda r: r.seconds)
 
 
+def _row(name: str, result: Result) -> str:
+    cpu = "-" if result.cpu_seconds is None else f"{result.cpu_seconds:.3f}"
+    per_cpu = "-" if result.cpu_seconds is None else f"{result.turns / result.cpu_seconds:.0f}"
+    return (
+        f"{name:<40} {result.conversations:>6} {result.turns:>7} {result.seconds:>7.3f} "
+        f"{cpu:>7} {result.turns_per_s:>8.0f} {per_cpu:>11} {result.conversations_per_s:>8.1f}"
+    )
+
+
+def _runs(
+    args: argparse.Namespace, questions: list[Question], spec: GraphSpec
+) -> list[tuple[str, Callable[[], Result]]]:
+    """The rows to time: scenarios on threads, the headline on worker processes, the floor."""
+    runs: list[tuple[str, Callable[[], Result]]] = []
+    if "thread" in args.executor:
+        scenarios = SCENARIOS[:1] if args.only_headline else SCENARIOS
+        runs += [(s.name, partial(run_scenario, s, questions, spec)) for s in scenarios]
+    if "process" in args.executor:
+        name = f"full, process executor ({args.processes} workers)"
+        runs.append((name, partial(run_scenario, SCENARIOS[0], questions, spec, "process",
+                                   args.processes)))
+    if not args.only_headline:
+        runs.append(("langgraph floor (stub nodes)", partial(langgraph_floor, questions, spec)))
+    return runs
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conversations", type=int, default=300)
     parser.add_argument("--max-turns", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--only-headline", action="store_true")
+    parser.add_argument("--executor", nargs="+", choices=("thread", "process"),
+                        default=["thread", "process"], help="executors to time (default: both)")
+    parser.add_argument("--processes", type=int, default=default_processes(),
+                        help="worker processes of the process executor (default: one per CPU)")
     args = parser.parse_args(argv)
 
     spec = GraphSpec(max_turns=args.max_turns)
     questions = _questions(args.conversations)
-    # Warm up imports, regex compilation and LangGraph's lazy setup outside the timings.
-    run_scenario(SCENARIOS[0], questions[:5], spec)
+    # Warm up imports, regex compilation, LangGraph's lazy setup and the process executor's
+    # fork server outside the timings.
+    for executor in args.executor:
+        run_scenario(SCENARIOS[0], questions[:5], spec, executor, args.processes)
 
-    scenarios = SCENARIOS[:1] if args.only_headline else SCENARIOS
     header = (
-        f"{'scenario':<32} {'convs':>6} {'turns':>7} {'wall s':>7} {'cpu s':>7} "
+        f"{'scenario':<40} {'convs':>6} {'turns':>7} {'wall s':>7} {'cpu s':>7} "
         f"{'turns/s':>8} {'turns/cpu-s':>11} {'convs/s':>8}"
     )
     print(header)
     print("-" * len(header))
     results: dict[str, Result] = {}
-    runs: list[tuple[str, Callable[[], Result]]] = [
-        (s.name, partial(run_scenario, s, questions, spec)) for s in scenarios
-    ]
-    if not args.only_headline:
-        runs.append(("langgraph floor (stub nodes)", partial(langgraph_floor, questions, spec)))
-    for name, run in runs:
-        result = results[name] = best_of(args.repeat, run)
-        print(
-            f"{name:<32} {result.conversations:>6} {result.turns:>7} "
-            f"{result.seconds:>7.3f} {result.cpu_seconds:>7.3f} {result.turns_per_s:>8.0f} "
-            f"{result.turns / result.cpu_seconds:>11.0f} {result.conversations_per_s:>8.1f}"
-        )
-    print(f"turns_per_s: {results[HEADLINE].turns_per_s:.0f}")
+    for name, run in _runs(args, questions, spec):
+        results[name] = best_of(args.repeat, run)
+        print(_row(name, results[name]))
+    headline = [name for name in results if name == HEADLINE or name.startswith("full, process")]
+    best = max(headline, key=lambda name: results[name].turns_per_s)
+    print(f"best headline: {best}")
+    print(f"turns_per_s: {results[best].turns_per_s:.0f}")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import sqlite3
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +18,12 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import Field
 
+from chatbench.config import GraphSpec
+from chatbench.graphs.builder import DEFAULT_RETRY
 from chatbench.questions import Question
+from chatbench.records import ConversationRecord
+from chatbench.runner.batch import Variant
+from chatbench.runner.build import build_models
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GPT2_TOKENIZER = FIXTURES / "gpt2_tokenizer"
@@ -89,3 +98,46 @@ def question() -> Question:
 @pytest.fixture
 def tmp_store(tmp_path: Path) -> Iterator[Path]:
     yield tmp_path / "results.sqlite"
+
+
+def stored_ids(path: Path) -> list[str]:
+    """The conversation ids in a store file, read with plain SQLite (none before it exists)."""
+    if not path.exists():
+        return []
+    db = sqlite3.connect(path)
+    try:
+        return [row[0] for row in db.execute("SELECT id FROM conversations")]
+    except sqlite3.OperationalError:  # schema not created yet
+        return []
+    finally:
+        db.close()
+
+
+def kill_9_after(command: list[str], out: Path, rows: int) -> list[str]:
+    """Start ``command``, ``kill -9`` it once ``out`` holds ``rows`` conversations, and return
+    the ids stored by then."""
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while len(stored_ids(out)) < rows and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return stored_ids(out)
+
+
+def record_essence(record: ConversationRecord) -> tuple[Any, ...]:
+    """What must be equal between executors (not timings)."""
+    return (record.id, record.verdict, record.final_choice, record.transcript, record.models,
+            record.seed, record.stop_reason, record.turns, record.assistant_choices)
+
+
+def variant_with_vanished_persona(tmp_path: Path, retry: Any = None) -> Variant:
+    """A variant whose persona file is deleted after it was built: a worker that has to
+    build it again fails, with the file's name (``gone.yaml``) in the error."""
+    persona = tmp_path / "gone.yaml"
+    persona.write_text((FIXTURES.parents[1] / "personas" / "expert.yaml").read_text())
+    spec = GraphSpec(name="gone", persona=str(persona))
+    variant = Variant.build(spec, build_models(spec, "fake:user", "fake:echo"),
+                            retry=retry or DEFAULT_RETRY)
+    persona.unlink()
+    return variant

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 
 ray = pytest.importorskip("ray")
 
 from chatbench import ConfigError, GraphSpec, ResultStore, get_chat_model, load_questions  # noqa: E402
-from chatbench.records import ConversationRecord  # noqa: E402
 from chatbench.runner.batch import Job, Variant, plan_jobs, run_jobs  # noqa: E402
 from chatbench.runner.build import build_models  # noqa: E402
 from chatbench.runner.ray_executor import run_jobs_ray  # noqa: E402
+from tests.conftest import record_essence, stored_ids, variant_with_vanished_persona  # noqa: E402
 
 RUN = "ray-test"
 
@@ -45,24 +42,6 @@ def jobs() -> list[Job]:
     return plan_jobs(load_questions(limit=6), [variant], replicates=2, seed=0)
 
 
-def _essence(record: ConversationRecord) -> tuple[Any, ...]:
-    """What must be equal between executors (not timings)."""
-    return (
-        record.id,
-        record.verdict,
-        record.final_choice,
-        record.transcript,
-        record.models,
-        record.seed,
-        record.stop_reason,
-    )
-
-
-def _rows(path: Path) -> list[str]:
-    with sqlite3.connect(path) as db:
-        return [row[0] for row in db.execute("SELECT id FROM conversations")]
-
-
 @pytest.mark.slow
 def test_ray_matches_threads_and_stores_each_record_once(ray_cluster, jobs, tmp_path):
     seen: list[str] = []
@@ -74,9 +53,9 @@ def test_ray_matches_threads_and_stores_each_record_once(ray_cluster, jobs, tmp_
         stored = {r.id: r for r in store.records(RUN)}
     threaded = {r.id: r for r in run_jobs(jobs, run_id=RUN, concurrency=2)}
     assert len(jobs) == 12 and sorted(seen) == sorted(threaded)
-    assert sorted(_rows(tmp_path / "ray.sqlite")) == sorted(job.id(RUN) for job in jobs)
-    assert {i: _essence(r) for i, r in stored.items()} == {
-        i: _essence(r) for i, r in threaded.items()
+    assert sorted(stored_ids(tmp_path / "ray.sqlite")) == sorted(job.id(RUN) for job in jobs)
+    assert {i: record_essence(r) for i, r in stored.items()} == {
+        i: record_essence(r) for i, r in threaded.items()
     }
     assert all(r.stop_reason.value == "accepted" and r.transcript for r in stored.values())
 
@@ -90,7 +69,7 @@ def test_ray_resumes_a_partly_stored_run(ray_cluster, jobs, tmp_path):
         again = list(run_jobs_ray(jobs, run_id=RUN, store=store))
     assert len(first) == 4 and len(rest) == 8 and again == []
     assert set(rest) == {job.id(RUN) for job in jobs} - first
-    ids = _rows(path)
+    ids = stored_ids(path)
     assert len(ids) == 12 and sorted(ids) == sorted(job.id(RUN) for job in jobs)
 
 
@@ -104,11 +83,7 @@ def test_ray_needs_model_strings():
 
 @pytest.mark.slow
 def test_a_failed_shard_keeps_the_others_then_raises(ray_cluster, jobs, tmp_path):
-    persona = tmp_path / "gone.yaml"
-    persona.write_text((Path(__file__).parents[1] / "personas" / "expert.yaml").read_text())
-    spec = GraphSpec(name="gone", persona=str(persona))
-    broken = Variant.build(spec, build_models(spec, "fake:user", "fake:echo"))
-    persona.unlink()  # the worker cannot rebuild this variant: its task fails
+    broken = variant_with_vanished_persona(tmp_path)  # its task fails on the worker
     planned = plan_jobs(load_questions(limit=1), [broken], 1, 0) + jobs[::2]
     with ResultStore(tmp_path / "fail.sqlite") as store:
         with pytest.raises(ConfigError, match="gone.yaml"):

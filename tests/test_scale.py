@@ -2,34 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import sqlite3
 import subprocess
 import sys
-import time
 
 import pytest
 
 from chatbench import GraphSpec, ResultStore, StopReason, load_questions, run_conversations
 from chatbench.config import AblationGrid, load_grid
 from chatbench.runner.ablate import plan_grid, run_grid
+from tests.conftest import kill_9_after, stored_ids
 
 
 def chatbench(*args: str) -> list[str]:
     return [sys.executable, "-m", "chatbench.cli", *args]
-
-
-def _rows(path) -> list[str]:
-    if not path.exists():
-        return []
-    db = sqlite3.connect(path)
-    try:
-        return [row[0] for row in db.execute("SELECT id FROM conversations")]
-    except sqlite3.OperationalError:  # schema not created yet
-        return []
-    finally:
-        db.close()
 
 
 def test_concurrent_run_gives_the_same_conversations_as_sequential():
@@ -48,19 +33,13 @@ def test_kill_9_then_resume_stores_every_conversation_exactly_once(tmp_path):
     out = tmp_path / "killed.sqlite"
     args = ["run", "--user", "fake:user@0.02", "--assistant", "fake:echo@0.02", "--limit", "40",
             "--replicates", "2", "--concurrency", "4", "--out", str(out)]
-    proc = subprocess.Popen(chatbench(*args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while len(_rows(out)) < 10 and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    before = _rows(out)
+    before = kill_9_after(chatbench(*args), out, rows=10)
     assert 10 <= len(before) < 80, "the run should have been killed part-way"
 
     resumed = subprocess.run(chatbench("run", "--resume", str(out), "--concurrency", "4"),
                              capture_output=True, text=True, timeout=120)
     assert resumed.returncode == 0, resumed.stderr
-    after = _rows(out)
+    after = stored_ids(out)
     assert len(after) == 80 and len(set(after)) == 80
     assert set(before) <= set(after)
     with ResultStore(out) as store:
@@ -102,7 +81,7 @@ def test_ablate_cli_on_fakes(tmp_path):
                   "--limit", "2", "--out", str(out)),
         capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert "cot[user_cot=true]" in result.stdout and len(_rows(out)) == 4
+    assert "cot[user_cot=true]" in result.stdout and len(stored_ids(out)) == 4
 
 
 def test_grid_with_bad_cell_names_the_cell():
@@ -140,4 +119,4 @@ def test_ablate_failures_use_the_cli_retry_settings(tmp_path):
     resumed = subprocess.run(chatbench("run", "--resume", str(out), "--retry-wait", "0.01"),
                              capture_output=True, text=True, timeout=120)
     assert resumed.returncode == 0, resumed.stderr
-    assert len(_rows(out)) == 2
+    assert len(stored_ids(out)) == 2

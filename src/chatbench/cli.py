@@ -44,7 +44,10 @@ Seed = Annotated[int, opt("Run seed.", "SEED")]
 Replicates = Annotated[int, opt("Conversations per question.", "REPLICATES")]
 Concurrency = Annotated[int, opt("Conversations at once (local models batch them).",
                                   "CONCURRENCY")]
-ExecutorOpt = Annotated[str, opt("thread, or ray (pip install 'chatbench[ray]').", "EXECUTOR")]
+ExecutorOpt = Annotated[str, opt("thread; process (worker processes, for fake and API models); "
+                                  "or ray (pip install 'chatbench\\[ray]').", "EXECUTOR")]
+Processes = Annotated[int | None, opt("Worker processes of --executor process (default: one "
+                                       "per CPU).", "PROCESSES")]
 RayAddress = Annotated[str | None, opt("Ray cluster address (default: start a local one).",
                                         "RAY_ADDRESS")]
 MaxAttempts = Annotated[int, opt("Tries per model call before a conversation fails.",
@@ -145,7 +148,7 @@ def _execute_run(config: RunConfig, started: float) -> None:
     _report(records, config.out, started, "subject")
 
 
-GRID_EXECUTION = ("concurrency", "executor", "ray_address")
+GRID_EXECUTION = ("concurrency", "executor", "ray_address", "processes")
 """Execution settings that ``run_grid`` takes; the others shape each variant's graph."""
 
 
@@ -170,15 +173,15 @@ def run(
     questions: Questions = None, subjects: Subjects = None, limit: Limit = 5,
     graph: Graph = "quick", persona: PersonaOpt = None, user: User = None,
     assistant: Assistant = None, judge: Judge = None, seed: Seed = 0, replicates: Replicates = 1,
-    concurrency: Concurrency = 8, executor: ExecutorOpt = "thread", ray_address: RayAddress = None,
-    out: Out = Path("chatbench-results.sqlite"), run_id: RunId = None, resume: Resume = None,
-    max_attempts: MaxAttempts = 3, retry_wait: RetryWait = 1.0, call_timeout: CallTimeout = 600.0,
+    concurrency: Concurrency = 8, executor: ExecutorOpt = "thread", processes: Processes = None,
+    ray_address: RayAddress = None, out: Out = Path("chatbench-results.sqlite"),
+    run_id: RunId = None, resume: Resume = None, max_attempts: MaxAttempts = 3,
+    retry_wait: RetryWait = 1.0, call_timeout: CallTimeout = 600.0,
 ) -> None:
     """Run an evaluation. With no options: a small offline run on the embedded SmolLM2."""
     started = time.perf_counter()
-    execution = {"concurrency": concurrency, "executor": executor, "ray_address": ray_address,
-                 "max_attempts": max_attempts, "retry_wait_s": retry_wait,
-                 "call_timeout_s": call_timeout}
+    execution = _execution(concurrency, executor, processes, ray_address, max_attempts,
+                           retry_wait, call_timeout)
     if resume is not None:
         return _resume(resume, run_id, execution, started)
     fields = {"questions": questions, "limit": limit, "graph": graph, "persona": persona,
@@ -192,9 +195,9 @@ def run(
 def ablate(
     grid: Annotated[str, typer.Argument(help="Grid name (graphs/grids) or YAML path.")],
     limit: Limit = None, user: User = None, assistant: Assistant = None, judge: Judge = None,
-    concurrency: Concurrency = 8, executor: ExecutorOpt = "thread", ray_address: RayAddress = None,
-    out: Out = Path("chatbench-ablation.sqlite"), max_attempts: MaxAttempts = 3,
-    retry_wait: RetryWait = 1.0, call_timeout: CallTimeout = 600.0,
+    concurrency: Concurrency = 8, executor: ExecutorOpt = "thread", processes: Processes = None,
+    ray_address: RayAddress = None, out: Out = Path("chatbench-ablation.sqlite"),
+    max_attempts: MaxAttempts = 3, retry_wait: RetryWait = 1.0, call_timeout: CallTimeout = 600.0,
 ) -> None:
     """Run the full factorial of an ablation grid into one store, rows tagged by factor."""
     started = time.perf_counter()
@@ -203,10 +206,22 @@ def ablate(
                  {"limit": limit, "user": user, "assistant": assistant, "judge": judge}.items()
                  if v is not None}
     merged = _validated(AblationGrid, {**loaded.model_dump(), **overrides}, "options")
-    execution = {"concurrency": concurrency, "executor": executor, "ray_address": ray_address,
-                 "max_attempts": max_attempts, "retry_wait_s": retry_wait,
-                 "call_timeout_s": call_timeout}
+    execution = _execution(concurrency, executor, processes, ray_address, max_attempts,
+                           retry_wait, call_timeout)
     _execute_grid(merged, out, execution, started)
+
+
+def _execution(concurrency: int, executor: str, processes: int | None, ray_address: str | None,
+               max_attempts: int, retry_wait: float, call_timeout: float) -> dict[str, Any]:
+    """The options that change how a run executes, not its results, checked; validated
+    again with the rest of the config."""
+    if executor not in ("thread", "process", "ray"):
+        raise ConfigError(f"--executor must be thread, process or ray, not {executor!r}")
+    if processes is not None and processes < 1:
+        raise ConfigError(f"--processes must be at least 1, got {processes}")
+    return {"concurrency": concurrency, "executor": executor, "processes": processes,
+            "ray_address": ray_address, "max_attempts": max_attempts,
+            "retry_wait_s": retry_wait, "call_timeout_s": call_timeout}
 
 
 def _resume(path: Path, run_id: str | None, execution: dict[str, Any], started: float) -> None:

@@ -128,8 +128,11 @@ class RunConfig(BaseModel):
     """Wait before the first retry; doubles each time (with jitter)."""
     call_timeout_s: float | None = Field(default=600.0, gt=0)
     """Longest wait for one model call before it counts as a (retried) failure."""
-    executor: Literal["thread", "ray"] = "thread"
-    """Threads in this process, or Ray tasks (``pip install 'chatbench[ray]'``)."""
+    executor: Literal["thread", "process", "ray"] = "thread"
+    """Threads in this process, worker processes on this machine (fake and API models), or
+    Ray tasks (``pip install 'chatbench[ray]'``)."""
+    processes: int | None = Field(default=None, ge=1)
+    """Worker processes of the process executor; None for one per CPU."""
     ray_address: str | None = None
     """Ray cluster address; None starts a local one."""
     out: Path = Path("chatbench-results.sqlite")

@@ -95,6 +95,7 @@ def run_grid(
     concurrency: int = 8,
     executor: Executor = "thread",
     ray_address: str | None = None,
+    processes: int | None = None,
     on_record: OnRecord | None = None,
 ) -> list[ConversationRecord]:
     """Run every cell x question x replicate into one store, each row tagged with its
@@ -109,6 +110,7 @@ def run_grid(
         store.write_run(plan.run_id, "ablate", grid.model_dump(mode="json"),
                         datetime.now(timezone.utc).isoformat())
         for _ in execute(jobs, run_id=plan.run_id, store=store, concurrency=concurrency,
-                         executor=executor, ray_address=ray_address, on_record=on_record):
+                         executor=executor, ray_address=ray_address, processes=processes,
+                         on_record=on_record):
             pass
         return list(store.records(plan.run_id))

@@ -46,6 +46,8 @@ class Variant:
     """Ablation factor values of this cell (empty outside ablations)."""
     call_timeout_s: float | None = None
     """Longest wait for one model call."""
+    retry: RetryPolicy | None = DEFAULT_RETRY
+    """Retry policy the graph's model-calling nodes were compiled with."""
 
     @classmethod
     def build(
@@ -59,7 +61,8 @@ class Variant:
         """Load the persona and compile the graph of ``spec`` (with ``retry`` on its
         model-calling nodes)."""
         graph = build_graph(spec, retry=retry)
-        return cls(spec, models, build_persona(spec), graph, dict(factors or {}), call_timeout_s)
+        return cls(spec, models, build_persona(spec), graph, dict(factors or {}), call_timeout_s,
+                   retry)
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,28 @@ def plan_jobs(
         for q in questions
         for r in range(replicates)
     ]
+
+
+@dataclass(frozen=True)
+class Recorder:
+    """Where every executor's records go: into the store first, then to ``on_record``."""
+
+    run_id: str
+    store: ResultStore | None
+    on_record: OnRecord | None
+
+    def pending(self, jobs: Iterable[Job]) -> Iterator[Job]:
+        """The jobs whose conversations are not in the store yet (read from it now)."""
+        done = self.store.ids(self.run_id) if self.store is not None else set()
+        return (job for job in jobs if job.id(self.run_id) not in done)
+
+    def finish(self, record: ConversationRecord) -> ConversationRecord:
+        """Store ``record`` and report it; returns it."""
+        if self.store is not None:
+            self.store.write(record)
+        if self.on_record is not None:
+            self.on_record(record)
+        return record
 
 
 def _execute(job: Job, run_id: str) -> ConversationRecord:
@@ -119,22 +144,13 @@ def run_jobs(
     are batched into one ``generate`` by the model's micro-batcher. At most
     ``2 * concurrency`` jobs are in flight, so memory stays flat however long the run.
     """
-    done = store.ids(run_id) if store is not None else set()
-    pending = (job for job in jobs if job.id(run_id) not in done)
-
-    def finish(record: ConversationRecord) -> ConversationRecord:
-        if store is not None:
-            store.write(record)
-        if on_record is not None:
-            on_record(record)
-        return record
-
-    records = map_bounded(lambda job: _execute(job, run_id), pending, concurrency,
+    recorder = Recorder(run_id, store, on_record)
+    records = map_bounded(lambda job: _execute(job, run_id), recorder.pending(jobs), concurrency,
                           "chatbench-conv")
-    yield from (finish(record) for record in records)
+    yield from (recorder.finish(record) for record in records)
 
 
-Executor = Literal["thread", "ray"]
+Executor = Literal["thread", "ray", "process"]
 
 
 def execute(
@@ -145,15 +161,23 @@ def execute(
     concurrency: int = 1,
     executor: Executor = "thread",
     ray_address: str | None = None,
+    processes: int | None = None,
     on_record: OnRecord | None = None,
 ) -> Iterator[ConversationRecord]:
-    """Run jobs on the chosen executor: threads in this process, or Ray tasks (a local
-    cluster, or the one at ``ray_address``). Same resume and storage semantics either way."""
+    """Run jobs on the chosen executor: threads in this process, worker processes on this
+    machine (``processes`` of them, each running ``concurrency`` conversations at once), or
+    Ray tasks (a local cluster, or the one at ``ray_address``). Same resume and storage
+    semantics either way: this process stores each record as it arrives."""
     if executor == "ray":
         from chatbench.runner.ray_executor import run_jobs_ray
 
         return run_jobs_ray(jobs, run_id=run_id, store=store, on_record=on_record,
                             address=ray_address)
+    if executor == "process":
+        from chatbench.runner.process_executor import run_jobs_process
+
+        return run_jobs_process(jobs, run_id=run_id, store=store, concurrency=concurrency,
+                                on_record=on_record, processes=processes)
     return run_jobs(jobs, run_id=run_id, store=store, concurrency=concurrency,
                     on_record=on_record)
 
@@ -171,6 +195,8 @@ def run_conversations(
     store: ResultStore | None = None,
     concurrency: int = 1,
     on_record: OnRecord | None = None,
+    executor: Executor = "thread",
+    processes: int | None = None,
 ) -> list[ConversationRecord]:
     """Run every question x replicate of one variant; store each record as it ends.
 
@@ -189,8 +215,12 @@ def run_conversations(
         replicates: Conversations per question.
         run_id: Name of the run in the store.
         store: Where records are written as they finish.
-        concurrency: Conversations run at once (local models batch their calls).
+        concurrency: Conversations run at once (local models batch their calls); with
+            the process executor, in each worker process.
         on_record: Called with each new record (progress display).
+        executor: ``"thread"`` (this process), ``"process"`` (worker processes: for fake
+            and API models given as strings or picklable objects) or ``"ray"``.
+        processes: Worker processes of the process executor; None for one per CPU.
 
     Returns:
         The records of the conversations run now (not those skipped), in finishing order.
@@ -203,8 +233,8 @@ def run_conversations(
     """
     models = user if isinstance(user, Models) else build_models(spec, user, assistant, judge)
     jobs = plan_jobs(questions, [Variant.build(spec, models)], replicates, seed)
-    return list(run_jobs(jobs, run_id=run_id, store=store, concurrency=concurrency,
-                         on_record=on_record))
+    return list(execute(jobs, run_id=run_id, store=store, concurrency=concurrency,
+                        executor=executor, processes=processes, on_record=on_record))
 
 
 @dataclass(frozen=True)
@@ -258,6 +288,6 @@ def run(
                         datetime.now(timezone.utc).isoformat())
         for _ in execute(jobs, run_id=plan.run_id, store=store, concurrency=config.concurrency,
                          executor=config.executor, ray_address=config.ray_address,
-                         on_record=on_record):
+                         processes=config.processes, on_record=on_record):
             pass
         return list(store.records(plan.run_id))

@@ -11,7 +11,7 @@ from langchain_core.language_models import BaseChatModel
 from chatbench.config import GraphSpec, RunConfig, load_graph_spec
 from chatbench.errors import ConfigError
 from chatbench.models.base import TextCompleter
-from chatbench.models.registry import get_chat_model, get_text_completer
+from chatbench.models.registry import get_chat_model, get_text_completer, known_providers
 from chatbench.personas import Persona, load_persona
 
 ModelLike = str | BaseChatModel
@@ -36,6 +36,18 @@ def model_name(model: object) -> str:
         if isinstance(value, str) and value:
             return f"{type(model).__name__}:{value}"
     return type(model).__name__
+
+
+def is_model_string(name: str) -> bool:
+    """Whether ``name`` is a model string a worker process can resolve (``smollm2``,
+    ``hf:...``, ``fake:...``, ``openai:...``), as opposed to the name of a model object."""
+    provider, sep, rest = name.strip().partition(":")
+    return name.strip() == "smollm2" or bool(sep and rest) and provider in known_providers()
+
+
+def is_local_model_string(name: str) -> bool:
+    """Whether ``name`` names a model that loads its weights in this process."""
+    return name.strip() == "smollm2" or name.strip().startswith("hf:")
 
 
 def build_spec(config: RunConfig) -> GraphSpec:
@@ -88,6 +100,7 @@ EXECUTION_ONLY = {
     "concurrency",
     "executor",
     "ray_address",
+    "processes",
     "max_attempts",
     "retry_wait_s",
     "call_timeout_s",

@@ -23,11 +23,10 @@ from typing_extensions import TypedDict
 
 from chatbench.config import GraphSpec
 from chatbench.errors import ConfigError, MissingDependencyError
-from chatbench.models.registry import known_providers
 from chatbench.questions import Question
 from chatbench.records import ConversationRecord
-from chatbench.runner.batch import Job, OnRecord, Variant, _execute
-from chatbench.runner.build import build_models
+from chatbench.runner.batch import Job, OnRecord, Recorder, Variant, _execute
+from chatbench.runner.build import build_models, is_model_string
 from chatbench.storage import ResultStore
 
 Conversation = tuple[dict[str, Any], int, int]
@@ -96,11 +95,6 @@ def _import_ray() -> ModuleType:
     return ray
 
 
-def _is_model_string(name: str) -> bool:
-    provider, sep, rest = name.strip().partition(":")
-    return name.strip() == "smollm2" or bool(sep and rest) and provider in known_providers()
-
-
 def _describe(variant: Variant) -> str:
     """The variant as JSON a worker can rebuild it from.
 
@@ -114,7 +108,7 @@ def _describe(variant: Variant) -> str:
         "judge": None if variant.models.judge is None else names["judge"],
     }
     for role, name in roles.items():
-        if name is not None and not _is_model_string(name):
+        if name is not None and not is_model_string(name):
             raise ConfigError(
                 f"variant {variant.spec.name!r}: the Ray executor needs model strings "
                 f"(e.g. smollm2, hf:..., openai:..., fake:...), but the {role} model was "
@@ -180,16 +174,11 @@ def _run(
 ) -> Iterator[ConversationRecord]:
     """The generator behind ``run_jobs_ray``: starts Ray on first use, as ``run_jobs``
     starts its threads."""
-    done = store.ids(run_id) if store is not None else set()
-    pending = (job for job in jobs if job.id(run_id) not in done)
+    recorder = Recorder(run_id, store, on_record)
+    pending = recorder.pending(jobs)
 
     def finish(row: dict[str, Any]) -> ConversationRecord:
-        record = ConversationRecord.model_validate(row)
-        if store is not None:
-            store.write(record)
-        if on_record is not None:
-            on_record(record)
-        return record
+        return recorder.finish(ConversationRecord.model_validate(row))
 
     if not ray.is_initialized():
         ray.init(
