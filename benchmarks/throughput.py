@@ -8,8 +8,10 @@ the same questions and token limits):
     two-step control flow (role-flipped simulator view, early end once the user commits to an
     option, the ``"Answer:"``-prefilled forced answer), so at temperature 0 both methods write
     the same transcripts and do the same work;
-(b) ``chatbench``: ``run_conversations(..., concurrency=C)``, whose micro-batcher gathers the
-    concurrent conversations' calls into left-padded batches;
+(b) ``chatbench``: ``run_conversations(..., concurrency=C)``. The model's continuous batcher
+    decodes the concurrent conversations' calls together (each joins the batch when its prompt
+    is prefilled and leaves when done) and prefills only what its prefix cache lacks
+    (``--engine generate``: the older path, micro-batched left-padded ``generate`` calls);
 (c) ``ceiling``: raw ``model.generate`` over C left-padded chat prompts, every row running to
     the token limit (``min_new_tokens == max_new_tokens``): the best batched generation can do.
 
@@ -36,6 +38,7 @@ from chatbench import prompts
 from chatbench.choice import extract_choice
 from chatbench.config import GraphSpec, RoleSettings
 from chatbench.models.base import Completion
+from chatbench.models.engine import EngineStats, PrefixCache
 from chatbench.models.hf import LocalCausalLM, Row
 from chatbench.models.registry import load_local_lm
 from chatbench.questions import Question, load_questions
@@ -77,8 +80,14 @@ class Result:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--questions", type=int, default=8, help="conversations (one each)")
-    parser.add_argument("--concurrency", type=int, default=8, help="chatbench concurrency C")
+    parser.add_argument("--questions", type=int, default=16, help="conversations (one each)")
+    parser.add_argument("--concurrency", type=int, default=16, help="chatbench concurrency C")
+    parser.add_argument(
+        "--engine",
+        choices=("continuous", "generate"),
+        default="continuous",
+        help="how (b) batches: the continuous batcher, or micro-batched generate calls",
+    )
     parser.add_argument("--max-turns", type=int, default=2, help="user turns before forcing")
     parser.add_argument("--user-tokens", type=int, default=32, help="max tokens per user turn")
     parser.add_argument("--assistant-tokens", type=int, default=48, help="max tokens per reply")
@@ -271,12 +280,25 @@ class BatchLog:
 
 
 def run_batched(
-    lm: LocalCausalLM, questions: Sequence[Question], spec: GraphSpec, concurrency: int
-) -> tuple[Result, list[ConversationRecord], BatchLog]:
-    """(b): ``run_conversations`` with ``concurrency`` conversations at once, no store."""
+    lm: LocalCausalLM,
+    questions: Sequence[Question],
+    spec: GraphSpec,
+    concurrency: int,
+    engine: str,
+) -> tuple[Result, list[ConversationRecord], list[str]]:
+    """(b): ``run_conversations`` with ``concurrency`` conversations at once, no store; also
+    returns lines on how the engine batched."""
+    continuous = lm.engine
+    if engine == "continuous" and continuous is None:
+        raise SystemExit(f"{MODEL}: the continuous engine does not support this model")
+    if continuous is not None:
+        continuous.stats = EngineStats()
+        continuous.prefix_cache.clear()  # nothing cached by the warm-up
     lm.batcher.batch_sizes.clear()
     log = BatchLog()
     undo = log.wrap(lm)
+    if engine == "generate":
+        lm.engine = None
     try:
         started = time.perf_counter()
         records = run_conversations(
@@ -285,17 +307,27 @@ def run_batched(
         seconds = time.perf_counter() - started
     finally:
         undo()
+        lm.engine = continuous
     calls = [t for r in records for t in r.timings if t["output_tokens"] is not None]
+    if engine == "continuous":
+        assert continuous is not None
+        stats = continuous.stats
+        positions = stats.prompt_tokens - stats.reused_tokens
+        slots = stats.requests + stats.row_steps  # each prefill picks a first token
+        lines = engine_summary(stats, continuous.prefix_cache)
+    else:
+        positions, slots = log.prompt_positions(), log.decode_slots()
+        lines = batch_summary(log, seconds, list(lm.batcher.batch_sizes))
     result = Result(
-        f"(b) chatbench C={concurrency}",
+        f"(b) chatbench C={concurrency} {engine}",
         len(records),
         seconds,
         sum(t["output_tokens"] or 0 for t in calls),
         len(calls),
-        log.prompt_positions(),
-        log.decode_slots(),
+        positions,
+        slots,
     )
-    return result, records, log
+    return result, records, lines
 
 
 # --- (c) the ceiling: raw batched generate, every row to the limit --------------------------
@@ -402,6 +434,20 @@ def batch_summary(log: BatchLog, wall: float, sizes: list[int]) -> list[str]:
     ]
 
 
+def engine_summary(stats: EngineStats, cache: PrefixCache) -> list[str]:
+    """What the continuous batcher achieved: rows per step, prefill saved by the cache."""
+    sizes = stats.batch_sizes or [0]
+    run = stats.prompt_tokens - stats.reused_tokens
+    return [
+        f"decoding steps {stats.decode_steps}, rows per step: mean {statistics.mean(sizes):.2f},"
+        f" max {max(sizes)}; requests {stats.requests}",
+        f"prompt tokens {stats.prompt_tokens}: {stats.reused_tokens}"
+        f" ({100 * stats.reused_tokens / max(stats.prompt_tokens, 1):.0f}%) from the prefix"
+        f" cache, {run} prefilled",
+        f"prefix cache at the end: {len(cache)} entries, {cache.bytes / 2**20:.0f} MiB",
+    ]
+
+
 def turn_summary(
     records: Sequence[ConversationRecord], questions: Sequence[Question], reference_turns: list[int]
 ) -> list[str]:
@@ -446,8 +492,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     warm_up(lm, questions[0])
     notes = [f"before: {load_line()}"]
     sequential, reference_turns = run_sequential(lm, questions, spec)
-    batched, records, log = run_batched(lm, questions, spec, args.concurrency)
-    sizes = list(lm.batcher.batch_sizes)
+    batched, records, batching = run_batched(lm, questions, spec, args.concurrency, args.engine)
     texts = ceiling_prompts(lm, questions, args.concurrency)
     ceiling = run_ceiling(lm, texts, sorted({args.user_tokens, args.assistant_tokens}))
     notes.append(f"after: {load_line()}")
@@ -455,7 +500,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     for line in [
         *notes,
         *turn_summary(records, questions, reference_turns),
-        *batch_summary(log, batched.seconds, sizes),
+        *batching,
     ]:
         print(line)
     padded = ceiling.prompt_positions // (len(texts) * ceiling.calls)

