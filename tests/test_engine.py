@@ -448,6 +448,13 @@ def test_empty_prompt_is_a_value_error(models, tok):
     assert engine.stats.requests == 0
 
 
+def test_a_token_limit_below_one_is_a_value_error(models, tok):
+    engine = ContinuousBatcher(models["gpt2"], tok)
+    with pytest.raises(ValueError, match="max_tokens must be at least 1, not 0"):
+        engine.submit([Row("Hi", 0, 0.0)])
+    assert engine.stats.requests == 0
+
+
 # --- which models the engine serves ------------------------------------------------------------
 
 

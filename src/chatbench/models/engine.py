@@ -293,6 +293,9 @@ class ContinuousBatcher:
 
     def submit(self, rows: Sequence[Row], stop: Sequence[str] = ()) -> list[Completion]:
         """Generate for ``rows`` (alongside every other caller's rows); blocks until done."""
+        for row in rows:
+            if row.max_tokens < 1:
+                raise ValueError(f"max_tokens must be at least 1, not {row.max_tokens}")
         requests = [
             _Request(self._encode(row.prompt), row, tuple(stop), Future()) for row in rows
         ]
@@ -332,7 +335,8 @@ class ContinuousBatcher:
                         self._step()
                     except Exception as exc:  # noqa: BLE001 - every row's caller gets it
                         for active in self._rows:
-                            active.request.future.set_exception(exc)
+                            if not active.request.future.done():  # not answered this step
+                                active.request.future.set_exception(exc)
                         self._rows = []
 
     def _forward(
@@ -392,13 +396,18 @@ class ContinuousBatcher:
         self.stats.row_steps += len(rows)
         self.stats.batch_sizes.append(len(rows))
         greedy = logits.argmax(dim=-1).tolist()
-        finished = []
+        leaving = []
         for i, active in enumerate(rows):
             active.length += 1
-            if self._take(active, logits[i], greedy[i]):
-                finished.append(i)
-        for i in reversed(finished):  # the last row moves into each freed slot
-            self._finish(rows[i], i)
+            try:
+                if self._take(active, logits[i], greedy[i]):
+                    leaving.append(i)
+            except Exception as exc:  # noqa: BLE001 - e.g. NaN logits: only this row fails
+                active.request.future.set_exception(exc)
+                leaving.append(i)
+        for i in reversed(leaving):  # the last row moves into each freed slot
+            if not rows[i].request.future.done():
+                self._finish(rows[i], i)
             last = len(rows) - 1
             if i != last:
                 for layer in self._layers:
