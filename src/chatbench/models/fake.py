@@ -24,6 +24,7 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import var_child_runnable_config
 
 from chatbench.errors import ConfigError
+from chatbench.models.invoke import message_text
 from chatbench.models.registry import register_provider
 
 FAKE_MODELS = ("echo", "say:<text>", "user", "fail")
@@ -51,11 +52,11 @@ class FakeChatModel(BaseChatModel):
         if self.kind == "say":
             return self.text
         if self.kind == "echo":
-            return messages[-1].text if messages else ""
+            return message_text(messages[-1]) if messages else ""
         # user: its own earlier turns are the AI messages of its role-flipped view
         if not any(isinstance(m, AIMessage) for m in messages):
             return USER_OPENING
-        digest = hashlib.blake2b(messages[0].text.encode(), digest_size=2).digest()
+        digest = hashlib.blake2b(message_text(messages[0]).encode(), digest_size=2).digest()
         return f"Answer: {'ABCD'[digest[0] % 4]}"
 
     def invoke(

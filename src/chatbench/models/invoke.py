@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import functools
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -43,6 +44,19 @@ def _invoke(
         raise ModelCallTimeout(f"model call took longer than {timeout_s:g} s") from None
 
 
+def message_text(message: BaseMessage) -> str:
+    """``message.text``, without the copy LangChain makes of plain string content (the usual
+    case). Transcripts are read again on every turn, so this is on the hot path."""
+    content = message.content
+    return content if isinstance(content, str) else message.text
+
+
+@functools.lru_cache(maxsize=64)
+def _call_kwargs(settings: RoleSettings) -> tuple[tuple[str, Any], ...]:
+    """A role's call keyword arguments, worked out once per (frozen) settings object."""
+    return tuple(settings.call_kwargs().items())
+
+
 def invoke_chat(
     model: BaseChatModel,
     messages: Sequence[BaseMessage],
@@ -62,13 +76,13 @@ def invoke_chat(
     Returns:
         The reply's text and, where the model reports them, its token counts.
     """
-    kwargs: dict[str, Any] = settings.call_kwargs()
+    kwargs: dict[str, Any] = dict(_call_kwargs(settings))
     if seed is not None and getattr(model, "_llm_type", "") == LOCAL_LLM_TYPE:
         kwargs["seed"] = seed
     reply = _invoke(model, list(messages), kwargs, timeout_s)
     usage = reply.usage_metadata if isinstance(reply, AIMessage) else None
     return Completion(
-        text=reply.text.strip(),
+        text=message_text(reply).strip(),
         input_tokens=usage["input_tokens"] if usage else None,
         output_tokens=usage["output_tokens"] if usage else None,
     )

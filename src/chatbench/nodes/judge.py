@@ -16,7 +16,7 @@ from chatbench.config import GraphSpec
 from chatbench.context import SimContext
 from chatbench.judges import Judgement, judge_rubric
 from chatbench.models.base import Completion
-from chatbench.models.invoke import invoke_chat
+from chatbench.models.invoke import invoke_chat, message_text
 from chatbench.nodes._common import Node, node_timing
 from chatbench.questions import Question
 from chatbench.state import JUDGE, ConversationState, NodeTiming, StopReason, Verdict
@@ -31,7 +31,7 @@ def verdict_for(choice: str | None, question: Question) -> Verdict:
 
 def assistant_choices(messages: list[AnyMessage], question: Question) -> list[str | None]:
     """Per assistant turn, the option its reply points to (None: none, or several)."""
-    return [extract_choice(m.text, question.choices) for m in messages
+    return [extract_choice(message_text(m), question.choices) for m in messages
             if isinstance(m, AIMessage)]
 
 

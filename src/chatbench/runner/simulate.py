@@ -11,6 +11,7 @@ from langgraph.graph.state import CompiledStateGraph
 
 from chatbench.config import GraphSpec
 from chatbench.context import SimContext
+from chatbench.models.invoke import message_text
 from chatbench.questions import Question
 from chatbench.records import ConversationRecord, TranscriptTurn
 from chatbench.state import ConversationState, StopReason, initial_state
@@ -25,9 +26,9 @@ def _transcript(state: ConversationState) -> list[TranscriptTurn]:
     turns = []
     for message in state.get("messages", []):
         if isinstance(message, HumanMessage):
-            turns.append(TranscriptTurn(role="user", content=message.text))
+            turns.append(TranscriptTurn(role="user", content=message_text(message)))
         elif isinstance(message, AIMessage):
-            turns.append(TranscriptTurn(role="assistant", content=message.text))
+            turns.append(TranscriptTurn(role="assistant", content=message_text(message)))
     return turns
 
 

@@ -19,8 +19,9 @@ from chatbench import prompts
 from chatbench.choice import extract_choice
 from chatbench.errors import ConfigError
 from chatbench.models.base import Completion
-from chatbench.models.invoke import invoke_chat
+from chatbench.models.invoke import invoke_chat, message_text
 from chatbench.personas import render_persona
+from chatbench.questions import Question
 from chatbench.simulators.base import TurnRequest
 from chatbench.simulators.registry import register_simulator
 
@@ -65,7 +66,7 @@ PROMPT_SETS: dict[str, PromptSet] = {
 def flip_roles(messages: Sequence[AnyMessage]) -> list[BaseMessage]:
     """The transcript as the simulated user sees it: its turns as AI, the assistant's as human."""
     return [
-        _flipped(isinstance(message, HumanMessage), message.text)
+        _flipped(isinstance(message, HumanMessage), message_text(message))
         for message in messages
         if isinstance(message, (HumanMessage, AIMessage))
     ]
@@ -79,11 +80,17 @@ def _flipped(from_user: bool, text: str) -> BaseMessage:
     return AIMessage(content=text) if from_user else HumanMessage(content=text)
 
 
+@functools.lru_cache(maxsize=1024)
+def _system_message(template: str, persona_block: str, question: Question) -> SystemMessage:
+    """The simulator's system message: the same on every turn of a conversation, so built
+    once (like the flipped messages, one object serves every call)."""
+    return SystemMessage(content=template.format(persona=persona_block, question=question.format()))
+
+
 def simulator_view(request: TurnRequest, prompt_set: PromptSet) -> list[BaseMessage]:
     """The full prompt of one simulator call: system, flipped transcript, step instruction."""
     persona = request.context.persona
     persona_block = prompts.PERSONA_BLOCK.format(persona=render_persona(persona)) if persona else ""
-    system = prompt_set.system.format(persona=persona_block, question=request.question.format())
     instruction = {
         "first": prompt_set.first,
         "next": prompt_set.next,
@@ -93,9 +100,10 @@ def simulator_view(request: TurnRequest, prompt_set: PromptSet) -> list[BaseMess
     }[request.mode]
     if request.scratchpad and request.mode != "think":
         instruction = f"{prompts.USER_SCRATCHPAD_PREFIX}{request.scratchpad}\n\n{instruction}"
-    view: list[BaseMessage] = [SystemMessage(content=system), *flip_roles(request.messages)]
+    system = _system_message(prompt_set.system, persona_block, request.question)
+    view: list[BaseMessage] = [system, *flip_roles(request.messages)]
     if isinstance(view[-1], HumanMessage):
-        view[-1] = HumanMessage(content=f"{view[-1].text}\n\n{instruction}")
+        view[-1] = HumanMessage(content=f"{message_text(view[-1])}\n\n{instruction}")
     else:
         view.append(HumanMessage(content=instruction))
     return view
