@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
 import pytest
-from langchain_core.language_models import FakeListChatModel, GenericFakeChatModel
+from langchain_core.language_models import (
+    BaseChatModel,
+    FakeListChatModel,
+    GenericFakeChatModel,
+)
 
 from chatbench import ConfigError, GraphSpec, ResultStore, RunConfig, StopReason, load_questions
 from chatbench.graphs.builder import retry_policy
@@ -93,6 +98,24 @@ def test_a_variant_a_worker_cannot_build_keeps_the_others_then_raises(jobs, tmp_
                 pass
         stored = store.ids(RUN)
     assert stored == {job.id(RUN) for job in jobs[::2]}  # every conversation in flight kept
+
+
+class ExitingChatModel(BaseChatModel):
+    """A model whose call kills its process, as an out-of-memory kill would."""
+
+    @property
+    def _llm_type(self) -> str:
+        return "exiting-test"
+
+    def _generate(self, messages: Any, stop: Any = None, run_manager: Any = None,
+                  **kw: Any) -> Any:
+        os._exit(3)
+
+
+def test_a_dead_worker_is_an_error_not_a_hang():
+    jobs = plan_jobs(load_questions(limit=2), [_variant(assistant=ExitingChatModel())], 1, 0)
+    with pytest.raises(RuntimeError, match="exited with code 3"):
+        list(run_jobs_process(jobs, run_id=RUN, processes=1))
 
 
 def test_local_models_warn_that_each_worker_loads_its_own_copy(jobs):

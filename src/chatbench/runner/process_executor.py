@@ -22,10 +22,13 @@ import multiprocessing
 import os
 import pickle
 import queue
+import threading
 import warnings
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
+from multiprocessing.connection import Connection, wait
 from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -47,7 +50,7 @@ ROLES = ("user", "assistant", "judge")
 Task = tuple[int, Question, int, int]
 """One conversation for a worker: recipe index, question, replicate, seed."""
 Outcome = tuple[str, Any]
-"""What a worker sends back per task: ("record", record) or ("failed", exception)."""
+"""What a worker sends back per task: ("record", the record as JSON) or ("failed", exception)."""
 _POLL_S = 0.5
 """How often a waiting process checks that the other side is still alive."""
 
@@ -221,29 +224,30 @@ def _run(
 
 
 class _Pool:
-    """Worker processes fed through one task queue, answering through one outcome queue."""
+    """Worker processes fed from one task queue (whichever is free takes the next task),
+    each answering through its own pipe."""
 
     def __init__(self, context: BaseContext, recipes: list[Recipe], run_id: str,
                  concurrency: int, processes: int) -> None:
         self.inbox = context.Queue()
-        self.outbox = context.Queue()
         # Enough queued per worker to keep its threads busy, few enough that a failure stops
         # the run soon and memory stays flat however many jobs there are.
         self.window = processes * (2 * concurrency + 2)
-        self.workers: list[BaseProcess] = [
-            context.Process(
-                target=_work,
-                args=(self.inbox, self.outbox, recipes, run_id, concurrency),
-                name=f"chatbench-worker-{index}",
-                daemon=True,
-            )
-            for index in range(processes)
-        ]
+        self.workers: dict[Connection, BaseProcess] = {}
+        self.received: deque[Outcome] = deque()
         try:
-            for worker in self.workers:
+            for index in range(processes):
+                receive, send = context.Pipe(duplex=False)
+                worker = context.Process(
+                    target=_work,
+                    args=(self.inbox, send, recipes, run_id, concurrency),
+                    name=f"chatbench-worker-{index}",
+                    daemon=True,
+                )
+                self.workers[receive] = worker
                 worker.start()
+                send.close()  # the worker's now: its exit closes the pipe, which we then see
         except BaseException:
-            self.workers = [worker for worker in self.workers if worker.pid is not None]
             self.close(graceful=False)
             raise
 
@@ -267,7 +271,7 @@ class _Pool:
             kind, payload = self._receive()
             in_flight -= 1
             if kind == "record":
-                yield payload
+                yield ConversationRecord.model_validate_json(payload)
             else:
                 failure = failure or payload
         if failure is not None:
@@ -275,59 +279,78 @@ class _Pool:
 
     def _receive(self) -> Outcome:
         """The next outcome; raises if a worker died, since its tasks will never answer."""
-        while True:
-            try:
-                outcome: Outcome = self.outbox.get(timeout=_POLL_S)
-                return outcome
-            except queue.Empty:
-                dead = [w for w in self.workers if not w.is_alive()]
-                if dead:
+        while not self.received:
+            for pipe in wait(list(self.workers), timeout=_POLL_S):
+                try:
+                    self.received.append(pipe.recv())  # type: ignore[union-attr]  # a Connection
+                except EOFError:
+                    worker = self.workers[pipe]  # type: ignore[index]  # a Connection
+                    worker.join(timeout=_POLL_S)
                     raise RuntimeError(
-                        f"worker process {dead[0].name} exited with code {dead[0].exitcode}; "
+                        f"worker process {worker.name} exited with code {worker.exitcode}; "
                         f"the conversations it was running were not stored (rerun to "
                         f"finish). Workers import the main script: if it starts a run "
                         f"outside an `if __name__ == \"__main__\":` block, add one"
                     ) from None
+        return self.received.popleft()
 
     def close(self, *, graceful: bool) -> None:
         """Stop the workers: idle ones exit at their end marker; after an error or an early
         stop, busy ones are terminated (what they were running was not stored)."""
+        started = [worker for worker in self.workers.values() if worker.pid is not None]
         if graceful:
-            for _ in self.workers:
+            for _ in started:
                 self.inbox.put(None)
-            for worker in self.workers:
+            for worker in started:
                 worker.join(timeout=10)
         else:
             self.inbox.cancel_join_thread()  # nobody may read what is still queued
-        for worker in self.workers:
+        for worker in started:
             if worker.is_alive():
                 worker.terminate()
             worker.join()
+        for pipe in self.workers:
+            pipe.close()
         self.inbox.close()
-        self.outbox.close()
+
+
+class _Outbox:
+    """A worker's end of its pipe: its threads send one outcome at a time, written at once
+    (a ``Queue`` would hand each one to a feeder thread, which then competes for the GIL
+    with the conversations)."""
+
+    def __init__(self, pipe: Connection) -> None:
+        self.pipe = pipe
+        self.lock = threading.Lock()
+
+    def send(self, outcome: Outcome) -> None:
+        """Send ``outcome``; blocks while the pipe is full, raises once the parent is gone."""
+        with self.lock:
+            self.pipe.send(outcome)
 
 
 def _work(
-    inbox: Any, outbox: Any, recipes: list[Recipe], run_id: str, concurrency: int
+    inbox: Any, pipe: Connection, recipes: list[Recipe], run_id: str, concurrency: int
 ) -> None:
     """A worker process: run the tasks from ``inbox`` until its end marker, ``concurrency``
-    at a time, sending each record to ``outbox`` as its conversation ends."""
-    # The parent has read every outcome before it sends the end marker, so nothing queued is
-    # lost by not waiting for the queue's feeder thread at exit; waiting could hang if the
-    # parent is gone.
-    outbox.cancel_join_thread()
+    at a time, sending each record through ``pipe`` as its conversation ends."""
+    outbox = _Outbox(pipe)
     run = partial(_run_and_send, outbox=outbox, run_id=run_id)
-    for _ in map_bounded(run, _jobs(inbox, outbox, recipes), concurrency, "chatbench-conv"):
-        pass
+    try:
+        for _ in map_bounded(run, _jobs(inbox, outbox, recipes), concurrency, "chatbench-conv"):
+            pass
+    except BrokenPipeError:  # the parent is gone (killed): nobody is left to tell
+        return
 
 
-def _run_and_send(job: Job, *, outbox: Any, run_id: str) -> None:
+def _run_and_send(job: Job, *, outbox: _Outbox, run_id: str) -> None:
     """Run one conversation and send its record at once (from the thread that ran it, not
-    when the pool gets round to it: the pool may be waiting for the next task)."""
-    outbox.put(("record", _execute(job, run_id)))
+    when the pool gets round to it: the pool may be waiting for the next task). Records
+    travel as JSON, which costs both sides less than pickling the model."""
+    outbox.send(("record", _execute(job, run_id).model_dump_json()))
 
 
-def _jobs(inbox: Any, outbox: Any, recipes: list[Recipe]) -> Iterator[Job]:
+def _jobs(inbox: Any, outbox: _Outbox, recipes: list[Recipe]) -> Iterator[Job]:
     """The worker's tasks as jobs, its variants built on first use; a variant that cannot
     be built answers its tasks with the error. Ends at the end marker, or when the parent
     process is gone."""
@@ -347,7 +370,7 @@ def _jobs(inbox: Any, outbox: Any, recipes: list[Recipe]) -> Iterator[Job]:
             if index not in variants:
                 variants[index] = recipes[index].build()
         except Exception as exc:  # answered, not raised: the parent decides what to do
-            outbox.put(("failed", _sendable(exc)))
+            outbox.send(("failed", _sendable(exc)))
             continue
         yield Job(question, variants[index], replicate, seed)
 
