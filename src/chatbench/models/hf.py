@@ -36,7 +36,6 @@ from pydantic import ConfigDict, Field
 from chatbench.errors import ConfigError, MissingDependencyError
 from chatbench.models.base import Completion
 from chatbench.models.batching import MicroBatcher
-from chatbench.models.engine import ContinuousBatcher, Row
 
 try:
     import torch
@@ -48,6 +47,8 @@ try:
         LogitsProcessorList,
         PreTrainedTokenizerBase,
     )
+
+    from chatbench.models.engine import ContinuousBatcher, Row
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise MissingDependencyError("local Hugging Face models") from exc
 
