@@ -80,7 +80,9 @@ class Result:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--questions", type=int, default=16, help="conversations (one each)")
+    # More questions than concurrent conversations, as in a real run: finished conversations
+    # make room for new ones instead of leaving the batch to a few long ones.
+    parser.add_argument("--questions", type=int, default=32, help="conversations (one each)")
     parser.add_argument("--concurrency", type=int, default=16, help="chatbench concurrency C")
     parser.add_argument(
         "--engine",
@@ -88,11 +90,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default="continuous",
         help="how (b) batches: the continuous batcher, or micro-batched generate calls",
     )
-    parser.add_argument("--max-turns", type=int, default=2, help="user turns before forcing")
-    parser.add_argument("--user-tokens", type=int, default=32, help="max tokens per user turn")
-    parser.add_argument("--assistant-tokens", type=int, default=48, help="max tokens per reply")
+    # The defaults are the turn and token limits of the `quick` preset (the default run).
+    parser.add_argument("--max-turns", type=int, default=3, help="user turns before forcing")
+    parser.add_argument("--user-tokens", type=int, default=48, help="max tokens per user turn")
+    parser.add_argument("--assistant-tokens", type=int, default=96, help="max tokens per reply")
     parser.add_argument(
         "--threads", type=int, default=None, help="torch threads (default: torch's)"
+    )
+    parser.add_argument(
+        "--dtype",
+        choices=("float32", "bfloat16"),
+        default="float32",
+        help="weights of the one model all three methods use",
     )
     return parser.parse_args(argv)
 
@@ -489,6 +498,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     spec = make_spec(args)
     questions = load_questions(limit=args.questions)
     lm = cast(LocalCausalLM, load_local_lm(MODEL))
+    lm.model.to(getattr(torch, args.dtype))
     warm_up(lm, questions[0])
     notes = [f"before: {load_line()}"]
     sequential, reference_turns = run_sequential(lm, questions, spec)

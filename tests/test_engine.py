@@ -39,10 +39,17 @@ def tok():
 def _small(config_cls, tok, **kwargs):
     """A tiny grouped-query-attention config whose special tokens are the tokenizer's."""
     return config_cls(
-        hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=2, max_position_embeddings=256, vocab_size=len(tok),
-        bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-        pad_token_id=tok.eos_token_id, **kwargs,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        vocab_size=len(tok),
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.eos_token_id,
+        **kwargs,
     )
 
 
@@ -51,7 +58,11 @@ def models(tok):
     torch.manual_seed(0)
     # A wider initialisation than GPT-2's 0.02, whose random model repeats one token forever.
     gpt2 = transformers.GPT2Config(
-        n_layer=2, n_head=2, n_embd=32, n_positions=256, vocab_size=len(tok),
+        n_layer=2,
+        n_head=2,
+        n_embd=32,
+        n_positions=256,
+        vocab_size=len(tok),
         initializer_range=0.5,
     )
     return {
@@ -76,10 +87,12 @@ def reference(tok):
             batch = tok(prompt, return_tensors="pt", add_special_tokens=False)
             with torch.inference_mode():
                 out = model.generate(
-                    **batch, do_sample=False, max_new_tokens=max_new_tokens,
+                    **batch,
+                    do_sample=False,
+                    max_new_tokens=max_new_tokens,
                     pad_token_id=tok.eos_token_id,
                 )
-            ids = out[0, batch["input_ids"].shape[1]:].tolist()
+            ids = out[0, batch["input_ids"].shape[1] :].tolist()
             if ids and ids[-1] == tok.eos_token_id:
                 ids.pop()
             memo[key] = ids
@@ -168,8 +181,11 @@ def test_rows_of_one_submit_are_batched_and_match_generate(model, tok, reference
 def test_calls_from_threads_share_the_batch_and_match_one_at_a_time(model, tok, reference):
     lock = threading.Lock()
     engine = ContinuousBatcher(model, tok, prefix_cache_bytes=0, lock=lock)
-    calls = [[Row(PROMPTS[0], 4, 0.0)], [Row(PROMPTS[2], N, 0.0)],
-             [Row(PROMPTS[1], 6, 0.0), Row(PROMPTS[3], 8, 0.0)]]
+    calls = [
+        [Row(PROMPTS[0], 4, 0.0)],
+        [Row(PROMPTS[2], N, 0.0)],
+        [Row(PROMPTS[1], 6, 0.0), Row(PROMPTS[3], 8, 0.0)],
+    ]
     results = [f.result(timeout=30) for f in _together(engine, lock, calls)]
     alone = ContinuousBatcher(model, tok, prefix_cache_bytes=0)
     for rows, completions in zip(calls, results, strict=True):
@@ -363,6 +379,35 @@ def test_different_seeds_sample_different_texts(model, tok):
 # --- errors ------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("arch", ["gpt2", "llama"])
+def test_prompts_prefilled_together_continue_their_own_cached_prefixes(
+    models, tok, reference, arch
+):
+    # One padded prefill of rows that reuse 0, part or all-but-one of their prompt.
+    model = models[arch]
+    engine = ContinuousBatcher(model, tok)
+    engine.submit([Row(PROMPTS[2], 3, 0.0)])
+    longer = PROMPTS[2] + " small dragon who"
+    prompts = [longer, PROMPTS[3], PROMPTS[2], PROMPTS[1]]
+    before = engine.stats.reused_tokens
+    out = engine.submit([Row(p, N, 0.0) for p in prompts])
+    assert engine.stats.reused_tokens - before >= len(tok(PROMPTS[2])["input_ids"])
+    assert [c.text for c in out] == [_expected(tok, reference, model, p) for p in prompts]
+
+
+def test_a_row_done_at_prefill_frees_its_slot_for_the_rows_after_it(models, tok, reference):
+    model = models["llama"]
+    engine = ContinuousBatcher(model, tok, prefix_cache_bytes=0)
+    rows = [Row(PROMPTS[3], N, 0.0), Row(PROMPTS[0], 1, 0.0), Row(PROMPTS[2], N, 0.0)]
+    out = engine.submit(rows)
+    assert out[1].output_tokens <= 1
+    assert engine.stats.batch_sizes[0] == 2
+    assert [out[0].text, out[2].text] == [
+        _expected(tok, reference, model, PROMPTS[3]),
+        _expected(tok, reference, model, PROMPTS[2]),
+    ]
+
+
 def test_failed_decode_step_fails_every_row_in_it_and_the_engine_recovers(
     models, tok, reference, monkeypatch
 ):
@@ -372,7 +417,7 @@ def test_failed_decode_step_fails_every_row_in_it_and_the_engine_recovers(
     failed: list[int] = []
 
     def fail_first_shared_step(forward, ids, *rest):
-        if ids.shape[0] > 1 and not failed:
+        if ids.shape[0] > 1 and ids.shape[1] == 1 and not failed:  # a decoding step
             failed.append(ids.shape[0])
             raise RuntimeError("device lost")
         return forward(ids, *rest)
@@ -406,7 +451,9 @@ def test_sampling_error_after_a_row_finished_in_the_same_step_answers_every_call
     _wrap_forward(monkeypatch, engine, nan_for_the_sampled_row)
     # The first row decodes one step alone and ends in the first step of all three rows.
     calls = [
-        [Row(PROMPTS[1], 3, 0.0)], [Row(PROMPTS[2], N, 1.0, seed=1)], [Row(PROMPTS[3], N, 0.0)]
+        [Row(PROMPTS[1], 3, 0.0)],
+        [Row(PROMPTS[2], N, 1.0, seed=1)],
+        [Row(PROMPTS[3], N, 0.0)],
     ]
     finished, sampled, greedy = _together(engine, lock, calls)
     _, unanswered = wait([finished, sampled, greedy], timeout=3)
@@ -426,13 +473,16 @@ def test_failed_prefill_fails_only_its_caller(models, tok, reference, monkeypatc
     bad_length = len(tok(bad)["input_ids"])
     failed: list[int] = []
 
-    def fail_bad_prefill_once(forward, ids, *rest):
+    def fail_bad_prefill_until_it_fails_alone(forward, ids, *rest):
+        # Any prefill holding the bad prompt (the longest) fails: a padded one with others
+        # in it, then its own, after which it works again.
         if ids.shape[1] == bad_length and not failed:
-            failed.append(bad_length)
+            if ids.shape[0] == 1:
+                failed.append(bad_length)
             raise RuntimeError("out of memory")
         return forward(ids, *rest)
 
-    _wrap_forward(monkeypatch, engine, fail_bad_prefill_once)
+    _wrap_forward(monkeypatch, engine, fail_bad_prefill_until_it_fails_alone)
     futures = [_in_thread(engine.submit, [Row(p, N, 0.0)]) for p in PROMPTS[:3] + (bad,)]
     for prompt, future in zip(PROMPTS[:3], futures, strict=False):
         assert future.result(timeout=30)[0].text == _expected(tok, reference, model, prompt)
@@ -463,7 +513,10 @@ def sliding_configs(tok):
     return {
         "mistral": _small(transformers.MistralConfig, tok, sliding_window=16),
         "qwen2": _small(
-            transformers.Qwen2Config, tok, use_sliding_window=True, sliding_window=16,
+            transformers.Qwen2Config,
+            tok,
+            use_sliding_window=True,
+            sliding_window=16,
             max_window_layers=0,
         ),
     }

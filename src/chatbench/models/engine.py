@@ -158,8 +158,9 @@ class _SlotPlan:
         self.past = 0
         """Positions before the new ones (what the model sees as the cache length)."""
         self.columns: torch.Tensor | None = None
-        """Decoding: each row's write position (its own length). None: a one-row prefill
-        writes at ``past`` onwards."""
+        """Where each new position goes: ``[rows]`` when decoding (each row's length),
+        ``[rows, new]`` for a padded prefill of several rows; None for a one-row prefill,
+        written from ``past`` on."""
 
 
 class _SlotLayer(DynamicLayer):
@@ -181,7 +182,8 @@ class _SlotLayer(DynamicLayer):
         _, heads, _, dim = like.shape
         shape = (plan.slots, heads, plan.capacity, dim)
         # Zeros, not empty: masked positions must hold finite numbers (0 x NaN is NaN).
-        keys, values = torch.zeros(shape, dtype=like.dtype), torch.zeros(shape, dtype=like.dtype)
+        keys = torch.zeros(shape, dtype=like.dtype, device=like.device)
+        values = torch.zeros(shape, dtype=like.dtype, device=like.device)
         if old is not None and self.value_buffer is not None:
             keys[:, :, : old.shape[2]] = old
             values[:, :, : old.shape[2]] = self.value_buffer
@@ -193,16 +195,19 @@ class _SlotLayer(DynamicLayer):
         """Write the new positions in place; return the keys and values the rows attend to."""
         self.reserve(key_states)
         assert self.key_buffer is not None and self.value_buffer is not None
-        plan = self.plan
-        if plan.columns is None:
-            end = plan.past + key_states.shape[2]
+        plan, columns = self.plan, self.plan.columns
+        end = plan.past + key_states.shape[2]
+        if columns is None:
             self.key_buffer[plan.rows, :, plan.past : end] = key_states
             self.value_buffer[plan.rows, :, plan.past : end] = value_states
-        else:
-            end = plan.past + 1
-            rows = torch.arange(plan.rows.start, plan.rows.stop)
-            self.key_buffer[rows, :, plan.columns] = key_states[:, :, 0]
-            self.value_buffer[rows, :, plan.columns] = value_states[:, :, 0]
+        elif columns.dim() == 1:
+            rows = torch.arange(plan.rows.start, plan.rows.stop, device=key_states.device)
+            self.key_buffer[rows, :, columns] = key_states[:, :, 0]
+            self.value_buffer[rows, :, columns] = value_states[:, :, 0]
+        else:  # [rows, new]: the indexed view is [rows, new, heads, head_dim]
+            rows = torch.arange(plan.rows.start, plan.rows.stop, device=key_states.device)
+            self.key_buffer[rows[:, None], :, columns] = key_states.transpose(1, 2)
+            self.value_buffer[rows[:, None], :, columns] = value_states.transpose(1, 2)
         self.keys = self.key_buffer[plan.rows, :, :end]
         self.values = self.value_buffer[plan.rows, :, :end]
         return self.keys, self.values
@@ -243,6 +248,7 @@ class ContinuousBatcher:
         max_batch: Most rows decoded together; further requests wait for a free row.
         prefix_cache_bytes: Budget of the prefix cache (0 turns it off).
         top_k: Candidates a sampled row picks from.
+        prefill_batch: Most waiting prompts prefilled in one padded forward pass.
         lock: Held for every forward pass (shared with other users of ``model``).
 
     Example:
@@ -258,6 +264,7 @@ class ContinuousBatcher:
         max_batch: int = 16,
         prefix_cache_bytes: int = 1 << 30,
         top_k: int = 50,
+        prefill_batch: int = 8,
         lock: threading.Lock | None = None,
     ) -> None:
         self.model = model
@@ -266,6 +273,10 @@ class ContinuousBatcher:
         self.max_batch = max_batch
         self.top_k = top_k
         self.prefix_cache = PrefixCache(prefix_cache_bytes)
+        self.prefill_batch = prefill_batch
+        attention = getattr(model.config, "_attn_implementation", None) or "eager"
+        # Rows that continue different prefixes need a 4D mask, which these take as given.
+        self._batched_prefill = attention in ("sdpa", "eager")
         self.stats = EngineStats()
         self.eos_id = tokenizer.eos_token_id
         # transformers 5.x renamed the forward argument past_key_values to cache.
@@ -296,9 +307,7 @@ class ContinuousBatcher:
         for row in rows:
             if row.max_tokens < 1:
                 raise ValueError(f"max_tokens must be at least 1, not {row.max_tokens}")
-        requests = [
-            _Request(self._encode(row.prompt), row, tuple(stop), Future()) for row in rows
-        ]
+        requests = [_Request(self._encode(row.prompt), row, tuple(stop), Future()) for row in rows]
         with self._ready:
             self._pending.extend(requests)
             if self._worker is None or not self._worker.is_alive():
@@ -325,11 +334,9 @@ class ContinuousBatcher:
                 room = self.max_batch - len(self._rows)
                 admitted, self._pending = self._pending[:room], self._pending[room:]
             with torch.inference_mode():
-                for request in admitted:
-                    try:
-                        self._admit(request)
-                    except Exception as exc:  # noqa: BLE001 - the caller gets it
-                        request.future.set_exception(exc)
+                size = self.prefill_batch if self._batched_prefill else 1
+                for group in (admitted[i : i + size] for i in range(0, len(admitted), size)):
+                    self._admit(group)
                 if self._rows:
                     try:
                         self._step()
@@ -343,11 +350,12 @@ class ContinuousBatcher:
         self, ids: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor | None
     ) -> torch.Tensor:
         """Logits of the last position of every row in ``_plan.rows``."""
+        device = self.model.device
         with self._lock:
             out = self.model(
-                input_ids=ids,
-                attention_mask=mask,
-                position_ids=positions,
+                input_ids=ids.to(device),
+                attention_mask=None if mask is None else mask.to(device),
+                position_ids=positions.to(device),
                 use_cache=True,
                 logits_to_keep=1,
                 **{self._cache_arg: self._cache},
@@ -355,31 +363,97 @@ class ContinuousBatcher:
         return out.logits[:, -1, :]
 
     def _reserve(self, positions: int) -> None:
-        """Let every slot hold ``positions`` positions."""
+        """Let every slot hold ``positions`` positions, plus the scratch column at the end
+        where a padded prefill writes its padding."""
         plan = self._plan
-        plan.capacity = max(plan.capacity, -(-positions // _CAPACITY_STEP) * _CAPACITY_STEP)
+        need = -(-(positions + 1) // _CAPACITY_STEP) * _CAPACITY_STEP
+        plan.capacity = max(plan.capacity, need)
 
-    def _admit(self, request: _Request) -> None:
-        """Prefill the request's new tokens into the next free slot; the row finishes at once
-        or joins the batch."""
-        ids, n, row = request.ids, len(request.ids), request.row
-        reused, kv = self.prefix_cache.longest(ids)
-        slot, plan = len(self._rows), self._plan
-        self._reserve(n + row.max_tokens)
-        if kv is not None:
-            for layer, (keys, values) in zip(self._layers, kv, strict=True):
+    def _admit(self, group: list[_Request]) -> None:
+        """Prefill ``group`` together; if that fails, one by one, so that only a request
+        that fails alone gets the error."""
+        try:
+            self._prefill(group)
+        except Exception as exc:  # noqa: BLE001 - the caller gets it
+            if len(group) == 1:
+                group[0].future.set_exception(exc)
+            else:
+                for request in group:
+                    self._admit([request])
+
+    def _prefill(self, group: list[_Request]) -> None:
+        """Prefill the new tokens of ``group`` into the next free slots (what the prefix
+        cache holds is copied, not run); each row finishes at once or joins the batch."""
+        start, plan = len(self._rows), self._plan
+        matches = [self.prefix_cache.longest(r.ids) for r in group]
+        self._reserve(max(len(r.ids) + r.row.max_tokens for r in group))
+        for slot, (reused, kv) in enumerate(matches, start):
+            for layer, (keys, values) in zip(self._layers, kv or (), strict=False):
                 layer.fill(slot, keys[:, :, :reused], values[:, :, :reused])
-        plan.rows, plan.past, plan.columns = slice(slot, slot + 1), reused, None
-        logits = self._forward(ids[reused:].unsqueeze(0), torch.arange(reused, n)[None], None)
-        self.stats.requests += 1
-        self.stats.prompt_tokens += n
-        self.stats.reused_tokens += reused
+        lengths = torch.tensor([len(r.ids) for r in group])
+        reused = torch.tensor([m[0] for m in matches])
+        if len(group) == 1:
+            plan.rows, plan.past, plan.columns = slice(start, start + 1), int(reused[0]), None
+            n = int(lengths[0])
+            logits = self._forward(
+                group[0].ids[None, int(reused[0]) :], torch.arange(int(reused[0]), n)[None], None
+            )
+        else:
+            logits = self._forward(*self._padded_prefill(group, start, lengths, reused))
+        self.stats.requests += len(group)
+        self.stats.prompt_tokens += int(lengths.sum())
+        self.stats.reused_tokens += int(reused.sum())
+        for i, request in enumerate(group):
+            self._start_row(request, start + i, logits[i])
+
+    def _padded_prefill(
+        self, group: list[_Request], start: int, lengths: torch.Tensor, reused: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Input ids, position ids and 4D mask of a left-padded prefill of several rows,
+        each continuing its own cached prefix; sets the plan's write columns."""
+        plan = self._plan
+        new = lengths - reused
+        width, longest = int(lengths.max()), int(new.max())
+        offset = (longest - new)[:, None]  # left padding of each row
+        step = torch.arange(longest)[None]
+        real = step >= offset
+        column = reused[:, None] + step - offset  # each new token's own position
+        plan.rows, plan.past = slice(start, start + len(group)), width - longest
+        plan.columns = torch.where(real, column, plan.capacity - 1).to(self.model.device)
+        pad = self.tokenizer.pad_token_id or self.eos_id or 0
+        ids = torch.full((len(group), longest), pad, dtype=torch.long)
+        for i, request in enumerate(group):
+            ids[i, longest - int(new[i]) :] = request.ids[int(reused[i]) :]
+        keys = torch.arange(width)[None, None]
+        # A token sees its row's positions up to its own; padding sees position 0 only.
+        allowed = torch.where(real[..., None], keys <= column[..., None], keys == 0)
+        dtype = self.model.dtype
+        mask = torch.zeros(allowed.shape, dtype=dtype).masked_fill(~allowed, torch.finfo(dtype).min)
+        return ids, torch.where(real, column, 0), mask[:, None]
+
+    def _start_row(self, request: _Request, slot: int, logits: torch.Tensor) -> None:
+        """Keep a prefilled row's prompt, pick its first token, and finish it or move it to
+        the batch's next slot."""
+        n, row = len(request.ids), request.row
+        if self.prefix_cache.max_bytes:
+            # Kept now, not only when the row ends: concurrent prompts that share a system
+            # prompt (every conversation's first call) reuse it while this row decodes.
+            self.prefix_cache.put(request.ids, [layer.row(slot, n) for layer in self._layers])
         generator = torch.Generator().manual_seed(row.seed) if row.seed is not None else None
         active = _Active(request, n, [], generator)
-        if self._take(active, logits[0]):
+        try:
+            done = self._take(active, logits)
+        except Exception as exc:  # noqa: BLE001 - e.g. NaN logits: only this row fails
+            request.future.set_exception(exc)
+            return
+        if done:
             self._finish(active, slot)
-        else:
-            self._rows.append(active)
+            return
+        target = len(self._rows)  # slots below ``slot`` whose rows finished are free
+        if target != slot:
+            for layer in self._layers:
+                layer.move(slot, target, n)
+        self._rows.append(active)
 
     def _step(self) -> None:
         """One decoding step of the whole batch; finished rows leave it."""
@@ -387,7 +461,8 @@ class ContinuousBatcher:
         lengths = torch.tensor([a.length for a in rows])
         past = int(lengths.max())
         self._reserve(past + 1)
-        plan.rows, plan.past, plan.columns = slice(0, len(rows)), past, lengths
+        plan.rows, plan.past = slice(0, len(rows)), past
+        plan.columns = lengths.to(self.model.device)
         ids = torch.tensor([[a.generated[-1]] for a in rows])
         # Each row attends to its own positions and the new one, written at its length.
         mask = (torch.arange(past + 1) <= lengths[:, None]).long()
@@ -419,9 +494,12 @@ class ContinuousBatcher:
         """Pick the row's next token; True once the row is done."""
         row = active.request.row
         if row.temperature > 0:
-            values, indices = (logits.float() / row.temperature).topk(self.top_k)
-            pick = torch.multinomial(values.softmax(-1), 1, generator=active.generator)
-            token = int(indices[pick])
+            values, indices = (logits.float() / row.temperature).topk(
+                min(self.top_k, logits.shape[-1])
+            )
+            # On the CPU, where the row's generator lives, whatever the model's device.
+            probs = values.softmax(-1).cpu()
+            token = int(indices[int(torch.multinomial(probs, 1, generator=active.generator))])
         else:
             token = int(logits.argmax()) if greedy is None else greedy
         active.generated.append(token)
