@@ -500,7 +500,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     lm = cast(LocalCausalLM, load_local_lm(MODEL))
     lm.model.to(getattr(torch, args.dtype))
     warm_up(lm, questions[0])
-    notes = [f"before: {load_line()}"]
+    notes = [f"model {MODEL}, {args.dtype}; before: {load_line()}"]
     sequential, reference_turns = run_sequential(lm, questions, spec)
     batched, records, batching = run_batched(lm, questions, spec, args.concurrency, args.engine)
     texts = ceiling_prompts(lm, questions, args.concurrency)
