@@ -52,6 +52,7 @@ def test_run_on_fake_models_prints_table_and_stores(tmp_path):
         (["--subjects", "astrology"], "astrology"),
         (["--questions", "missing.jsonl"], "missing.jsonl"),
         (["--limit", "0"], "field 'limit'"),
+        (["--dtype", "int3"], "--dtype must be one of float32, bfloat16, float16, auto"),
     ],
 )
 def test_user_mistakes_exit_2_without_traceback(tmp_path, args, message):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -20,6 +21,7 @@ from chatbench._yaml import format_validation_error
 from chatbench.config import AblationGrid, RunConfig, list_graph_specs, load_grid
 from chatbench.errors import ChatBenchError, ConfigError
 from chatbench.metrics import Summary, summarize_by
+from chatbench.models.base import DTYPE_ENV, DTYPES
 from chatbench.personas import list_personas
 from chatbench.questions import SUBJECTS
 from chatbench.records import ConversationRecord
@@ -46,6 +48,9 @@ Concurrency = Annotated[int, opt("Conversations at once (local models batch them
                                   "CONCURRENCY")]
 ExecutorOpt = Annotated[str, opt("thread; process (worker processes, for fake and API models); "
                                   "or ray (pip install 'chatbench\\[ray]').", "EXECUTOR")]
+Dtype = Annotated[str | None, opt("Weights of local models (smollm2, hf:): float32 (default), "
+                                  "bfloat16, float16, or auto (bfloat16 where the CPU has "
+                                  "AVX512-BF16 or AMX).", "DTYPE")]
 Processes = Annotated[int | None, opt("Worker processes of --executor process (default: one "
                                        "per CPU).", "PROCESSES")]
 RayAddress = Annotated[str | None, opt("Ray cluster address (default: start a local one).",
@@ -176,12 +181,12 @@ def run(
     concurrency: Concurrency = 8, executor: ExecutorOpt = "thread", processes: Processes = None,
     ray_address: RayAddress = None, out: Out = Path("chatbench-results.sqlite"),
     run_id: RunId = None, resume: Resume = None, max_attempts: MaxAttempts = 3,
-    retry_wait: RetryWait = 1.0, call_timeout: CallTimeout = 600.0,
+    retry_wait: RetryWait = 1.0, call_timeout: CallTimeout = 600.0, dtype: Dtype = None,
 ) -> None:
     """Run an evaluation. With no options: a small offline run on the embedded SmolLM2."""
     started = time.perf_counter()
     execution = _execution(concurrency, executor, processes, ray_address, max_attempts,
-                           retry_wait, call_timeout)
+                           retry_wait, call_timeout, dtype)
     if resume is not None:
         return _resume(resume, run_id, execution, started)
     fields = {"questions": questions, "limit": limit, "graph": graph, "persona": persona,
@@ -198,6 +203,7 @@ def ablate(
     concurrency: Concurrency = 8, executor: ExecutorOpt = "thread", processes: Processes = None,
     ray_address: RayAddress = None, out: Out = Path("chatbench-ablation.sqlite"),
     max_attempts: MaxAttempts = 3, retry_wait: RetryWait = 1.0, call_timeout: CallTimeout = 600.0,
+    dtype: Dtype = None,
 ) -> None:
     """Run the full factorial of an ablation grid into one store, rows tagged by factor."""
     started = time.perf_counter()
@@ -207,14 +213,20 @@ def ablate(
                  if v is not None}
     merged = _validated(AblationGrid, {**loaded.model_dump(), **overrides}, "options")
     execution = _execution(concurrency, executor, processes, ray_address, max_attempts,
-                           retry_wait, call_timeout)
+                           retry_wait, call_timeout, dtype)
     _execute_grid(merged, out, execution, started)
 
 
 def _execution(concurrency: int, executor: str, processes: int | None, ray_address: str | None,
-               max_attempts: int, retry_wait: float, call_timeout: float) -> dict[str, Any]:
+               max_attempts: int, retry_wait: float, call_timeout: float,
+               dtype: str | None = None) -> dict[str, Any]:
     """The options that change how a run executes, not its results, checked; validated
-    again with the rest of the config."""
+    again with the rest of the config. ``dtype`` goes to the environment, where local models
+    (and worker processes started later) read it."""
+    if dtype is not None:
+        if dtype not in DTYPES:
+            raise ConfigError(f"--dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
+        os.environ[DTYPE_ENV] = dtype
     if executor not in ("thread", "process", "ray"):
         raise ConfigError(f"--executor must be thread, process or ray, not {executor!r}")
     if processes is not None and processes < 1:

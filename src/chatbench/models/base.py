@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+DTYPE_ENV = "CHATBENCH_DTYPE"
+"""Environment variable with the weights' dtype of local models (default ``float32``)."""
+DTYPES = ("float32", "bfloat16", "float16", "auto")
+"""What ``$CHATBENCH_DTYPE`` and ``--dtype`` take."""
+
 
 @dataclass(frozen=True)
 class Completion:

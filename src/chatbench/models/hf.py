@@ -34,7 +34,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import ConfigDict, Field
 
 from chatbench.errors import ConfigError, MissingDependencyError
-from chatbench.models.base import Completion
+from chatbench.models.base import DTYPE_ENV, DTYPES, Completion
 from chatbench.models.batching import MicroBatcher
 
 try:
@@ -376,8 +376,31 @@ def _load_tokenizer(name_or_folder: str | Path, tokenizer: str | Path | None) ->
         ) from None
 
 
+def resolve_dtype(name: str | None = None) -> torch.dtype:
+    """The torch dtype for local model weights.
+
+    Args:
+        name: ``float32``, ``bfloat16``, ``float16`` or ``auto`` (bfloat16 where this CPU
+            computes it natively, AVX512-BF16 or AMX, else float32); None reads
+            ``$CHATBENCH_DTYPE``, default float32.
+
+    Raises:
+        ConfigError: An unknown name.
+    """
+    name = name or os.environ.get(DTYPE_ENV) or "float32"
+    if name not in DTYPES:
+        raise ConfigError(f"{DTYPE_ENV} / --dtype must be one of {', '.join(DTYPES)}, not {name!r}")
+    if name == "auto":
+        cpu = torch.cpu
+        native = getattr(cpu, "_is_avx512_bf16_supported", lambda: False)() or getattr(
+            cpu, "_is_amx_tile_supported", lambda: False
+        )()
+        return torch.bfloat16 if native else torch.float32
+    return getattr(torch, name)  # type: ignore[no-any-return]
+
+
 def load_pretrained(
-    name_or_folder: str | Path, tokenizer: str | Path | None = None
+    name_or_folder: str | Path, tokenizer: str | Path | None = None, dtype: str | None = None
 ) -> LocalCausalLM:
     """Load a causal LM from a local folder or a hub id.
 
@@ -385,14 +408,16 @@ def load_pretrained(
         name_or_folder: A folder with a transformers model, or a hub id (needs the hub).
         tokenizer: Where to load the tokenizer from when the model has none; known hub models
             without one (``microsoft/chatbench-distilgpt2`` uses ``distilgpt2``'s) need no hint.
+        dtype: Weights' dtype (see ``resolve_dtype``); None reads ``$CHATBENCH_DTYPE``.
 
     Raises:
-        ConfigError: The model or its tokenizer cannot be loaded.
+        ConfigError: The model or its tokenizer cannot be loaded, or ``dtype`` is unknown.
     """
     transformers.logging.disable_progress_bar()
+    torch_dtype = resolve_dtype(dtype)
     tok = _load_tokenizer(name_or_folder, tokenizer)
     try:
-        model = AutoModelForCausalLM.from_pretrained(name_or_folder, dtype=torch.float32)
+        model = AutoModelForCausalLM.from_pretrained(name_or_folder, dtype=torch_dtype)
     except OSError as exc:
         raise ConfigError(f"cannot load model {str(name_or_folder)!r}: {exc}") from None
     return LocalCausalLM(model, tok, name=str(name_or_folder))
