@@ -83,7 +83,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     # More questions than concurrent conversations, as in a real run: finished conversations
     # make room for new ones instead of leaving the batch to a few long ones.
     parser.add_argument("--questions", type=int, default=32, help="conversations (one each)")
-    parser.add_argument("--concurrency", type=int, default=16, help="chatbench concurrency C")
+    parser.add_argument("--concurrency", type=int, default=32, help="chatbench concurrency C")
     parser.add_argument(
         "--engine",
         choices=("continuous", "generate"),

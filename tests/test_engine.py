@@ -543,3 +543,13 @@ def test_generate_engine_can_be_chosen(models, tok):
     lm = LocalCausalLM(models["gpt2"], tok, "x", engine="generate")
     assert lm.engine is None
     assert lm.complete(["Hi"], max_tokens=3, temperature=0.0, stop=[])[0].output_tokens == 3
+
+
+def test_slots_grow_as_rows_join_keeping_the_rows_already_there(models, tok, reference):
+    model = models["llama"]
+    engine = ContinuousBatcher(model, tok, prefix_cache_bytes=0, max_batch=32)
+    prompts = [f"{p} {i}" for i in range(3) for p in PROMPTS]  # 12 rows: 8, then 4 more
+    out = engine.submit([Row(p, N, 0.0) for p in prompts])
+    assert engine._layers[0].key_buffer.shape[0] == 16
+    assert max(engine.stats.batch_sizes) == 12
+    assert [c.text for c in out] == [_expected(tok, reference, model, p) for p in prompts]

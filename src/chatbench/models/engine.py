@@ -11,7 +11,7 @@ reply, so it prefills only the tokens that are new; calls that share a system pr
 its prefill too. On a CPU, where prefill barely gains from batching, this is most of the
 difference between batching and not.
 
-Keys and values live in per-layer buffers of ``max_batch`` slots, written in place: a
+Keys and values live in per-layer buffers of up to ``max_batch`` slots, written in place: a
 decoding step adds one column per row instead of copying the whole cache the way
 ``DynamicCache`` (``torch.cat``) does, and a row that leaves frees its slot for the next. Each
 row's position ids and attention mask cover only its own tokens, so rows of different lengths
@@ -175,9 +175,9 @@ class _SlotLayer(DynamicLayer):
 
     def reserve(self, like: torch.Tensor) -> None:
         """Make the buffers (shaped after ``like``, ``[_, heads, _, head_dim]``) hold
-        ``plan.capacity`` positions, keeping what they hold."""
+        ``plan.slots`` slots of ``plan.capacity`` positions, keeping what they hold."""
         plan, old = self.plan, self.key_buffer
-        if old is not None and old.shape[2] >= plan.capacity:
+        if old is not None and old.shape[0] >= plan.slots and old.shape[2] >= plan.capacity:
             return
         _, heads, _, dim = like.shape
         shape = (plan.slots, heads, plan.capacity, dim)
@@ -185,8 +185,8 @@ class _SlotLayer(DynamicLayer):
         keys = torch.zeros(shape, dtype=like.dtype, device=like.device)
         values = torch.zeros(shape, dtype=like.dtype, device=like.device)
         if old is not None and self.value_buffer is not None:
-            keys[:, :, : old.shape[2]] = old
-            values[:, :, : old.shape[2]] = self.value_buffer
+            keys[: old.shape[0], :, : old.shape[2]] = old
+            values[: old.shape[0], :, : old.shape[2]] = self.value_buffer
         self.key_buffer, self.value_buffer = keys, values
 
     def update(
@@ -261,7 +261,7 @@ class ContinuousBatcher:
         model: Any,
         tokenizer: PreTrainedTokenizerBase,
         *,
-        max_batch: int = 16,
+        max_batch: int = 32,
         prefix_cache_bytes: int = 1 << 30,
         top_k: int = 50,
         prefill_batch: int = 8,
@@ -287,7 +287,7 @@ class ContinuousBatcher:
         self._worker: threading.Thread | None = None
         # The running batch, owned by the worker thread: row i lives in slot i.
         self._rows: list[_Active] = []
-        self._plan = _SlotPlan(max_batch)
+        self._plan = _SlotPlan(0)
         self._cache = DynamicCache(config=model.config)
         self._layers = [_SlotLayer(self._plan) for _ in self._cache.layers]
         self._cache.layers = self._layers  # type: ignore[assignment]
@@ -362,12 +362,14 @@ class ContinuousBatcher:
             )
         return out.logits[:, -1, :]
 
-    def _reserve(self, positions: int) -> None:
-        """Let every slot hold ``positions`` positions, plus the scratch column at the end
-        where a padded prefill writes its padding."""
+    def _reserve(self, positions: int, rows: int) -> None:
+        """Let ``rows`` slots (rounded up to a multiple of 8, at most ``max_batch``) hold
+        ``positions`` positions, plus the scratch column at the end where a padded prefill
+        writes its padding. Buffers grow when first written after this."""
         plan = self._plan
         need = -(-(positions + 1) // _CAPACITY_STEP) * _CAPACITY_STEP
         plan.capacity = max(plan.capacity, need)
+        plan.slots = max(plan.slots, min(-(-rows // 8) * 8, self.max_batch))
 
     def _admit(self, group: list[_Request]) -> None:
         """Prefill ``group`` together; if that fails, one by one, so that only a request
@@ -386,7 +388,7 @@ class ContinuousBatcher:
         cache holds is copied, not run); each row finishes at once or joins the batch."""
         start, plan = len(self._rows), self._plan
         matches = [self.prefix_cache.longest(r.ids) for r in group]
-        self._reserve(max(len(r.ids) + r.row.max_tokens for r in group))
+        self._reserve(max(len(r.ids) + r.row.max_tokens for r in group), start + len(group))
         for slot, (reused, kv) in enumerate(matches, start):
             for layer, (keys, values) in zip(self._layers, kv or (), strict=False):
                 layer.fill(slot, keys[:, :, :reused], values[:, :, :reused])
@@ -460,7 +462,7 @@ class ContinuousBatcher:
         rows, plan = self._rows, self._plan
         lengths = torch.tensor([a.length for a in rows])
         past = int(lengths.max())
-        self._reserve(past + 1)
+        self._reserve(past + 1, len(rows))
         plan.rows, plan.past = slice(0, len(rows)), past
         plan.columns = lengths.to(self.model.device)
         ids = torch.tensor([[a.generated[-1]] for a in rows])

@@ -106,7 +106,7 @@ class LocalCausalLM:
         tokenizer: PreTrainedTokenizerBase,
         name: str,
         *,
-        max_batch: int = 16,
+        max_batch: int = 32,
         batch_wait_s: float = 0.02,
         engine: Literal["continuous", "generate"] = "continuous",
         prefix_cache_bytes: int = 1 << 30,
