@@ -38,8 +38,9 @@ from chatbench import prompts
 from chatbench.choice import extract_choice
 from chatbench.config import GraphSpec, RoleSettings
 from chatbench.models.base import Completion
-from chatbench.models.engine import EngineStats, PrefixCache
+from chatbench.models.engine import EngineStats
 from chatbench.models.hf import LocalCausalLM, Row
+from chatbench.models.prefix_cache import PrefixCache
 from chatbench.models.registry import load_local_lm
 from chatbench.questions import Question, load_questions
 from chatbench.records import ConversationRecord

@@ -15,8 +15,9 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from chatbench.models.engine import ContinuousBatcher, PrefixCache, Row  # noqa: E402
+from chatbench.models.engine import ContinuousBatcher, Row  # noqa: E402
 from chatbench.models.hf import LocalCausalLM  # noqa: E402
+from chatbench.models.prefix_cache import PrefixCache  # noqa: E402
 from tests.conftest import GPT2_TOKENIZER  # noqa: E402
 
 pytestmark = pytest.mark.hf
