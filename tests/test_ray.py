@@ -9,9 +9,10 @@ import pytest
 ray = pytest.importorskip("ray")
 
 from chatbench import ConfigError, GraphSpec, ResultStore, get_chat_model, load_questions  # noqa: E402
+from chatbench.graphs.builder import retry_policy  # noqa: E402
 from chatbench.runner.batch import Job, Variant, plan_jobs, run_jobs  # noqa: E402
 from chatbench.runner.build import build_models  # noqa: E402
-from chatbench.runner.ray_executor import run_jobs_ray  # noqa: E402
+from chatbench.runner.ray_executor import _describe, _variant, run_jobs_ray  # noqa: E402
 from tests.conftest import record_essence, stored_ids, variant_with_vanished_persona  # noqa: E402
 
 RUN = "ray-test"
@@ -91,3 +92,26 @@ def test_a_failed_shard_keeps_the_others_then_raises(ray_cluster, jobs, tmp_path
                 pass
         stored = store.ids(RUN)
     assert stored == {job.id(RUN) for job in jobs[::2]}  # every shard in flight was kept
+
+
+@pytest.mark.parametrize("retry", [retry_policy(5, 0.25), None])
+def test_workers_rebuild_the_variant_with_its_retry_policy_and_call_timeout(retry):
+    spec = GraphSpec()
+    models = build_models(spec, "fake:user", "fake:echo", None)
+    variant = Variant.build(spec, models, {"persona": None}, retry, call_timeout_s=7.5)
+    rebuilt = _variant(_describe(variant))
+    assert rebuilt.call_timeout_s == 7.5 and rebuilt.factors == {"persona": None}
+    if retry is None:
+        assert rebuilt.retry is None
+    else:
+        assert (rebuilt.retry.max_attempts, rebuilt.retry.initial_interval) == (5, 0.25)
+
+
+def test_a_hand_made_retry_policy_is_refused_naming_the_variant():
+    from langgraph.types import RetryPolicy
+
+    spec = GraphSpec()
+    models = build_models(spec, "fake:user", "fake:echo", None)
+    variant = Variant.build(spec, models, retry=RetryPolicy(max_attempts=2))
+    with pytest.raises(ConfigError, match="retry policies made by"):
+        _describe(variant)

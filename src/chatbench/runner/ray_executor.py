@@ -23,6 +23,7 @@ from typing_extensions import TypedDict
 
 from chatbench.config import GraphSpec
 from chatbench.errors import ConfigError, MissingDependencyError
+from chatbench.graphs.builder import DEFAULT_RETRY, retry_policy
 from chatbench.questions import Question
 from chatbench.records import ConversationRecord
 from chatbench.runner.batch import Job, OnRecord, Recorder, Variant, _execute
@@ -118,11 +119,31 @@ def _describe(variant: Variant) -> str:
         "spec": variant.spec.model_dump(mode="json"),
         "models": roles,
         "factors": variant.factors,
+        "retry": _describe_retry(variant),
+        "call_timeout_s": variant.call_timeout_s,
     }
     try:
         return json.dumps(data, sort_keys=True)
     except TypeError as exc:
         raise ConfigError(f"variant {variant.spec.name!r}: factors must be JSON ({exc})") from None
+
+
+def _describe_retry(variant: Variant) -> dict[str, float] | None:
+    """The variant's retry policy as the arguments of ``retry_policy`` (None: no retries).
+
+    Raises:
+        ConfigError: A policy that ``retry_policy`` did not make (its ``retry_on`` is not
+            chatbench's), which a worker could not rebuild.
+    """
+    retry = variant.retry
+    if retry is None:
+        return None
+    if retry.retry_on is not DEFAULT_RETRY.retry_on:
+        raise ConfigError(
+            f"variant {variant.spec.name!r}: the Ray executor carries retry policies made by "
+            "chatbench.graphs.builder.retry_policy only (max attempts and first wait)"
+        )
+    return {"max_attempts": retry.max_attempts, "initial_wait_s": retry.initial_interval}
 
 
 def _shards(jobs: Iterable[Job], described: dict[int, str], size: int) -> Iterator[Shard]:
@@ -147,7 +168,8 @@ def _variant(description: str) -> Variant:
     spec = GraphSpec.model_validate(data["spec"])
     roles = data["models"]
     models = build_models(spec, roles["user"], roles["assistant"], roles["judge"])
-    return Variant.build(spec, models, data["factors"])
+    retry = None if data["retry"] is None else retry_policy(**data["retry"])
+    return Variant.build(spec, models, data["factors"], retry, data["call_timeout_s"])
 
 
 def _run_shard(shard: Shard, run_id: str) -> list[dict[str, Any]]:
