@@ -102,6 +102,15 @@ class _SlotPlan:
         """Where each new position goes: ``[rows]`` when decoding (each row's length),
         ``[rows, new]`` for a padded prefill of several rows; None for a one-row prefill,
         written from ``past`` on."""
+        self.row_index: torch.Tensor | None = None
+        """The slots of ``rows`` as indices, made once per pass for every layer's writes."""
+
+    def aim(self, rows: slice, past: int, columns: torch.Tensor | None) -> None:
+        """Point the next forward pass at ``rows``, ``past`` positions in."""
+        self.rows, self.past, self.columns = rows, past, columns
+        self.row_index = (
+            None if columns is None else torch.arange(rows.start, rows.stop, device=columns.device)
+        )
 
 
 class _SlotLayer(DynamicLayer):
@@ -142,13 +151,13 @@ class _SlotLayer(DynamicLayer):
             self.key_buffer[plan.rows, :, plan.past : end] = key_states
             self.value_buffer[plan.rows, :, plan.past : end] = value_states
         elif columns.dim() == 1:
-            rows = torch.arange(plan.rows.start, plan.rows.stop, device=key_states.device)
+            rows = plan.row_index
             self.key_buffer[rows, :, columns] = key_states[:, :, 0]
             self.value_buffer[rows, :, columns] = value_states[:, :, 0]
         else:  # [rows, new]: the indexed view is [rows, new, heads, head_dim]
-            rows = torch.arange(plan.rows.start, plan.rows.stop, device=key_states.device)
-            self.key_buffer[rows[:, None], :, columns] = key_states.transpose(1, 2)
-            self.value_buffer[rows[:, None], :, columns] = value_states.transpose(1, 2)
+            rows = plan.row_index[:, None]
+            self.key_buffer[rows, :, columns] = key_states.transpose(1, 2)
+            self.value_buffer[rows, :, columns] = value_states.transpose(1, 2)
         self.keys = self.key_buffer[plan.rows, :, :end]
         self.values = self.value_buffer[plan.rows, :, :end]
         return self.keys, self.values
@@ -336,7 +345,7 @@ class ContinuousBatcher:
         lengths = torch.tensor([len(r.ids) for r in group])
         reused = torch.tensor([m[0] for m in matches])
         if len(group) == 1:
-            plan.rows, plan.past, plan.columns = slice(start, start + 1), int(reused[0]), None
+            plan.aim(slice(start, start + 1), int(reused[0]), None)
             n = int(lengths[0])
             logits = self._forward(
                 group[0].ids[None, int(reused[0]) :], torch.arange(int(reused[0]), n)[None], None
@@ -361,8 +370,8 @@ class ContinuousBatcher:
         step = torch.arange(longest)[None]
         real = step >= offset
         column = reused[:, None] + step - offset  # each new token's own position
-        plan.rows, plan.past = slice(start, start + len(group)), width - longest
-        plan.columns = torch.where(real, column, plan.capacity - 1).to(self.model.device)
+        columns = torch.where(real, column, plan.capacity - 1).to(self.model.device)
+        plan.aim(slice(start, start + len(group)), width - longest, columns)
         pad = self.tokenizer.pad_token_id or self.eos_id or 0
         ids = torch.full((len(group), longest), pad, dtype=torch.long)
         for i, request in enumerate(group):
@@ -404,8 +413,7 @@ class ContinuousBatcher:
         lengths = torch.tensor([a.length for a in rows])
         past = int(lengths.max())
         self._reserve(past + 1, len(rows))
-        plan.rows, plan.past = slice(0, len(rows)), past
-        plan.columns = lengths.to(self.model.device)
+        plan.aim(slice(0, len(rows)), past, lengths.to(self.model.device))
         ids = torch.tensor([[a.generated[-1]] for a in rows])
         # Each row attends to its own positions and the new one, written at its length.
         mask = (torch.arange(past + 1) <= lengths[:, None]).long()
