@@ -21,7 +21,7 @@ from chatbench._yaml import format_validation_error
 from chatbench.config import AblationGrid, RunConfig, list_graph_specs, load_grid
 from chatbench.errors import ChatBenchError, ConfigError
 from chatbench.metrics import Summary, summarize_by
-from chatbench.models.base import DTYPE_ENV, DTYPES
+from chatbench.models.base import DTYPE_ENV, check_dtype
 from chatbench.personas import list_personas
 from chatbench.questions import SUBJECTS
 from chatbench.records import ConversationRecord
@@ -224,9 +224,7 @@ def _execution(concurrency: int, executor: str, processes: int | None, ray_addre
     again with the rest of the config. ``dtype`` goes to the environment, where local models
     (and worker processes started later) read it."""
     if dtype is not None:
-        if dtype not in DTYPES:
-            raise ConfigError(f"--dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
-        os.environ[DTYPE_ENV] = dtype
+        os.environ[DTYPE_ENV] = check_dtype(dtype)
     if executor not in ("thread", "process", "ray"):
         raise ConfigError(f"--executor must be thread, process or ray, not {executor!r}")
     if processes is not None and processes < 1:

@@ -5,10 +5,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from chatbench.errors import ConfigError
+
 DTYPE_ENV = "CHATBENCH_DTYPE"
 """Environment variable with the weights' dtype of local models (default ``float32``)."""
 DTYPES = ("float32", "bfloat16", "float16", "auto")
 """What ``$CHATBENCH_DTYPE`` and ``--dtype`` take."""
+
+
+def check_dtype(name: str) -> str:
+    """``name`` if it is one of ``DTYPES``.
+
+    Raises:
+        ConfigError: Any other name, with the choices.
+    """
+    if name not in DTYPES:
+        raise ConfigError(f"{DTYPE_ENV} / --dtype must be one of {', '.join(DTYPES)}, not {name!r}")
+    return name
 
 
 @dataclass(frozen=True)

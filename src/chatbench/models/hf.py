@@ -34,7 +34,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import ConfigDict, Field
 
 from chatbench.errors import ConfigError, MissingDependencyError
-from chatbench.models.base import DTYPE_ENV, DTYPES, Completion
+from chatbench.models.base import DTYPE_ENV, Completion, check_dtype
 from chatbench.models.batching import MicroBatcher
 
 try:
@@ -387,9 +387,7 @@ def resolve_dtype(name: str | None = None) -> torch.dtype:
     Raises:
         ConfigError: An unknown name.
     """
-    name = name or os.environ.get(DTYPE_ENV) or "float32"
-    if name not in DTYPES:
-        raise ConfigError(f"{DTYPE_ENV} / --dtype must be one of {', '.join(DTYPES)}, not {name!r}")
+    name = check_dtype(name or os.environ.get(DTYPE_ENV) or "float32")
     if name == "auto":
         cpu = torch.cpu
         native = getattr(cpu, "_is_avx512_bf16_supported", lambda: False)() or getattr(
