@@ -353,7 +353,7 @@ def test_row_ending_with_eos_leaves_while_others_continue(model, tok, reference,
     assert out[0].text == _text(tok, early_ids[: first + 1])
     assert out[0].output_tokens == first + 1  # the eos is not counted
     assert out[1].text == _text(tok, late_ids) and out[1].output_tokens == N
-    sizes = engine.stats.batch_sizes
+    sizes = list(engine.stats.batch_sizes)
     assert sizes == [2] * (first + 1) + [1] * (len(sizes) - first - 1) and sizes[-1] == 1
 
 

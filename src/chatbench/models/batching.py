@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import Future
 from typing import Generic, TypeVar
@@ -43,8 +44,9 @@ class MicroBatcher(Generic[Item, Result]):
         self._pending: list[tuple[Hashable, Item, Future[Result]]] = []
         self._ready = threading.Condition()
         self._worker: threading.Thread | None = None
-        self.batch_sizes: list[int] = []
-        """Size of every batch run so far (for benchmarks and tests)."""
+        self.batch_sizes: deque[int] = deque(maxlen=100_000)
+        """Sizes of the latest batches (for benchmarks and tests; bounded, so a long run's
+        memory stays flat)."""
 
     def submit(self, key: Hashable, items: Sequence[Item]) -> list[Result]:
         """Queue ``items`` and block until their batch has run; exceptions propagate."""

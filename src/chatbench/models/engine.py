@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -49,6 +50,10 @@ class Row:
     seed: int | None = None
 
 
+BATCH_SIZES_KEPT = 100_000
+"""Decoding steps whose batch size ``EngineStats`` (and the micro-batcher) remember."""
+
+
 @dataclass
 class EngineStats:
     """What the engine has done since it started (or since ``reset``)."""
@@ -61,8 +66,9 @@ class EngineStats:
     decode_steps: int = 0
     row_steps: int = 0
     """Rows decoded, summed over steps (the mean batch size is ``row_steps / decode_steps``)."""
-    batch_sizes: list[int] = field(default_factory=list)
-    """The batch size of every decoding step."""
+    batch_sizes: deque[int] = field(default_factory=lambda: deque(maxlen=BATCH_SIZES_KEPT))
+    """The batch size of each of the latest ``BATCH_SIZES_KEPT`` decoding steps (bounded, so
+    a long run's memory stays flat)."""
 
 
 @dataclass
