@@ -37,9 +37,9 @@ from rich.table import Table
 from chatbench import prompts
 from chatbench.choice import extract_choice
 from chatbench.config import GraphSpec, RoleSettings
-from chatbench.models.base import Completion
+from chatbench.models.base import DTYPE_ENV, Completion
 from chatbench.models.engine import EngineStats
-from chatbench.models.hf import LocalCausalLM, Row
+from chatbench.models.hf import LocalCausalLM, Row, in_own_thread
 from chatbench.models.prefix_cache import PrefixCache
 from chatbench.models.registry import load_local_lm
 from chatbench.questions import Question, load_questions
@@ -449,8 +449,9 @@ def engine_summary(stats: EngineStats, cache: PrefixCache) -> list[str]:
     sizes = stats.batch_sizes or [0]
     run = stats.prompt_tokens - stats.reused_tokens
     return [
-        f"decoding steps {stats.decode_steps}, rows per step: mean {statistics.mean(sizes):.2f},"
-        f" max {max(sizes)}; requests {stats.requests}",
+        f"forward passes {stats.forwards}, {stats.decode_steps} of them decoding; rows per"
+        f" decoding step: mean {statistics.mean(sizes):.2f}, max {max(sizes)};"
+        f" requests {stats.requests}",
         f"prompt tokens {stats.prompt_tokens}: {stats.reused_tokens}"
         f" ({100 * stats.reused_tokens / max(stats.prompt_tokens, 1):.0f}%) from the prefix"
         f" cache, {run} prefilled",
@@ -490,6 +491,14 @@ def load_line() -> str:
     )
 
 
+def quiet_engine(lm: LocalCausalLM) -> None:
+    """End the engine's worker thread, and with it its OpenMP pool: torch work on another
+    thread would otherwise run beside two pools, which on 2 CPUs makes libgomp sleep between
+    parallel regions (``IDLE_EXIT_S`` in ``engine.py``). Each method thus runs alone."""
+    if lm.engine is not None:
+        lm.engine.stop()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Run (a), (b) and (c) and print the table, the diagnostics and the final lines."""
     args = parse_args(argv)
@@ -498,14 +507,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     console = Console(width=120)
     spec = make_spec(args)
     questions = load_questions(limit=args.questions)
+    # Loaded, and (a) and (c) run, on threads of their own that end with them, as the
+    # engine's worker is: no thread keeps an OpenMP pool the next method would run beside.
+    os.environ[DTYPE_ENV] = args.dtype  # for every method: (b) finds this same model
     lm = cast(LocalCausalLM, load_local_lm(MODEL))
-    lm.model.to(getattr(torch, args.dtype))
-    warm_up(lm, questions[0])
+    in_own_thread(warm_up)(lm, questions[0])
+    quiet_engine(lm)
     notes = [f"model {MODEL}, {args.dtype}; before: {load_line()}"]
-    sequential, reference_turns = run_sequential(lm, questions, spec)
+    sequential, reference_turns = in_own_thread(run_sequential)(lm, questions, spec)
     batched, records, batching = run_batched(lm, questions, spec, args.concurrency, args.engine)
+    quiet_engine(lm)
     texts = ceiling_prompts(lm, questions, args.concurrency)
-    ceiling = run_ceiling(lm, texts, sorted({args.user_tokens, args.assistant_tokens}))
+    limits = sorted({args.user_tokens, args.assistant_tokens})
+    ceiling = in_own_thread(run_ceiling)(lm, texts, limits)
     notes.append(f"after: {load_line()}")
     console.print(results_table([sequential, batched, ceiling]))
     for line in [

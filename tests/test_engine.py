@@ -142,7 +142,8 @@ def _together(engine: ContinuousBatcher, lock: threading.Lock, calls: list[list[
 
 
 def _wrap_forward(monkeypatch, engine: ContinuousBatcher, change) -> None:
-    """Make the engine's forward pass ``change(forward, ids, positions, cache, mask)``."""
+    """Make the engine's forward pass ``change(forward, ids, positions, keep)``: ``ids`` is
+    the packed ``[1, tokens]`` pass, ``keep`` the packed positions whose logits come back."""
     forward = engine._forward
     monkeypatch.setattr(engine, "_forward", lambda *args: change(forward, *args))
 
@@ -343,9 +344,9 @@ def test_row_ending_with_eos_leaves_while_others_continue(model, tok, reference,
     assert trigger not in late_ids[:-1] and trigger not in tok(early + late)["input_ids"]
     assert first + 2 < N  # the late row still has steps of its own
 
-    def eos_after_trigger(forward, ids, *rest):
-        logits = forward(ids, *rest).clone()
-        logits[ids[:, -1] == trigger, tok.eos_token_id] = logits.max() + 1
+    def eos_after_trigger(forward, ids, positions, keep):
+        logits = forward(ids, positions, keep).clone()
+        logits[ids[0, keep] == trigger, tok.eos_token_id] = logits.max() + 1
         return logits
 
     _wrap_forward(monkeypatch, engine, eos_after_trigger)
@@ -409,7 +410,13 @@ def test_a_row_done_at_prefill_frees_its_slot_for_the_rows_after_it(models, tok,
     ]
 
 
-def test_failed_decode_step_fails_every_row_in_it_and_the_engine_recovers(
+def _contains(ids, part: list[int]) -> bool:
+    """Whether the packed pass ``ids`` carries ``part`` as one run of tokens."""
+    seq, n = ids[0].tolist(), len(part)
+    return any(seq[i : i + n] == part for i in range(len(seq) - n + 1))
+
+
+def test_a_failed_shared_pass_is_retried_row_by_row_and_every_row_ends_right(
     models, tok, reference, monkeypatch
 ):
     model = models["llama"]
@@ -417,20 +424,45 @@ def test_failed_decode_step_fails_every_row_in_it_and_the_engine_recovers(
     engine = ContinuousBatcher(model, tok, lock=lock)
     failed: list[int] = []
 
-    def fail_first_shared_step(forward, ids, *rest):
-        if ids.shape[0] > 1 and ids.shape[1] == 1 and not failed:  # a decoding step
-            failed.append(ids.shape[0])
+    def fail_first_shared_decoding_pass(forward, ids, positions, keep):
+        if ids.shape[1] == len(keep) == 3 and not failed:  # three rows decoding
+            failed.append(len(keep))
             raise RuntimeError("device lost")
-        return forward(ids, *rest)
+        return forward(ids, positions, keep)
 
-    _wrap_forward(monkeypatch, engine, fail_first_shared_step)
+    _wrap_forward(monkeypatch, engine, fail_first_shared_decoding_pass)
     calls = [[Row(PROMPTS[1], N, 0.0)], [Row(PROMPTS[2], N, 0.0)], [Row(PROMPTS[3], N, 0.0)]]
-    for future in _together(engine, lock, calls):
-        with pytest.raises(RuntimeError, match="device lost"):
-            future.result(timeout=30)
+    futures = _together(engine, lock, calls)
+    assert [f.result(timeout=30)[0].text for f in futures] == [
+        _expected(tok, reference, model, p) for p in PROMPTS[1:]
+    ]
     assert failed == [3]
-    out = engine.submit([Row(p, N, 0.0) for p in PROMPTS])
-    assert [c.text for c in out] == [_expected(tok, reference, model, p) for p in PROMPTS]
+
+
+def test_failed_pass_fails_only_the_row_that_fails_alone(models, tok, reference, monkeypatch):
+    model = models["gpt2"]
+    engine = ContinuousBatcher(model, tok, prefix_cache_bytes=0)
+    bad = PROMPTS[3]
+    bad_ids = tok(bad)["input_ids"]
+    failed: list[int] = []
+
+    def fail_bad_prompt_until_it_fails_alone(forward, ids, positions, keep):
+        # Any pass carrying the bad prompt fails: a shared one, then its own, after which
+        # it works again.
+        if _contains(ids, bad_ids) and not failed:
+            if ids.shape[1] == len(bad_ids):
+                failed.append(len(bad_ids))
+            raise RuntimeError("out of memory")
+        return forward(ids, positions, keep)
+
+    _wrap_forward(monkeypatch, engine, fail_bad_prompt_until_it_fails_alone)
+    futures = [_in_thread(engine.submit, [Row(p, N, 0.0)]) for p in PROMPTS[:3] + (bad,)]
+    for prompt, future in zip(PROMPTS[:3], futures, strict=False):
+        assert future.result(timeout=30)[0].text == _expected(tok, reference, model, prompt)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        futures[-1].result(timeout=30)
+    assert failed == [len(bad_ids)]
+    assert engine.submit([Row(bad, N, 0.0)])[0].text == _expected(tok, reference, model, bad)
 
 
 def test_sampling_error_after_a_row_finished_in_the_same_step_answers_every_caller(
@@ -442,9 +474,9 @@ def test_sampling_error_after_a_row_finished_in_the_same_step_answers_every_call
     lock = threading.Lock()
     engine = ContinuousBatcher(model, tok, lock=lock)
 
-    def nan_for_the_sampled_row(forward, ids, *rest):
-        logits = forward(ids, *rest)
-        if ids.shape == (3, 1):
+    def nan_for_the_sampled_row(forward, ids, positions, keep):
+        logits = forward(ids, positions, keep)
+        if ids.shape[1] == len(keep) == 3:  # three rows decoding, in slot order
             logits = logits.clone()
             logits[1] = float("nan")
         return logits
@@ -467,29 +499,36 @@ def test_sampling_error_after_a_row_finished_in_the_same_step_answers_every_call
     assert later.result(timeout=3)[0].text == _expected(tok, reference, model, PROMPTS[0])
 
 
-def test_failed_prefill_fails_only_its_caller(models, tok, reference, monkeypatch):
-    model = models["gpt2"]
-    engine = ContinuousBatcher(model, tok, prefix_cache_bytes=0)
-    bad = PROMPTS[3]
-    bad_length = len(tok(bad)["input_ids"])
-    failed: list[int] = []
+def test_prompts_longer_than_a_pass_are_prefilled_in_chunks(model, tok, reference):
+    # Three prompt tokens a pass: every prompt takes several passes, beside decoding rows.
+    engine = ContinuousBatcher(model, tok, prefix_cache_bytes=0, prefill_tokens=3)
+    out = engine.submit([Row(p, N, 0.0) for p in PROMPTS])
+    assert [c.text for c in out] == [_expected(tok, reference, model, p) for p in PROMPTS]
+    prompt_tokens = sum(len(tok(p)["input_ids"]) for p in PROMPTS)
+    assert engine.stats.forwards >= prompt_tokens // 3
 
-    def fail_bad_prefill_until_it_fails_alone(forward, ids, *rest):
-        # Any prefill holding the bad prompt (the longest) fails: a padded one with others
-        # in it, then its own, after which it works again.
-        if ids.shape[1] == bad_length and not failed:
-            if ids.shape[0] == 1:
-                failed.append(bad_length)
-            raise RuntimeError("out of memory")
-        return forward(ids, *rest)
 
-    _wrap_forward(monkeypatch, engine, fail_bad_prefill_until_it_fails_alone)
-    futures = [_in_thread(engine.submit, [Row(p, N, 0.0)]) for p in PROMPTS[:3] + (bad,)]
-    for prompt, future in zip(PROMPTS[:3], futures, strict=False):
-        assert future.result(timeout=30)[0].text == _expected(tok, reference, model, prompt)
-    with pytest.raises(RuntimeError, match="out of memory"):
-        futures[-1].result(timeout=30)
-    assert engine.submit([Row(bad, N, 0.0)])[0].text == _expected(tok, reference, model, bad)
+def test_a_prompt_filling_the_model_positions_is_a_value_error(models, tok):
+    engine = ContinuousBatcher(models["gpt2"], tok)  # 256 positions
+    with pytest.raises(ValueError, match="300 tokens leaves no room in the model's 256"):
+        engine.submit([Row(" a" * 300, 3, 0.0)])
+
+
+def test_generation_stops_where_the_model_positions_run_out(models, tok):
+    engine = ContinuousBatcher(models["gpt2"], tok, prefix_cache_bytes=0)
+    out = engine.submit([Row(" a" * 250, 20, 0.0)])[0]
+    assert out.input_tokens == 250 and out.output_tokens <= 6
+
+
+def test_stopped_worker_ends_and_the_next_call_starts_another(models, tok, reference):
+    model = models["llama"]
+    engine = ContinuousBatcher(model, tok)
+    engine.submit([Row(PROMPTS[1], 2, 0.0)])
+    worker = engine._worker
+    engine.stop()
+    assert worker is not None and not worker.is_alive() and engine._worker is None
+    out = engine.submit([Row(PROMPTS[1], N, 0.0)])
+    assert out[0].text == _expected(tok, reference, model, PROMPTS[1])
 
 
 def test_empty_prompt_is_a_value_error(models, tok):
@@ -526,6 +565,11 @@ def sliding_configs(tok):
 def test_engine_supports_plain_caches(models):
     assert ContinuousBatcher.supports(models["gpt2"])
     assert ContinuousBatcher.supports(models["llama"])
+
+
+def test_engine_needs_swappable_attention(models, monkeypatch):
+    monkeypatch.setattr(type(models["llama"]), "_supports_attention_backend", False)
+    assert not ContinuousBatcher.supports(models["llama"])
 
 
 @pytest.mark.parametrize("name", ["mistral", "qwen2"])

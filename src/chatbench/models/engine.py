@@ -1,28 +1,34 @@
 """Continuous batching with a prefix cache: how local causal LMs serve concurrent conversations.
 
-One worker thread owns the model and runs a decoding loop over a batch of rows. A request
-joins the batch between two decoding steps (after its prompt is prefilled) and leaves it the
-step it finishes, so no row waits for a longer batch-mate and no step is spent on a finished
-row. That is the scheme of vLLM and TGI, written here over transformers' ``DynamicCache``.
+One worker thread owns the model and runs a loop of forward passes. Each pass carries one
+token for every row that is decoding and the next chunk of every prompt still being
+prefilled, packed into one sequence: the model's weights, which dominate a pass on a CPU,
+are read once for all of them. A request joins the batch as soon as a slot is free, decodes
+from the pass that ends its prompt, and leaves the pass it finishes, so no row waits for a
+longer batch-mate and no pass is spent on a finished row. That is the scheme of vLLM
+(continuous batching with chunked prefill), written here over transformers' models through a
+registered attention function.
 
 Every finished row's keys and values are kept in a ``PrefixCache`` (least recently used
 first out, bounded in bytes). A conversation's next call starts with its previous prompt and
 reply, so it prefills only the tokens that are new; calls that share a system prompt share
-its prefill too. On a CPU, where prefill barely gains from batching, this is most of the
-difference between batching and not.
+its prefill too.
 
 Keys and values live in per-layer buffers of up to ``max_batch`` slots, written in place: a
-decoding step adds one column per row instead of copying the whole cache the way
-``DynamicCache`` (``torch.cat``) does, and a row that leaves frees its slot for the next. Each
-row's position ids and attention mask cover only its own tokens, so rows of different lengths
-share a step. Greedy rows can still differ from a batch-size-1 run in the last bits of floating
-point (a batched matrix product sums in another order).
+pass writes each new token at its row's next position instead of copying the whole cache the
+way ``DynamicCache`` (``torch.cat``) does, and a row that leaves frees its slot for the next.
+Attention is computed per row over its own positions only (the decoding rows together, each
+prompt chunk on its own), so rows of different lengths share a pass without padding. Greedy
+rows can still differ from a batch-size-1 run in the last bits of floating point (a batched
+matrix product sums in another order).
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
+import weakref
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future
@@ -31,7 +37,8 @@ from inspect import signature
 from typing import Any
 
 import torch
-from transformers import DynamicCache, PreTrainedTokenizerBase
+import torch.nn.functional as F
+from transformers import AttentionInterface, DynamicCache, PreTrainedTokenizerBase
 from transformers.cache_utils import DynamicLayer
 
 from chatbench.models.base import Completion
@@ -63,12 +70,15 @@ class EngineStats:
     """Prompt tokens of every request."""
     reused_tokens: int = 0
     """Prompt tokens taken from the prefix cache instead of being prefilled."""
+    forwards: int = 0
+    """Forward passes of the model (each decodes, prefills, or both)."""
     decode_steps: int = 0
+    """Forward passes that decoded at least one row."""
     row_steps: int = 0
     """Rows decoded, summed over steps (the mean batch size is ``row_steps / decode_steps``)."""
     batch_sizes: deque[int] = field(default_factory=lambda: deque(maxlen=BATCH_SIZES_KEPT))
-    """The batch size of each of the latest ``BATCH_SIZES_KEPT`` decoding steps (bounded, so
-    a long run's memory stays flat)."""
+    """The decoding rows of each of the latest ``BATCH_SIZES_KEPT`` decoding steps (bounded,
+    so a long run's memory stays flat)."""
 
 
 @dataclass
@@ -84,59 +94,166 @@ class _Active:
     """A row in the batch: its cached length, what it generated, its sampler."""
 
     request: _Request
-    length: int
-    """Tokens of this row in its slot (the prompt and every generated token but the last)."""
-    generated: list[int]
-    generator: torch.Generator | None
+    limit: int
+    """Most tokens to generate: the row's ``max_tokens``, less where the model's positions
+    run out first."""
+    length: int = 0
+    """Tokens of this row in its slot: the prompt so far while prefilling, then the prompt
+    and every generated token but the last (which the next pass feeds)."""
+    generated: list[int] = field(default_factory=list)
+    generator: torch.Generator | None = None
+    looked_up: bool = False
+    """Whether the prefix cache has been searched for this row's prompt."""
 
+    @property
+    def decoding(self) -> bool:
+        """Whether the prompt is done and the row feeds its last token."""
+        return bool(self.generated)
+
+
+IDLE_EXIT_S = 1.0
+"""Seconds the worker thread waits for work before it ends. A live thread keeps its OpenMP
+thread pool, and while the process holds more OpenMP threads than CPUs, libgomp makes every
+pool's threads sleep between parallel regions instead of spinning, which doubled the time of
+a forward pass here (2 CPUs: the engine's pool plus one from the main thread's own torch
+work). An idle engine therefore gives its pool back."""
 
 _CAPACITY_STEP = 256
 """Slot buffers grow in steps of this many positions."""
 
+_PACKED = "chatbench_packed"
+"""The attention implementation the engine's forward passes run with."""
 
-class _SlotPlan:
-    """What the next forward pass reads and writes, shared by every ``_SlotLayer``."""
+_current = threading.local()
+"""The ``_Pass`` of the forward pass running on this thread (its attention reads it)."""
 
-    def __init__(self, slots: int) -> None:
+
+@dataclass(frozen=True)
+class _Chunk:
+    """One row's new tokens in a pass: ``n`` tokens at packed offset ``start``, written to
+    ``slot`` from position ``past`` on."""
+
+    slot: int
+    start: int
+    n: int
+    past: int
+
+
+class _Pass:
+    """Where a forward pass's packed tokens go and what each attends to, made once per pass
+    and read by every layer."""
+
+    def __init__(self, chunks: list[_Chunk], slots: int, device: torch.device) -> None:
         self.slots = slots
-        self.capacity = 0
-        self.rows = slice(0, 0)
-        """Slots the forward pass runs on."""
-        self.past = 0
-        """Positions before the new ones (what the model sees as the cache length)."""
-        self.columns: torch.Tensor | None = None
-        """Where each new position goes: ``[rows]`` when decoding (each row's length),
-        ``[rows, new]`` for a padded prefill of several rows; None for a one-row prefill,
-        written from ``past`` on."""
-        self.row_index: torch.Tensor | None = None
-        """The slots of ``rows`` as indices, made once per pass for every layer's writes."""
-
-    def aim(self, rows: slice, past: int, columns: torch.Tensor | None) -> None:
-        """Point the next forward pass at ``rows``, ``past`` positions in."""
-        self.rows, self.past, self.columns = rows, past, columns
-        self.row_index = (
-            None if columns is None else torch.arange(rows.start, rows.stop, device=columns.device)
+        self.slot_index = torch.cat([torch.full((c.n,), c.slot) for c in chunks]).to(device)
+        self.column_index = torch.cat([torch.arange(c.past, c.past + c.n) for c in chunks]).to(
+            device
         )
+        decoding = [c for c in chunks if c.n == 1]
+        self.prompts = [c for c in chunks if c.n > 1]
+        self.decode_positions = torch.tensor([c.start for c in decoding], device=device)
+        self.decode_slots = torch.tensor([c.slot for c in decoding], device=device)
+        # The common pass: every slot decodes, in slot order, at the start of the packing.
+        self.every_slot = [c.slot for c in decoding] == list(range(slots)) and all(
+            c.start == c.slot for c in decoding
+        )
+        self.width = max((c.past + 1 for c in decoding), default=0)
+        # A decoding row sees its positions up to its new one; other slots see position 0
+        # only (their output is dropped; a fully masked row would be NaN).
+        seen = torch.zeros(slots, dtype=torch.long)
+        for c in decoding:
+            seen[c.slot] = c.past
+        self.decode_mask = (torch.arange(self.width)[None] <= seen[:, None])[:, None, None].to(
+            device
+        )
+        # Each prompt token sees its row's cached positions and the chunk's up to its own.
+        self.prompt_masks = [
+            (torch.arange(c.past + c.n)[None] <= torch.arange(c.past, c.past + c.n)[:, None]).to(
+                device
+            )
+            for c in self.prompts
+        ]
+
+    def attend(
+        self, query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, scale: float | None
+    ) -> torch.Tensor:
+        """Attention of the packed ``query`` ``[1, heads, tokens, dim]`` over the slot buffers
+        ``[slots, kv_heads, capacity, dim]``; returns ``[1, tokens, heads, dim]``.
+
+        Query heads that share a key-value head are stacked along the query axis (no copy
+        of the keys and values per head)."""
+        _, heads, tokens, dim = query.shape
+        kv_heads = keys.shape[1]
+        group = heads // kv_heads
+        out = query.new_empty(1, tokens, heads, dim)
+        if len(self.decode_positions):
+            q = query[0, :, self.decode_positions].transpose(0, 1)  # [decoding, heads, dim]
+            if not self.every_slot:
+                q = query.new_zeros(self.slots, heads, dim).index_copy_(0, self.decode_slots, q)
+            o = F.scaled_dot_product_attention(
+                q.reshape(self.slots, kv_heads, group, dim),
+                keys[: self.slots, :, : self.width],
+                values[: self.slots, :, : self.width],
+                attn_mask=self.decode_mask,
+                scale=scale,
+            ).reshape(self.slots, heads, dim)
+            out[0, self.decode_positions] = o if self.every_slot else o[self.decode_slots]
+        for chunk, mask in zip(self.prompts, self.prompt_masks, strict=True):
+            span = slice(chunk.start, chunk.start + chunk.n)
+            seen = chunk.past + chunk.n
+            o = F.scaled_dot_product_attention(
+                query[:, :, span].reshape(1, kv_heads, group * chunk.n, dim),
+                keys[chunk.slot : chunk.slot + 1, :, :seen],
+                values[chunk.slot : chunk.slot + 1, :, :seen],
+                attn_mask=mask.repeat(group, 1),
+                scale=scale,
+            )
+            out[0, span] = o.reshape(heads, chunk.n, dim).transpose(0, 1)
+        return out
+
+
+_UNSUPPORTED_ATTENTION = ("softcap", "s_aux", "sliding_window")
+
+
+def _packed_attention(
+    module: Any,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    scaling: float | None = None,
+    dropout: float = 0.0,
+    **kwargs: Any,
+) -> tuple[torch.Tensor, None]:
+    """transformers' attention interface for the engine's packed passes."""
+    for name in _UNSUPPORTED_ATTENTION:
+        if kwargs.get(name) is not None:
+            raise NotImplementedError(f"the continuous engine has no attention with {name}")
+    return _current.plan.attend(query, key, value, scaling), None
+
+
+AttentionInterface.register(_PACKED, _packed_attention)
 
 
 class _SlotLayer(DynamicLayer):
     """One layer's keys and values in ``[slots, heads, capacity, head_dim]`` buffers."""
 
-    def __init__(self, plan: _SlotPlan) -> None:
+    def __init__(self, capacity: list[int]) -> None:
         super().__init__()
-        self.plan = plan
+        self.capacity = capacity
+        """``[slots, positions]`` the buffers hold once they next grow (shared by layers)."""
         self.key_buffer: torch.Tensor | None = None
         self.value_buffer: torch.Tensor | None = None
         self.is_initialized = True
 
     def reserve(self, like: torch.Tensor) -> None:
-        """Make the buffers (shaped after ``like``, ``[_, heads, _, head_dim]``) hold
-        ``plan.slots`` slots of ``plan.capacity`` positions, keeping what they hold."""
-        plan, old = self.plan, self.key_buffer
-        if old is not None and old.shape[0] >= plan.slots and old.shape[2] >= plan.capacity:
+        """Make the buffers (shaped after ``like``, ``[_, heads, _, head_dim]``) hold the
+        planned slots and positions, keeping what they hold."""
+        (slots, positions), old = self.capacity, self.key_buffer
+        if old is not None and old.shape[0] >= slots and old.shape[2] >= positions:
             return
         _, heads, _, dim = like.shape
-        shape = (plan.slots, heads, plan.capacity, dim)
+        shape = (slots, heads, positions, dim)
         # Zeros, not empty: masked positions must hold finite numbers (0 x NaN is NaN).
         keys = torch.zeros(shape, dtype=like.dtype, device=like.device)
         values = torch.zeros(shape, dtype=like.dtype, device=like.device)
@@ -148,29 +265,18 @@ class _SlotLayer(DynamicLayer):
     def update(
         self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Write the new positions in place; return the keys and values the rows attend to."""
+        """Write the pass's packed ``[1, heads, tokens, head_dim]`` keys and values at their
+        rows' positions; return the whole buffers (the packed attention picks its rows)."""
         self.reserve(key_states)
         assert self.key_buffer is not None and self.value_buffer is not None
-        plan, columns = self.plan, self.plan.columns
-        end = plan.past + key_states.shape[2]
-        if columns is None:
-            self.key_buffer[plan.rows, :, plan.past : end] = key_states
-            self.value_buffer[plan.rows, :, plan.past : end] = value_states
-        elif columns.dim() == 1:
-            rows = plan.row_index
-            self.key_buffer[rows, :, columns] = key_states[:, :, 0]
-            self.value_buffer[rows, :, columns] = value_states[:, :, 0]
-        else:  # [rows, new]: the indexed view is [rows, new, heads, head_dim]
-            rows = plan.row_index[:, None]
-            self.key_buffer[rows, :, columns] = key_states.transpose(1, 2)
-            self.value_buffer[rows, :, columns] = value_states.transpose(1, 2)
-        self.keys = self.key_buffer[plan.rows, :, :end]
-        self.values = self.value_buffer[plan.rows, :, :end]
-        return self.keys, self.values
+        plan: _Pass = _current.plan
+        self.key_buffer[plan.slot_index, :, plan.column_index] = key_states[0].transpose(0, 1)
+        self.value_buffer[plan.slot_index, :, plan.column_index] = value_states[0].transpose(0, 1)
+        return self.key_buffer, self.value_buffer
 
     def get_seq_length(self) -> int:
-        """Positions before the forward pass's new ones."""
-        return self.plan.past
+        """Not one length: each row has its own (the engine passes position ids)."""
+        return 0
 
     def row(self, slot: int, length: int) -> tuple[torch.Tensor, torch.Tensor]:
         """A copy of one slot's first ``length`` positions, ``[1, heads, length, head_dim]``."""
@@ -194,17 +300,30 @@ class _SlotLayer(DynamicLayer):
         self.value_buffer[target, :, :length] = self.value_buffer[source, :, :length]
 
 
+_engines: weakref.WeakSet[ContinuousBatcher] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_workers() -> None:
+    """Stop every engine's worker before the interpreter goes: a daemon thread that still
+    holds an OpenMP pool at exit sometimes aborted the process ("terminate called without an
+    active exception")."""
+    for engine in list(_engines):
+        engine.stop(timeout=2.0)
+
+
 class ContinuousBatcher:
-    """Serves ``submit`` calls from many threads with one continuously batched decoding loop.
+    """Serves ``submit`` calls from many threads with one continuously batched loop.
 
     Args:
-        model: A transformers causal LM whose cache is a plain ``DynamicCache`` (see
-            ``supports``).
+        model: A transformers causal LM whose cache is a plain ``DynamicCache`` and whose
+            attention goes through transformers' attention interface (see ``supports``).
         tokenizer: Its tokenizer.
-        max_batch: Most rows decoded together; further requests wait for a free row.
+        max_batch: Most rows in the batch (decoding or prefilling); further requests wait.
         prefix_cache_bytes: Budget of the prefix cache (0 turns it off).
         top_k: Candidates a sampled row picks from.
-        prefill_batch: Most waiting prompts prefilled in one padded forward pass.
+        prefill_tokens: Most prompt tokens a forward pass carries besides its decoding rows
+            (a longer prompt is prefilled in chunks over several passes).
         lock: Held for every forward pass (shared with other users of ``model``).
 
     Example:
@@ -220,38 +339,45 @@ class ContinuousBatcher:
         max_batch: int = 32,
         prefix_cache_bytes: int = 1 << 30,
         top_k: int = 50,
-        prefill_batch: int = 8,
+        prefill_tokens: int = 512,
         lock: threading.Lock | None = None,
     ) -> None:
+        if prefill_tokens < 1:
+            raise ValueError(f"prefill_tokens must be at least 1, not {prefill_tokens}")
         self.model = model
         self._lock = lock or threading.Lock()
         self.tokenizer = tokenizer
         self.max_batch = max_batch
         self.top_k = top_k
         self.prefix_cache = PrefixCache(prefix_cache_bytes)
-        self.prefill_batch = prefill_batch
-        attention = getattr(model.config, "_attn_implementation", None) or "eager"
-        # Rows that continue different prefixes need a 4D mask, which these take as given.
-        self._batched_prefill = attention in ("sdpa", "eager")
+        self.prefill_tokens = prefill_tokens
         self.stats = EngineStats()
         self.eos_id = tokenizer.eos_token_id
+        config = model.config
+        self.max_positions = getattr(config, "max_position_embeddings", None) or getattr(
+            config, "n_positions", None
+        )
         # transformers 5.x renamed the forward argument past_key_values to cache.
         params = signature(model.forward).parameters
         self._cache_arg = "cache" if "cache" in params else "past_key_values"
         self._pending: list[_Request] = []
         self._ready = threading.Condition()
         self._worker: threading.Thread | None = None
-        # The running batch, owned by the worker thread: row i lives in slot i.
+        self._stopping = False
+        _engines.add(self)
+        # The batch, owned by the worker thread: row i lives in slot i.
         self._rows: list[_Active] = []
-        self._plan = _SlotPlan(0)
+        self._capacity = [0, 0]
         self._cache = DynamicCache(config=model.config)
-        self._layers = [_SlotLayer(self._plan) for _ in self._cache.layers]
+        self._layers = [_SlotLayer(self._capacity) for _ in self._cache.layers]
         self._cache.layers = self._layers  # type: ignore[assignment]
 
     @staticmethod
     def supports(model: Any) -> bool:
         """Whether every layer of ``model`` caches plain keys and values (no sliding window,
-        no recurrent state): what the engine can pad, join and split."""
+        no recurrent state) and its attention can be swapped: what the engine can pack."""
+        if not getattr(model, "_supports_attention_backend", False):
+            return False
         try:
             cache = DynamicCache(config=model.config)
         except Exception:  # noqa: BLE001 - any config transformers cannot read is unsupported
@@ -274,10 +400,27 @@ class ContinuousBatcher:
             self._ready.notify_all()
         return [r.future.result() for r in requests]
 
+    def stop(self, timeout: float = 5.0) -> None:
+        """End the worker thread as soon as the batch is empty, and wait for it (at most
+        ``timeout`` seconds); the next ``submit`` starts another. Frees the thread's OpenMP
+        pool (see ``IDLE_EXIT_S``) at once instead of after ``IDLE_EXIT_S``."""
+        with self._ready:
+            worker, self._stopping = self._worker, True
+            self._ready.notify_all()
+        if worker is not None:
+            worker.join(timeout)
+        with self._ready:
+            self._stopping = False
+
     def _encode(self, prompt: str) -> torch.Tensor:
         ids = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
         if not ids:
             raise ValueError("cannot generate from an empty prompt")
+        if self.max_positions and len(ids) >= self.max_positions:
+            raise ValueError(
+                f"a prompt of {len(ids)} tokens leaves no room in the model's"
+                f" {self.max_positions} positions"
+            )
         return torch.tensor(ids, dtype=torch.long)
 
     # --- the worker thread ------------------------------------------------------------------
@@ -286,168 +429,171 @@ class ContinuousBatcher:
         while True:
             with self._ready:
                 while not self._pending and not self._rows:
-                    self._ready.wait()
+                    if self._stopping or (not self._ready.wait(IDLE_EXIT_S) and not self._pending):
+                        # Idle: end the thread, which frees its OpenMP thread pool (see
+                        # ``IDLE_EXIT_S``); the next ``submit`` starts another.
+                        self._worker = None
+                        return
                 room = self.max_batch - len(self._rows)
                 admitted, self._pending = self._pending[:room], self._pending[room:]
-            with torch.inference_mode():
-                size = self.prefill_batch if self._batched_prefill else 1
-                for group in (admitted[i : i + size] for i in range(0, len(admitted), size)):
-                    self._admit(group)
-                if self._rows:
-                    try:
-                        self._step()
-                    except Exception as exc:  # noqa: BLE001 - every row's caller gets it
-                        for active in self._rows:
-                            if not active.request.future.done():  # not answered this step
-                                active.request.future.set_exception(exc)
-                        self._rows = []
+            try:
+                for request in admitted:
+                    self._admit(request)
+                with torch.inference_mode():
+                    self._run_pass()
+            except Exception as exc:  # noqa: BLE001 - a bug here must not leave callers waiting
+                log.exception("continuous engine: every row in the batch fails")
+                for request in admitted:
+                    if not request.future.done():
+                        request.future.set_exception(exc)
+                for slot in range(len(self._rows)):
+                    self._fail(slot, exc)
+                self._rows = []
 
-    def _forward(
-        self, ids: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor | None
-    ) -> torch.Tensor:
-        """Logits of the last position of every row in ``_plan.rows``."""
-        device = self.model.device
-        with self._lock:
-            out = self.model(
-                input_ids=ids.to(device),
-                attention_mask=None if mask is None else mask.to(device),
-                position_ids=positions.to(device),
-                use_cache=True,
-                logits_to_keep=1,
-                **{self._cache_arg: self._cache},
-            )
-        return out.logits[:, -1, :]
+    def _admit(self, request: _Request) -> None:
+        """Give ``request`` the next slot; its prompt is prefilled by the passes to come."""
+        row, n = request.row, len(request.ids)
+        limit = row.max_tokens
+        if self.max_positions:
+            limit = min(limit, self.max_positions - n)
+        generator = torch.Generator().manual_seed(row.seed) if row.seed is not None else None
+        self._rows.append(_Active(request, limit=limit, generator=generator))
+        self._reserve(n + limit, len(self._rows))
+        self.stats.requests += 1
+        self.stats.prompt_tokens += n
 
     def _reserve(self, positions: int, rows: int) -> None:
         """Let ``rows`` slots (rounded up to a multiple of 8, at most ``max_batch``) hold
-        ``positions`` positions, plus the scratch column at the end where a padded prefill
-        writes its padding. Buffers grow when first written after this."""
-        plan = self._plan
-        need = -(-(positions + 1) // _CAPACITY_STEP) * _CAPACITY_STEP
-        plan.capacity = max(plan.capacity, need)
-        plan.slots = max(plan.slots, min(-(-rows // 8) * 8, self.max_batch))
+        ``positions`` positions. Buffers grow when first written after this."""
+        need = -(-positions // _CAPACITY_STEP) * _CAPACITY_STEP
+        self._capacity[0] = max(self._capacity[0], min(-(-rows // 8) * 8, self.max_batch))
+        self._capacity[1] = max(self._capacity[1], need)
 
-    def _admit(self, group: list[_Request]) -> None:
-        """Prefill ``group`` together; if that fails, one by one, so that only a request
-        that fails alone gets the error."""
+    def _schedule(self) -> list[tuple[int, int]]:
+        """``(slot, tokens)`` for the next pass: one token per decoding row, then prompt
+        chunks (in slot order) up to ``prefill_tokens``."""
+        plan = [(slot, 1) for slot, active in enumerate(self._rows) if active.decoding]
+        budget = self.prefill_tokens
+        for slot, active in enumerate(self._rows):
+            if active.decoding or not budget:
+                continue
+            if not active.looked_up:
+                self._look_up(active, slot)
+            take = min(len(active.request.ids) - active.length, budget)
+            plan.append((slot, take))
+            budget -= take
+        return plan
+
+    def _look_up(self, active: _Active, slot: int) -> None:
+        """Copy the longest cached prefix of the row's prompt into its slot. Done when the
+        row's first chunk is scheduled, so it finds prompts of rows prefilled before it."""
+        active.looked_up = True
+        reused, kv = self.prefix_cache.longest(active.request.ids)
+        for layer, (keys, values) in zip(self._layers, kv or (), strict=False):
+            layer.fill(slot, keys[:, :, :reused], values[:, :, :reused])
+        active.length = reused
+        self.stats.reused_tokens += reused
+
+    def _run_pass(self) -> None:
+        """One forward pass over the batch; if it fails, each row's part again alone, so
+        that only a row that fails alone gets the error. Finished rows leave."""
+        plan = self._schedule()
         try:
-            self._prefill(group)
-        except Exception as exc:  # noqa: BLE001 - the caller gets it
-            if len(group) == 1:
-                group[0].future.set_exception(exc)
+            self._pass(plan)
+        except Exception as exc:  # noqa: BLE001 - retried row by row, or the caller gets it
+            if len(plan) == 1:
+                self._fail(plan[0][0], exc)
             else:
-                for request in group:
-                    self._admit([request])
+                for item in plan:
+                    try:
+                        self._pass([item])
+                    except Exception as alone:  # noqa: BLE001 - this row's caller gets it
+                        self._fail(item[0], alone)
+        self._compact()
 
-    def _prefill(self, group: list[_Request]) -> None:
-        """Prefill the new tokens of ``group`` into the next free slots (what the prefix
-        cache holds is copied, not run); each row finishes at once or joins the batch."""
-        start, plan = len(self._rows), self._plan
-        matches = [self.prefix_cache.longest(r.ids) for r in group]
-        self._reserve(max(len(r.ids) + r.row.max_tokens for r in group), start + len(group))
-        for slot, (reused, kv) in enumerate(matches, start):
-            for layer, (keys, values) in zip(self._layers, kv or (), strict=False):
-                layer.fill(slot, keys[:, :, :reused], values[:, :, :reused])
-        lengths = torch.tensor([len(r.ids) for r in group])
-        reused = torch.tensor([m[0] for m in matches])
-        if len(group) == 1:
-            plan.aim(slice(start, start + 1), int(reused[0]), None)
-            n = int(lengths[0])
-            logits = self._forward(
-                group[0].ids[None, int(reused[0]) :], torch.arange(int(reused[0]), n)[None], None
-            )
-        else:
-            logits = self._forward(*self._padded_prefill(group, start, lengths, reused))
-        self.stats.requests += len(group)
-        self.stats.prompt_tokens += int(lengths.sum())
-        self.stats.reused_tokens += int(reused.sum())
-        for i, request in enumerate(group):
-            self._start_row(request, start + i, logits[i])
-
-    def _padded_prefill(
-        self, group: list[_Request], start: int, lengths: torch.Tensor, reused: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Input ids, position ids and 4D mask of a left-padded prefill of several rows,
-        each continuing its own cached prefix; sets the plan's write columns."""
-        plan = self._plan
-        new = lengths - reused
-        width, longest = int(lengths.max()), int(new.max())
-        offset = (longest - new)[:, None]  # left padding of each row
-        step = torch.arange(longest)[None]
-        real = step >= offset
-        column = reused[:, None] + step - offset  # each new token's own position
-        columns = torch.where(real, column, plan.capacity - 1).to(self.model.device)
-        plan.aim(slice(start, start + len(group)), width - longest, columns)
-        pad = self.tokenizer.pad_token_id or self.eos_id or 0
-        ids = torch.full((len(group), longest), pad, dtype=torch.long)
-        for i, request in enumerate(group):
-            ids[i, longest - int(new[i]) :] = request.ids[int(reused[i]) :]
-        keys = torch.arange(width)[None, None]
-        # A token sees its row's positions up to its own; padding sees position 0 only.
-        allowed = torch.where(real[..., None], keys <= column[..., None], keys == 0)
-        dtype = self.model.dtype
-        mask = torch.zeros(allowed.shape, dtype=dtype).masked_fill(~allowed, torch.finfo(dtype).min)
-        return ids, torch.where(real, column, 0), mask[:, None]
-
-    def _start_row(self, request: _Request, slot: int, logits: torch.Tensor) -> None:
-        """Keep a prefilled row's prompt, pick its first token, and finish it or move it to
-        the batch's next slot."""
-        n, row = len(request.ids), request.row
-        if self.prefix_cache.max_bytes:
-            # Kept now, not only when the row ends: concurrent prompts that share a system
-            # prompt (every conversation's first call) reuse it while this row decodes.
-            self.prefix_cache.put(request.ids, [layer.row(slot, n) for layer in self._layers])
-        generator = torch.Generator().manual_seed(row.seed) if row.seed is not None else None
-        active = _Active(request, n, [], generator)
+    def _pass(self, plan: list[tuple[int, int]]) -> None:
+        """Run ``plan``'s tokens through the model in one packed pass and take each row's
+        next token where its part ends its prompt or it is decoding."""
+        rows = self._rows
+        chunks, ids, keep, start = [], [], [], 0
+        for slot, n in plan:
+            active = rows[slot]
+            chunks.append(_Chunk(slot, start, n, active.length))
+            if active.decoding:
+                ids.append(torch.tensor(active.generated[-1:]))
+            else:
+                ids.append(active.request.ids[active.length : active.length + n])
+            start += n
+            if active.decoding or active.length + n == len(active.request.ids):
+                keep.append(start - 1)
+        device = self.model.device
+        _current.plan = _Pass(chunks, len(rows), device)
         try:
-            done = self._take(active, logits)
-        except Exception as exc:  # noqa: BLE001 - e.g. NaN logits: only this row fails
-            request.future.set_exception(exc)
-            return
-        if done:
-            self._finish(active, slot)
-            return
-        target = len(self._rows)  # slots below ``slot`` whose rows finished are free
-        if target != slot:
-            for layer in self._layers:
-                layer.move(slot, target, n)
-        self._rows.append(active)
-
-    def _step(self) -> None:
-        """One decoding step of the whole batch; finished rows leave it."""
-        rows, plan = self._rows, self._plan
-        lengths = torch.tensor([a.length for a in rows])
-        past = int(lengths.max())
-        self._reserve(past + 1, len(rows))
-        plan.aim(slice(0, len(rows)), past, lengths.to(self.model.device))
-        ids = torch.tensor([[a.generated[-1]] for a in rows])
-        # Each row attends to its own positions and the new one, written at its length.
-        mask = (torch.arange(past + 1) <= lengths[:, None]).long()
-        logits = self._forward(ids, lengths[:, None], mask)
-        self.stats.decode_steps += 1
-        self.stats.row_steps += len(rows)
-        self.stats.batch_sizes.append(len(rows))
+            positions = torch.cat([torch.arange(c.past, c.past + c.n) for c in chunks])
+            logits = self._forward(torch.cat(ids)[None], positions[None], torch.tensor(keep))
+        finally:
+            _current.plan = None
         greedy = logits.argmax(dim=-1).tolist()
-        leaving = []
-        for i, active in enumerate(rows):
-            active.length += 1
+        decoding = 0
+        picked = iter(range(len(keep)))
+        for slot, n in plan:
+            active = rows[slot]
+            if not active.decoding and active.length + n < len(active.request.ids):
+                active.length += n  # a chunk of a longer prompt: nothing to pick yet
+                continue
+            i = next(picked)
+            if active.decoding:
+                decoding += 1
+                active.length += 1
+            else:
+                active.length += n
+                self._keep_prompt(active, slot)
             try:
-                if self._take(active, logits[i], greedy[i]):
-                    leaving.append(i)
+                done = self._take(active, logits[i], greedy[i])
             except Exception as exc:  # noqa: BLE001 - e.g. NaN logits: only this row fails
-                active.request.future.set_exception(exc)
-                leaving.append(i)
-        for i in reversed(leaving):  # the last row moves into each freed slot
-            if not rows[i].request.future.done():
-                self._finish(rows[i], i)
-            last = len(rows) - 1
-            if i != last:
-                for layer in self._layers:
-                    layer.move(last, i, rows[last].length)
-                rows[i] = rows[last]
-            rows.pop()
+                self._fail(slot, exc)
+                continue
+            if done:
+                self._finish(active, slot)
+        if decoding:
+            self.stats.decode_steps += 1
+            self.stats.row_steps += decoding
+            self.stats.batch_sizes.append(decoding)
 
-    def _take(self, active: _Active, logits: torch.Tensor, greedy: int | None = None) -> bool:
+    def _forward(
+        self, ids: torch.Tensor, positions: torch.Tensor, keep: torch.Tensor
+    ) -> torch.Tensor:
+        """Logits ``[len(keep), vocab]`` at the packed positions ``keep`` of a pass over
+        ``ids`` ``[1, tokens]`` (the pass's plan set in ``_current``)."""
+        device = self.model.device
+        config = self.model.config
+        with self._lock:
+            previous = config._attn_implementation
+            config._attn_implementation = _PACKED
+            try:
+                out = self.model(
+                    input_ids=ids.to(device),
+                    position_ids=positions.to(device),
+                    use_cache=True,
+                    logits_to_keep=keep.to(device),
+                    **{self._cache_arg: self._cache},
+                )
+            finally:
+                config._attn_implementation = previous
+        self.stats.forwards += 1
+        return out.logits[0]
+
+    def _keep_prompt(self, active: _Active, slot: int) -> None:
+        """Put a just-prefilled prompt's keys and values in the prefix cache: concurrent
+        prompts that share a system prompt (every conversation's first call) reuse it
+        while this row decodes."""
+        if self.prefix_cache.max_bytes:
+            n = active.length
+            self.prefix_cache.put(
+                active.request.ids, [layer.row(slot, n) for layer in self._layers]
+            )
+
+    def _take(self, active: _Active, logits: torch.Tensor, greedy: int) -> bool:
         """Pick the row's next token; True once the row is done."""
         row = active.request.row
         if row.temperature > 0:
@@ -458,15 +604,21 @@ class ContinuousBatcher:
             probs = values.softmax(-1).cpu()
             token = int(indices[int(torch.multinomial(probs, 1, generator=active.generator))])
         else:
-            token = int(logits.argmax()) if greedy is None else greedy
+            token = greedy
         active.generated.append(token)
-        if token == self.eos_id or len(active.generated) >= row.max_tokens:
+        if token == self.eos_id or len(active.generated) >= active.limit:
             return True
         stop = active.request.stop
         return bool(stop) and any(s in self._text(active.generated) for s in stop)
 
     def _text(self, ids: list[int]) -> str:
         return str(self.tokenizer.decode(ids, skip_special_tokens=True))
+
+    def _fail(self, slot: int, exc: BaseException) -> None:
+        """Hand ``exc`` to the row's caller; the row leaves at the next ``_compact``."""
+        future = self._rows[slot].request.future
+        if not future.done():
+            future.set_exception(exc)
 
     def _finish(self, active: _Active, slot: int) -> None:
         """Answer the caller and keep the row's keys and values for later prompts."""
@@ -483,3 +635,17 @@ class ContinuousBatcher:
         request.future.set_result(
             Completion(text=text[:cut], input_tokens=len(request.ids), output_tokens=len(ids))
         )
+
+    def _compact(self) -> None:
+        """Drop the rows whose callers have their answer; the last row moves into each freed
+        slot, so the batch stays in slots ``0 .. len - 1``."""
+        rows = self._rows
+        for i in reversed(range(len(rows))):
+            if not rows[i].request.future.done():
+                continue
+            last = len(rows) - 1
+            if i != last:
+                for layer in self._layers:
+                    layer.move(last, i, rows[last].length)
+                rows[i] = rows[last]
+            rows.pop()

@@ -17,9 +17,11 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import wraps
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, ParamSpec, TypeVar
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
@@ -130,8 +132,12 @@ class LocalCausalLM:
         self.engine: ContinuousBatcher | None = None
         if engine == "continuous" and ContinuousBatcher.supports(model):
             self.engine = ContinuousBatcher(
-                model, tokenizer, max_batch=max_batch, prefix_cache_bytes=prefix_cache_bytes,
-                top_k=self.top_k, lock=self._lock,
+                model,
+                tokenizer,
+                max_batch=max_batch,
+                prefix_cache_bytes=prefix_cache_bytes,
+                top_k=self.top_k,
+                lock=self._lock,
             )
         elif engine == "continuous":
             log.info("%s: cache layers the continuous engine cannot pad; batching generate", name)
@@ -199,15 +205,19 @@ class LocalCausalLM:
     def generate_rows(self, rows: Sequence[Row], stop: Sequence[str] = ()) -> list[Completion]:
         """One left-padded ``generate`` over ``rows``, each with its own sampling settings."""
         tok = self.tokenizer
-        batch = tok([r.prompt for r in rows], return_tensors="pt", padding=True,
-                    add_special_tokens=False)
+        batch = tok(
+            [r.prompt for r in rows], return_tensors="pt", padding=True, add_special_tokens=False
+        )
         prompt_len = batch["input_ids"].shape[1]
         sampler = RowSampler(rows, prompt_len, tok.eos_token_id, self.top_k)
         kwargs: dict[str, Any] = {
             "max_new_tokens": max(r.max_tokens for r in rows),
             "pad_token_id": tok.pad_token_id,
             # Sampling happens in RowSampler; generate only takes its (one-hot) choice.
-            "do_sample": False, "temperature": None, "top_k": None, "top_p": None,
+            "do_sample": False,
+            "temperature": None,
+            "top_k": None,
+            "top_p": None,
             "logits_processor": LogitsProcessorList([sampler]),
         }
         if stop:
@@ -318,6 +328,28 @@ class LocalChatModel(BaseChatModel):
 # --- loading --------------------------------------------------------------------------------
 
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def in_own_thread(fn: Callable[P, T]) -> Callable[P, T]:
+    """Make ``fn`` run in a thread of its own that ends when it returns.
+
+    Loading and converting weights is torch work, and torch work on the main thread leaves
+    that thread an OpenMP pool for the rest of the process. Beside the engine's own pool
+    that is more OpenMP threads than a 2-CPU machine has, and libgomp then makes every pool
+    sleep between parallel regions instead of spinning: a forward pass of SmolLM2 took twice
+    as long. A thread's pool goes when the thread ends.
+    """
+
+    @wraps(fn)
+    def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        with ThreadPoolExecutor(1, thread_name_prefix="chatbench-load") as pool:
+            return pool.submit(fn, *args, **kwargs).result()
+
+    return run
+
+
 def cache_dir() -> Path:
     """chatbench's cache folder: ``$CHATBENCH_CACHE``, else ``$XDG_CACHE_HOME/chatbench``."""
     if env := os.environ.get("CHATBENCH_CACHE"):
@@ -326,6 +358,7 @@ def cache_dir() -> Path:
     return Path(base) / "chatbench"
 
 
+@in_own_thread
 def smollm2_folder() -> Path:
     """A plain transformers copy of the embedded SmolLM2-135M-Instruct, made once and cached.
 
@@ -390,13 +423,15 @@ def resolve_dtype(name: str | None = None) -> torch.dtype:
     name = check_dtype(name or os.environ.get(DTYPE_ENV) or "float32")
     if name == "auto":
         cpu = torch.cpu
-        native = getattr(cpu, "_is_avx512_bf16_supported", lambda: False)() or getattr(
-            cpu, "_is_amx_tile_supported", lambda: False
-        )()
+        native = (
+            getattr(cpu, "_is_avx512_bf16_supported", lambda: False)()
+            or getattr(cpu, "_is_amx_tile_supported", lambda: False)()
+        )
         return torch.bfloat16 if native else torch.float32
     return getattr(torch, name)  # type: ignore[no-any-return]
 
 
+@in_own_thread
 def load_pretrained(
     name_or_folder: str | Path, tokenizer: str | Path | None = None, dtype: str | None = None
 ) -> LocalCausalLM:
