@@ -508,6 +508,12 @@ def test_prompts_longer_than_a_pass_are_prefilled_in_chunks(model, tok, referenc
     assert engine.stats.forwards >= prompt_tokens // 3
 
 
+def test_a_lone_prompt_takes_passes_that_pick_no_token_yet(model, tok, reference):
+    engine = ContinuousBatcher(model, tok, prefix_cache_bytes=0, prefill_tokens=2)
+    out = engine.submit([Row(PROMPTS[3], N, 0.0)])
+    assert out[0].text == _expected(tok, reference, model, PROMPTS[3])
+
+
 def test_a_prompt_filling_the_model_positions_is_a_value_error(models, tok):
     engine = ContinuousBatcher(models["gpt2"], tok)  # 256 positions
     with pytest.raises(ValueError, match="300 tokens leaves no room in the model's 256"):

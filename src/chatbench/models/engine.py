@@ -151,8 +151,12 @@ class _Pass:
         )
         decoding = [c for c in chunks if c.n == 1]
         self.prompts = [c for c in chunks if c.n > 1]
-        self.decode_positions = torch.tensor([c.start for c in decoding], device=device)
-        self.decode_slots = torch.tensor([c.slot for c in decoding], device=device)
+        self.decode_positions = torch.tensor(
+            [c.start for c in decoding], dtype=torch.long, device=device
+        )
+        self.decode_slots = torch.tensor(
+            [c.slot for c in decoding], dtype=torch.long, device=device
+        )
         # The common pass: every slot decodes, in slot order, at the start of the packing.
         self.every_slot = [c.slot for c in decoding] == list(range(slots)) and all(
             c.start == c.slot for c in decoding
@@ -530,7 +534,9 @@ class ContinuousBatcher:
         _current.plan = _Pass(chunks, len(rows), device)
         try:
             positions = torch.cat([torch.arange(c.past, c.past + c.n) for c in chunks])
-            logits = self._forward(torch.cat(ids)[None], positions[None], torch.tensor(keep))
+            logits = self._forward(
+                torch.cat(ids)[None], positions[None], torch.tensor(keep, dtype=torch.long)
+            )
         finally:
             _current.plan = None
         greedy = logits.argmax(dim=-1).tolist()
