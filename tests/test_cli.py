@@ -53,6 +53,7 @@ def test_run_on_fake_models_prints_table_and_stores(tmp_path):
         (["--questions", "missing.jsonl"], "missing.jsonl"),
         (["--limit", "0"], "field 'limit'"),
         (["--dtype", "int3"], "--dtype must be one of float32, bfloat16, float16, auto"),
+        (["--store", "x.sqlite"], "No such option: --store"),
     ],
 )
 def test_user_mistakes_exit_2_without_traceback(tmp_path, args, message):

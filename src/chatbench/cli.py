@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import time
@@ -44,26 +45,42 @@ Assistant = Annotated[str | None, opt("Assistant model.", "ASSISTANT")]
 Judge = Annotated[str | None, opt("Judge model for final messages the rules can't read.", "JUDGE")]
 Seed = Annotated[int, opt("Run seed.", "SEED")]
 Replicates = Annotated[int, opt("Conversations per question.", "REPLICATES")]
-Concurrency = Annotated[int, opt("Conversations at once (local models batch them).",
-                                  "CONCURRENCY")]
-ExecutorOpt = Annotated[str, opt("thread; process (worker processes, for fake and API models); "
-                                  "or ray (pip install 'chatbench\\[ray]').", "EXECUTOR")]
-Dtype = Annotated[str | None, opt("Weights of local models (smollm2, hf:): float32 (default), "
-                                  "bfloat16, float16, or auto (bfloat16 where the CPU has "
-                                  "AVX512-BF16 or AMX).", "DTYPE")]
-Processes = Annotated[int | None, opt("Worker processes of --executor process (default: one "
-                                       "per CPU).", "PROCESSES")]
-RayAddress = Annotated[str | None, opt("Ray cluster address (default: start a local one).",
-                                        "RAY_ADDRESS")]
-MaxAttempts = Annotated[int, opt("Tries per model call before a conversation fails.",
-                                  "MAX_ATTEMPTS")]
-RetryWait = Annotated[float, opt("Seconds before the first retry (doubles each time).",
-                                  "RETRY_WAIT")]
+Concurrency = Annotated[int, opt("Conversations at once (local models batch them).", "CONCURRENCY")]
+ExecutorOpt = Annotated[
+    str,
+    opt(
+        "thread; process (worker processes, for fake and API models); "
+        "or ray (pip install 'chatbench\\[ray]').",
+        "EXECUTOR",
+    ),
+]
+Dtype = Annotated[
+    str | None,
+    opt(
+        "Weights of local models (smollm2, hf:): float32 (default), "
+        "bfloat16, float16, or auto (bfloat16 where the CPU has "
+        "AVX512-BF16 or AMX).",
+        "DTYPE",
+    ),
+]
+Processes = Annotated[
+    int | None, opt("Worker processes of --executor process (default: one per CPU).", "PROCESSES")
+]
+RayAddress = Annotated[
+    str | None, opt("Ray cluster address (default: start a local one).", "RAY_ADDRESS")
+]
+MaxAttempts = Annotated[
+    int, opt("Tries per model call before a conversation fails.", "MAX_ATTEMPTS")
+]
+RetryWait = Annotated[
+    float, opt("Seconds before the first retry (doubles each time).", "RETRY_WAIT")
+]
 CallTimeout = Annotated[float, opt("Seconds to wait for one model call.", "CALL_TIMEOUT")]
 Out = Annotated[Path, opt("SQLite result store.", "OUT")]
 RunId = Annotated[str | None, opt("Run name in the store.", "RUN_ID")]
-Resume = Annotated[Path | None, opt("Finish the latest (or --run-id) run stored in this file.",
-                                     "RESUME")]
+Resume = Annotated[
+    Path | None, opt("Finish the latest (or --run-id) run stored in this file.", "RESUME")
+]
 
 
 def _pct(value: float | None) -> str:
@@ -81,9 +98,16 @@ def summary_table(summaries: list[Summary], title: str) -> Table:
     for column in ("n", "err", "answered", "acc.", "acc. all", "turns", "sec"):
         table.add_column(column, justify="right")
     for s in summaries:
-        table.add_row(Text(s.group), str(s.conversations), str(s.errors), _pct(s.answered_share),
-                      _pct(s.accuracy), _pct(s.accuracy_all), _num(s.mean_turns),
-                      _num(s.mean_seconds))
+        table.add_row(
+            Text(s.group),
+            str(s.conversations),
+            str(s.errors),
+            _pct(s.answered_share),
+            _pct(s.accuracy),
+            _pct(s.accuracy_all),
+            _num(s.mean_turns),
+            _num(s.mean_seconds),
+        )
     return table
 
 
@@ -102,8 +126,12 @@ def _with_progress(
     """Call ``run(on_record)`` under a progress bar with ETA and live accuracy; the bar
     starts at the conversations already stored (a resumed run)."""
     progress = Progress(
-        TextColumn("[bold]conversations"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+        TextColumn("[bold]conversations"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
         console=console,
     )
     task = progress.add_task("run", total=planned, completed=stored, status="")
@@ -126,14 +154,19 @@ def _report(records: Sequence[ConversationRecord], out: Path, started: float, by
     failed = [r for r in records if r.stop_reason is StopReason.ERROR]
     if failed:
         kinds = Counter((r.error or "").split(":", 1)[0] for r in failed)
-        console.print(f"[yellow]{len(failed)} failed conversations[/] (stored with their "
-                      f"errors): " + ", ".join(f"{k} x{n}" for k, n in kinds.most_common()))
-    console.print(f"{len(records)} conversations in {out}; this invocation took "
-                  f"{time.perf_counter() - started:.1f} s")
+        console.print(
+            f"[yellow]{len(failed)} failed conversations[/] (stored with their "
+            f"errors): " + ", ".join(f"{k} x{n}" for k, n in kinds.most_common())
+        )
+    console.print(
+        f"{len(records)} conversations in {out}; this invocation took "
+        f"{time.perf_counter() - started:.1f} s"
+    )
 
 
-def _validated(model: type[RunConfig] | type[AblationGrid], data: dict[str, Any],
-               source: str) -> Any:
+def _validated(
+    model: type[RunConfig] | type[AblationGrid], data: dict[str, Any], source: str
+) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -145,11 +178,16 @@ def _execute_run(config: RunConfig, started: float) -> None:
     from chatbench.runner.batch import run as run_evaluation
 
     plan = plan_run(config)
-    console.print(f"run [bold]{plan.run_id}[/]: {plan.planned} conversations, graph "
-                  f"{config.graph}, user {config.user}, assistant {config.assistant} "
-                  f"-> {config.out}")
-    records = _with_progress(plan.planned, _stored(config.out, plan.run_id),
-                             lambda cb: run_evaluation(plan, on_record=cb))
+    console.print(
+        f"run [bold]{plan.run_id}[/]: {plan.planned} conversations, graph "
+        f"{config.graph}, user {config.user}, assistant {config.assistant} "
+        f"-> {config.out}"
+    )
+    records = _with_progress(
+        plan.planned,
+        _stored(config.out, plan.run_id),
+        lambda cb: run_evaluation(plan, on_record=cb),
+    )
     _report(records, config.out, started, "subject")
 
 
@@ -157,69 +195,116 @@ GRID_EXECUTION = ("concurrency", "executor", "ray_address", "processes")
 """Execution settings that ``run_grid`` takes; the others shape each variant's graph."""
 
 
-def _execute_grid(grid: AblationGrid, out: Path, execution: dict[str, Any],
-                  started: float) -> None:
+def _execute_grid(grid: AblationGrid, out: Path, execution: dict[str, Any], started: float) -> None:
     from chatbench.graphs.builder import retry_policy
     from chatbench.runner.ablate import plan_grid, run_grid
 
     retry = retry_policy(execution["max_attempts"], execution["retry_wait_s"])
     plan = plan_grid(grid, retry=retry, call_timeout_s=execution["call_timeout_s"])
     execution = {key: execution[key] for key in GRID_EXECUTION}
-    console.print(f"ablation [bold]{plan.run_id}[/]: {len(plan.variants)} variants x "
-                  f"{len(plan.questions)} questions x {grid.replicates} = {plan.planned} "
-                  f"conversations -> {out}")
-    records = _with_progress(plan.planned, _stored(out, plan.run_id),
-                             lambda cb: run_grid(plan, str(out), on_record=cb, **execution))
+    console.print(
+        f"ablation [bold]{plan.run_id}[/]: {len(plan.variants)} variants x "
+        f"{len(plan.questions)} questions x {grid.replicates} = {plan.planned} "
+        f"conversations -> {out}"
+    )
+    records = _with_progress(
+        plan.planned,
+        _stored(out, plan.run_id),
+        lambda cb: run_grid(plan, str(out), on_record=cb, **execution),
+    )
     _report(records, out, started, "variant")
 
 
 @app.command()
 def run(
-    questions: Questions = None, subjects: Subjects = None, limit: Limit = 5,
-    graph: Graph = "quick", persona: PersonaOpt = None, user: User = None,
-    assistant: Assistant = None, judge: Judge = None, seed: Seed = 0, replicates: Replicates = 1,
-    concurrency: Concurrency = 8, executor: ExecutorOpt = "thread", processes: Processes = None,
-    ray_address: RayAddress = None, out: Out = Path("chatbench-results.sqlite"),
-    run_id: RunId = None, resume: Resume = None, max_attempts: MaxAttempts = 3,
-    retry_wait: RetryWait = 1.0, call_timeout: CallTimeout = 600.0, dtype: Dtype = None,
+    questions: Questions = None,
+    subjects: Subjects = None,
+    limit: Limit = 5,
+    graph: Graph = "quick",
+    persona: PersonaOpt = None,
+    user: User = None,
+    assistant: Assistant = None,
+    judge: Judge = None,
+    seed: Seed = 0,
+    replicates: Replicates = 1,
+    concurrency: Concurrency = 8,
+    executor: ExecutorOpt = "thread",
+    processes: Processes = None,
+    ray_address: RayAddress = None,
+    out: Out = Path("chatbench-results.sqlite"),
+    run_id: RunId = None,
+    resume: Resume = None,
+    max_attempts: MaxAttempts = 3,
+    retry_wait: RetryWait = 1.0,
+    call_timeout: CallTimeout = 600.0,
+    dtype: Dtype = None,
 ) -> None:
     """Run an evaluation. With no options: a small offline run on the embedded SmolLM2."""
     started = time.perf_counter()
-    execution = _execution(concurrency, executor, processes, ray_address, max_attempts,
-                           retry_wait, call_timeout, dtype)
+    execution = _execution(
+        concurrency, executor, processes, ray_address, max_attempts, retry_wait, call_timeout, dtype
+    )
     if resume is not None:
         return _resume(resume, run_id, execution, started)
-    fields = {"questions": questions, "limit": limit, "graph": graph, "persona": persona,
-              "user": user or "smollm2", "assistant": assistant or "smollm2", "judge": judge,
-              "seed": seed, "replicates": replicates, "out": out, "run_id": run_id,
-              "subjects": tuple(s.strip() for s in subjects.split(",")) if subjects else None}
+    fields = {
+        "questions": questions,
+        "limit": limit,
+        "graph": graph,
+        "persona": persona,
+        "user": user or "smollm2",
+        "assistant": assistant or "smollm2",
+        "judge": judge,
+        "seed": seed,
+        "replicates": replicates,
+        "out": out,
+        "run_id": run_id,
+        "subjects": tuple(s.strip() for s in subjects.split(",")) if subjects else None,
+    }
     _execute_run(_validated(RunConfig, {**fields, **execution}, "options"), started)
 
 
 @app.command()
 def ablate(
     grid: Annotated[str, typer.Argument(help="Grid name (graphs/grids) or YAML path.")],
-    limit: Limit = None, user: User = None, assistant: Assistant = None, judge: Judge = None,
-    concurrency: Concurrency = 8, executor: ExecutorOpt = "thread", processes: Processes = None,
-    ray_address: RayAddress = None, out: Out = Path("chatbench-ablation.sqlite"),
-    max_attempts: MaxAttempts = 3, retry_wait: RetryWait = 1.0, call_timeout: CallTimeout = 600.0,
+    limit: Limit = None,
+    user: User = None,
+    assistant: Assistant = None,
+    judge: Judge = None,
+    concurrency: Concurrency = 8,
+    executor: ExecutorOpt = "thread",
+    processes: Processes = None,
+    ray_address: RayAddress = None,
+    out: Out = Path("chatbench-ablation.sqlite"),
+    max_attempts: MaxAttempts = 3,
+    retry_wait: RetryWait = 1.0,
+    call_timeout: CallTimeout = 600.0,
     dtype: Dtype = None,
 ) -> None:
     """Run the full factorial of an ablation grid into one store, rows tagged by factor."""
     started = time.perf_counter()
     loaded = load_grid(grid)
-    overrides = {k: v for k, v in
-                 {"limit": limit, "user": user, "assistant": assistant, "judge": judge}.items()
-                 if v is not None}
+    overrides = {
+        k: v
+        for k, v in {"limit": limit, "user": user, "assistant": assistant, "judge": judge}.items()
+        if v is not None
+    }
     merged = _validated(AblationGrid, {**loaded.model_dump(), **overrides}, "options")
-    execution = _execution(concurrency, executor, processes, ray_address, max_attempts,
-                           retry_wait, call_timeout, dtype)
+    execution = _execution(
+        concurrency, executor, processes, ray_address, max_attempts, retry_wait, call_timeout, dtype
+    )
     _execute_grid(merged, out, execution, started)
 
 
-def _execution(concurrency: int, executor: str, processes: int | None, ray_address: str | None,
-               max_attempts: int, retry_wait: float, call_timeout: float,
-               dtype: str | None = None) -> dict[str, Any]:
+def _execution(
+    concurrency: int,
+    executor: str,
+    processes: int | None,
+    ray_address: str | None,
+    max_attempts: int,
+    retry_wait: float,
+    call_timeout: float,
+    dtype: str | None = None,
+) -> dict[str, Any]:
     """The options that change how a run executes, not its results, checked; validated
     again with the rest of the config. ``dtype`` goes to the environment, where local models
     (and worker processes started later) read it."""
@@ -229,9 +314,15 @@ def _execution(concurrency: int, executor: str, processes: int | None, ray_addre
         raise ConfigError(f"--executor must be thread, process or ray, not {executor!r}")
     if processes is not None and processes < 1:
         raise ConfigError(f"--processes must be at least 1, got {processes}")
-    return {"concurrency": concurrency, "executor": executor, "processes": processes,
-            "ray_address": ray_address, "max_attempts": max_attempts,
-            "retry_wait_s": retry_wait, "call_timeout_s": call_timeout}
+    return {
+        "concurrency": concurrency,
+        "executor": executor,
+        "processes": processes,
+        "ray_address": ray_address,
+        "max_attempts": max_attempts,
+        "retry_wait_s": retry_wait,
+        "call_timeout_s": call_timeout,
+    }
 
 
 def _resume(path: Path, run_id: str | None, execution: dict[str, Any], started: float) -> None:
@@ -289,13 +380,21 @@ def main() -> None:
         raise SystemExit(EXIT_CONFIG_ERROR) from None
     except typer.Abort:
         raise SystemExit(130) from None
-    except Exception as exc:  # click usage errors carry their own exit code
-        import click
+    except _usage_errors() as exc:  # they carry their own exit code (2 for usage)
+        exc.show()
+        raise SystemExit(exc.exit_code) from None
 
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            raise SystemExit(exc.exit_code) from None
-        raise
+
+def _usage_errors() -> tuple[type[Exception], ...]:
+    """Click's exception classes: the ``click`` package's, and the copy that typer 0.2x
+    vendors (an unknown option raises that one)."""
+    found: list[type[Exception]] = []
+    for module in ("click.exceptions", "typer._click.exceptions"):
+        try:
+            found.append(importlib.import_module(module).ClickException)
+        except ImportError:  # newer typer vendors click; older typer uses the package
+            pass
+    return tuple(found)
 
 
 if __name__ == "__main__":
