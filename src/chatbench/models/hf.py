@@ -1,12 +1,12 @@
 """Local Hugging Face causal LMs: loading (folders, hub ids, the embedded SmolLM2) and generation.
 
-With ``engine.py``, the only modules that import torch and transformers. ``LocalCausalLM``
-serves concurrent callers through a continuously batched decoding loop with a prefix cache
-(``engine.py``), or, for models whose cache that loop cannot handle, through left-padded
-``generate`` calls gathered by a micro-batcher; ``LocalChatModel`` puts a LangChain chat model
-in front of it. langchain-huggingface's ``ChatHuggingFace`` is not used: it ignores ``stop`` without
-streaming, has no async path for local pipelines, and its ``batch`` is a thread pool of single
-calls, while chatbench needs real batched generation.
+With ``engine.py`` and ``packed.py``, the only modules that import torch and transformers.
+``LocalCausalLM`` serves concurrent callers through a continuously batched loop of forward
+passes with a prefix cache (``engine.py``), or, for models that loop cannot serve, through
+left-padded ``generate`` calls gathered by a micro-batcher; ``LocalChatModel`` puts a LangChain
+chat model in front of it. langchain-huggingface's ``ChatHuggingFace`` is not used: it ignores
+``stop`` without streaming, has no async path for local pipelines, and its ``batch`` is a
+thread pool of single calls, while chatbench needs real batched generation.
 """
 
 from __future__ import annotations
