@@ -344,12 +344,12 @@ class ContinuousBatcher:
             start += n
             if active.decoding or active.length + n == len(active.request.ids):
                 keep.append(start - 1)
-        device = self.model.device
-        current.plan = PassPlan(chunks, len(rows), device)
+        packed = current.plan = PassPlan(chunks, len(rows), self.model.device)
         try:
-            positions = torch.cat([torch.arange(c.past, c.past + c.n) for c in chunks])
             logits = self._forward(
-                torch.cat(ids)[None], positions[None], torch.tensor(keep, dtype=torch.long)
+                torch.cat(ids)[None],
+                packed.column_index[None],
+                torch.tensor(keep, dtype=torch.long),
             )
         finally:
             current.plan = None

@@ -50,6 +50,7 @@ class PassPlan:
         self.column_index = torch.cat([torch.arange(c.past, c.past + c.n) for c in chunks]).to(
             device
         )
+        """Each token's position in its row's slot, which is also its position id."""
         decoding = [c for c in chunks if c.n == 1]
         self.prompts = [c for c in chunks if c.n > 1]
         self.decode_positions = torch.tensor(
@@ -78,6 +79,14 @@ class PassPlan:
             )
             for c in self.prompts
         ]
+        self._stacked_masks: dict[int, list[torch.Tensor]] = {}
+
+    def stacked_prompt_masks(self, group: int) -> list[torch.Tensor]:
+        """``prompt_masks`` repeated for ``group`` stacked query heads, made once per pass
+        (every layer has the same heads)."""
+        if group not in self._stacked_masks:
+            self._stacked_masks[group] = [mask.repeat(group, 1) for mask in self.prompt_masks]
+        return self._stacked_masks[group]
 
     def attend(
         self, query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, scale: float | None
@@ -103,14 +112,14 @@ class PassPlan:
                 scale=scale,
             ).reshape(self.slots, heads, dim)
             out[0, self.decode_positions] = o if self.every_slot else o[self.decode_slots]
-        for chunk, mask in zip(self.prompts, self.prompt_masks, strict=True):
+        for chunk, mask in zip(self.prompts, self.stacked_prompt_masks(group), strict=True):
             span = slice(chunk.start, chunk.start + chunk.n)
             seen = chunk.past + chunk.n
             o = F.scaled_dot_product_attention(
                 query[:, :, span].reshape(1, kv_heads, group * chunk.n, dim),
                 keys[chunk.slot : chunk.slot + 1, :, :seen],
                 values[chunk.slot : chunk.slot + 1, :, :seen],
-                attn_mask=mask.repeat(group, 1),
+                attn_mask=mask,
                 scale=scale,
             )
             out[0, span] = o.reshape(heads, chunk.n, dim).transpose(0, 1)
