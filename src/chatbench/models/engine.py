@@ -313,52 +313,67 @@ class ContinuousBatcher:
         self.stats.reused_tokens += reused
 
     def _run_pass(self) -> None:
-        """One forward pass over the batch; if it fails, each row's part again alone, so
-        that only a row that fails alone gets the error. Finished rows leave."""
+        """One forward pass over the batch; if the pass fails, each row's part runs again
+        alone, so that only a row that fails alone gets the error. Finished rows leave."""
         plan = self._schedule()
         try:
-            self._pass(plan)
+            logits = self._pass(plan)
         except Exception as exc:  # noqa: BLE001 - retried row by row, or the caller gets it
             if len(plan) == 1:
                 self._fail(plan[0][0], exc)
             else:
                 for item in plan:
                     try:
-                        self._pass([item])
-                    except Exception as alone:  # noqa: BLE001 - this row's caller gets it
-                        self._fail(item[0], alone)
+                        alone = self._pass([item])
+                    except Exception as failed:  # noqa: BLE001 - this row's caller gets it
+                        self._fail(item[0], failed)
+                    else:
+                        self._take_all([item], alone)
+        else:
+            self._take_all(plan, logits)
         self._compact()
 
-    def _pass(self, plan: list[tuple[int, int]]) -> None:
-        """Run ``plan``'s tokens through the model in one packed pass and take each row's
-        next token where its part ends its prompt or it is decoding."""
-        rows = self._rows
+    def _picks(self, slot: int, n: int) -> bool:
+        """Whether a row's ``n`` tokens in a pass end in a token to pick: it is decoding,
+        or they end its prompt."""
+        active = self._rows[slot]
+        return active.decoding or active.length + n == len(active.request.ids)
+
+    def _pass(self, plan: list[tuple[int, int]]) -> torch.Tensor:
+        """Run ``plan``'s tokens through the model in one packed pass: the logits of each
+        part that picks a token (see ``_picks``), in plan order. Changes no row.
+
+        A failed pass can be run again: it writes the same cache positions."""
         chunks, ids, keep, start = [], [], [], 0
         for slot, n in plan:
-            active = rows[slot]
+            active = self._rows[slot]
             chunks.append(Chunk(slot, start, n, active.length))
             if active.decoding:
                 ids.append(torch.tensor(active.generated[-1:]))
             else:
                 ids.append(active.request.ids[active.length : active.length + n])
             start += n
-            if active.decoding or active.length + n == len(active.request.ids):
+            if self._picks(slot, n):
                 keep.append(start - 1)
-        packed = current.plan = PassPlan(chunks, len(rows), self.model.device)
+        packed = current.plan = PassPlan(chunks, len(self._rows), self.model.device)
         try:
-            logits = self._forward(
+            return self._forward(
                 torch.cat(ids)[None],
                 packed.column_index[None],
                 torch.tensor(keep, dtype=torch.long),
             )
         finally:
             current.plan = None
+
+    def _take_all(self, plan: list[tuple[int, int]], logits: torch.Tensor) -> None:
+        """Advance each row of ``plan`` past its tokens and take its next token where it
+        picks one (``logits`` from ``_pass``)."""
         greedy = logits.argmax(dim=-1).tolist()
         decoding = 0
-        picked = iter(range(len(keep)))
+        picked = iter(range(len(logits)))
         for slot, n in plan:
-            active = rows[slot]
-            if not active.decoding and active.length + n < len(active.request.ids):
+            active = self._rows[slot]
+            if not self._picks(slot, n):
                 active.length += n  # a chunk of a longer prompt: nothing to pick yet
                 continue
             i = next(picked)
