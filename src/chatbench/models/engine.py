@@ -382,7 +382,9 @@ class ContinuousBatcher:
                 active.length += 1
             else:
                 active.length += n
-                self._keep_prompt(active, slot)
+                # Kept now, not only when the row ends: concurrent prompts that share a system
+                # prompt (every conversation's first call) reuse it while this row decodes.
+                self._cache_slot(active.request.ids, slot)
             try:
                 done = self._take(active, logits[i], greedy[i])
             except Exception as exc:  # noqa: BLE001 - e.g. NaN logits: only this row fails
@@ -418,15 +420,12 @@ class ContinuousBatcher:
         self.stats.forwards += 1
         return out.logits[0]
 
-    def _keep_prompt(self, active: _Active, slot: int) -> None:
-        """Put a just-prefilled prompt's keys and values in the prefix cache: concurrent
-        prompts that share a system prompt (every conversation's first call) reuse it
-        while this row decodes."""
+    def _cache_slot(self, ids: torch.Tensor, slot: int) -> None:
+        """Put a copy of the keys and values of ``slot``'s first ``len(ids)`` positions,
+        which hold ``ids``, in the prefix cache (when it has a budget)."""
         if self.prefix_cache.max_bytes:
-            n = active.length
-            self.prefix_cache.put(
-                active.request.ids, [layer.row(slot, n) for layer in self._layers]
-            )
+            kv = [layer.row(slot, len(ids)) for layer in self._layers]
+            self.prefix_cache.put(ids, kv)
 
     def _take(self, active: _Active, logits: torch.Tensor, greedy: int) -> bool:
         """Pick the row's next token; True once the row is done."""
@@ -462,8 +461,7 @@ class ContinuousBatcher:
         if self.prefix_cache.max_bytes:
             # The slot holds the prompt and every generated token but the last (never fed).
             cached = torch.cat([request.ids, torch.tensor(generated[:-1], dtype=torch.long)])
-            kv = [layer.row(slot, active.length) for layer in self._layers]
-            self.prefix_cache.put(cached[: active.length], kv)
+            self._cache_slot(cached[: active.length], slot)
         ids = generated[:-1] if generated[-1] == self.eos_id else generated
         text = self._text(ids)
         cut = min((i for i in (text.find(s) for s in request.stop) if i >= 0), default=len(text))
