@@ -140,7 +140,7 @@ class LocalCausalLM:
                 lock=self._lock,
             )
         elif engine == "continuous":
-            log.info("%s: cache layers the continuous engine cannot pad; batching generate", name)
+            log.info("%s: a model the continuous engine cannot serve; batching generate", name)
         self.batcher: MicroBatcher[Row, Completion] = MicroBatcher(
             lambda stop, rows: self.generate_rows(rows, stop),  # type: ignore[arg-type]
             max_batch=max_batch,
