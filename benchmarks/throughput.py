@@ -527,7 +527,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     quiet_engine(lm)
     texts = ceiling_prompts(lm, questions, args.concurrency)
     limits = sorted({args.user_tokens, args.assistant_tokens})
-    # The ceiling's best of several runs: its timing varies from run to run (74-89 tokens/s
+    # The ceiling's best of several runs: its timing varies from run to run (74-93 tokens/s
     # seen in float32), and a low ceiling would flatter (b).
     ceilings = [in_own_thread(run_ceiling)(lm, texts, limits) for _ in range(args.ceiling_runs)]
     ceiling = max(ceilings, key=lambda r: r.tokens_per_s)
