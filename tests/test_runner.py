@@ -68,7 +68,9 @@ def test_store_is_plain_sqlite_with_one_row_per_conversation(tmp_store):
         .execute("SELECT question_id, verdict, stop_reason, turns FROM conversations")
         .fetchall()
     )
-    assert len(rows) == 2 and all(row[2] == "accepted" and row[3] == 1 for row in rows)
+    # The paper's rule: turn 1 always goes to the AI, so "Answer: A" ends the conversation at
+    # turn 2.
+    assert len(rows) == 2 and all(row[2] == "accepted" and row[3] == 2 for row in rows)
 
 
 def test_same_seed_gives_same_conversation_seeds():

@@ -138,7 +138,7 @@ def _with_progress(
     counts = Counter[str]()
 
     def on_record(record: ConversationRecord) -> None:
-        counts["answered"] += record.final_choice is not None
+        counts["answered"] += record.answered
         counts["correct"] += record.correct
         counts["failed"] += record.stop_reason is StopReason.ERROR
         status = f"acc {counts['correct']}/{counts['answered']}" if counts["answered"] else ""

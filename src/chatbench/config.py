@@ -14,6 +14,21 @@ SimulatorKind = Literal[
 ]
 PROMPTED_SIMULATORS: tuple[str, ...] = ("two_step", "two_step_problem", "two_step_help", "iqa_eval")
 
+AcceptRule = Literal["paper", "natural"]
+"""How a user turn is read as the user's answer.
+
+``paper``: the paper's code (``generate_conversations.py``). Two-step simulators (and the
+causal-LM and scripted ones, which end the same way): the first turn is always sent to the AI;
+later, only a turn that *starts with* ``"Answer: "`` ends the conversation, and its first
+character is the answer, scored wrong if it is not an option letter. IQA-EVAL: a turn that
+contains ``"So, the answer is: "`` ends it, on any turn. ``natural``: chatbench's reader
+(:func:`chatbench.choice.extract_choice`) on every turn, so "I'll go with B" is an answer."""
+SimulatorView = Literal["transcript", "chat"]
+"""What a prompted simulator is sent. ``transcript``: the paper's prompts, with the
+conversation so far rendered as text in one prompt (two-step: ``YOU:``/``SYSTEM:`` lines in a
+user message; IQA-EVAL: appended to the system prompt). ``chat``: chatbench's prompts, the
+conversation as a role-flipped multi-turn chat with the step instruction at its end."""
+
 
 class RoleSettings(BaseModel):
     """Sampling settings of one role. ``None`` leaves the model's own default."""
@@ -47,16 +62,21 @@ class GraphSpec(BaseModel):
     """How the user turns are written: a prompted chat model (the paper's two-step, its
     "problem" and "help" variants, IQA-EVAL), a causal LM in the chatbench-distilgpt2 text
     format, or fixed scripted turns."""
+    accept: AcceptRule = "paper"
+    """How a user turn is read as an answer (see ``AcceptRule``): the paper's rule, or
+    chatbench's ``natural`` reader."""
+    view: SimulatorView = "transcript"
+    """What a prompted simulator sees (see ``SimulatorView``); other simulators ignore it."""
     persona: str | None = None
     """A shipped persona name or a path to a persona YAML; None for no persona."""
     user_cot: bool = False
     """The simulator reasons in a private scratchpad before each turn."""
     max_turns: int = Field(default=10, ge=1, le=100)
     """User turns before the simulator is asked for the answer only (the paper: 10)."""
-    user: RoleSettings = RoleSettings(temperature=1.0, max_tokens=128)
-    """The paper samples the simulator at temperature 1.0."""
-    assistant: RoleSettings = RoleSettings(temperature=0.7, max_tokens=512)
-    """The paper samples the assistant at temperature 0.7."""
+    user: RoleSettings = RoleSettings(temperature=1.0, max_tokens=1000)
+    """The paper samples the simulator at temperature 1.0, with up to 1,000 tokens a call."""
+    assistant: RoleSettings = RoleSettings(temperature=0.7, max_tokens=1000)
+    """The paper samples the assistant at temperature 0.7, with up to 1,000 tokens a call."""
     judge: RoleSettings = RoleSettings(temperature=0.0, max_tokens=16)
     assistant_system_prompt: str | None = "You are a helpful AI assistant."
     """The paper's assistant system prompt; None sends no system message."""

@@ -60,7 +60,7 @@ def summarize(group: str, records: Sequence[ConversationRecord]) -> Summary:
         True
     """
     scored = [r for r in records if r.stop_reason is not StopReason.ERROR]
-    answered = [r for r in scored if r.final_choice is not None]
+    answered = [r for r in scored if r.answered]
     return Summary(
         group=group,
         conversations=len(records),

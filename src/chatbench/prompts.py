@@ -1,11 +1,73 @@
 """Prompts of the simulated user, the assistant and the judge.
 
-The simulator prompts restate the ChatBench paper's two-step prompts (and its "problem" and
-"help" variants) and IQA-EVAL's in our own words (Chang et al. 2025, Sec. 5; Li et al. 2024).
-Templates use ``str.format`` fields: ``{question}`` is the stem with lettered options.
+Two families of simulator prompts:
+
+- ``PAPER_*``: the ChatBench paper's prompts verbatim, from its code (GitHub
+  ``serinachang5/interactive-eval``, ``generate_conversations.py``: ``two_step_simulator`` and
+  ``iqa_eval_simulator``). The ``transcript`` view sends these.
+- the others restate them in chatbench's words for the role-flipped ``chat`` view, where small
+  local models follow an instruction at the end of a chat better than one inside a long prompt.
+
+Templates use ``str.format`` fields: ``{question}`` is the stem with lettered options, one per
+line (``Question.format``, the same text as the paper's ``extract_qa_from_row``).
 """
 
 from __future__ import annotations
+
+# --- the paper's prompts, verbatim (generate_conversations.py) ------------------------------
+
+PAPER_SEP = "========================"
+"""``constants_and_utils.SEP``: fences the conversation inside the two-step prompt."""
+
+PAPER_TWO_STEP_SYSTEM_PROMPT = (
+    "You are a human user interacting with an AI system, and you are trying to answer the "
+    "following question:\n\n{question}"
+)
+PAPER_TWO_STEP_FIRST_PROMPT = (
+    "Generate the first prompt you would say to the system to get started with answering your "
+    "question. Remember to write exactly as a real user would."
+)
+PAPER_TWO_STEP_PROBLEM_FIRST_PROMPT = (
+    "Generate the first prompt you would say to the system to get started with answering your "
+    "question. Include the problem statement in some form, and remember to write exactly as a "
+    "real user would."
+)
+PAPER_TWO_STEP_HELP_OPENING = (
+    "I'm trying to solve a math problem. Can you help me get started on the first step?"
+)
+"""The "help" variant's fixed first message. It withholds the question (the paper uses it for
+every subject, moral scenarios included)."""
+PAPER_TWO_STEP_CONVERSATION = (
+    "Here is your conversation so far with the AI system:\n{sep}\n{conversation}\n{sep}\n"
+)
+PAPER_TWO_STEP_NEXT_PROMPT = (
+    'If your question is answered by this conversation, return ONLY the answer in the format '
+    '"Answer: {options}". If not, generate the next prompt you would say to the system to '
+    "answer your question. Remember to keep your writing style consistent."
+)
+PAPER_TWO_STEP_FORCED_PROMPT = (
+    'Answer the question based on this conversation. Return ONLY the answer in the format '
+    '"Answer: {options}".'
+)
+PAPER_IQA_EVAL_INTRO = (
+    "You are mimicking a human. You are trying to choose the correct answer to the given "
+    "question. "
+)
+PAPER_IQA_EVAL_SYSTEM_PROMPT = PAPER_IQA_EVAL_INTRO + (
+    "Please ask an assistant sub-questions for help approaching answers. In each turn, please "
+    "only ask one sub-question to interact with an assistant. In the sub-questions, please "
+    "include all necessary information, such as the question and options, in the original "
+    'question. If you know the answer, please output "So, the answer is: {options}."'
+    "\n\n{question}"
+)
+PAPER_IQA_EVAL_FORCED_SYSTEM_PROMPT = PAPER_IQA_EVAL_INTRO + (
+    'Please choose the correct answer to the given question. Please output "So, the answer '
+    'is: {options}."\n\n{question}'
+)
+PAPER_TWO_STEP_ANSWER_PREFIX = "Answer: "
+"""A two-step turn that starts with this is the user's answer (after turn 1)."""
+PAPER_IQA_EVAL_ANSWER_MARK = "So, the answer is: "
+"""An IQA-EVAL turn that contains this is the user's answer (any turn)."""
 
 # --- two-step simulator (the paper's prompted simulator) -----------------------------------
 
@@ -26,8 +88,6 @@ Write the first thing you would say to the AI system, exactly as a real user wou
 Your message must include the problem statement, since the AI cannot see your question. \
 Reply with only that message."""
 
-TWO_STEP_HELP_OPENING = "Can you help me with the first step of this problem?\n\n{question}"
-"""The "help" variant's fixed first message (the AI sees the question through it)."""
 
 TWO_STEP_NEXT_PROMPT = """\
 [The AI's reply ends here. You are the user again.] If the conversation so far has answered \
@@ -40,8 +100,9 @@ only that message."""
 IQA_EVAL_SYSTEM_PROMPT = """\
 You are mimicking a human who works through the multiple-choice question below together with \
 an AI assistant. You do not solve the problem alone. Ask the assistant one short sub-question \
-per turn that brings you closer to the answer. When you are confident, end with \
-"So, the answer is: X", where X is the option letter.
+per turn that brings you closer to the answer, and include what the assistant needs to know \
+(the question and its options), since it cannot see your question. When you are confident, \
+end with "So, the answer is: X", where X is the option letter.
 {persona}
 The question:
 {question}"""
@@ -57,6 +118,10 @@ you are confident, reply "So, the answer is: X". Reply with only your message.""
 FORCED_ANSWER_PROMPT = """\
 [You have no more time to chat.] Return ONLY the answer, as "Answer: X", where X is the letter \
 of the option you choose."""
+
+IQA_EVAL_FORCED_ANSWER_PROMPT = """\
+[You have no more time to chat.] Return ONLY the answer, as "So, the answer is: X", where X is \
+the letter of the option you choose."""
 
 USER_COT_PROMPT = """\
 [Private notes: the AI will never see what you write now.] Think step by step as the user: \

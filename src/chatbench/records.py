@@ -44,6 +44,9 @@ class ConversationRecord(BaseModel):
     transcript: list[TranscriptTurn] = Field(default_factory=list)
     scratchpad: list[str] = Field(default_factory=list)
     final_choice: str | None = None
+    invalid_answer: str | None = None
+    """What the user answered when it is not an option letter (scored wrong, as the paper
+    does); None otherwise."""
     correct_answer: str
     verdict: Verdict | None = None
     """None when the conversation failed before the judge."""
@@ -60,6 +63,11 @@ class ConversationRecord(BaseModel):
     seconds: float
     """Wall time of the whole conversation."""
     started_at: datetime
+
+    @property
+    def answered(self) -> bool:
+        """The user gave an answer: an option letter, or an invalid one (scored wrong)."""
+        return self.final_choice is not None or self.invalid_answer is not None
 
     @property
     def correct(self) -> bool:

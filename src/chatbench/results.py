@@ -30,7 +30,8 @@ FRAMES = ("conversations", "turns", "timings", "baselines")
 
 CONVERSATION_COLUMNS = [
     "id", "run_id", "variant", "question_id", "subject", "replicate", "seed", "models",
-    "model_user", "model_assistant", "model_judge", "persona", "final_choice", "correct_answer",
+    "model_user", "model_assistant", "model_judge", "persona", "final_choice", "invalid_answer",
+    "correct_answer",
     "verdict", "correct", "answered", "stop_reason", "failed", "error", "turns",
     "assistant_turns", "assistant_choices", "seconds",
     *[f"{role}_{side}_tokens" for role in ROLES for side in ("input", "output")],
@@ -137,9 +138,10 @@ def _conversation_row(record: ConversationRecord) -> dict[str, Any]:
         "models": ", ".join(f"{role}={name}" for role, name in record.models.items()),
         **{f"model_{role}": record.models.get(role) for role in ROLES},
         "persona": record.persona, "final_choice": record.final_choice,
-        "correct_answer": record.correct_answer, "verdict": record.verdict,
+        "invalid_answer": record.invalid_answer, "correct_answer": record.correct_answer,
+        "verdict": record.verdict,
         "correct": record.verdict == "correct",
-        "answered": not failed and record.final_choice is not None,
+        "answered": not failed and record.answered,
         "stop_reason": record.stop_reason.value, "failed": failed, "error": record.error,
         "turns": record.turns,
         "assistant_turns": sum(t.role == "assistant" for t in record.transcript),

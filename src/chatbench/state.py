@@ -64,8 +64,12 @@ class ConversationState(TypedDict, total=False):
     """One entry per chain-of-thought step, in order."""
     turns: int
     """Number of user turns so far (the forced answer included)."""
+    answered: bool
+    """The user's last turn is its answer (under the variant's accept rule)."""
     final_choice: str | None
     """The option letter the user committed to, when it did."""
+    invalid_answer: str | None
+    """What the user answered when it is not an option letter (the paper scores it wrong)."""
     forced: bool
     """True once the turn limit forced the user to answer."""
     stop_reason: StopReason
@@ -94,7 +98,9 @@ def initial_state(question: Question, persona: str | None = None) -> Conversatio
         messages=[],
         user_scratchpad=[],
         turns=0,
+        answered=False,
         final_choice=None,
+        invalid_answer=None,
         forced=False,
         assistant_choices=[],
         judgements={},

@@ -53,8 +53,9 @@ class FakeChatModel(BaseChatModel):
             return self.text
         if self.kind == "echo":
             return message_text(messages[-1]) if messages else ""
-        # user: its own earlier turns are the AI messages of its role-flipped view
-        if not any(isinstance(m, AIMessage) for m in messages):
+        # user: its own earlier turns are the AI messages of the role-flipped chat view, or
+        # "YOU:" lines of the paper's transcript view
+        if not any(isinstance(m, AIMessage) or "YOU: " in message_text(m) for m in messages):
             return USER_OPENING
         digest = hashlib.blake2b(message_text(messages[0]).encode(), digest_size=2).digest()
         return f"Answer: {'ABCD'[digest[0] % 4]}"

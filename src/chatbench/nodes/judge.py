@@ -22,10 +22,13 @@ from chatbench.questions import Question
 from chatbench.state import JUDGE, ConversationState, NodeTiming, StopReason, Verdict
 
 
-def verdict_for(choice: str | None, question: Question) -> Verdict:
-    """``no_answer`` without a choice, else ``correct`` or ``wrong``."""
+def verdict_for(
+    choice: str | None, question: Question, invalid_answer: str | None = None
+) -> Verdict:
+    """``correct`` or ``wrong`` for a choice; ``wrong`` for an answer that is no option letter
+    (the paper's rule); else ``no_answer``."""
     if choice is None:
-        return "no_answer"
+        return "wrong" if invalid_answer is not None else "no_answer"
     return "correct" if choice == question.answer else "wrong"
 
 
@@ -38,11 +41,14 @@ def assistant_choices(messages: list[AnyMessage], question: Question) -> list[st
 def _read_choice(
     state: ConversationState, ctx: SimContext, spec: GraphSpec
 ) -> tuple[str | None, Completion | None]:
-    """The final choice; a judge model reads a last user turn that the rules cannot."""
+    """The final choice; under the ``natural`` accept rule, a judge model reads a last user
+    turn that the rules cannot (the paper's rule has no such fallback: no answer is no answer).
+    """
     choice = state.get("final_choice")
     messages = state.get("messages") or []
     last = messages[-1] if messages else None
-    if choice is not None or ctx.judge is None or not isinstance(last, HumanMessage):
+    if (state.get("answered") or spec.accept != "natural" or ctx.judge is None
+            or not isinstance(last, HumanMessage)):
         return choice, None
     question = state["question"]
     prompt = prompts.JUDGE_EXTRACT_PROMPT.format(question=question.format(), message=last.text)
@@ -77,9 +83,11 @@ def make_judge_node(spec: GraphSpec) -> Node:
         if spec.rubrics and ctx.judge is not None:
             judgements, rubric_timings = _rubrics(state, ctx.judge, spec, ctx)
             timings += rubric_timings
+        invalid_answer = state.get("invalid_answer")
         return {
+            "answered": choice is not None or invalid_answer is not None,
             "final_choice": choice,
-            "verdict": verdict_for(choice, question),
+            "verdict": verdict_for(choice, question, invalid_answer),
             "stop_reason": StopReason.FORCED if state.get("forced") else StopReason.ACCEPTED,
             "assistant_choices": assistant_choices(state.get("messages") or [], question),
             "judgements": judgements,

@@ -21,12 +21,12 @@ class RouteView(TypedDict, total=False):
     """
 
     turns: int
-    final_choice: str | None
+    answered: bool
 
 
 def route_after_user(state: RouteView) -> str:
-    """To the judge once the user committed to an option, else to the assistant."""
-    return JUDGE if state.get("final_choice") is not None else ASSISTANT
+    """To the judge once the user answered, else to the assistant."""
+    return JUDGE if state.get("answered") else ASSISTANT
 
 
 def make_route_after_assistant(spec: GraphSpec) -> Callable[[RouteView], str]:
@@ -66,7 +66,7 @@ def untraced(router: Callable[[RouteView], str]) -> UntracedRouter:
     """``router`` for ``add_conditional_edges``, called without LangGraph's callback runs.
 
     Example:
-        >>> untraced(route_after_user).invoke({"final_choice": "B"})
+        >>> untraced(route_after_user).invoke({"answered": True})
         'judge'
     """
     return UntracedRouter(router)

@@ -8,7 +8,7 @@ from typing import Any
 from langchain_core.messages import HumanMessage
 from langgraph.runtime import Runtime
 
-from chatbench.choice import extract_choice
+from chatbench.answers import read_turn
 from chatbench.config import GraphSpec
 from chatbench.context import SimContext
 from chatbench.errors import ModelOutputError
@@ -76,10 +76,14 @@ def _turn_node(spec: GraphSpec, mode: TurnMode, name: str) -> Node:
         request = _request(state, runtime, spec, "first" if first else mode)
         started = time.perf_counter()
         text, completion = _write(simulate, request)
+        turn = read_turn(text, state["question"], rule=spec.accept, simulator=spec.simulator,
+                         first=first)
         return {
-            "messages": [HumanMessage(content=text)],
+            "messages": [HumanMessage(content=turn.text or text)],
             "turns": request.turn_index + 1,
-            "final_choice": extract_choice(text, state["question"].choices),
+            "answered": turn.answered,
+            "final_choice": turn.choice,
+            "invalid_answer": turn.invalid_answer,
             "forced": mode == "forced",
             "timings": [node_timing(name, time.perf_counter() - started, completion)],
         }

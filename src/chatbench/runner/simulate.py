@@ -105,6 +105,7 @@ def _record(
         transcript=_transcript(state),
         scratchpad=list(state.get("user_scratchpad", [])),
         final_choice=None if error else state.get("final_choice"),
+        invalid_answer=None if error else state.get("invalid_answer"),
         correct_answer=question.answer,
         verdict=None if error else state.get("verdict"),
         stop_reason=StopReason.ERROR if error else state.get("stop_reason", StopReason.ERROR),

@@ -1,6 +1,8 @@
-"""Prompted simulators: a chat model plays the user, seeing a role-flipped view of the chat.
+"""Prompted simulators: a chat model plays the user (two-step, its variants, IQA-EVAL).
 
-In the flipped view the simulated user's own past turns are ``AIMessage``s and the assistant's
+``GraphSpec.view`` picks what the model is sent. ``transcript`` is the paper's (see
+:mod:`chatbench.simulators.transcript_view`). ``chat`` is chatbench's role-flipped chat: in the
+flipped view the simulated user's own past turns are ``AIMessage``s and the assistant's
 replies are ``HumanMessage``s, so any chat model (which always answers as "assistant") writes
 the user's next turn. The step instruction is appended to the last message, because small
 models follow an instruction at the end of the prompt far better than one in the system prompt.
@@ -24,42 +26,54 @@ from chatbench.personas import render_persona
 from chatbench.questions import Question
 from chatbench.simulators.base import TurnRequest
 from chatbench.simulators.registry import register_simulator
+from chatbench.simulators.transcript_view import iqa_eval_view, two_step_view
 
 FORCED_PREFIX = "Answer:"
 FORCED_MAX_TOKENS = 16
-"""The forced answer needs a letter, not a paragraph."""
+"""The chat view's forced answer needs a letter, not a paragraph."""
 FEEDBACK_MAX_TOKENS = 96
 
 
 @dataclass(frozen=True)
 class PromptSet:
-    """The prompts of one prompted simulator."""
+    """The prompts of one prompted simulator, in both views."""
 
     system: str
+    """Chat view: the system prompt."""
     first: str
+    """Chat view: the first turn's instruction."""
     next: str
+    """Chat view: a later turn's instruction."""
+    paper_first: str | None = None
+    """Transcript view (two-step): the paper's first-turn prompt; None for IQA-EVAL, whose
+    prompt is its system prompt alone."""
     fixed_opening: str | None = None
     """A first message sent verbatim instead of asking the model (the "help" variant)."""
+    forced: str = prompts.FORCED_ANSWER_PROMPT
+    """Chat view: the answer-only instruction at the turn limit."""
+    forced_prefix: str = FORCED_PREFIX
+    """Chat view: the forced reply is prefilled with this."""
 
 
+_IQA_EVAL = PromptSet(
+    prompts.IQA_EVAL_SYSTEM_PROMPT, prompts.IQA_EVAL_FIRST_PROMPT, prompts.IQA_EVAL_NEXT_PROMPT,
+    forced=prompts.IQA_EVAL_FORCED_ANSWER_PROMPT, forced_prefix="So, the answer is:",
+)
 PROMPT_SETS: dict[str, PromptSet] = {
     "two_step": PromptSet(
-        prompts.TWO_STEP_SYSTEM_PROMPT, prompts.TWO_STEP_FIRST_PROMPT, prompts.TWO_STEP_NEXT_PROMPT
+        prompts.TWO_STEP_SYSTEM_PROMPT, prompts.TWO_STEP_FIRST_PROMPT,
+        prompts.TWO_STEP_NEXT_PROMPT, paper_first=prompts.PAPER_TWO_STEP_FIRST_PROMPT,
     ),
     "two_step_problem": PromptSet(
-        prompts.TWO_STEP_SYSTEM_PROMPT,
-        prompts.TWO_STEP_PROBLEM_FIRST_PROMPT,
-        prompts.TWO_STEP_NEXT_PROMPT,
+        prompts.TWO_STEP_SYSTEM_PROMPT, prompts.TWO_STEP_PROBLEM_FIRST_PROMPT,
+        prompts.TWO_STEP_NEXT_PROMPT, paper_first=prompts.PAPER_TWO_STEP_PROBLEM_FIRST_PROMPT,
     ),
     "two_step_help": PromptSet(
-        prompts.TWO_STEP_SYSTEM_PROMPT,
-        prompts.TWO_STEP_FIRST_PROMPT,
-        prompts.TWO_STEP_NEXT_PROMPT,
-        fixed_opening=prompts.TWO_STEP_HELP_OPENING,
+        prompts.TWO_STEP_SYSTEM_PROMPT, prompts.TWO_STEP_FIRST_PROMPT,
+        prompts.TWO_STEP_NEXT_PROMPT, paper_first=prompts.PAPER_TWO_STEP_FIRST_PROMPT,
+        fixed_opening=prompts.PAPER_TWO_STEP_HELP_OPENING,
     ),
-    "iqa_eval": PromptSet(
-        prompts.IQA_EVAL_SYSTEM_PROMPT, prompts.IQA_EVAL_FIRST_PROMPT, prompts.IQA_EVAL_NEXT_PROMPT
-    ),
+    "iqa_eval": _IQA_EVAL,
 }
 
 
@@ -88,13 +102,21 @@ def _system_message(template: str, persona_block: str, question: Question) -> Sy
 
 
 def simulator_view(request: TurnRequest, prompt_set: PromptSet) -> list[BaseMessage]:
-    """The full prompt of one simulator call: system, flipped transcript, step instruction."""
+    """The full prompt of one simulator call in the variant's view.
+
+    Chat view: system, flipped transcript, step instruction. Transcript view: the paper's
+    prompt (:mod:`chatbench.simulators.transcript_view`).
+    """
+    if request.spec.view == "transcript":
+        if prompt_set.paper_first is None:
+            return iqa_eval_view(request)
+        return two_step_view(request, prompt_set.paper_first)
     persona = request.context.persona
     persona_block = prompts.PERSONA_BLOCK.format(persona=render_persona(persona)) if persona else ""
     instruction = {
         "first": prompt_set.first,
         "next": prompt_set.next,
-        "forced": prompts.FORCED_ANSWER_PROMPT,
+        "forced": prompt_set.forced,
         "think": prompts.USER_COT_PROMPT,
         "feedback": prompts.USER_SATISFACTION_PROMPT,
     }[request.mode]
@@ -121,22 +143,23 @@ def _user_chat_model(request: TurnRequest) -> BaseChatModel:
 
 def _prompted_turn(request: TurnRequest, prompt_set: PromptSet) -> Completion:
     if request.mode == "first" and prompt_set.fixed_opening is not None:
-        return Completion(prompt_set.fixed_opening.format(question=request.question.format()))
+        return Completion(prompt_set.fixed_opening)
     model = _user_chat_model(request)
     view = simulator_view(request, prompt_set)
     if request.mode == "feedback":
         settings = request.spec.user.model_copy(update={"max_tokens": FEEDBACK_MAX_TOKENS})
         return invoke_chat(model, view, settings, request.seed, request.context.call_timeout_s)
-    if request.mode != "forced":
+    if request.mode != "forced" or request.spec.view == "transcript":
+        # The paper asks for the forced answer like any other turn: same settings, no prefill.
         return invoke_chat(model, view, request.spec.user, request.seed,
                            request.context.call_timeout_s)
-    return _forced_answer(model, view, request)
+    return _forced_answer(model, view, request, prompt_set.forced_prefix)
 
 
 def _forced_answer(
-    model: BaseChatModel, view: list[BaseMessage], request: TurnRequest
+    model: BaseChatModel, view: list[BaseMessage], request: TurnRequest, prefix: str
 ) -> Completion:
-    """The answer-only turn, its reply prefilled with ``"Answer:"``.
+    """The chat view's answer-only turn, its reply prefilled with ``prefix`` (``"Answer:"``).
 
     Models that continue a trailing AI message (local models, Anthropic) then write just the
     letter, which small models otherwise rarely manage; others see it as context and usually
@@ -147,11 +170,11 @@ def _forced_answer(
             "max_tokens": min(request.spec.user.max_tokens or FORCED_MAX_TOKENS, FORCED_MAX_TOKENS)
         }
     )
-    reply = invoke_chat(model, [*view, AIMessage(content=FORCED_PREFIX)], settings, request.seed,
+    reply = invoke_chat(model, [*view, AIMessage(content=prefix)], settings, request.seed,
                         request.context.call_timeout_s)
-    prefixed = f"{FORCED_PREFIX} {reply.text}"
+    prefixed = f"{prefix} {reply.text}"
     choices = request.question.choices
-    keep = reply.text.lower().startswith("answer") or (
+    keep = reply.text.lower().startswith(prefix.lower().rstrip(":")) or (
         extract_choice(prefixed, choices) is None
         and extract_choice(reply.text, choices) is not None
     )
