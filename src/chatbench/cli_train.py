@@ -8,6 +8,7 @@ CLI turns into exit code 2. ``train`` and ``perplexity`` need the ``hf`` extra (
 Typical use::
 
     chatbench train --data halie --base smollm2 --out simulator
+    chatbench train --data halie --export chat_train.jsonl   # OpenAI chat format, no training
     chatbench perplexity --model smollm2 --model hf:simulator
     chatbench fidelity --user smollm2 --graph two_step --human-model InstructDavinci
     chatbench fidelity --user hf:simulator --graph causal_lm --human-model InstructDavinci
@@ -19,6 +20,7 @@ import math
 from pathlib import Path
 from typing import Annotated, Any
 
+import typer
 from pydantic import ValidationError
 from rich.table import Table
 
@@ -51,6 +53,19 @@ def _conversations(data: str, data_path: Path | None, split: str) -> list[Any]:
 # --------------------------------------------------------------------------------------------
 
 
+def _export_examples(data: str, data_path: Path | None, split: str, path: Path, fmt: str,
+                     max_examples: int | None) -> None:
+    """``train --export``: write one split's examples as JSONL, check each line, report."""
+    from chatbench.training.export import check_example_format, export_examples
+
+    check_example_format(fmt)
+    result = export_examples(_conversations(data, data_path, split), path, fmt,
+                             max_examples=max_examples)
+    console.print(f"{data} {split} split: {result.conversations} conversations, "
+                  f"{result.questions} questions, {result.examples} {fmt} examples "
+                  f"written to {result.path} (each line checked)")
+
+
 def _train_config(fields: dict[str, Any]) -> Any:
     from chatbench.training.train import TrainConfig
 
@@ -73,18 +88,39 @@ def train_command(
     max_length: MaxLength = 1024,
     lora: Annotated[bool, opt("Train LoRA adapters (r=8, alpha=32), merged on save "
                                "(pip install 'chatbench[train]').", "LORA")] = False,
-    max_examples: Annotated[int | None, opt("Train on at most this many examples.",
+    max_examples: Annotated[int | None, opt("Train on (or export) at most this many "
+                                             "examples.",
                                              "MAX_EXAMPLES")] = None,
     validation_share: Annotated[float, opt("Share of train questions kept out for the "
                                             "per-epoch validation loss (0: none).",
                                             "VALIDATION_SHARE")] = 0.05,
     seed: Seed = 0,
+    export: Annotated[Path | None, opt("Write the examples to this JSONL file and stop, "
+                                        "without training (for an API fine-tune).",
+                                        "EXPORT")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="With --export: chat (default; "
+                                            "OpenAI chat fine-tuning lines with the paper's "
+                                            "two-step prompts) or text (prompt/completion, "
+                                            "as trained here).",
+                                            envvar="CHATBENCH_EXAMPLE_FORMAT")] = None,
+    split: Annotated[str, opt("With --export: train, heldout or all (held-out examples are "
+                               "for evaluation only). Training always uses train.",
+                               "EXPORT_SPLIT")] = "train",
 ) -> None:
     """Fine-tune a causal LM as a user simulator on the train split of human conversations
-    (never the held-out questions)."""
+    (never the held-out questions), or with --export write the examples as JSONL."""
     from chatbench.training.examples import build_examples
     from chatbench.training.train import train_simulator
 
+    if export is not None:
+        _export_examples(data, data_path, split, export, fmt or "chat", max_examples)
+        return
+    if split != "train":
+        raise ConfigError(f"field 'split': training uses the train split only; --split "
+                          f"{split} is for --export")
+    if fmt is not None:
+        raise ConfigError(f"field 'format': --format {fmt} needs --export FILE; training "
+                          "here fine-tunes a local causal LM on text examples")
     config = _train_config({"base": base, "out": out, "epochs": epochs, "learning_rate": lr,
                             "batch_size": batch_size, "max_length": max_length, "lora": lora,
                             "max_examples": max_examples, "seed": seed,
