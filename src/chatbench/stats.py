@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from chatbench.config import ROLES
+
 Convention = Literal["answered", "all"]
 CONVENTIONS: tuple[Convention, ...] = ("answered", "all")
 """``answered``: no answer left out; ``all``: no answer counts as wrong."""
@@ -41,7 +43,6 @@ RUBRICS = ("coherence", "satisfaction", "user_satisfaction")
 ROLE_OF_NODE = {"user": "user", "user_cot": "user", "force_answer": "user",
                 "assistant": "assistant", "judge": "judge"}
 """Graph node -> the role whose model it calls (tokens and latency per role)."""
-ROLES = ("user", "assistant", "judge")
 NO_CHOICE = "-"
 """How a ``None`` assistant choice is written in the ``assistant_choices`` column."""
 

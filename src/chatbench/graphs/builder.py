@@ -8,8 +8,6 @@ turn, so ``get_graph()`` differs between variants::
                                                    \\-(else)-> [user_cot ->] user ...
 
 With ``ask_user_satisfaction`` a ``user_feedback`` node follows the judge.
-
-With ``ask_user_satisfaction`` a ``user_feedback`` node follows the judge.
 """
 
 from __future__ import annotations
@@ -42,16 +40,18 @@ from chatbench.state import (
     ConversationState,
 )
 
+_LANGGRAPH_RETRY_ON = RetryPolicy().retry_on
+"""LangGraph's default test of a retryable exception, read from the public ``RetryPolicy``
+(its function lives in a private module)."""
+
 
 def _transient(exc: Exception) -> bool:
     """Retry model-call failures and timeouts, never chatbench's own errors (bad config,
     unusable output). LangGraph's default gives up on ``OSError``, of which ``TimeoutError``
     is one."""
-    from langgraph._internal._retry import default_retry_on
-
     if isinstance(exc, ChatBenchError):
         return False
-    return isinstance(exc, TimeoutError) or default_retry_on(exc)
+    return isinstance(exc, TimeoutError) or _LANGGRAPH_RETRY_ON(exc)
 
 
 def retry_policy(max_attempts: int = 3, initial_wait_s: float = 1.0) -> RetryPolicy:

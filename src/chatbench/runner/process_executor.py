@@ -36,7 +36,7 @@ from typing import Any
 from langgraph.types import RetryPolicy
 
 from chatbench._concurrency import map_bounded
-from chatbench.config import GraphSpec
+from chatbench.config import ROLES, GraphSpec
 from chatbench.errors import ConfigError
 from chatbench.models.base import TextCompleter
 from chatbench.models.invoke import LOCAL_LLM_TYPE
@@ -46,7 +46,6 @@ from chatbench.runner.batch import Job, OnRecord, Recorder, Variant, _execute
 from chatbench.runner.build import build_models, is_local_model_string, is_model_string
 from chatbench.storage import ResultStore
 
-ROLES = ("user", "assistant", "judge")
 Task = tuple[int, Question, int, int]
 """One conversation for a worker: recipe index, question, replicate, seed."""
 Outcome = tuple[str, Any]

@@ -21,7 +21,7 @@ from typing import Any
 
 from typing_extensions import TypedDict
 
-from chatbench.config import GraphSpec
+from chatbench.config import ROLES, GraphSpec
 from chatbench.errors import ConfigError, MissingDependencyError
 from chatbench.graphs.builder import DEFAULT_RETRY, retry_policy
 from chatbench.questions import Question
@@ -104,9 +104,7 @@ def _describe(variant: Variant) -> str:
     """
     names = variant.models.names
     roles: dict[str, str | None] = {
-        "user": None if variant.models.user is None else names["user"],
-        "assistant": names["assistant"],
-        "judge": None if variant.models.judge is None else names["judge"],
+        role: None if getattr(variant.models, role) is None else names[role] for role in ROLES
     }
     for role, name in roles.items():
         if name is not None and not is_model_string(name):
