@@ -5,13 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from chatbench._yaml import load_yaml_model, preset_names
 
-SimulatorKind = Literal[
+Role = Literal["user", "assistant", "judge"]
+ROLES: tuple[Role, ...] = ("user", "assistant", "judge")
+"""The model roles of a conversation, in order; every module iterates this tuple."""
+
+SHIPPED_SIMULATORS: tuple[str, ...] = (
     "two_step", "two_step_problem", "two_step_help", "iqa_eval", "causal_lm", "scripted"
-]
+)
+"""The simulators chatbench ships; ``register_simulator`` adds others."""
 PROMPTED_SIMULATORS: tuple[str, ...] = ("two_step", "two_step_problem", "two_step_help", "iqa_eval")
 
 AcceptRule = Literal["paper", "natural"]
@@ -58,10 +63,10 @@ class GraphSpec(BaseModel):
     name: str = "two_step"
     """Variant name, stored with every conversation."""
     description: str = ""
-    simulator: SimulatorKind = "two_step"
+    simulator: str = "two_step"
     """How the user turns are written: a prompted chat model (the paper's two-step, its
     "problem" and "help" variants, IQA-EVAL), a causal LM in the chatbench-distilgpt2 text
-    format, or fixed scripted turns."""
+    format, fixed scripted turns, or any simulator registered with ``register_simulator``."""
     accept: AcceptRule = "paper"
     """How a user turn is read as an answer (see ``AcceptRule``): the paper's rule, or
     chatbench's ``natural`` reader."""
@@ -86,6 +91,18 @@ class GraphSpec(BaseModel):
     """Rubrics a judge model scores 1-5 after each conversation (needs a judge model)."""
     ask_user_satisfaction: bool = False
     """After answering, the simulator rates its satisfaction with the AI in character."""
+
+    @field_validator("simulator")
+    @classmethod
+    def _registered_simulator(cls, name: str) -> str:
+        from chatbench.errors import ConfigError
+        from chatbench.simulators.registry import get_simulator
+
+        try:
+            get_simulator(name)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return name
 
     @model_validator(mode="after")
     def _check_combinations(self) -> GraphSpec:
@@ -161,7 +178,7 @@ class RunConfig(BaseModel):
     """Name of the run in the store; defaults to a hash of everything above but ``out``."""
 
 
-MODEL_FACTORS = ("user", "assistant", "judge")
+MODEL_FACTORS: tuple[Role, ...] = ROLES
 """Factors that vary a role's model rather than a ``GraphSpec`` field."""
 
 

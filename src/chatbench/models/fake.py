@@ -29,6 +29,7 @@ from chatbench.models.registry import register_provider
 
 FAKE_MODELS = ("echo", "say:<text>", "user", "fail")
 USER_OPENING = "Can you help me with this question?"
+IQA_ANSWER = "So, the answer is:"
 
 
 class FakeChatModel(BaseChatModel):
@@ -58,7 +59,9 @@ class FakeChatModel(BaseChatModel):
         if not any(isinstance(m, AIMessage) or "YOU: " in message_text(m) for m in messages):
             return USER_OPENING
         digest = hashlib.blake2b(message_text(messages[0]).encode(), digest_size=2).digest()
-        return f"Answer: {'ABCD'[digest[0] % 4]}"
+        # IQA-EVAL's prompts ask for "So, the answer is: X"; the others for "Answer: X".
+        iqa = any(IQA_ANSWER in message_text(m) for m in messages)
+        return f"{IQA_ANSWER if iqa else 'Answer:'} {'ABCD'[digest[0] % 4]}"
 
     def invoke(
         self,
