@@ -26,7 +26,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from importlib.resources import files
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
@@ -483,12 +483,14 @@ def _chatbench_record(record: object, where: str, min_user_turns: int) -> HumanC
 def load_chatbench_conversations(
     path: str | Path, *, min_user_turns: int = 1
 ) -> list[HumanConversation]:
-    """Load ChatBench's ``full_study/conversations.json`` (a JSON list of records).
+    """Load ChatBench's ``full_study/conversations.json``.
 
-    Each record has ``questionID``, ``questionText``, ``choices``, ``choiceLabels``,
-    ``correctAnswer``, ``selectedAnswer``, ``model``, ``condition``, ``worker_id`` and
-    ``chatHistory`` (``[{"role": "You" | "Bot", "content": ...}]``). Answers may be labels
-    or option texts; options get the letters A, B, ... by position.
+    The file is a JSON list of records, or an object mapping each question id to its list
+    of records (a record there may leave out ``questionID``). Each record has
+    ``questionID``, ``questionText``, ``choices``, ``choiceLabels``, ``correctAnswer``,
+    ``selectedAnswer``, ``model``, ``condition``, ``worker_id`` and ``chatHistory``
+    (``[{"role": "You" | "Bot", "content": ...}]``). Answers may be labels or option texts;
+    options get the letters A, B, ... by position.
 
     Args:
         path: The JSON file.
@@ -507,14 +509,42 @@ def load_chatbench_conversations(
         data = json.loads(_read_text(path))
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}, line {exc.lineno}: invalid JSON: {exc.msg}") from None
-    if not isinstance(data, list):
-        raise ConfigError(f"{path}: expected a JSON list of records, got {type(data).__name__}")
     conversations = []
-    for index, record in enumerate(data):
-        conversation = _chatbench_record(record, f"{path}, record {index}", min_user_turns)
+    for where, record in _chatbench_entries(data, path):
+        conversation = _chatbench_record(record, where, min_user_turns)
         if conversation is not None:
             conversations.append(conversation)
     return conversations
+
+
+def _chatbench_entries(data: object, path: Path) -> list[tuple[str, object]]:
+    """``(where, record)`` for each record of a list, or of an object keyed by question id.
+
+    Raises:
+        ConfigError: ``data`` is neither, or a record's ``questionID`` disagrees with its key.
+    """
+    if isinstance(data, list):
+        return [(f"{path}, record {index}", record) for index, record in enumerate(data)]
+    keyed = isinstance(data, dict) and all(
+        chatbench_subject(str(key)) and isinstance(value, list) for key, value in data.items()
+    )
+    if not keyed:
+        raise ConfigError(
+            f"{path}: expected a JSON list of records, or an object mapping question ids "
+            f"(like elementary_mathematics-redux-12) to lists of records; got "
+            f"{type(data).__name__}"
+        )
+    entries: list[tuple[str, object]] = []
+    for key, records in cast(dict[str, list[object]], data).items():
+        for index, record in enumerate(records):
+            where = f"{path}, question {key!r}, record {index}"
+            if isinstance(record, dict):
+                record = {"questionID": key, **record}
+                if str(record["questionID"]) != key:
+                    raise ConfigError(f"{where}: questionID {record['questionID']!r} is not "
+                                      "the key it is listed under")
+            entries.append((where, record))
+    return entries
 
 
 def human_accuracy_by_question(
