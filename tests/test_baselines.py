@@ -1,4 +1,4 @@
-"""AI-alone baselines on fake models: parse rules, prompts, grader, retries, store, summary."""
+"""AI-alone baselines on fake models: the paper's prompts and reading, grader, retries, store."""
 
 from __future__ import annotations
 
@@ -6,27 +6,37 @@ import sqlite3
 
 import pytest
 import typer
-from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+from langchain_core.messages import HumanMessage, SystemMessage
 from typer.testing import CliRunner
 
+from chatbench.baseline_prompts import (
+    GRADER_SETTINGS,
+    PAPER_KINDS,
+    grader_messages,
+    parse_grader_reply,
+)
 from chatbench.baselines import (
     BASELINE_KINDS,
     DEFAULT_SETTINGS,
     SYSTEM_PROMPT,
     BaselineRecord,
-    baseline_command,
     check_kinds,
     letter_only_choice,
     run_baselines,
     summarize_baselines,
 )
+from chatbench.cli_baseline import baseline_command
 from chatbench.config import RoleSettings
 from chatbench.errors import ConfigError
 from chatbench.models.invoke import LOCAL_LLM_TYPE
-from chatbench.questions import Question, load_few_shot, load_questions
+from chatbench.questions import Question, load_questions
 from chatbench.seeding import derive_seed
 from chatbench.storage import ResultStore
 from tests.conftest import ScriptedChatModel
+
+QUESTION_TEXT = "What is 7 x 8?\nA. 54\nB. 56\nC. 58\nD. 64"
+"""``extract_qa_from_row`` of the ``question`` fixture."""
+GRADED_B = '{"attempted_answer": true, "answer_val": "56", "answer_letter": "B"}'
 
 
 def _run(question: Question, assistant: object, kind: str, **kwargs: object) -> BaselineRecord:
@@ -41,51 +51,57 @@ def _run(question: Question, assistant: object, kind: str, **kwargs: object) -> 
     ("reply", "letter"),
     [
         ("B", "B"),
-        (" b) because 7 x 8 = 56", "B"),
+        (" B) because 7 x 8 = 56", "B"),
         ("\nD.", "D"),
-        ("The answer is B", None),  # the paper's rule: only the first character counts
+        ("b", None),  # the paper compares with the upper-case letters only
+        ("The answer is B", None),  # only the first character counts
         ("(B)", None),
         ("E", None),  # not one of the four letters
         ("", None),
+        ("   ", None),
     ],
 )
 def test_letter_only_rule_reads_only_the_first_character(reply, letter):
     assert letter_only_choice(reply, "ABCD") == letter
 
 
-def test_letter_zero_shot_records_validity_and_prompt(question):
-    model = ScriptedChatModel(replies=["b) because", "The answer is B", "C"])
+def test_letter_zero_shot_sends_the_papers_helm_prompt(question):
+    model = ScriptedChatModel(replies=["B) because", "The answer is B", "C"])
     records = run_baselines([question], model, kinds=["letter_zero_shot"], replicates=3)
-    assert [(r.choice, r.valid, r.correct) for r in records] == [
-        ("B", True, True), (None, False, False), ("C", True, False)
+    assert [(r.choice, r.valid, r.correct, r.scored) for r in records] == [
+        ("B", True, True, True), (None, False, False, True), ("C", True, False, True)
     ]
-    prompt = model.calls[0]
-    assert [type(m) for m in prompt] == [SystemMessage, HumanMessage]
-    assert prompt[0].content == SYSTEM_PROMPT
-    assert prompt[1].content.startswith(question.format())
-    assert "Answer with only the letter of the correct option." in prompt[1].content
-    assert records[0].prompt == prompt[1].content and records[0].grader == "rules"
+    system, user = model.calls[0]
+    assert isinstance(system, SystemMessage) and system.content == SYSTEM_PROMPT
+    assert SYSTEM_PROMPT == "You are a helpful AI assistant."
+    assert isinstance(user, HumanMessage)
+    assert user.content == (
+        f"Answer with only a single letter.\n\nQuestion: {QUESTION_TEXT}\nAnswer:")
+    assert records[0].prompt == user.content and records[0].grader == "rules"
     assert model.kwargs[0] == DEFAULT_SETTINGS["letter_zero_shot"].call_kwargs()
-    assert model.kwargs[0] == {"temperature": 0.7, "max_tokens": 8}
+    assert model.kwargs[0] == {"temperature": 0.7, "max_tokens": 10}
     assert [r.id for r in records] == [
         f"baseline/letter_zero_shot/{question.id}/{i}" for i in range(3)
     ]
 
 
-def test_few_shot_prompt_has_the_five_dev_examples_as_turns_before_the_question(question):
+def test_few_shot_puts_the_five_dev_examples_inline_in_one_message(question):
     model = ScriptedChatModel(replies=["B"])
     record = _run(question, model, "letter_few_shot")
-    examples = load_few_shot(question.subject)
-    prompt = model.calls[0]
-    assert len(examples) == 5 and len(prompt) == 1 + 2 * 5 + 1
-    assert isinstance(prompt[0], SystemMessage)
-    for i, example in enumerate(examples):
-        user, assistant = prompt[1 + 2 * i], prompt[2 + 2 * i]
-        assert isinstance(user, HumanMessage) and user.content.startswith(example.format())
-        assert "Answer with only the letter" in user.content
-        assert isinstance(assistant, AIMessage) and assistant.content == example.answer
-    assert isinstance(prompt[-1], HumanMessage) and prompt[-1].content.startswith(question.stem)
-    assert record.prompt == prompt[-1].content and record.correct
+    system, user = model.calls[0]
+    assert system.content == SYSTEM_PROMPT
+    first_example = (
+        "Question: The population of the city where Michelle was born is 145,826. What is the "
+        "value of the 5 in the number 145,826?\nA. 5 thousands\nB. 5 hundreds\nC. 5 tens\n"
+        "D. 5 ones\nAnswer: A\n\n"
+    )
+    assert user.content.startswith(
+        "Answer with only a single letter.\n\nThe following are multiple choice questions "
+        "(with answers) about elementary mathematics.\n\n" + first_example)
+    assert user.content.count("\nAnswer: ") == 5
+    assert user.content.endswith(f"\n\nQuestion: {QUESTION_TEXT}\nAnswer:")
+    assert record.prompt == user.content and record.correct
+    assert model.kwargs[0] == {"temperature": 0.7, "max_tokens": 10}
 
 
 def test_few_shot_without_dev_examples_names_the_subject_before_any_call(question):
@@ -96,38 +112,114 @@ def test_few_shot_without_dev_examples_names_the_subject_before_any_call(questio
     assert model.calls == []
 
 
-# --- free text ------------------------------------------------------------------------------
+# --- free text: the paper's grader ----------------------------------------------------------
+
+
+def test_grader_prompt_is_the_papers(question):
+    system, user = grader_messages(question, "It is 56.")
+    sep = "========================"
+    assert system.content == "You are a helpful assistant."
+    assert user.content == (
+        f"Here is a question that someone was asked:\n\n{sep}\n{QUESTION_TEXT}\n{sep}\n\n"
+        f"Here is a response:\n\n{sep}\nIt is 56.\n{sep}\n\n"
+        "Did the response provide a final answer to the question? Respond with a JSON object "
+        'that contains one key "attempted_answer" with a value that is true or false. If '
+        '"attempted_answer" is true, then include a second key "answer_val" with the final '
+        "answer's value in quotations. If the final answer value matches one of the answer "
+        'options, include a third key "answer_letter" with a value that is one of the letters '
+        '"A", "B", "C", or "D".'
+    )
+
+
+@pytest.mark.parametrize(
+    ("reply", "parsed"),
+    [
+        (GRADED_B, {"attempted_answer": True, "answer_val": "56", "answer_letter": "B"}),
+        ('```json\n{"attempted_answer": false}\n```', {"attempted_answer": False}),
+        ('"attempted_answer": false', {"attempted_answer": False}),  # braces are added
+        ("B", None),
+        ('{"attempted_answer": tru}', None),
+    ],
+)
+def test_grader_reply_is_read_as_the_paper_does(reply, parsed):
+    assert parse_grader_reply(reply) == parsed
+
+
+def test_free_text_sends_the_bare_question_and_asks_the_grader(question):
+    model = ScriptedChatModel(replies=["7 x 8 is 56, so the answer is B."])
+    grader = ScriptedChatModel(replies=[f"Sure. {GRADED_B}"])
+    record = _run(question, model, "free_text", grader=grader)
+    system, user = model.calls[0]
+    assert system.content == SYSTEM_PROMPT and user.content == QUESTION_TEXT
+    assert record.prompt == QUESTION_TEXT
+    assert model.kwargs[0] == {"temperature": 0.7, "max_tokens": 1000}
+    assert grader.calls[0] == grader_messages(question, "7 x 8 is 56, so the answer is B.")
+    assert grader.kwargs[0] == GRADER_SETTINGS.call_kwargs()
+    assert grader.kwargs[0] == {"temperature": 0.7, "max_tokens": 1000}
+    assert (record.choice, record.valid, record.correct, record.scored) == ("B", True, True, True)
+    assert record.grader == "ScriptedChatModel" and record.grader_reply == f"Sure. {GRADED_B}"
+    assert record.grader_json == {"attempted_answer": True, "answer_val": "56",
+                                  "answer_letter": "B"}
+
+
+@pytest.mark.parametrize(
+    ("graded", "expected"),
+    [
+        ('{"attempted_answer": true, "answer_val": "58", "answer_letter": "C"}',
+         ("C", True, False, True)),
+        # an answer with no letter, or none at all, is wrong but not invalid (as in the paper)
+        ('{"attempted_answer": true, "answer_val": "57"}', (None, True, False, True)),
+        ('{"attempted_answer": false}', (None, True, False, True)),
+        ('{"attempted_answer": true, "answer_val": "56", "answer_letter": "b"}',
+         (None, True, False, True)),
+        # a grader reply that is not JSON: the paper leaves the answer out
+        ("The answer is B.", (None, False, False, False)),
+    ],
+)
+def test_free_text_scores_only_the_graders_letter(question, graded, expected):
+    record = _run(question, "fake:say:whatever", "free_text",
+                  grader=ScriptedChatModel(replies=[graded]))
+    assert (record.choice, record.valid, record.correct, record.scored) == expected
+
+
+def test_free_text_without_a_grader_asks_the_assistant_itself(question):
+    model = ScriptedChatModel(replies=["It is 56.", GRADED_B])
+    record = _run(question, model, "free_text")
+    assert len(model.calls) == 2
+    assert model.calls[1] == grader_messages(question, "It is 56.")
+    assert record.grader == "ScriptedChatModel" and record.correct
+
+
+# --- free_text_rules: chatbench's rules, then the paper's grader ----------------------------
 
 
 def test_free_text_rules_read_the_letter_without_asking_the_grader(question):
     grader = ScriptedChatModel()  # any call fails the test
     model = ScriptedChatModel(replies=["7 x 8 is 56, so the answer is B."])
-    record = _run(question, model, "free_text", grader=grader)
+    record = _run(question, model, "free_text_rules", grader=grader)
     assert (record.choice, record.valid, record.correct, record.grader) == ("B", True, True,
                                                                               "rules")
-    assert "Explain your reasoning, then give your answer." in record.prompt
-    assert model.kwargs[0] == {"temperature": 0.7, "max_tokens": 512}
+    assert record.prompt == QUESTION_TEXT  # the paper's free-text call
+    assert model.kwargs[0] == {"temperature": 0.7, "max_tokens": 1000}
     assert grader.calls == []
 
 
-def test_free_text_falls_back_to_the_grader(question):
+def test_free_text_rules_fall_back_to_the_papers_grader(question):
     model = ScriptedChatModel(replies=["Multiplying gives fifty-six.", "I could not say."])
-    grader = ScriptedChatModel(replies=["B", "NONE"])
-    records = run_baselines([question], model, kinds=["free_text"], grader=grader,
+    grader = ScriptedChatModel(replies=[GRADED_B, '{"attempted_answer": false}'])
+    records = run_baselines([question], model, kinds=["free_text_rules"], grader=grader,
                             replicates=2, retry_wait_s=0)
     assert [(r.choice, r.valid, r.correct) for r in records] == [
         ("B", True, True), (None, False, False)
     ]
-    assert records[0].grader == "ScriptedChatModel" and records[0].grader_reply == "B"
-    asked = grader.calls[0][-1].content
-    assert question.format() in asked and "Multiplying gives fifty-six." in asked
-    assert "Reply with only the letter, or NONE" in asked
+    assert records[0].grader == "ScriptedChatModel" and records[0].grader_reply == GRADED_B
+    assert grader.calls[0] == grader_messages(question, "Multiplying gives fifty-six.")
 
 
-def test_free_text_without_a_letter_or_grader_is_invalid(question):
-    record = _run(question, "fake:say:It depends.", "free_text")
-    assert (record.choice, record.valid, record.correct, record.grader) == (None, False, False,
-                                                                              "rules")
+def test_free_text_rules_without_a_letter_or_grader_is_invalid(question):
+    record = _run(question, "fake:say:It depends.", "free_text_rules")
+    assert (record.choice, record.valid, record.correct, record.grader, record.scored) == (
+        None, False, False, "rules", True)
 
 
 # --- failures -------------------------------------------------------------------------------
@@ -138,7 +230,7 @@ def test_transient_failure_is_retried_then_recorded_not_raised(question):
     record = _run(question, model, "letter_zero_shot")
     assert len(model.calls) == 3
     assert record.error == "ConnectionError: down" and record.reply == ""
-    assert not record.valid and not record.correct
+    assert not record.valid and not record.correct and not record.scored
 
 
 def test_retry_recovers_after_a_transient_failure(question):
@@ -157,7 +249,7 @@ def test_failing_grader_is_recorded_with_the_reply_kept(question):
     record = _run(question, "fake:say:No idea.", "free_text", grader="fake:fail")
     assert record.reply == "No idea." and record.grader == "fake:fail"
     assert record.error is not None and record.error.startswith("ConnectionError")
-    assert not record.valid
+    assert not record.valid and not record.scored
 
 
 # --- seeds, settings, kinds -----------------------------------------------------------------
@@ -182,6 +274,9 @@ def test_bad_kinds_and_replicates_are_config_errors(question):
     assert check_kinds(["free_text", " free_text ", "letter_zero_shot"]) == (
         "free_text", "letter_zero_shot"
     )
+    assert check_kinds(["free_text_rules"]) == ("free_text_rules",)
+    assert PAPER_KINDS == ("letter_zero_shot", "letter_few_shot", "free_text")
+    assert BASELINE_KINDS == (*PAPER_KINDS, "free_text_rules")
     with pytest.raises(ConfigError, match="unknown baseline kind.*'letters'"):
         run_baselines([question], "fake:say:B", kinds=["letters"])
     with pytest.raises(ConfigError, match="replicates"):
@@ -201,13 +296,16 @@ def test_store_round_trip_and_resume_runs_nothing(tmp_store):
         stored = list(store.baselines("r1"))
         assert store.baseline_ids("r1") == {r.id for r in first} == store.baseline_ids()
         assert list(store.baselines("other")) == [] and list(store.records()) == []
-    assert len(first) == 3 * len(BASELINE_KINDS) and again == []
+    assert len(first) == 3 * len(PAPER_KINDS) and again == []  # the paper's kinds by default
     assert sorted(stored, key=lambda r: r.id) == sorted(first, key=lambda r: r.id)
     rows = sqlite3.connect(tmp_store).execute(
         "SELECT kind, model, valid, correct FROM baselines WHERE run_id = 'r1'"
     ).fetchall()
     assert len(rows) == 9 and {row[1] for row in rows} == {"fake:say:A"}
-    assert {row[2] for row in rows} == {1}
+    # letter-only "A" is valid; free text graded by the assistant ("A", not JSON) is unscored
+    assert {(row[0], row[2]) for row in rows} == {
+        ("letter_zero_shot", 1), ("letter_few_shot", 1), ("free_text", 0)}
+    assert all(not r.scored for r in first if r.kind == "free_text")
 
 
 def test_store_keeps_failed_answers_with_their_error(tmp_store, question):
@@ -221,13 +319,14 @@ def test_store_keeps_failed_answers_with_their_error(tmp_store, question):
 
 
 def _record(
-    kind: str, subject: str, n: int, choice: str | None, answer: str = "A"
+    kind: str, subject: str, n: int, choice: str | None, answer: str = "A", *,
+    scored: bool = True, error: str | None = None,
 ) -> BaselineRecord:
     return BaselineRecord(
         id=f"r/{kind}/{subject}-{n}/0", run_id="r", kind=kind, question_id=f"{subject}-{n}",
         subject=subject, model="m", prompt="p", reply=choice or "?", choice=choice,
         valid=choice is not None, correct=choice == answer, correct_answer=answer,
-        seconds=0.0, seed=0,
+        scored=scored, error=error, seconds=0.0, seed=0,
     )
 
 
@@ -255,6 +354,18 @@ def test_summary_reports_both_accuracy_conventions():
     assert rows[4]["accuracy"] == rows[4]["accuracy_valid"] == 1.0
 
 
+def test_summary_leaves_unscored_answers_out():
+    records = [
+        _record("free_text", "moral_scenarios", 0, "A"),
+        _record("free_text", "moral_scenarios", 1, None, scored=False),  # grader not JSON
+        _record("free_text", "moral_scenarios", 2, None, scored=False, error="ValueError: x"),
+    ]
+    moral, overall = summarize_baselines(records)
+    assert (moral["n"], moral["unscored"], moral["errors"]) == (1, 2, 1)
+    assert moral["accuracy"] == moral["accuracy_valid"] == 1.0 and overall == {
+        **moral, "subject": "all"}
+
+
 # --- command --------------------------------------------------------------------------------
 
 
@@ -269,6 +380,7 @@ def test_command_runs_stores_and_resumes(tmp_path):
     first = runner.invoke(app, args)
     assert first.exit_code == 0, first.output
     assert "AI-alone baselines" in first.output and "letter_zero_shot" in first.output
+    assert "grader fake:say:B (the" in " ".join(first.output.split())  # wrapped lines
     again = runner.invoke(app, args)
     assert again.exit_code == 0, again.output
     with ResultStore(out) as store:

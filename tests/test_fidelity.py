@@ -1,6 +1,7 @@
 """Simulator fidelity: first-prompt overlap, turns and accuracy vs people, and the CLI commands.
 
-BLEU is sacrebleu's sentence BLEU on its 0-100 scale; ROUGE-1 F1 is on 0-1.
+BLEU is the paper's per-question corpus BLEU (Hugging Face ``bleu``) and ROUGE-1 F1 the mean
+over pairs; both are on 0-1.
 """
 
 from __future__ import annotations
@@ -35,8 +36,7 @@ from chatbench.training.fidelity import (
 from tests.conftest import FIXTURES, GPT2_TOKENIZER
 
 needs_metrics = pytest.mark.skipif(
-    find_spec("rouge_score") is None or find_spec("sacrebleu") is None,
-    reason="ROUGE/BLEU need the train extra (rouge-score, sacrebleu)",
+    find_spec("rouge_score") is None, reason="ROUGE needs the train extra (rouge-score)",
 )
 CONVERSATIONS = FIXTURES / "chatbench_conversations.json"
 
@@ -56,7 +56,7 @@ def _human(question: Question, choice: str | None, turns: int = 1,
 
 
 def _scripted(*turns: str) -> GraphSpec:
-    return GraphSpec(name="scripted", simulator="scripted", scripted_turns=turns)
+    return GraphSpec(name="scripted", simulator="scripted", scripted_turns=turns, accept="natural")
 
 
 # --------------------------------------------------------------------------------------------
@@ -65,11 +65,11 @@ def _scripted(*turns: str) -> GraphSpec:
 
 
 @needs_metrics
-def test_identical_prompts_score_rouge_one_and_bleu_hundred():
+def test_identical_prompts_score_rouge_one_and_bleu_one():
     text = "what is the derivative of x squared"
     result = overlap({"q": [text]}, {"q": [text]})
     assert result.rouge1 == pytest.approx(1.0)
-    assert result.bleu == pytest.approx(100.0)  # sacrebleu's 0-100 scale
+    assert result.bleu == pytest.approx(1.0)  # the paper's 0-1 scale
     assert (result.questions, result.pairs) == (1, 1)
     assert result.note is None
 
@@ -92,7 +92,7 @@ def test_overlap_averages_pairs_per_question_then_questions():
     assert result.per_question["diff"].pairs == 3
     # question mean (1 + 0) / 2, not the pair mean (1 + 0 + 0 + 0) / 4
     assert result.rouge1 == pytest.approx(0.5)
-    assert result.bleu == pytest.approx(50.0)
+    assert result.bleu == pytest.approx(0.5)
 
 
 @needs_metrics
@@ -100,6 +100,23 @@ def test_overlap_scores_every_simulated_against_every_real():
     result = overlap({"q": ["the cat sat", "a dog ran"]}, {"q": ["the cat sat", "a dog ran"]})
     assert result.pairs == 4
     assert result.rouge1 == pytest.approx(0.5)
+
+
+@needs_metrics
+def test_bleu_is_one_corpus_score_over_a_questions_pairs_not_a_mean_of_pairs():
+    cat, ab = "the cat sat on the mat", "a b"
+    two = overlap({"q": [cat, ab]}, {"q": [cat]})
+    # predictions [cat, ab] vs references [cat, cat]: pooled n-gram precisions 6/8, 5/6, 4/4,
+    # 3/3; lengths 8 vs 12, so a brevity penalty exp(1 - 12/8). A mean of sentence BLEUs
+    # would be (1 + 0) / 2.
+    assert two.pairs == 2
+    assert two.bleu == pytest.approx((6 / 8 * 5 / 6) ** 0.25 * math.exp(1 - 12 / 8))
+    assert two.bleu == pytest.approx(0.539290, abs=1e-6)
+    four = overlap({"q": [cat, ab]}, {"q": [cat, "c d"]})
+    # all four pairs: only (cat, cat) matches; precisions 6/16, 5/12, 4/8, 3/6, lengths 16/16
+    assert four.pairs == 4
+    assert four.bleu == pytest.approx((6 / 16 * 5 / 12 * 4 / 8 * 3 / 6) ** 0.25)
+    assert four.bleu == pytest.approx(0.444570, abs=1e-6)
 
 
 @needs_metrics

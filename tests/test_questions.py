@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections import Counter
 from collections.abc import Callable
 from importlib.resources import files
@@ -14,13 +15,16 @@ import pytest
 from chatbench.errors import ConfigError
 from chatbench.questions import (
     SUBJECTS,
+    TEST_ID_SUBJECTS,
     Question,
+    content_key,
     load_bundled,
     load_few_shot,
     load_jsonl,
     load_mmlu_csv,
     load_questions,
     load_redux_csv,
+    mmlu_test_rows,
 )
 
 REDUX_HEADER = "question,choices,answer,error_type,source,correct_answer,potential_reason\n"
@@ -320,3 +324,93 @@ def test_empty_and_undecodable_files(tmp_path: Path) -> None:
     latin = tmp_path / "latin.csv"
     latin.write_bytes(b"Q?,a,b,c,d,A\nCaf\xe9?,a,b,c,d,A\n")
     _raises(load_mmlu_csv, latin, "line 2", "UTF-8")
+
+
+# ---- the paper's question ids -----------------------------------------------------------------
+
+SHARED_MMLU_TEST = Path("/work/shared/data/mmlu/test")
+"""MMLU's test CSVs, where this machine has them (never read by the package itself)."""
+
+
+def _mapping_rows() -> list[dict[str, str]]:
+    text = (files("chatbench") / "_data" / "questions" / "mmlu_redux_test_rows.csv").read_text(
+        encoding="utf-8")
+    return list(csv.DictReader(text.splitlines(keepends=True)))
+
+
+def test_test_id_subjects_get_mmlu_test_ids_and_others_redux_ids() -> None:
+    assert TEST_ID_SUBJECTS == ("high_school_mathematics", "college_mathematics")
+    questions = load_bundled(include_flagged=True)
+    for subject in SUBJECTS:
+        ids = [q.id for q in questions if q.subject == subject]
+        kind = "test" if subject in TEST_ID_SUBJECTS else "redux"
+        assert len(set(ids)) == 100, subject
+        assert all(re.fullmatch(rf"{subject}-{kind}-\d+", qid) for qid in ids), subject
+    # the first bundled college-math row is MMLU college_mathematics test row 99
+    assert load_bundled(["college_mathematics"], include_flagged=True)[0].id == (
+        "college_mathematics-test-99")
+
+
+def test_mapping_counts_and_the_one_unmatched_row() -> None:
+    rows = _mapping_rows()
+    assert len(rows) == 500
+    unmatched = [(r["subject"], r["redux_row"]) for r in rows if not r["mmlu_test_row"]]
+    assert unmatched == [("moral_scenarios", "11")]  # MMLU has a double space there
+    for subject in TEST_ID_SUBJECTS:
+        mine = [r for r in rows if r["subject"] == subject]
+        assert len(mine) == 100 and all(r["mmlu_test_row"] for r in mine)
+        assert len({r["mmlu_test_row"] for r in mine}) == 100
+    assert len(mmlu_test_rows()) == 499
+
+
+def test_mapping_keys_are_the_bundled_questions_content() -> None:
+    rows = {(r["subject"], int(r["redux_row"])): r["content_key"] for r in _mapping_rows()}
+    for subject in SUBJECTS:
+        for i, q in enumerate(load_redux_csv(
+                files("chatbench") / "_data" / "questions" / "mmlu_redux" / f"mmlu_{subject}.csv",
+                include_flagged=True)):
+            assert rows[(subject, i)] == content_key(q.stem, q.choices, q.answer)
+
+
+def test_user_copy_of_a_redux_file_gets_the_same_ids(tmp_path: Path) -> None:
+    source = files("chatbench") / "_data" / "questions" / "mmlu_redux"
+    text = (source / "mmlu_high_school_mathematics.csv").read_text(encoding="utf-8")
+    path = _write(tmp_path / "mmlu_high_school_mathematics.csv", text)
+    bundled = load_bundled(["high_school_mathematics"])
+    assert [q.id for q in load_redux_csv(path)] == [q.id for q in bundled]
+    assert [q.id for q in load_questions(path)] == [q.id for q in bundled]
+
+
+def test_a_redux_row_not_in_mmlu_keeps_its_redux_id(tmp_path: Path) -> None:
+    path = _write(tmp_path / "mmlu_college_mathematics.csv",
+                  REDUX_HEADER + "\"Made up?\",\"['1', '2']\",1,ok,,,\n")
+    assert [q.id for q in load_redux_csv(path)] == ["college_mathematics-redux-0"]
+
+
+def test_load_mmlu_csv_ids_are_the_test_row_index(tmp_path: Path) -> None:
+    path = _write(tmp_path / "college_mathematics_test.csv",
+                  'A?,a,b,c,d,A\n"Two\nlines?",a,b,c,d,B\nC?,a,b,c,d,C\n')
+    assert [q.id for q in load_mmlu_csv(path)] == [
+        f"college_mathematics-test-{i}" for i in range(3)]
+
+
+@pytest.mark.skipif(not SHARED_MMLU_TEST.is_dir(), reason="MMLU test CSVs not on this machine")
+def test_paper_ids_name_the_mmlu_test_row_with_the_same_question() -> None:
+    for subject in TEST_ID_SUBJECTS:
+        mmlu = {q.id: q for q in load_mmlu_csv(SHARED_MMLU_TEST / f"{subject}_test.csv")}
+        for q in load_bundled([subject], include_flagged=True):
+            row = mmlu[q.id]
+            assert (row.stem, row.choices, row.answer) == (q.stem, q.choices, q.answer)
+
+
+@pytest.mark.skipif(not SHARED_MMLU_TEST.is_dir(), reason="MMLU test CSVs not on this machine")
+def test_bundled_mapping_is_reproducible_from_mmlu() -> None:
+    expected = []
+    for subject in SUBJECTS:
+        first_row: dict[str, int] = {}
+        for q in load_mmlu_csv(SHARED_MMLU_TEST / f"{subject}_test.csv"):
+            key = content_key(q.stem, q.choices, q.answer)
+            first_row.setdefault(key, int(q.id.rsplit("-", 1)[1]))
+        expected += [first_row.get(r["content_key"], "") for r in _mapping_rows()
+                     if r["subject"] == subject]
+    assert [r["mmlu_test_row"] for r in _mapping_rows()] == [str(row) for row in expected]

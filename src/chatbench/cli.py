@@ -354,7 +354,7 @@ def list_presets() -> None:
 
 def _register_commands() -> None:
     """Commands that live in their own modules (reports, training, baselines)."""
-    from chatbench.baselines import baseline_command
+    from chatbench.cli_baseline import baseline_command
     from chatbench.cli_paper import paper_command
     from chatbench.cli_report import export_command, report_command, show_command
     from chatbench.cli_train import fidelity_command, perplexity_command, train_command

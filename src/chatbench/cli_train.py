@@ -203,15 +203,18 @@ def _number(value: float, digits: int = 3) -> str:
     return "-" if math.isnan(value) else f"{value:.{digits}f}"
 
 
+OVERLAP_CAPTION = ("ROUGE-1 F1 0-1 (mean over pairs per question), BLEU 0-1 (one corpus score "
+                   "per question, as the paper); then the mean over questions")
+
+
 def fidelity_tables(report: Any) -> list[Table]:
     """Tables of a ``FidelityReport``: first-prompt overlap, turns, accuracy agreement."""
     overlap = Table(title="first prompts vs people's",
-                    caption=report.overlap.note or "ROUGE-1 F1 0-1, BLEU 0-100; "
-                    "mean over pairs per question, then over questions")
+                    caption=report.overlap.note or OVERLAP_CAPTION)
     for column in ("questions", "pairs", "ROUGE-1 F1", "BLEU"):
         overlap.add_column(column, justify="right")
     overlap.add_row(str(report.overlap.questions), str(report.overlap.pairs),
-                    _number(report.overlap.rouge1), _number(report.overlap.bleu, 2))
+                    _number(report.overlap.rouge1), _number(report.overlap.bleu))
     turns = Table(title="user turns per conversation", caption=report.turns.note
                   or "mean over questions of the per-question mean")
     for column in ("questions", "simulated", "human"):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import csv
+import functools
+import hashlib
 import io
 import itertools
 import json
@@ -78,6 +80,16 @@ SUBJECTS: tuple[str, ...] = (
 
 BUNDLED = "mmlu_redux"
 """The ``source`` name of the bundled MMLU-Redux questions."""
+
+TEST_ID_SUBJECTS: tuple[str, ...] = ("high_school_mathematics", "college_mathematics")
+"""Subjects whose ChatBench question ids are MMLU test ids, ``{subject}-test-{row}``.
+
+The paper took these two subjects' questions from MMLU's test CSVs and the other three from
+MMLU-Redux (``{subject}-redux-{row}``); see ``convert_mmlu_id_to_mmlu_redux_id`` in its
+``constants_and_utils.py``. A Redux row of these subjects gets the id of the MMLU test row
+with the same question, options and answer (``mmlu_redux_test_rows.csv``, bundled)."""
+
+_TEST_ROWS_FILE = "mmlu_redux_test_rows.csv"
 
 _MMLU_FIELDS = ("question", "A", "B", "C", "D", "answer")
 _REDUX_REQUIRED = ("question", "choices", "answer")
@@ -205,6 +217,40 @@ def _question(where: str, **fields: object) -> Question:
         raise ConfigError(prefix + error["msg"]) from None
 
 
+def content_key(stem: str, choices: Sequence[str], answer: str) -> str:
+    """A short hash of a question's text, options and answer letter: how rows are matched.
+
+    Example:
+        >>> content_key("2+2?", ["3", "4"], "B")
+        'ab466c850ea804aa'
+    """
+    text = json.dumps([stem, *choices, answer], ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+@functools.cache
+def mmlu_test_rows() -> dict[tuple[str, str], int]:
+    """``{(subject, content_key): MMLU test row}`` for the bundled Redux rows found in MMLU.
+
+    Computed once from MMLU's test CSVs by exact match of question, options and answer, and
+    bundled; rows with no match are not in it.
+    """
+    records = _csv_records(_bundled_text(_TEST_ROWS_FILE), _TEST_ROWS_FILE)
+    _, header = next(records)
+    subject, key, test_row = (header.index(c) for c in ("subject", "content_key", "mmlu_test_row"))
+    return {(row[subject], row[key]): int(row[test_row]) for _, row in records if row[test_row]}
+
+
+def _redux_id(subject: str, row: int, stem: str, choices: Sequence[str], answer: str) -> str:
+    """The paper's id of a Redux row: its MMLU test id for ``TEST_ID_SUBJECTS`` when MMLU has
+    the same question, else ``{subject}-redux-{row}``."""
+    if subject in TEST_ID_SUBJECTS:
+        test_row = mmlu_test_rows().get((subject, content_key(stem, choices, answer)))
+        if test_row is not None:
+            return f"{subject}-test-{test_row}"
+    return f"{subject}-redux-{row}"
+
+
 def _parse_mmlu(text: str, name: str, subject: str, split: str) -> list[Question]:
     """Parse a headerless MMLU CSV (question, A, B, C, D, answer letter).
 
@@ -286,6 +332,8 @@ def _redux_answer(raw: str, n_choices: int) -> str:
 def _parse_redux(text: str, name: str, subject: str, include_flagged: bool) -> list[Question]:
     """Parse an MMLU-Redux CSV (header with question, choices, answer, error_type).
 
+    Ids are the paper's (``_redux_id``).
+
     Raises:
         ConfigError: A column is missing, a record is malformed or the file has no questions.
     """
@@ -310,7 +358,7 @@ def _parse_redux(text: str, name: str, subject: str, include_flagged: bool) -> l
             raise ConfigError(f"{where}: field {exc.field!r}: {exc.message}") from None
         question = _question(
             where,
-            id=f"{subject}-redux-{i}",
+            id=_redux_id(subject, i, stem, choices, answer),
             subject=subject,
             stem=stem,
             choices=choices,
@@ -408,7 +456,8 @@ def load_bundled(
             dropped, as in the ChatBench paper. Ids do not depend on this flag.
 
     Returns:
-        The questions, subject by subject in file order, with ids ``{subject}-redux-{row}``.
+        The questions, subject by subject in file order, with the paper's ids:
+        ``{subject}-redux-{row}``, or ``{subject}-test-{mmlu_row}`` for ``TEST_ID_SUBJECTS``.
 
     Raises:
         ConfigError: A subject is not one of ``SUBJECTS``.
@@ -431,8 +480,9 @@ def load_mmlu_csv(path: str | Path, subject: str | None = None) -> list[Question
             ``_test``, ``_dev`` or ``_val``.
 
     Returns:
-        The questions in file order, with ids ``{subject}-{split}-{i}`` (``split`` is the stem's
-        suffix, or ``mmlu`` when there is none).
+        The questions in file order, with ids ``{subject}-{split}-{i}``: ``split`` is the
+        stem's suffix (``mmlu`` when there is none) and ``i`` the record's 0-based row in the
+        file, so a test CSV gives the paper's ``{subject}-test-{i}`` (MMLU's test row index).
 
     Raises:
         ConfigError: The file is missing, unreadable or malformed, or has no questions.
@@ -456,7 +506,9 @@ def load_redux_csv(
 
     Returns:
         The questions in file order, with ids ``{subject}-redux-{row}`` (``row`` counts every
-        data row from 0, flagged or not).
+        data row from 0, flagged or not); in ``TEST_ID_SUBJECTS``, a row whose question,
+        options and answer are those of a bundled Redux row found in MMLU's test set gets
+        that MMLU id, ``{subject}-test-{mmlu_row}``, as in the paper.
 
     Raises:
         ConfigError: The file is missing, unreadable or malformed, or has no data rows.

@@ -352,6 +352,10 @@ def baseline_question_means(baselines: pd.DataFrame) -> pd.DataFrame:
         ``accuracy_valid`` (invalid answers dropped; NaN when none was valid), ``n``.
     """
     columns = ["kind", "model", "question_id", "subject", "accuracy", "accuracy_valid", "n"]
+    if "scored" in baselines:
+        # The paper leaves out answers it could not score (a failed call, a grader reply that
+        # is not JSON), as the baseline summary does.
+        baselines = baselines[baselines["scored"].fillna(True).astype(bool)]
     if baselines.empty:
         return pd.DataFrame(columns=columns)
     frame = baselines.assign(

@@ -3,10 +3,11 @@
 The ChatBench paper judges simulators three ways, all reproduced here:
 
 - **First prompts** (``first_prompts``, ``overlap``): the simulator's opening message is sampled
-  ``samples`` times per question and compared with every real user's opening message of the
-  same question: ROUGE-1 F1 (``rouge-score``, 0-1, no stemming) and sentence BLEU (``sacrebleu``,
-  0-100, the simulated prompt as hypothesis and one real prompt as reference), averaged over the
-  pairs of a question, then over questions.
+  ``samples`` times per question and paired with every real user's opening message of the
+  same question, as in the paper's ``get_bleu_and_rouge_for_question``: BLEU is the corpus BLEU
+  of the question's pairs (Hugging Face ``evaluate``'s ``bleu``, 0-1, see
+  ``chatbench.training.bleu``) and ROUGE-1 the mean F1 of its pairs (``rouge-score``, 0-1, no
+  stemming); both are then averaged over questions.
 - **Conversation length** (``turns_vs_people``): mean user turns per conversation, simulated
   vs human, per question and averaged over questions.
 - **Accuracy** (``accuracy_agreement``): per-question user-AI accuracy of simulated
@@ -14,7 +15,7 @@ The ChatBench paper judges simulators three ways, all reproduced here:
 
 ``evaluate_fidelity`` runs all three for one simulator on the questions of a set of human
 conversations (the held-out split: never the questions it was trained or tuned on).
-ROUGE and BLEU need the ``train`` extra (``pip install 'chatbench[train]'``).
+ROUGE needs the ``train`` extra (``pip install 'chatbench[train]'``); BLEU needs nothing.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from chatbench.runner.build import ModelLike, build_models, build_persona
 from chatbench.seeding import derive_seed
 from chatbench.simulators import TurnRequest, get_simulator
 from chatbench.state import END_TOKEN, USER, StopReason
+from chatbench.training.bleu import corpus_bleu
 
 DATA_SOURCES = ("halie", "chatbench")
 """Sources of human conversations: HALIE (bundled) and ChatBench (a conversations.json)."""
@@ -189,12 +191,14 @@ def first_prompts(
 
 
 class QuestionOverlap(BaseModel):
-    """Mean overlap of one question's simulated and real opening messages."""
+    """Overlap of one question's simulated and real opening messages, over all their pairs."""
 
     model_config = ConfigDict(frozen=True)
 
     rouge1: float
+    """Mean ROUGE-1 F1 of the pairs, 0-1."""
     bleu: float
+    """Corpus BLEU of the pairs (the paper's), 0-1."""
     pairs: int
 
 
@@ -204,9 +208,9 @@ class OverlapResult(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     rouge1: float
-    """ROUGE-1 F1, 0-1 (NaN when no question has pairs)."""
+    """Mean over questions of ROUGE-1 F1, 0-1 (NaN when no question has pairs)."""
     bleu: float
-    """Sentence BLEU (sacrebleu, exponential smoothing, effective order), 0-100."""
+    """Mean over questions of the paper's per-question corpus BLEU, 0-1 (NaN likewise)."""
     questions: int
     """Questions with at least one (simulated, real) pair."""
     pairs: int
@@ -215,37 +219,45 @@ class OverlapResult(BaseModel):
     note: str | None = None
 
 
-def _scorers() -> tuple[Callable[[str, str], float], Callable[[str, str], float]]:
-    """``(rouge1_f1(simulated, real), bleu(simulated, real))``, imported lazily.
+def _rouge1() -> Callable[[str, str], float]:
+    """``rouge1_f1(simulated, real)``, imported lazily.
 
     Raises:
-        MissingDependencyError: rouge-score or sacrebleu is not installed.
+        MissingDependencyError: rouge-score is not installed.
     """
     try:
         from rouge_score.rouge_scorer import RougeScorer
     except ImportError as exc:
         raise MissingDependencyError("ROUGE-1 (rouge-score)", extra="train") from exc
-    try:
-        from sacrebleu.metrics import BLEU
-    except ImportError as exc:
-        raise MissingDependencyError("BLEU (sacrebleu)", extra="train") from exc
     rouge = RougeScorer(["rouge1"], use_stemmer=False)
-    bleu = BLEU(effective_order=True)
 
     def rouge1(simulated: str, real: str) -> float:
         return float(rouge.score(real, simulated)["rouge1"].fmeasure)
 
-    def sentence_bleu(simulated: str, real: str) -> float:
-        return float(bleu.sentence_score(simulated, [real]).score)
+    return rouge1
 
-    return rouge1, sentence_bleu
+
+def question_overlap(
+    pairs: Sequence[tuple[str, str]], rouge1: Callable[[str, str], float]
+) -> QuestionOverlap:
+    """The paper's scores of one question's (simulated, real) first-prompt pairs.
+
+    BLEU is ``evaluate.load("bleu").compute(predictions=simulated, references=real)`` over the
+    pairs: one corpus score, not a mean of sentence scores. ROUGE-1 is the mean F1 of the pairs;
+    the paper's ``evaluate.load("rouge")`` reports the median of 1,000 bootstrap means of those
+    F1s instead, a random estimate of the same mean (off by about 0.001).
+    """
+    return QuestionOverlap(
+        rouge1=fmean(rouge1(s, r) for s, r in pairs),
+        bleu=corpus_bleu([s for s, _ in pairs], [r for _, r in pairs]).bleu,
+        pairs=len(pairs))
 
 
 def overlap(simulated: dict[str, list[str]], real: dict[str, list[str]]) -> OverlapResult:
     """ROUGE-1 F1 and BLEU between each simulated and each real first prompt of a question.
 
-    Each pair is scored (the simulated prompt as hypothesis, the real one as reference); a
-    question's score is the mean over its pairs, and the result the mean over questions that
+    Each question's pairs (the simulated prompt as prediction, the real one as reference) are
+    scored as in the paper (``question_overlap``); the result is the mean over questions that
     have both simulated and real prompts. Blank prompts are left out.
 
     Args:
@@ -253,20 +265,18 @@ def overlap(simulated: dict[str, list[str]], real: dict[str, list[str]]) -> Over
         real: ``{question_id: [real opening, ...]}``, e.g. from ``real_first_prompts``.
 
     Returns:
-        Question-averaged ROUGE-1 F1 (0-1) and BLEU (0-100); NaN with a note when no
-        question has a pair.
+        Question-averaged ROUGE-1 F1 and BLEU, both 0-1; NaN with a note when no question
+        has a pair.
 
     Raises:
-        MissingDependencyError: The ``train`` extra is not installed.
+        MissingDependencyError: The ``train`` extra (rouge-score) is not installed.
     """
-    rouge1, bleu = _scorers()
+    rouge1 = _rouge1()
     per_question: dict[str, QuestionOverlap] = {}
     for qid in sorted(simulated.keys() & real.keys()):
         pairs = [(s, r) for s in simulated[qid] if s.strip() for r in real[qid] if r.strip()]
         if pairs:
-            per_question[qid] = QuestionOverlap(
-                rouge1=fmean(rouge1(s, r) for s, r in pairs),
-                bleu=fmean(bleu(s, r) for s, r in pairs), pairs=len(pairs))
+            per_question[qid] = question_overlap(pairs, rouge1)
     if not per_question:
         return OverlapResult(rouge1=math.nan, bleu=math.nan, questions=0, pairs=0,
                              note="no question has both simulated and real first prompts")
@@ -384,7 +394,7 @@ class AccuracyAgreement(BaseModel):
 
 def simulated_accuracy_by_question(records: Iterable[ConversationRecord]) -> dict[str, float]:
     """Mean correct over answered, non-failed simulated conversations, per question."""
-    answered = (r for r in _scored(records) if r.final_choice is not None)
+    answered = (r for r in _scored(records) if r.answered)
     return {qid: fmean(v) for qid, v in _grouped((r.question_id, r.correct) for r in answered)
             .items()}
 
@@ -549,6 +559,7 @@ __all__ = [
     "first_prompts",
     "load_human_conversations",
     "overlap",
+    "question_overlap",
     "real_first_prompts",
     "simulated_accuracy_by_question",
     "simulated_turns",

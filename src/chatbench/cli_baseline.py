@@ -1,0 +1,143 @@
+"""The ``chatbench baseline`` command: ask questions AI-alone and print accuracy.
+
+A plain function with typer ``Annotated`` options; ``chatbench.cli`` registers it. The work is
+done by ``chatbench.baselines``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+from chatbench._cli import console, opt
+from chatbench.baseline_prompts import BASELINE_KINDS, PAPER_KINDS
+from chatbench.baselines import (
+    BaselineJob,
+    BaselineRecord,
+    BaselineSetup,
+    check_execution,
+    check_kinds,
+    make_setup,
+    plan_baselines,
+    run_jobs,
+    summarize_baselines,
+)
+from chatbench.questions import load_questions
+from chatbench.storage import ResultStore
+
+QuestionsOpt = Annotated[str | None, opt("Bundled set name or a CSV/JSONL file.", "QUESTIONS")]
+SubjectsOpt = Annotated[str | None, opt("Comma-separated subjects.", "SUBJECTS")]
+LimitOpt = Annotated[int | None, opt("Questions to ask (round-robin over subjects).", "LIMIT")]
+AssistantOpt = Annotated[str, opt("Model under evaluation.", "ASSISTANT")]
+KindsOpt = Annotated[str, opt(f"Comma-separated kinds: {', '.join(BASELINE_KINDS)}.",
+                               "BASELINE_KINDS")]
+GraderOpt = Annotated[str | None, opt(
+    "Model that grades free-text replies with the paper's prompt (the paper: gpt-4o; default: "
+    "the assistant itself). free_text_rules asks it only when its rules find no letter.",
+    "GRADER")]
+ReplicatesOpt = Annotated[int, opt("Answers per question and kind.", "REPLICATES")]
+SeedOpt = Annotated[int, opt("Run seed.", "SEED")]
+ConcurrencyOpt = Annotated[int, opt("Questions at once (local models batch them).",
+                                     "CONCURRENCY")]
+OutOpt = Annotated[Path, opt("SQLite result store.", "OUT")]
+RunIdOpt = Annotated[str | None, opt("Run name in the store (default: a hash of the options).",
+                                      "RUN_ID")]
+MaxAttemptsOpt = Annotated[int, opt("Tries per model call.", "MAX_ATTEMPTS")]
+RetryWaitOpt = Annotated[float, opt("Seconds before the first retry (doubles each time).",
+                                     "RETRY_WAIT")]
+
+
+PAPER_KINDS_OPTION = ",".join(PAPER_KINDS)
+"""The ``--kinds`` default: the paper's three baselines."""
+PROTOCOL = "paper-v1"
+"""Part of the default run id: answers asked with earlier prompts are never resumed into it."""
+
+
+def baseline_run_id(options: dict[str, Any]) -> str:
+    """``baseline-`` and a short hash of the options that shape the results."""
+    digest = hashlib.sha256(json.dumps(options, sort_keys=True, default=str).encode())
+    return f"baseline-{digest.hexdigest()[:10]}"
+
+
+def baseline_command(
+    questions: QuestionsOpt = None, subjects: SubjectsOpt = None, limit: LimitOpt = 5,
+    assistant: AssistantOpt = "smollm2", kinds: KindsOpt = PAPER_KINDS_OPTION,
+    grader: GraderOpt = None, replicates: ReplicatesOpt = 1, seed: SeedOpt = 0,
+    concurrency: ConcurrencyOpt = 8, out: OutOpt = Path("chatbench-results.sqlite"),
+    run_id: RunIdOpt = None, max_attempts: MaxAttemptsOpt = 3, retry_wait: RetryWaitOpt = 1.0,
+) -> None:
+    """Ask the questions AI-alone (the paper's letter-only zero/few-shot and free text)."""
+    checked = check_kinds(kinds.split(","))
+    subject_list = [s.strip() for s in subjects.split(",") if s.strip()] if subjects else None
+    asked = load_questions(questions, subjects=subject_list, limit=limit)
+    shaping = {"questions": questions, "subjects": subject_list, "limit": limit,
+               "assistant": assistant, "kinds": checked, "grader": grader,
+               "replicates": replicates, "seed": seed, "protocol": PROTOCOL}
+    run_id = run_id or baseline_run_id(shaping)
+    check_execution(concurrency, max_attempts)
+    jobs = plan_baselines(asked, checked, replicates, seed)
+    setup = make_setup(run_id, assistant, grader, None, max_attempts, retry_wait)
+    console.print(f"baseline [bold]{run_id}[/]: {len(jobs)} answers ({', '.join(checked)}), "
+                  f"assistant {assistant}{_grader_note(checked, grader, assistant)} -> {out}")
+    planned = {job.id(run_id) for job in jobs}
+    with ResultStore(out) as store:
+        _run_with_progress(console, jobs, setup, store, concurrency)
+        records = [r for r in store.baselines(run_id) if r.id in planned]
+    console.print(baseline_table(summarize_baselines(records)))
+
+
+def _grader_note(kinds: Sequence[str], grader: str | None, assistant: str) -> str:
+    """Which model grades free text, for the command's first line ("" when none does)."""
+    if "free_text" in kinds:
+        return f", grader {grader or assistant + ' (the assistant itself)'}"
+    return f", grader {grader}" if grader and "free_text_rules" in kinds else ""
+
+
+def _run_with_progress(
+    console: Any, jobs: list[BaselineJob], setup: BaselineSetup, store: ResultStore,
+    concurrency: int,
+) -> None:
+    """Run the jobs under a progress bar that starts at the answers already stored."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    stored = len(store.baseline_ids(setup.run_id) & {job.id(setup.run_id) for job in jobs})
+    progress = Progress(TextColumn("[bold]answers"), BarColumn(),
+                        TextColumn("{task.completed}/{task.total}"),
+                        TextColumn("{task.fields[status]}"), TimeElapsedColumn(),
+                        console=console)
+    task = progress.add_task("baseline", total=len(jobs), completed=stored, status="")
+    failed = 0
+
+    def on_record(record: BaselineRecord) -> None:
+        nonlocal failed
+        failed += record.error is not None
+        progress.update(task, advance=1, status=f"failed {failed}" if failed else "")
+
+    with progress:
+        for _ in run_jobs(jobs, setup, store=store, concurrency=concurrency,
+                           on_record=on_record):
+            pass
+
+
+def baseline_table(rows: list[dict[str, Any]]) -> Any:
+    """A rich table of ``summarize_baselines`` rows."""
+    from rich.table import Table
+
+    def pct(value: float | None) -> str:
+        return "-" if value is None else f"{100 * value:.1f}%"
+
+    table = Table(title="AI-alone baselines",
+                  caption="acc.: invalid = wrong; acc. valid: invalid dropped; unscored (left "
+                          "out): failed calls and grader replies that were not JSON")
+    for column in ("model", "kind", "subject"):
+        table.add_column(column, overflow="fold")
+    for column in ("n", "valid", "unscored", "acc.", "acc. valid"):
+        table.add_column(column, justify="right")
+    for row in rows:
+        table.add_row(row["model"], row["kind"], row["subject"], str(row["n"]),
+                      str(row["valid"]), str(row["unscored"]), pct(row["accuracy"]),
+                      pct(row["accuracy_valid"]))
+    return table
