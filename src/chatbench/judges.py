@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
+from langchain_core.messages import AnyMessage, HumanMessage
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chatbench import prompts
@@ -20,6 +20,7 @@ from chatbench.config import RoleSettings
 from chatbench.models.base import Completion
 from chatbench.models.invoke import invoke_chat
 from chatbench.questions import Question
+from chatbench.transcript import labelled_turns
 
 RUBRICS: dict[str, str] = {
     "coherence": prompts.COHERENCE_RUBRIC,
@@ -73,13 +74,7 @@ def parse_judgement(text: str) -> Judgement:
 
 def render_transcript(messages: Sequence[AnyMessage]) -> str:
     """The transcript as ``USER:`` / ``AI:`` lines for a judge to read."""
-    lines = []
-    for message in messages:
-        if isinstance(message, HumanMessage):
-            lines.append(f"USER: {message.text}")
-        elif isinstance(message, AIMessage):
-            lines.append(f"AI: {message.text}")
-    return "\n\n".join(lines)
+    return "\n\n".join(labelled_turns(messages, "USER:", "AI:"))
 
 
 def judge_rubric(

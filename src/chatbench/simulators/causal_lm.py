@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
+from langchain_core.messages import AnyMessage
 
 from chatbench import prompts
 from chatbench.errors import ConfigError
@@ -31,6 +31,7 @@ from chatbench.questions import Question
 from chatbench.simulators.base import TurnRequest
 from chatbench.simulators.registry import register_simulator
 from chatbench.state import END_TOKEN
+from chatbench.transcript import labelled_turns
 
 SYSTEM_TAG = "[SYSTEM]"
 USER_TAG = "[USER]"
@@ -50,13 +51,7 @@ def system_block(question: Question, persona: Persona | None = None) -> str:
 
 def turn_blocks(messages: Sequence[AnyMessage]) -> list[str]:
     """One ``[USER]`` or ``[ASSISTANT]`` block per message of the transcript."""
-    blocks = []
-    for message in messages:
-        if isinstance(message, HumanMessage):
-            blocks.append(f"{USER_TAG} {message.text}")
-        elif isinstance(message, AIMessage):
-            blocks.append(f"{ASSISTANT_TAG} {message.text}")
-    return blocks
+    return labelled_turns(messages, USER_TAG, ASSISTANT_TAG)
 
 
 def render_prompt(system: str, blocks: Sequence[str]) -> str:

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import AnyMessage, BaseMessage, HumanMessage, SystemMessage
 
 from chatbench import prompts
-from chatbench.models.invoke import message_text
 from chatbench.personas import render_persona
 from chatbench.simulators.base import TurnRequest
+from chatbench.transcript import labelled_turns
 
 _EXTRA_INSTRUCTIONS = {
     "think": prompts.USER_COT_PROMPT,
@@ -39,16 +39,11 @@ def render_conversation(
     block per message, blocks separated by a blank line.
 
     Example:
+        >>> from langchain_core.messages import AIMessage
         >>> render_conversation([HumanMessage("Hi"), AIMessage("Hello!")])
         'YOU: Hi\\n\\nSYSTEM: Hello!'
     """
-    blocks = []
-    for message in messages:
-        if isinstance(message, HumanMessage):
-            blocks.append(f"{user_term}: {message_text(message)}")
-        elif isinstance(message, AIMessage):
-            blocks.append(f"{assistant_term}: {message_text(message)}")
-    return "\n\n".join(blocks)
+    return "\n\n".join(labelled_turns(messages, f"{user_term}:", f"{assistant_term}:"))
 
 
 def answer_options(letters: Sequence[str]) -> str:
