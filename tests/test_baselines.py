@@ -31,7 +31,7 @@ from chatbench.errors import ConfigError
 from chatbench.models.invoke import LOCAL_LLM_TYPE
 from chatbench.questions import Question, load_questions
 from chatbench.seeding import derive_seed
-from chatbench.storage import ResultStore
+from chatbench.storage import ResultStore, UnstorableRecordError
 from tests.conftest import ScriptedChatModel
 
 QUESTION_TEXT = "What is 7 x 8?\nA. 54\nB. 56\nC. 58\nD. 64"
@@ -313,6 +313,30 @@ def test_store_keeps_failed_answers_with_their_error(tmp_store, question):
         run_baselines([question], "fake:fail", kinds=["free_text"], store=store, retry_wait_s=0)
         (record,) = store.baselines()
     assert record.error is not None and not record.valid
+
+
+def test_an_answer_that_cannot_be_stored_becomes_its_error_and_the_run_goes_on(
+    tmp_store, monkeypatch
+):
+    questions = load_questions(limit=3)
+    real_write = ResultStore.write_baseline
+    refused: list[str] = []
+
+    def write_once_refused(self, record):
+        if not refused and record.error is None:
+            refused.append(record.id)
+            raise UnstorableRecordError("SQLite refused a value")
+        real_write(self, record)
+
+    monkeypatch.setattr(ResultStore, "write_baseline", write_once_refused)
+    with ResultStore(tmp_store) as store:
+        records = run_baselines(questions, "fake:say:A", kinds=["letter_zero_shot"], store=store,
+                                run_id="r")
+        stored = {r.id: r for r in store.baselines("r")}
+    assert len(records) == len(stored) == 3
+    bad = stored[refused[0]]
+    assert bad.error and "could not be stored" in bad.error and not bad.scored
+    assert all(r.error is None for i, r in stored.items() if i != refused[0])
 
 
 # --- summary --------------------------------------------------------------------------------

@@ -219,7 +219,7 @@ def test_load_jsonl(tmp_path: Path) -> None:
         '{"id": "q1", "question": "2+2?", "choices": ["3", "4"], "answer": "b"}\n'
         "\n"
         '{"id": 7, "subject": "math", "question": "1+0?", "choices": ["0", "1", "2"], '
-        '"answer": 1, "extra": true}\n',
+        '"answer": 1}\n',
     )
     questions = load_jsonl(path)
     assert [(q.id, q.subject, q.answer) for q in questions] == [("q1", "", "B"), ("7", "math", "B")]

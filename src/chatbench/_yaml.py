@@ -9,9 +9,78 @@ from typing import TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from chatbench._files import read_text
 from chatbench.errors import ConfigError
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+
+MAX_ECHO_CHARS = 200
+"""Longest piece of a file's content (a key, a value) that an error message repeats."""
+MAX_PROBLEMS = 10
+"""Most problems one validation error lists."""
+MAX_MESSAGE_CHARS = 500
+"""Longest message of one problem (validators echo at most ``MAX_ECHO_CHARS`` of the input;
+this bounds the rest, such as a list of the allowed names)."""
+
+
+def shorten(text: str, limit: int = MAX_ECHO_CHARS) -> str:
+    """``text``, cut to ``limit`` characters with a note of how much was left out.
+
+    Example:
+        >>> shorten("x" * 300, 10)
+        'xxxxxxxxxx... (290 more characters)'
+    """
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit} more characters)"
+
+
+class _PresetLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, without aliases and with unique keys.
+
+    Aliases are refused: nested ones make a few hundred bytes expand to gigabytes ("billion
+    laughs"), and a preset has no need of them. A repeated key is refused, not resolved to
+    its last value. An integer too long for Python to read is reported where it is.
+    """
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None,
+                f"alias *{shorten(str(event.anchor), 40)}: aliases are not allowed; "
+                "write the value out", event.start_mark,
+            )
+        return super().compose_node(parent, index)  # type: ignore[no-any-return]  # untyped
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[object, object]:
+        self.flatten_mapping(node)
+        first_line: dict[object, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                line = first_line.get(key)
+            except TypeError:  # an unhashable key: the safe loader's own check reports it
+                continue
+            if line is not None:
+                raise yaml.constructor.ConstructorError(
+                    None, None,
+                    f"duplicate key {shorten(repr(key), 60)} (first on line {line})",
+                    key_node.start_mark,
+                )
+            first_line[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        try:
+            return super().construct_yaml_int(node)  # type: ignore[no-any-return]  # untyped
+        except ValueError:  # more digits than int() reads (sys.get_int_max_str_digits)
+            raise yaml.constructor.ConstructorError(
+                None, None, "an integer with too many digits", node.start_mark
+            ) from None
+
+
+_PresetLoader.add_constructor("tag:yaml.org,2002:int", _PresetLoader.construct_yaml_int)
 
 # Where presets live inside the wheel (force-included from the top-level folders), and in a
 # source checkout (editable installs do not apply force-include).
@@ -39,11 +108,11 @@ def resolve_preset(kind: str, name_or_path: str | Path) -> Path:
     """Find a preset file from a shipped name (``novice``) or a path (``my/novice.yaml``).
 
     Raises:
-        ConfigError: Neither a shipped name nor an existing file; lists the shipped names.
+        ConfigError: Neither a shipped name nor an existing path; lists the shipped names.
     """
     candidate = Path(name_or_path)
     if candidate.suffix in {".yaml", ".yml"} or candidate.parent != Path("."):
-        if not candidate.is_file():
+        if not candidate.exists():  # a folder or unreadable file: read_text says which
             raise ConfigError(f"{_singular(kind)} file not found: {candidate}")
         return candidate
     shipped = preset_dir(kind) / f"{name_or_path}.yaml"
@@ -55,11 +124,27 @@ def resolve_preset(kind: str, name_or_path: str | Path) -> Path:
 
 def format_validation_error(source: str, error: ValidationError) -> str:
     """One line per problem, each naming the field, prefixed by the source (a file name)."""
+    problems = error.errors()
+    source = shorten(source)
     lines = []
-    for problem in error.errors():
+    for problem in problems[:MAX_PROBLEMS]:
         field = ".".join(str(part) for part in problem["loc"]) or "(top level)"
-        lines.append(f"{source}: field '{field}': {problem['msg']}")
+        message = shorten(problem["msg"].removeprefix("Value error, "), MAX_MESSAGE_CHARS)
+        lines.append(f"{source}: field '{shorten(field, 80)}': {message}")
+    if len(problems) > MAX_PROBLEMS:
+        lines.append(f"{source}: and {len(problems) - MAX_PROBLEMS} more problems")
     return "\n".join(lines)
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """The parser's complaint on one line, with where it was found (PyYAML's own message
+    spans several lines and quotes the file)."""
+    problem = getattr(exc, "problem", None)
+    mark = getattr(exc, "problem_mark", None)
+    if problem is None:
+        return shorten(" ".join(str(exc).replace('\n  in "<unicode string>",', " at").split()))
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return f"{where}{shorten(problem)}"
 
 
 def load_yaml_model(model: type[ModelT], kind: str, name_or_path: str | Path) -> ModelT:
@@ -74,13 +159,17 @@ def load_yaml_model(model: type[ModelT], kind: str, name_or_path: str | Path) ->
         The validated model; a missing ``name`` defaults to the file's stem.
 
     Raises:
-        ConfigError: The file is missing, not YAML, not a mapping, or a field is invalid.
+        ConfigError: The file is missing, a folder, unreadable, not UTF-8, not YAML, not a
+            mapping, or a field is invalid.
     """
     path = resolve_preset(kind, name_or_path)
+    text = read_text(path, f"{_singular(kind)} file")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(text, Loader=_PresetLoader)  # noqa: S506  (a safe loader)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        raise ConfigError(f"{path}: not valid YAML: {_yaml_problem(exc)}") from None
+    except RecursionError:  # nesting deeper than Python's stack: a broken or hostile file
+        raise ConfigError(f"{path}: not valid YAML: nested too deeply") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of fields, got {type(data).__name__}")
     if "name" in model.model_fields:

@@ -61,7 +61,7 @@ from chatbench.models.invoke import invoke_chat
 from chatbench.models.registry import get_chat_model
 from chatbench.questions import SUBJECTS, Question, load_few_shot
 from chatbench.seeding import derive_seed
-from chatbench.storage import ResultStore
+from chatbench.storage import ResultStore, UnstorableRecordError
 
 __all__ = [
     "BASELINE_KINDS",
@@ -364,7 +364,14 @@ def run_jobs(
 
     def finish(record: BaselineRecord) -> BaselineRecord:
         if store is not None:
-            store.write_baseline(record)
+            try:
+                store.write_baseline(record)
+            except UnstorableRecordError as exc:
+                # The answer cannot be stored as it is: store its failure, go on with the run.
+                record = record.model_copy(update={
+                    "reply": "", "prompt": "", "choice": None, "valid": False, "correct": False,
+                    "scored": False, "error": f"the answer could not be stored: {exc}"})
+                store.write_baseline(record)
         if on_record is not None:
             on_record(record)
         return record

@@ -38,6 +38,18 @@ _CONTEXT = 200
 # Cleaning and sentences
 # --------------------------------------------------------------------------------------------
 
+# Characters that show nothing and mean nothing to a reader: terminal escape sequences,
+# control characters other than whitespace (NUL, ESC, DEL, ...), format characters
+# (zero-width space and joiners, word joiner, BOM, soft hyphen, bidi marks, tags: Unicode
+# category Cf), variation selectors and lone surrogates. "Answer: B\u200b" is "Answer: B";
+# left in, they split or glue words.
+_INVISIBLE = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"
+    r"|[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\xad\u0600-\u0605\u061c\u06dd\u070f"
+    r"\u0890\u0891\u08e2\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ud800-\udfff"
+    r"\ufe00-\ufe0f\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f"
+    r"\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e007f\U000e0100-\U000e01ef]"
+)
 # End-of-turn markers that simulators and chat templates leave in the text.
 _END_TOKENS = re.compile(r"\[/?END\]|</s>|<\|[a-z_]+\|>|<(?:end_of_turn|eos|eot)>", re.I)
 # LaTeX wrappers that LLMs put around a final answer: \boxed{B} -> B, $B$ -> B.
@@ -69,8 +81,9 @@ class _Sentence:
 
 
 def _clean(text: str) -> str:
-    """Drop end-of-turn tokens, LaTeX wrappers and Markdown marks; straighten apostrophes."""
-    text = text.replace("\u2019", "'").replace("\u2018", "'")
+    """Drop invisible characters, end-of-turn tokens, LaTeX wrappers and Markdown marks;
+    straighten apostrophes."""
+    text = _INVISIBLE.sub("", text).replace("\u2019", "'").replace("\u2018", "'")
     text = _END_TOKENS.sub(" ", text)
     for _ in range(2):  # \boxed{\text{B}} is nested once
         text = _LATEX_WRAPPER.sub(lambda m: m.group(1) or m.group(2) or "", text)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import importlib
+import io
 import logging
 import os
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -17,7 +19,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.table import Table
 from rich.text import Text
 
-from chatbench._cli import console, opt
+from chatbench._cli import cells, console, error_line, opt
+from chatbench._files import file_error
 from chatbench._yaml import format_validation_error
 from chatbench.config import AblationGrid, RunConfig, list_graph_specs, load_grid
 from chatbench.errors import ChatBenchError, ConfigError
@@ -28,6 +31,10 @@ from chatbench.questions import SUBJECTS
 from chatbench.records import ConversationRecord
 from chatbench.state import StopReason
 from chatbench.storage import ResultStore
+
+if TYPE_CHECKING:  # the runner is imported when a run starts, not for every command
+    from chatbench.runner.ablate import GridPlan
+    from chatbench.runner.batch import RunPlan
 
 app = typer.Typer(
     help="Evaluate AI assistants in conversation with simulated users.", add_completion=False
@@ -50,7 +57,7 @@ ExecutorOpt = Annotated[
     str,
     opt(
         "thread; process (worker processes, for fake and API models); "
-        "or ray (pip install 'chatbench\\[ray]').",
+        "or ray (pip install 'chatbench[ray]').",
         "EXECUTOR",
     ),
 ]
@@ -78,6 +85,15 @@ RetryWait = Annotated[
 CallTimeout = Annotated[float, opt("Seconds to wait for one model call.", "CALL_TIMEOUT")]
 Out = Annotated[Path, opt("SQLite result store.", "OUT")]
 RunId = Annotated[str | None, opt("Run name in the store.", "RUN_ID")]
+RetryFailed = Annotated[
+    bool,
+    typer.Option(
+        "--retry-failed/--no-retry-failed",
+        help="Run again the conversations a resumed or rerun run stored as failed "
+        "(their rows are replaced), or keep them as they are.",
+        envvar="CHATBENCH_RETRY_FAILED",
+    ),
+]
 Resume = Annotated[
     Path | None, opt("Finish the latest (or --run-id) run stored in this file.", "RESUME")
 ]
@@ -98,24 +114,40 @@ def summary_table(summaries: list[Summary], title: str) -> Table:
     for column in ("n", "err", "answered", "acc.", "acc. all", "turns", "sec"):
         table.add_column(column, justify="right")
     for s in summaries:
-        table.add_row(
-            Text(s.group),
-            str(s.conversations),
-            str(s.errors),
+        table.add_row(*cells(
+            s.group,
+            s.conversations,
+            s.errors,
             _pct(s.answered_share),
             _pct(s.accuracy),
             _pct(s.accuracy_all),
             _num(s.mean_turns),
             _num(s.mean_seconds),
-        )
+        ))
     return table
 
 
-def _stored(out: Path, run_id: str) -> int:
-    if not out.is_file():
-        return 0
+def _claim(out: Path, plan: RunPlan | GridPlan, retry_failed: bool) -> int:
+    """Check the run against ``out`` and count the conversations it will skip.
+
+    Opening the store (created if missing) checks that it can hold results, and claiming the
+    run there checks that a run stored under the same id had the same settings, both before
+    anything is printed or run. Skipped: the stored conversations, less the failed ones
+    when those run again.
+
+    Raises:
+        ConfigError: The store cannot be written, or holds the run id with other settings.
+    """
     with ResultStore(out) as store:
-        return len(store.ids(run_id))
+        for note in plan.claim(store):
+            console.print(Text.assemble(("warning:", "yellow"), " ", note), soft_wrap=True)
+        stored, failed = store.ids(plan.run_id), store.failed_ids(plan.run_id)
+    if failed:
+        console.print(Text.assemble(
+            (f"{len(failed)} failed conversations", "yellow"), " stored earlier ",
+            "will run again" if retry_failed else "are kept (--no-retry-failed)",
+        ))
+    return len(stored - failed) if retry_failed else len(stored)
 
 
 def _with_progress(
@@ -129,7 +161,7 @@ def _with_progress(
         TextColumn("[bold]conversations"),
         BarColumn(),
         TextColumn("{task.completed}/{task.total}"),
-        TextColumn("{task.fields[status]}"),
+        TextColumn("{task.fields[status]}", markup=False),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=console,
@@ -154,10 +186,11 @@ def _report(records: Sequence[ConversationRecord], out: Path, started: float, by
     failed = [r for r in records if r.stop_reason is StopReason.ERROR]
     if failed:
         kinds = Counter((r.error or "").split(":", 1)[0] for r in failed)
-        console.print(
-            f"[yellow]{len(failed)} failed conversations[/] (stored with their "
-            f"errors): " + ", ".join(f"{k} x{n}" for k, n in kinds.most_common())
-        )
+        console.print(Text.assemble(
+            (f"{len(failed)} failed conversations", "yellow"),
+            " (stored with their errors): ",
+            ", ".join(f"{k} x{n}" for k, n in kinds.most_common()),
+        ))
     console.print(
         f"{len(records)} conversations in {out}; this invocation took "
         f"{time.perf_counter() - started:.1f} s"
@@ -178,20 +211,18 @@ def _execute_run(config: RunConfig, started: float) -> None:
     from chatbench.runner.batch import run as run_evaluation
 
     plan = plan_run(config)
-    console.print(
-        f"run [bold]{plan.run_id}[/]: {plan.planned} conversations, graph "
-        f"{config.graph}, user {config.user}, assistant {config.assistant} "
-        f"-> {config.out}"
-    )
+    stored = _claim(config.out, plan, config.retry_failed)
+    console.print(Text.assemble(
+        "run ", (plan.run_id, "bold"), f": {plan.planned} conversations, graph "
+        f"{config.graph}, user {config.user}, assistant {config.assistant} -> {config.out}"
+    ))
     records = _with_progress(
-        plan.planned,
-        _stored(config.out, plan.run_id),
-        lambda cb: run_evaluation(plan, on_record=cb),
+        plan.planned, stored, lambda cb: run_evaluation(plan, on_record=cb)
     )
     _report(records, config.out, started, "subject")
 
 
-GRID_EXECUTION = ("concurrency", "executor", "ray_address", "processes")
+GRID_EXECUTION = ("concurrency", "executor", "ray_address", "processes", "retry_failed")
 """Execution settings that ``run_grid`` takes; the others shape each variant's graph."""
 
 
@@ -202,15 +233,14 @@ def _execute_grid(grid: AblationGrid, out: Path, execution: dict[str, Any], star
     retry = retry_policy(execution["max_attempts"], execution["retry_wait_s"])
     plan = plan_grid(grid, retry=retry, call_timeout_s=execution["call_timeout_s"])
     execution = {key: execution[key] for key in GRID_EXECUTION}
-    console.print(
-        f"ablation [bold]{plan.run_id}[/]: {len(plan.variants)} variants x "
+    stored = _claim(out, plan, execution["retry_failed"])
+    console.print(Text.assemble(
+        "ablation ", (plan.run_id, "bold"), f": {len(plan.variants)} variants x "
         f"{len(plan.questions)} questions x {grid.replicates} = {plan.planned} "
         f"conversations -> {out}"
-    )
+    ))
     records = _with_progress(
-        plan.planned,
-        _stored(out, plan.run_id),
-        lambda cb: run_grid(plan, str(out), on_record=cb, **execution),
+        plan.planned, stored, lambda cb: run_grid(plan, str(out), on_record=cb, **execution)
     )
     _report(records, out, started, "variant")
 
@@ -238,11 +268,13 @@ def run(
     retry_wait: RetryWait = 1.0,
     call_timeout: CallTimeout = 600.0,
     dtype: Dtype = None,
+    retry_failed: RetryFailed = True,
 ) -> None:
     """Run an evaluation. With no options: a small offline run on the embedded SmolLM2."""
     started = time.perf_counter()
     execution = _execution(
-        concurrency, executor, processes, ray_address, max_attempts, retry_wait, call_timeout, dtype
+        concurrency, executor, processes, ray_address, max_attempts, retry_wait, call_timeout,
+        dtype, retry_failed,
     )
     if resume is not None:
         return _resume(resume, run_id, execution, started)
@@ -279,6 +311,7 @@ def ablate(
     retry_wait: RetryWait = 1.0,
     call_timeout: CallTimeout = 600.0,
     dtype: Dtype = None,
+    retry_failed: RetryFailed = True,
 ) -> None:
     """Run the full factorial of an ablation grid into one store, rows tagged by factor."""
     started = time.perf_counter()
@@ -290,7 +323,8 @@ def ablate(
     }
     merged = _validated(AblationGrid, {**loaded.model_dump(), **overrides}, "options")
     execution = _execution(
-        concurrency, executor, processes, ray_address, max_attempts, retry_wait, call_timeout, dtype
+        concurrency, executor, processes, ray_address, max_attempts, retry_wait, call_timeout,
+        dtype, retry_failed,
     )
     _execute_grid(merged, out, execution, started)
 
@@ -304,6 +338,7 @@ def _execution(
     retry_wait: float,
     call_timeout: float,
     dtype: str | None = None,
+    retry_failed: bool = True,
 ) -> dict[str, Any]:
     """The options that change how a run executes, not its results, checked; validated
     again with the rest of the config. ``dtype`` goes to the environment, where local models
@@ -314,6 +349,9 @@ def _execution(
         raise ConfigError(f"--executor must be thread, process or ray, not {executor!r}")
     if processes is not None and processes < 1:
         raise ConfigError(f"--processes must be at least 1, got {processes}")
+    from chatbench.runner.build import check_timing
+
+    check_timing(call_timeout, retry_wait)
     return {
         "concurrency": concurrency,
         "executor": executor,
@@ -322,18 +360,19 @@ def _execution(
         "max_attempts": max_attempts,
         "retry_wait_s": retry_wait,
         "call_timeout_s": call_timeout,
+        "retry_failed": retry_failed,
     }
 
 
 def _resume(path: Path, run_id: str | None, execution: dict[str, Any], started: float) -> None:
-    if not path.is_file():
+    if not path.exists():  # a folder or unreadable file: the store says which
         raise ConfigError(f"nothing to resume: {path} does not exist")
     with ResultStore(path) as store:
         runs = [r for r in store.runs() if run_id is None or r.run_id == run_id]
     if not runs:
         raise ConfigError(f"{path}: no run {'named ' + repr(run_id) if run_id else 'stored'}")
     stored = runs[-1]
-    console.print(f"resuming [bold]{stored.run_id}[/] from {path}")
+    console.print(Text.assemble("resuming ", (stored.run_id, "bold"), f" from {path}"))
     if stored.kind == "ablate":
         grid = _validated(AblationGrid, stored.config, f"{path} run {stored.run_id}")
         return _execute_grid(grid, path, execution, started)
@@ -346,10 +385,10 @@ def list_presets() -> None:
     """List shipped graph presets, ablation grids, personas and bundled subjects."""
     from chatbench._yaml import preset_names
 
-    console.print("[bold]graphs:[/] " + ", ".join(list_graph_specs()))
-    console.print("[bold]ablation grids:[/] " + ", ".join(preset_names("graphs/grids")))
-    console.print("[bold]personas:[/] " + ", ".join(list_personas()))
-    console.print("[bold]subjects (mmlu_redux):[/] " + ", ".join(SUBJECTS))
+    for label, names in (("graphs", list_graph_specs()),
+                         ("ablation grids", preset_names("graphs/grids")),
+                         ("personas", list_personas()), ("subjects (mmlu_redux)", SUBJECTS)):
+        console.print(Text.assemble((f"{label}:", "bold"), " ", ", ".join(names)))
 
 
 def _register_commands() -> None:
@@ -375,16 +414,32 @@ _register_commands()
 def main() -> None:
     """Entry point: user mistakes print one line and exit 2, never a traceback."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    _print_any_text()
     try:
         app(standalone_mode=False)
     except ChatBenchError as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(error_line(exc), soft_wrap=True)
+        raise SystemExit(EXIT_CONFIG_ERROR) from None
+    except OSError as exc:
+        if not isinstance(exc.filename, str | bytes):  # not about a file: keep the traceback
+            raise
+        # a file the entry points did not foresee: still one line naming it
+        error = file_error(Path(os.fsdecode(exc.filename)), exc, "use the file")
+        console.print(error_line(error), soft_wrap=True)
         raise SystemExit(EXIT_CONFIG_ERROR) from None
     except typer.Abort:
         raise SystemExit(130) from None
     except _usage_errors() as exc:  # they carry their own exit code (2 for usage)
         exc.show()
         raise SystemExit(exc.exit_code) from None
+
+
+def _print_any_text() -> None:
+    """Let stdout and stderr print text UTF-8 cannot hold (a lone surrogate from a model, or
+    from a file name's undecodable bytes) as a backslash escape, rather than crash on it."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+            stream.reconfigure(errors="backslashreplace")
 
 
 def _usage_errors() -> tuple[type[Exception], ...]:

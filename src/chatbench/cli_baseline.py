@@ -12,7 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
-from chatbench._cli import console, opt
+from rich.text import Text
+
+from chatbench._cli import cells, console, opt
 from chatbench.baseline_prompts import BASELINE_KINDS, PAPER_KINDS
 from chatbench.baselines import (
     BaselineJob,
@@ -80,8 +82,9 @@ def baseline_command(
     check_execution(concurrency, max_attempts)
     jobs = plan_baselines(asked, checked, replicates, seed)
     setup = make_setup(run_id, assistant, grader, None, max_attempts, retry_wait)
-    console.print(f"baseline [bold]{run_id}[/]: {len(jobs)} answers ({', '.join(checked)}), "
-                  f"assistant {assistant}{_grader_note(checked, grader, assistant)} -> {out}")
+    console.print(Text.assemble(
+        "baseline ", (run_id, "bold"), f": {len(jobs)} answers ({', '.join(checked)}), "
+        f"assistant {assistant}{_grader_note(checked, grader, assistant)} -> {out}"))
     planned = {job.id(run_id) for job in jobs}
     with ResultStore(out) as store:
         _run_with_progress(console, jobs, setup, store, concurrency)
@@ -106,7 +109,7 @@ def _run_with_progress(
     stored = len(store.baseline_ids(setup.run_id) & {job.id(setup.run_id) for job in jobs})
     progress = Progress(TextColumn("[bold]answers"), BarColumn(),
                         TextColumn("{task.completed}/{task.total}"),
-                        TextColumn("{task.fields[status]}"), TimeElapsedColumn(),
+                        TextColumn("{task.fields[status]}", markup=False), TimeElapsedColumn(),
                         console=console)
     task = progress.add_task("baseline", total=len(jobs), completed=stored, status="")
     failed = 0
@@ -137,7 +140,6 @@ def baseline_table(rows: list[dict[str, Any]]) -> Any:
     for column in ("n", "valid", "unscored", "acc.", "acc. valid"):
         table.add_column(column, justify="right")
     for row in rows:
-        table.add_row(row["model"], row["kind"], row["subject"], str(row["n"]),
-                      str(row["valid"]), str(row["unscored"]), pct(row["accuracy"]),
-                      pct(row["accuracy_valid"]))
+        table.add_row(*cells(row["model"], row["kind"], row["subject"], row["n"], row["valid"],
+                             row["unscored"], pct(row["accuracy"]), pct(row["accuracy_valid"])))
     return table

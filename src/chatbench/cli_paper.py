@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from chatbench._cli import console, opt
+from chatbench._cli import cells, console, opt
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -89,7 +90,7 @@ _LEFT = {"file", "note", "rule", "model", "subject", "condition", "method", "sou
 
 
 def _table(title: str, columns: Sequence[str]) -> Table:
-    table = Table(title=title, title_justify="left")
+    table = Table(title=Text(title), title_justify="left")
     for column in columns:
         table.add_column(column, justify="left" if column in _LEFT else "right",
                          overflow="fold")
@@ -98,30 +99,30 @@ def _table(title: str, columns: Sequence[str]) -> Table:
 
 def _data_table(release: Release, result: PaperAnalysis) -> Table:
     table = _table(f"ChatBench release: {release.folder}", ["file", "rows", "note"])
-    table.add_row("questions.csv", str(len(release.questions)),
-                  f"{release.questions['subject'].nunique()} subjects")
-    table.add_row("ai_alone_answers.csv", str(len(release.ai_alone) // 3),
-                  "rows of question x model")
-    table.add_row("full_study/user_answers.csv", str(len(release.answers)),
-                  f"{len(result.answers)} analysed ({result.source})")
+    table.add_row(*cells("questions.csv", str(len(release.questions)),
+                         f"{release.questions['subject'].nunique()} subjects"))
+    table.add_row(*cells("ai_alone_answers.csv", str(len(release.ai_alone) // 3),
+                         "rows of question x model"))
+    table.add_row(*cells("full_study/user_answers.csv", str(len(release.answers)),
+                         f"{len(result.answers)} analysed ({result.source})"))
     filtered = "absent" if result.filtered_rows is None else str(result.filtered_rows)
     check = ""
     if result.filtered_rows is not None and result.source == "cleaned":
         same = result.filtered_rows == len(result.answers)
         check = "same rows as cleaned here" if same else "differs from the rows cleaned here"
-    table.add_row("full_study/user_answers_filtered.csv", filtered, check)
-    table.add_row("full_study/conversations.json", str(len(release.conversations)),
-                  "user-AI conversations (not filtered, as in the authors' code)")
+    table.add_row(*cells("full_study/user_answers_filtered.csv", filtered, check))
+    table.add_row(*cells("full_study/conversations.json", str(len(release.conversations)),
+                         "user-AI conversations (not filtered, as in the authors' code)"))
     return table
 
 
 def _cleaning_table(result: PaperAnalysis) -> Table:
     table = _table("cleaning (make_clean_data.py rules)", ["rule", "rows", "workers", "note"])
     for step in result.cleaning:
-        table.add_row(step.rule, str(step.rows), str(step.workers), step.note)
+        table.add_row(*cells(step.rule, str(step.rows), str(step.workers), step.note))
     if not result.cleaning:
-        table.add_row("user_answers_filtered.csv as released", str(len(result.answers)),
-                      str(result.answers["worker_id"].nunique()), "attention checks dropped")
+        table.add_row(*cells("user_answers_filtered.csv as released", len(result.answers),
+                             result.answers["worker_id"].nunique(), "attention checks dropped"))
     return table
 
 
@@ -137,9 +138,9 @@ def _accuracy_table(result: PaperAnalysis) -> Table:
                    ["model", "subject", "condition", "questions", "answers", "accuracy",
                     "SE", "95% CI"])
     for row in _records(result.accuracy):
-        table.add_row(row["model"], row["subject"], row["condition"], str(row["questions"]),
-                      _number(row["answers"], 0), _number(row["accuracy"]),
-                      _number(row["se"]), _ci(row["ci_low"], row["ci_high"]))
+        table.add_row(*cells(row["model"], row["subject"], row["condition"], str(row["questions"]),
+                             _number(row["answers"], 0), _number(row["accuracy"]),
+                             _number(row["se"]), _ci(row["ci_low"], row["ci_high"])))
     return table
 
 
@@ -149,9 +150,9 @@ def _transition_table(result: PaperAnalysis) -> Table:
                    ["model", "subject", "pairs", "wrong alone", "fixed", "fixed rate",
                     "right alone", "misled", "misled rate"])
     for row in _records(result.transitions):
-        table.add_row(row["model"], row["subject"], str(row["pairs"]), str(row["alone_wrong"]),
-                      str(row["fixed"]), _number(row["fixed_rate"]), str(row["alone_right"]),
-                      str(row["misled"]), _number(row["misled_rate"]))
+        table.add_row(*cells(row["model"], row["subject"], row["pairs"], row["alone_wrong"],
+                             row["fixed"], _number(row["fixed_rate"]), row["alone_right"],
+                             row["misled"], _number(row["misled_rate"])))
     return table
 
 
@@ -160,9 +161,9 @@ def _agreement_table(result: PaperAnalysis) -> Table:
                    "conditions)", ["model", "method", "questions", "Pearson r", "MAE",
                                    "method mean", "users mean"])
     for row in _records(result.agreement):
-        table.add_row(row["model"], row["method"], str(row["questions"]), _number(row["r"]),
-                      _number(row["mae"]), _number(row["method_mean"]),
-                      _number(row["users_mean"]))
+        table.add_row(*cells(row["model"], row["method"], str(row["questions"]), _number(row["r"]),
+                             _number(row["mae"]), _number(row["method_mean"]),
+                             _number(row["users_mean"])))
     return table
 
 
@@ -172,10 +173,10 @@ def _length_table(result: PaperAnalysis) -> Table:
     table = _table("user turns per conversation", ["source", "model", "condition",
                    "conversations", "mean", "SE", "median", "max", *TURN_BUCKETS])
     for row in _records(result.lengths):
-        table.add_row(row["source"], row["model"], row["condition"],
-                      str(row["conversations"]), _number(row["mean"], 2),
-                      _number(row["se"], 2), _number(row["median"], 1),
-                      _number(row["max"], 0), *(str(row[b]) for b in TURN_BUCKETS))
+        table.add_row(*cells(row["source"], row["model"], row["condition"],
+                             str(row["conversations"]), _number(row["mean"], 2),
+                             _number(row["se"], 2), _number(row["median"], 1),
+                             _number(row["max"], 0), *(str(row[b]) for b in TURN_BUCKETS)))
     return table
 
 

@@ -12,11 +12,12 @@ from typing import Annotated, cast
 
 import typer
 from rich.console import Group, RenderableType
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from chatbench._cli import console, opt
+from chatbench._cli import cells, console, opt
 from chatbench.errors import ChatBenchError, ConfigError
 from chatbench.questions import Question, load_questions
 from chatbench.records import ConversationRecord
@@ -31,7 +32,8 @@ RunIdOpt = Annotated[str | None, opt("Only this run's conversations.", "RUN_ID")
 
 
 def _existing(path: Path) -> Path:
-    if not path.is_file():
+    """``path`` if something is there (a folder or unreadable file: the store says which)."""
+    if not path.exists():
         raise ConfigError(f"{path}: no such result store")
     return path
 
@@ -64,8 +66,8 @@ def report_command(
 def export_command(
     path: StorePath,
     out_dir: Annotated[Path, typer.Argument(help="Folder for one file per table.")],
-    fmt: Annotated[str, typer.Option("--format", "--fmt", help="csv or parquet (pip install "
-                                     "'chatbench[parquet]').", envvar="CHATBENCH_FORMAT")]
+    fmt: Annotated[str, typer.Option("--format", "--fmt", help=escape(
+        "csv or parquet (pip install 'chatbench[parquet]')."), envvar="CHATBENCH_FORMAT")]
     = "csv",
     run_id: RunIdOpt = None,
 ) -> None:
@@ -207,5 +209,5 @@ def _judgements(record: ConversationRecord) -> Table:
     for name, judgement in record.judgements.items():
         score = "missing" if judgement.score is None else str(judgement.score)
         reason = judgement.reason or (f"raw: {judgement.raw}" if judgement.raw else "")
-        table.add_row(Text(name), Text(score), Text(reason))
+        table.add_row(*cells(name, score, reason))
     return table

@@ -23,8 +23,9 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 from rich.table import Table
+from rich.text import Text
 
-from chatbench._cli import console, opt
+from chatbench._cli import cells, console, opt
 from chatbench._yaml import format_validation_error
 from chatbench.errors import ConfigError
 
@@ -140,8 +141,8 @@ def train_command(
     if result.train_loss is not None:
         console.print(f"training loss {result.train_loss:.4f}")
     console.print(f"took {result.seconds:.1f} s; saved to {result.folder}")
-    console.print(f"use it as the simulator's model: [bold]hf:{result.folder}[/] "
-                  f"(with --graph causal_lm)")
+    console.print(Text.assemble("use it as the simulator's model: ",
+                                (f"hf:{result.folder}", "bold"), " (with --graph causal_lm)"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -153,15 +154,16 @@ def perplexity_table(rows: list[tuple[str, Any]]) -> Table:
     """A table of ``(model, PerplexityResult)`` rows, with each perplexity's ratio to the
     first row's."""
     table = Table(title="perplexity of real users' turns",
-                  caption="target tokens only (user turns and [END]), each given its prompt")
+                  caption=Text("target tokens only (user turns and [END]), each given its "
+                               "prompt"))
     table.add_column("model", overflow="fold")
     for column in ("examples", "target tokens", "mean NLL", "perplexity", "ratio"):
         table.add_column(column, justify="right")
     first = rows[0][1].perplexity if rows else math.nan
     for name, result in rows:
-        table.add_row(name, str(result.examples), str(result.target_tokens),
-                      f"{result.mean_nll:.4f}", f"{result.perplexity:.2f}",
-                      f"{result.perplexity / first:.3f}")
+        table.add_row(*cells(name, result.examples, result.target_tokens,
+                             f"{result.mean_nll:.4f}", f"{result.perplexity:.2f}",
+                             f"{result.perplexity / first:.3f}"))
     return table
 
 
@@ -210,13 +212,13 @@ OVERLAP_CAPTION = ("ROUGE-1 F1 0-1 (mean over pairs per question), BLEU 0-1 (one
 def fidelity_tables(report: Any) -> list[Table]:
     """Tables of a ``FidelityReport``: first-prompt overlap, turns, accuracy agreement."""
     overlap = Table(title="first prompts vs people's",
-                    caption=report.overlap.note or OVERLAP_CAPTION)
+                    caption=Text(report.overlap.note or OVERLAP_CAPTION))
     for column in ("questions", "pairs", "ROUGE-1 F1", "BLEU"):
         overlap.add_column(column, justify="right")
     overlap.add_row(str(report.overlap.questions), str(report.overlap.pairs),
                     _number(report.overlap.rouge1), _number(report.overlap.bleu))
-    turns = Table(title="user turns per conversation", caption=report.turns.note
-                  or "mean over questions of the per-question mean")
+    turns = Table(title="user turns per conversation", caption=Text(
+        report.turns.note or "mean over questions of the per-question mean"))
     for column in ("questions", "simulated", "human"):
         turns.add_column(column, justify="right")
     turns.add_row(str(report.turns.questions), _number(report.turns.simulated, 2),
@@ -224,8 +226,8 @@ def fidelity_tables(report: Any) -> list[Table]:
     tables = [overlap, turns]
     if report.accuracy is not None:
         acc = report.accuracy
-        agreement = Table(title=f"user-AI accuracy vs people with {acc.human_model}",
-                          caption=acc.note or "per question: simulated vs real accuracy")
+        agreement = Table(title=Text(f"user-AI accuracy vs people with {acc.human_model}"),
+                          caption=Text(acc.note or "per question: simulated vs real accuracy"))
         for column in ("questions", "Pearson r", "p", "MAE"):
             agreement.add_column(column, justify="right")
         agreement.add_row(str(acc.n), _number(acc.pearson_r), _number(acc.p_value),

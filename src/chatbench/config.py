@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
 
-from chatbench._yaml import load_yaml_model, preset_names
+from chatbench._yaml import load_yaml_model, preset_names, shorten
 
 Role = Literal["user", "assistant", "judge"]
 ROLES: tuple[Role, ...] = ("user", "assistant", "judge")
@@ -35,14 +45,22 @@ user message; IQA-EVAL: appended to the system prompt). ``chat``: chatbench's pr
 conversation as a role-flipped multi-turn chat with the step instruction at its end."""
 
 
+MAX_REPLICATES = 1000
+"""Most conversations per question in one run: a bound, so that a small config cannot plan
+more conversations than memory holds."""
+MAX_GRID_CELLS = 1000
+"""Most variants (combinations of factor values) in one ablation grid, for the same reason:
+a few short lines of factors can otherwise describe billions of them."""
+
+
 class RoleSettings(BaseModel):
     """Sampling settings of one role. ``None`` leaves the model's own default."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    temperature: StrictFloat | None = Field(default=None, ge=0.0, le=2.0, allow_inf_nan=False)
     """Sampling temperature; 0 means greedy for local models."""
-    max_tokens: int | None = Field(default=None, ge=1)
+    max_tokens: StrictInt | None = Field(default=None, ge=1)
     """Most new tokens per call."""
 
     def call_kwargs(self) -> dict[str, Any]:
@@ -74,9 +92,9 @@ class GraphSpec(BaseModel):
     """What a prompted simulator sees (see ``SimulatorView``); other simulators ignore it."""
     persona: str | None = None
     """A shipped persona name or a path to a persona YAML; None for no persona."""
-    user_cot: bool = False
+    user_cot: StrictBool = False
     """The simulator reasons in a private scratchpad before each turn."""
-    max_turns: int = Field(default=10, ge=1, le=100)
+    max_turns: StrictInt = Field(default=10, ge=1, le=100)
     """User turns before the simulator is asked for the answer only (the paper: 10)."""
     user: RoleSettings = RoleSettings(temperature=1.0, max_tokens=1000)
     """The paper samples the simulator at temperature 1.0, with up to 1,000 tokens a call."""
@@ -89,7 +107,7 @@ class GraphSpec(BaseModel):
     """The user's turns, in order, for ``simulator: scripted``."""
     rubrics: tuple[Literal["coherence", "satisfaction"], ...] = ()
     """Rubrics a judge model scores 1-5 after each conversation (needs a judge model)."""
-    ask_user_satisfaction: bool = False
+    ask_user_satisfaction: StrictBool = False
     """After answering, the simulator rates its satisfaction with the AI in character."""
 
     @field_validator("simulator")
@@ -141,7 +159,7 @@ class RunConfig(BaseModel):
     """Bundled set name (``mmlu_redux``) or a path to a CSV/JSONL file; None for bundled."""
     subjects: tuple[str, ...] | None = None
     """Only these subjects."""
-    limit: int | None = Field(default=5, ge=1)
+    limit: StrictInt | None = Field(default=5, ge=1)
     """At most this many questions, taken round-robin over subjects."""
     graph: str = "quick"
     """A shipped graph preset name or a path to a GraphSpec YAML."""
@@ -153,30 +171,36 @@ class RunConfig(BaseModel):
     """The assistant under evaluation."""
     judge: str | None = None
     """Optional judge model for final messages the rules cannot read."""
-    seed: int = 0
+    seed: StrictInt = 0
     """Run seed; each conversation's seed derives from it."""
-    replicates: int = Field(default=1, ge=1)
+    replicates: StrictInt = Field(default=1, ge=1, le=MAX_REPLICATES)
     """Conversations per question."""
-    concurrency: int = Field(default=8, ge=1)
+    concurrency: StrictInt = Field(default=8, ge=1)
     """Conversations run at once; calls to a local model are batched across them."""
-    max_attempts: int = Field(default=3, ge=1)
+    max_attempts: StrictInt = Field(default=3, ge=1)
     """Tries per model call before the conversation is stored as failed."""
-    retry_wait_s: float = Field(default=1.0, ge=0)
+    retry_wait_s: StrictFloat = Field(default=1.0, ge=0, allow_inf_nan=False)
     """Wait before the first retry; doubles each time (with jitter)."""
-    call_timeout_s: float | None = Field(default=600.0, gt=0)
+    call_timeout_s: StrictFloat | None = Field(default=600.0, gt=0, allow_inf_nan=False)
     """Longest wait for one model call before it counts as a (retried) failure."""
     executor: Literal["thread", "process", "ray"] = "thread"
     """Threads in this process, worker processes on this machine (fake and API models), or
     Ray tasks (``pip install 'chatbench[ray]'``)."""
-    processes: int | None = Field(default=None, ge=1)
+    processes: StrictInt | None = Field(default=None, ge=1)
     """Worker processes of the process executor; None for one per CPU."""
     ray_address: str | None = None
     """Ray cluster address; None starts a local one."""
     out: Path = Path("chatbench-results.sqlite")
     """The SQLite result store."""
     run_id: str | None = None
-    """Name of the run in the store; defaults to a hash of everything above but ``out``."""
+    """Name of the run in the store; defaults to a hash of what determines the results (the
+    resolved graph, persona text, question content, models, seed, replicates)."""
+    retry_failed: StrictBool = True
+    """Run again the conversations stored as failed (stop reason ``error``) when the run is
+    resumed or rerun, replacing their rows; False keeps them as they are."""
 
+
+_SCALARS = (str, int, float, bool, type(None))
 
 MODEL_FACTORS: tuple[Role, ...] = ROLES
 """Factors that vary a role's model rather than a ``GraphSpec`` field."""
@@ -201,28 +225,41 @@ class AblationGrid(BaseModel):
     base: str = "two_step"
     """The graph preset (name or path) every variant starts from."""
     factors: dict[str, list[Any]] = Field(min_length=1)
-    """Factor name -> the values it takes."""
+    """Factor name -> the values it takes: scalars (text, numbers, true/false, null), at most
+    ``MAX_GRID_CELLS`` combinations in all."""
     questions: str | None = None
     subjects: tuple[str, ...] | None = None
-    limit: int | None = Field(default=5, ge=1)
-    replicates: int = Field(default=1, ge=1)
-    seed: int = 0
+    limit: StrictInt | None = Field(default=5, ge=1)
+    replicates: StrictInt = Field(default=1, ge=1, le=MAX_REPLICATES)
+    seed: StrictInt = 0
     user: str = "smollm2"
     assistant: str = "smollm2"
     judge: str | None = None
 
-    @model_validator(mode="after")
-    def _check_factors(self) -> AblationGrid:
+    @field_validator("factors")
+    @classmethod
+    def _check_factors(cls, factors: dict[str, list[Any]]) -> dict[str, list[Any]]:
         allowed = (set(GraphSpec.model_fields) - {"name", "description"}) | set(MODEL_FACTORS)
-        for factor, values in self.factors.items():
+        for factor, values in factors.items():
             if factor not in allowed:
                 raise ValueError(
-                    f"unknown factor {factor!r}; factors are GraphSpec fields or models: "
-                    f"{', '.join(sorted(allowed))}"
+                    f"unknown factor {shorten(repr(factor), 60)}; factors are GraphSpec fields "
+                    f"or models: {', '.join(sorted(allowed))}"
                 )
             if not values:
                 raise ValueError(f"factor {factor!r} has no values")
-        return self
+            for index, value in enumerate(values):
+                if not isinstance(value, _SCALARS):
+                    raise ValueError(
+                        f"factor {factor!r}, value {index + 1}: a {type(value).__name__}; "
+                        "factor values are scalars (text, numbers, true/false or null)"
+                    )
+        cells = math.prod(len(values) for values in factors.values())
+        if cells > MAX_GRID_CELLS:
+            raise ValueError(
+                f"{cells} combinations of factor values; a grid has at most {MAX_GRID_CELLS}"
+            )
+        return factors
 
     def cells(self) -> list[dict[str, Any]]:
         """Every combination of factor values, in a stable order."""

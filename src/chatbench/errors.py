@@ -18,5 +18,8 @@ class ModelOutputError(ChatBenchError):
 class MissingDependencyError(ChatBenchError, ImportError):
     """An optional dependency is not installed."""
 
-    def __init__(self, what: str, extra: str = "hf") -> None:
-        super().__init__(f"{what} needs the '{extra}' extra: pip install 'chatbench[{extra}]'")
+    def __init__(self, what: str, extra: str = "hf", *, package: str | None = None) -> None:
+        if package is not None:  # a package no chatbench extra brings (a LangChain provider)
+            super().__init__(f"{what} needs the '{package}' package: pip install {package}")
+        else:
+            super().__init__(f"{what} needs the '{extra}' extra: pip install 'chatbench[{extra}]'")

@@ -15,11 +15,15 @@ from collections.abc import Iterator, Sequence
 from importlib.resources import files
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from chatbench.errors import ConfigError
 
 LETTERS = string.ascii_uppercase
+MAX_TEXT_CHARS = 1_000_000
+"""Longest question or option text, in characters, whatever the file format."""
+MAX_NAME_CHARS = 1_000
+"""Longest question id or subject."""
 
 
 class Question(BaseModel):
@@ -44,6 +48,29 @@ class Question(BaseModel):
     answer: str
     """The correct option letter (upper case)."""
 
+    @field_validator("id", "subject")
+    @classmethod
+    def _short_name(cls, value: str) -> str:
+        if len(value) > MAX_NAME_CHARS:
+            raise ValueError(f"{len(value)} characters; at most {MAX_NAME_CHARS}")
+        return value
+
+    @field_validator("id", "stem")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("is empty")
+        return _bounded_text(value)
+
+    @field_validator("choices")
+    @classmethod
+    def _options_are_texts(cls, choices: tuple[str, ...]) -> tuple[str, ...]:
+        for letter, text in zip(LETTERS, choices, strict=False):
+            if not text.strip():
+                raise ValueError(f"option {letter} is empty")
+            _bounded_text(text, f"option {letter}")
+        return choices
+
     @model_validator(mode="after")
     def _answer_is_a_letter_of_the_choices(self) -> Question:
         if self.answer not in self.letters:
@@ -63,6 +90,17 @@ class Question(BaseModel):
             f"{letter}. {text}" for letter, text in zip(self.letters, self.choices, strict=True)
         )
         return f"{self.stem}\n{options}"
+
+
+def _bounded_text(text: str, what: str = "text") -> str:
+    """``text``, unless it is longer than ``MAX_TEXT_CHARS``.
+
+    Raises:
+        ValueError: It is.
+    """
+    if len(text) > MAX_TEXT_CHARS:
+        raise ValueError(f"{what} has {len(text)} characters; at most {MAX_TEXT_CHARS}")
+    return text
 
 
 # --------------------------------------------------------------------------------------------
@@ -93,7 +131,10 @@ _TEST_ROWS_FILE = "mmlu_redux_test_rows.csv"
 
 _MMLU_FIELDS = ("question", "A", "B", "C", "D", "answer")
 _REDUX_REQUIRED = ("question", "choices", "answer")
+_REDUX_COLUMNS = (*_REDUX_REQUIRED, "error_type", "source", "correct_answer", "potential_reason")
+"""MMLU-Redux's columns; only ``error_type`` (besides the question) is read."""
 _JSONL_REQUIRED = ("id", "question", "choices", "answer")
+_JSONL_FIELDS = ("id", "subject", "question", "choices", "answer")
 _SPLIT_SUFFIX = re.compile(r"(?P<subject>.+?)_(?P<split>test|dev|val)")
 
 
@@ -144,6 +185,10 @@ def _csv_records(text: str, name: str) -> Iterator[tuple[int, list[str]]]:
     Raises:
         ConfigError: The CSV is malformed (e.g. an unclosed quote).
     """
+    # No field limit of the csv module's own (128 KiB by default, process-wide): questions
+    # from every format share the limits of ``Question``. No field is longer than the text.
+    if csv.field_size_limit() <= len(text):
+        csv.field_size_limit(len(text) + 1)
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     start = 1
     try:
@@ -203,7 +248,8 @@ def _text(value: object, field: str) -> str:
 
 
 def _question(where: str, **fields: object) -> Question:
-    """Build a ``Question``, reporting any remaining validation error against ``where``.
+    """Build a ``Question``: the one validation every format's rows go through (non-empty
+    id, question and options; the same length limits), reporting a problem against ``where``.
 
     Raises:
         ConfigError: The fields do not make a valid question.
@@ -214,7 +260,7 @@ def _question(where: str, **fields: object) -> Question:
         error = exc.errors()[0]
         field = ".".join(str(part) for part in error["loc"])
         prefix = f"{where}: field {field!r}: " if field else f"{where}: "
-        raise ConfigError(prefix + error["msg"]) from None
+        raise ConfigError(prefix + error["msg"].removeprefix("Value error, ")) from None
 
 
 def content_key(stem: str, choices: Sequence[str], answer: str) -> str:
@@ -267,9 +313,7 @@ def _parse_mmlu(text: str, name: str, subject: str, split: str) -> list[Question
             )
         try:
             stem = _text(row[0], "question")
-            choices = tuple(
-                _text(cell, letter) for cell, letter in zip(row[1:5], "ABCD", strict=True)
-            )
+            choices = _choices(row[1:5])
             answer = _answer_letter(row[5], len(choices))
         except _BadField as exc:
             raise ConfigError(f"{where}: field {exc.field!r}: {exc.message}") from None
@@ -299,9 +343,22 @@ def _redux_columns(header: list[str], name: str, line: int) -> dict[str, int]:
     if missing:
         raise ConfigError(
             f"{name}, line {line}: missing column(s) {', '.join(map(repr, missing))}; "
-            f"the header has {', '.join(map(repr, header))}"
+            f"the header has {_names(header)}"
+        )
+    unknown = [column for column in header if column.strip().lower() not in _REDUX_COLUMNS]
+    if unknown:
+        raise ConfigError(
+            f"{name}, line {line}: unknown column(s) {_names(unknown)}; "
+            f"an MMLU-Redux file has {', '.join(_REDUX_COLUMNS)}"
         )
     return columns
+
+
+def _names(names: Sequence[str], limit: int = 8) -> str:
+    """Up to ``limit`` names (each cut to 40 characters), quoted, for a message."""
+    shown = [repr(name if len(name) <= 40 else name[:40] + "...") for name in names[:limit]]
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(shown) + more
 
 
 def _redux_choices(raw: str) -> tuple[str, ...]:
@@ -382,6 +439,12 @@ def _jsonl_question(obj: object, where: str) -> Question:
     missing = [key for key in _JSONL_REQUIRED if key not in obj]
     if missing:
         raise ConfigError(f"{where}: missing field(s) {', '.join(map(repr, missing))}")
+    unknown = [key for key in obj if key not in _JSONL_FIELDS]
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown field(s) {_names(unknown)}; a question has "
+            f"{', '.join(_JSONL_FIELDS)}"
+        )
     try:
         qid = obj["id"]
         if isinstance(qid, bool) or not isinstance(qid, (str, int)) or not str(qid).strip():
@@ -389,7 +452,7 @@ def _jsonl_question(obj: object, where: str) -> Question:
         stem = _text(obj["question"], "question")
         choices = _choices(obj["choices"])
         answer = _answer_letter(obj["answer"], len(choices))
-        subject = obj.get("subject") or ""
+        subject = "" if obj.get("subject") is None else obj["subject"]
         if not isinstance(subject, str):
             raise _BadField("subject", f"expected text, got {type(subject).__name__}")
     except _BadField as exc:
@@ -414,6 +477,8 @@ def _parse_jsonl(text: str, name: str) -> list[Question]:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{where}: invalid JSON: {exc.msg} (column {exc.colno})") from None
+        except RecursionError:  # arrays or objects nested thousands deep
+            raise ConfigError(f"{where}: invalid JSON: nested too deeply") from None
         question = _jsonl_question(obj, where)
         if question.id in first_line:
             raise ConfigError(

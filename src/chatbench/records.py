@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from chatbench._text import encodable, json_data, model_json
 from chatbench.judges import Judgement
 from chatbench.state import NodeTiming, StopReason, Verdict
 
@@ -82,3 +83,47 @@ class ConversationRecord(BaseModel):
             sum(t["input_tokens"] or 0 for t in calls),
             sum(t["output_tokens"] or 0 for t in calls),
         )
+
+
+def error_record(record: ConversationRecord, error: str) -> ConversationRecord:
+    """``record`` cut down to what any store can hold, stopped with ``error``.
+
+    For a record the store cannot write as it is: the conversation still gets its row (an
+    error, which a rerun retries) and the run goes on. Its identity, variant, models and
+    timing are kept; what the conversation produced (transcript, choices, judgements) is
+    dropped.
+
+    Args:
+        record: The record that could not be stored.
+        error: Why, for the record's ``error`` (after the record's own error, if any).
+
+    Returns:
+        A record with stop reason ``error`` whose every string is valid UTF-8.
+    """
+    reason = error if record.error is None else f"{error}; {record.error}"
+    return ConversationRecord(
+        **json_data(record.model_dump(include=_IDENTITY, mode="python")),
+        spec=json_data(record.spec),
+        models=json_data(record.models),
+        factors=json_data(record.factors),
+        stop_reason=StopReason.ERROR,
+        error=encodable(reason),
+        started_at=record.started_at,
+    )
+
+
+def sendable_json(record: ConversationRecord) -> str:
+    """The record as JSON text for another process (lone surrogates escaped).
+
+    A record JSON cannot hold is sent as its ``error_record``, as the store would keep it,
+    rather than failing the worker that ran it.
+    """
+    try:
+        return model_json(record)
+    except Exception as exc:  # pydantic raises PydanticSerializationError, ValueError...
+        return model_json(error_record(record, f"the record could not be sent: {exc}"))
+
+
+_IDENTITY = {"id", "run_id", "question_id", "subject", "variant", "replicate", "seed", "persona",
+             "correct_answer", "turns", "seconds"}
+"""The fields ``error_record`` keeps as they are (strings escaped)."""

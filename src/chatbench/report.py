@@ -29,6 +29,8 @@ from rich.table import Table  # noqa: E402
 from rich.text import Text  # noqa: E402
 
 from chatbench import stats  # noqa: E402
+from chatbench._files import output_folder, writing  # noqa: E402
+from chatbench.errors import ConfigError  # noqa: E402
 from chatbench.results import Results  # noqa: E402
 
 EXAMPLE_TRANSCRIPTS = 3
@@ -261,7 +263,7 @@ def rich_table(title: str, frame: pd.DataFrame) -> Table:
     Headers and cells are ``Text``, so a variant name like ``cot[user_cot=true]`` is never
     read as rich markup.
     """
-    table = Table(title=title, title_justify="left", min_width=len(title) + 4)
+    table = Table(title=Text(title), title_justify="left", min_width=len(title) + 4)
     if frame.empty:
         table.add_column("")
         table.add_row(Text("no data", style="dim"))
@@ -284,10 +286,13 @@ def print_report(results: Results, console: Console) -> None:
     """
     conv = results.conversations
     failed = int(conv["failed"].sum()) if len(conv) else 0
-    console.print(f"[bold]{len(conv)} conversations[/], {conv['variant'].nunique()} variants, "
-                  f"{conv['question_id'].nunique()} questions, {len(results.baselines)} "
-                  f"AI-alone baseline answers" + (f", [yellow]{failed} failed (not scored)[/]"
-                                                  if failed else ""))
+    line = Text.assemble((f"{len(conv)} conversations", "bold"),
+                         f", {conv['variant'].nunique()} variants, "
+                         f"{conv['question_id'].nunique()} questions, {len(results.baselines)} "
+                         "AI-alone baseline answers")
+    if failed:
+        line.append(", ").append(f"{failed} failed (not scored)", style="yellow")
+    console.print(line)
     for title, frame in report_tables(results):
         console.print(rich_table(title, frame))
 
@@ -493,13 +498,16 @@ def save_figures(results: Results, folder: str | Path) -> list[Path]:
 
     Returns:
         The PNG paths, in report order.
+
+    Raises:
+        ConfigError: The folder or a file cannot be written (the message names it).
     """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = output_folder(Path(folder), "the figures")
     paths = []
     for name, build in FIGURES.items():
         path = folder / f"{name}.png"
-        path.write_bytes(_png(build(results)))
+        with writing(path, "the figure"):
+            path.write_bytes(_png(build(results)))
         paths.append(path)
     return paths
 
@@ -555,9 +563,17 @@ def write_html_report(results: Results, out_html: str | Path,
 
     Returns:
         The path written.
+
+    Raises:
+        ConfigError: The file cannot be written: a folder, under a file, read-only (the
+            first two are found before the figures are drawn).
     """
     out = Path(out_html)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.is_dir():
+        raise ConfigError(f"{out}: is a directory; give a file path such as "
+                          f"{out / 'report.html'}")
+    with writing(out, "the HTML report"):
+        out.parent.mkdir(parents=True, exist_ok=True)
     figures = [f"<img src=\"data:image/png;base64,"
                f"{base64.b64encode(_png(build(results))).decode('ascii')}\" alt=\"{name}\">"
                for name, build in FIGURES.items()]
@@ -574,5 +590,6 @@ def write_html_report(results: Results, out_html: str | Path,
             + "\n".join(tables) + "\n<h2>Example transcripts</h2>\n"
             + ("\n".join(examples) or "<p class='meta'>no conversations</p>")
             + "\n</body></html>\n")
-    out.write_text(page, encoding="utf-8")
+    with writing(out, "the HTML report"):
+        out.write_text(page, encoding="utf-8")
     return out

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from chatbench._files import output_folder, writing
 from chatbench.errors import ConfigError, MissingDependencyError
 from chatbench.records import ConversationRecord
 from chatbench.state import StopReason
@@ -83,7 +84,7 @@ def load_results(path: str | Path, run_id: str | None = None) -> Results:
         ConfigError: The file does not exist or is not a result store.
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():  # a folder or unreadable file: the store says which
         raise ConfigError(f"{path}: no such result store")
     with ResultStore(path) as store:
         records = list(store.records(run_id))
@@ -240,7 +241,8 @@ def export(path: str | Path, out_dir: str | Path, fmt: ExportFormat = "csv",
         The files written, in ``FRAMES`` order.
 
     Raises:
-        ConfigError: Unknown format, or a missing/bad store.
+        ConfigError: Unknown format, a missing/bad store, or an output folder that cannot
+            be written (a file, read-only).
         MissingDependencyError: Parquet without pyarrow.
     """
     if fmt not in ("csv", "parquet"):
@@ -248,15 +250,15 @@ def export(path: str | Path, out_dir: str | Path, fmt: ExportFormat = "csv",
     if fmt == "parquet":
         _require_pyarrow()
     results = load_results(path, run_id)
-    folder = Path(out_dir)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = output_folder(Path(out_dir), "the exported tables")
     written = []
     for name, frame in results.frames().items():
         target = folder / f"{name}.{fmt}"
-        if fmt == "csv":
-            frame.to_csv(target, index=False)
-        else:
-            _parquet_ready(frame).to_parquet(target, index=False)
+        with writing(target, "the exported table"):
+            if fmt == "csv":
+                frame.to_csv(target, index=False)
+            else:
+                _parquet_ready(frame).to_parquet(target, index=False)
         written.append(target)
     return written
 

@@ -6,12 +6,16 @@
   from the question (the same letter every run);
 - ``fake:fail``: raises ``ConnectionError`` on every call (exercises retries and failures).
 
-``@SECONDS`` after any of them adds that much latency to every call, e.g. ``fake:echo@0.05``.
+``@SECONDS`` after any of them adds that much latency to every call, e.g. ``fake:echo@0.05``;
+only a trailing ``@`` and a number is a delay (``fake:say:me@example.com`` says
+``me@example.com``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
+import re
 import time
 from typing import Any, TypeGuard
 
@@ -28,6 +32,11 @@ from chatbench.models.invoke import message_text
 from chatbench.models.registry import register_provider
 
 FAKE_MODELS = ("echo", "say:<text>", "user", "fail")
+# A trailing "@" and a number (as Python's float() reads one, nan and inf too, so they can
+# be refused by name) is the delay; any other "@" belongs to the name.
+_DELAY = re.compile(
+    r"@(?P<delay>[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?|nan|inf(?:inity)?))$", re.I
+)
 USER_OPENING = "Can you help me with this question?"
 IQA_ANSWER = "So, the answer is:"
 
@@ -121,12 +130,14 @@ def fake_chat_model(name: str) -> BaseChatModel:
     Raises:
         ConfigError: Unknown fake name or a bad delay.
     """
-    body, _, delay = name.rpartition("@") if "@" in name else (name, "", "")
+    delay = _DELAY.search(name)
+    body = name[: delay.start()] if delay else name
     kind, _, arg = body.partition(":")
-    try:
-        delay_s = float(delay) if delay else 0.0
-    except ValueError:
-        raise ConfigError(f"fake model 'fake:{name}': delay {delay!r} is not a number") from None
+    delay_s = float(delay["delay"]) if delay else 0.0
+    if not (math.isfinite(delay_s) and delay_s >= 0):
+        raise ConfigError(
+            f"fake model 'fake:{name}': delay {delay_s:g} s is not a finite number of seconds >= 0"
+        )
     if kind in ("echo", "user", "fail") and not arg or kind == "say" and arg:
         return FakeChatModel(kind=kind, text=arg.replace("\\n", "\n"), delay_s=delay_s)
     known = ", ".join(f"fake:{m}" for m in FAKE_MODELS)

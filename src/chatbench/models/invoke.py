@@ -5,13 +5,12 @@ from __future__ import annotations
 import contextvars
 import functools
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 
+from chatbench._concurrency import CallTimedOut, call_with_timeout
 from chatbench.config import RoleSettings
 from chatbench.models.base import Completion
 
@@ -23,24 +22,23 @@ class ModelCallTimeout(TimeoutError):
     """A model call took longer than its timeout (transient: the node retries it)."""
 
 
-# Calls with a timeout run here so the caller can stop waiting; a sync call cannot be
-# cancelled, so a timed-out call finishes in the background and its reply is dropped.
-_TIMED_CALLS = ThreadPoolExecutor(max_workers=64, thread_name_prefix="chatbench-call")
-
-
 def _invoke(
     model: BaseChatModel,
     messages: list[BaseMessage],
     kwargs: dict[str, Any],
     timeout_s: float | None,
 ) -> BaseMessage:
+    """``model.invoke``; with a timeout, on a daemon thread of its own (``call_with_timeout``):
+    the timeout counts from when the call starts, a hung call blocks no other call, and it
+    does not keep the process alive. A sync call cannot be cancelled, so a timed-out call
+    finishes in the background and its reply is dropped."""
     if timeout_s is None:
         return model.invoke(messages, **kwargs)
     context = contextvars.copy_context()  # keep LangChain's callbacks and tracing config
-    future = _TIMED_CALLS.submit(context.run, model.invoke, messages, **kwargs)
+    call = functools.partial(context.run, model.invoke, messages, **kwargs)
     try:
-        return future.result(timeout=timeout_s)
-    except FutureTimeout:
+        return call_with_timeout(call, timeout_s)
+    except CallTimedOut:
         raise ModelCallTimeout(f"model call took longer than {timeout_s:g} s") from None
 
 

@@ -84,13 +84,29 @@ def get_chat_model(spec: str | BaseChatModel) -> BaseChatModel:
     )
 
 
+def provider_package(provider: str) -> str | None:
+    """The pip package that LangChain's ``provider`` needs, e.g. ``langchain-openai``; None
+    for a provider ``init_chat_model`` does not know."""
+    from langchain.chat_models import base
+
+    entry = getattr(base, "_BUILTIN_PROVIDERS", {}).get(provider)
+    if not entry or not isinstance(entry[0], str):
+        return None
+    return entry[0].split(".", 1)[0].replace("_", "-")
+
+
 def _init_langchain(spec: str) -> BaseChatModel:
     from langchain.chat_models import init_chat_model
 
     try:
         model: BaseChatModel = init_chat_model(spec)
     except ImportError as exc:
-        raise MissingDependencyError(f"model {spec!r} ({exc})", extra="hf") from None
+        package = provider_package(_split(spec.strip())[0])
+        if package is None and exc.name:  # what failed to import is what to install
+            package = exc.name.split(".", 1)[0].replace("_", "-")
+        if package is None:
+            raise ConfigError(f"cannot create model {spec!r}: {exc}") from None
+        raise MissingDependencyError(f"model {spec!r}", package=package) from None
     except Exception as exc:  # providers raise many kinds; all mean the same to a user
         raise ConfigError(f"cannot create model {spec!r}: {exc}") from None
     return model

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 from langgraph.types import RetryPolicy
@@ -18,7 +16,8 @@ from chatbench.graphs.builder import DEFAULT_RETRY
 from chatbench.questions import Question, load_questions
 from chatbench.records import ConversationRecord
 from chatbench.runner.batch import Executor, OnRecord, Variant, execute, plan_jobs
-from chatbench.runner.build import build_models
+from chatbench.runner.build import absolute_grid, build_models
+from chatbench.runner.identity import RunIdentity, claim_run, run_identity, warn_about
 from chatbench.storage import ResultStore
 
 
@@ -47,17 +46,34 @@ class GridPlan:
     run_id: str
     questions: list[Question]
     variants: list[Variant]
+    identity: RunIdentity
+    """What determines the grid's results; a stored run with another is refused."""
 
     @property
     def planned(self) -> int:
         """Conversations in the run."""
         return len(self.questions) * len(self.variants) * self.grid.replicates
 
+    def claim(self, store: ResultStore) -> list[str]:
+        """Check the grid against what ``store`` holds under its run id, then record it
+        there (grid and identity) for ``--resume``.
 
-def grid_run_id(grid: AblationGrid) -> str:
-    """A short hash of everything in the grid that shapes the results."""
-    digest = hashlib.sha256(grid.model_dump_json().encode()).hexdigest()
-    return f"ablate-{grid.name}-{digest[:8]}"
+        Returns:
+            Warnings to show (a run stored by an older chatbench).
+
+        Raises:
+            ConfigError: The store holds the run id with other settings.
+        """
+        names = {v.spec.name: v.models.names for v in self.variants}
+        return claim_run(store, self.run_id, self.identity, names=names, kind="ablate",
+                         config=self.grid.model_dump(mode="json"))
+
+
+def grid_run_id(grid: AblationGrid, identity: RunIdentity) -> str:
+    """The grid's run id: its name and a short hash of its identity (every cell's resolved
+    spec, persona text and models, the questions' content, seed and replicates), so editing
+    a file the grid reads gives a new run."""
+    return f"ablate-{grid.name}-{identity.digest()[:8]}"
 
 
 def plan_grid(
@@ -74,8 +90,10 @@ def plan_grid(
         call_timeout_s: Longest wait for one model call.
 
     Raises:
-        ConfigError: A cell gives an invalid GraphSpec, or a name cannot be resolved.
+        ConfigError: A cell gives an invalid GraphSpec, a name cannot be resolved, or a
+            timing setting can only fail.
     """
+    grid = absolute_grid(grid)
     base = load_graph_spec(grid.base)
     variants = []
     for cell in grid.cells():
@@ -85,7 +103,9 @@ def plan_grid(
         variants.append(Variant.build(spec, models, factors=cell, retry=retry,
                                       call_timeout_s=call_timeout_s))
     questions = load_questions(grid.questions, subjects=grid.subjects, limit=grid.limit)
-    return GridPlan(grid, grid_run_id(grid), questions, variants)
+    identity = run_identity([v.identity() for v in variants], questions, grid.seed,
+                            grid.replicates)
+    return GridPlan(grid, grid_run_id(grid, identity), questions, variants, identity)
 
 
 def run_grid(
@@ -97,20 +117,24 @@ def run_grid(
     ray_address: str | None = None,
     processes: int | None = None,
     on_record: OnRecord | None = None,
+    retry_failed: bool = True,
 ) -> list[ConversationRecord]:
     """Run every cell x question x replicate into one store, each row tagged with its
-    factor values (``record.factors``). Stored conversations are skipped (resume).
+    factor values (``record.factors``). Stored conversations are skipped (resume), except
+    failed ones, which run again (their rows replaced) unless ``retry_failed`` is False.
 
     Returns:
         Every record of the grid's run in the store.
+
+    Raises:
+        ConfigError: The store holds the grid's run id with other settings.
     """
     grid = plan.grid
     jobs = plan_jobs(plan.questions, plan.variants, grid.replicates, grid.seed)
     with ResultStore(out) as store:
-        store.write_run(plan.run_id, "ablate", grid.model_dump(mode="json"),
-                        datetime.now(timezone.utc).isoformat())
+        warn_about(plan.claim(store))
         for _ in execute(jobs, run_id=plan.run_id, store=store, concurrency=concurrency,
                          executor=executor, ray_address=ray_address, processes=processes,
-                         on_record=on_record):
+                         on_record=on_record, retry_failed=retry_failed):
             pass
         return list(store.records(plan.run_id))

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
-from chatbench.config import GraphSpec, RunConfig, load_graph_spec
+from chatbench.config import AblationGrid, GraphSpec, RunConfig, load_graph_spec
 from chatbench.errors import ConfigError
-from chatbench.models.base import TextCompleter
+from chatbench.models.base import DTYPE_ENV, TextCompleter
+from chatbench.models.fake import FakeChatModel
 from chatbench.models.registry import get_chat_model, get_text_completer, known_providers
 from chatbench.personas import Persona, load_persona
+from chatbench.questions import BUNDLED
 
 ModelLike = str | BaseChatModel
 
@@ -25,6 +28,9 @@ class Models:
     assistant: BaseChatModel
     judge: BaseChatModel | None
     names: dict[str, str]
+    identity: dict[str, str] = field(default_factory=dict)
+    """Role -> ``model_identity`` of the model given (its string, or an object's class and
+    identifying parameters): part of the run's identity. Empty: the names stand in."""
 
 
 def model_name(model: object) -> str:
@@ -36,6 +42,43 @@ def model_name(model: object) -> str:
         if isinstance(value, str) and value:
             return f"{type(model).__name__}:{value}"
     return type(model).__name__
+
+
+def model_identity(model: object) -> str:
+    """What identifies a model's behaviour: a model string as given (a local model's with
+    its weights' dtype, ``$CHATBENCH_DTYPE``, unless the default float32), or an object's
+    class with its identifying parameters (``_identifying_params``, as LangChain reports
+    them: model name, temperature...). Values that cannot be shown stably become their type's
+    name, so the same model gives the same identity in every process.
+
+    Example:
+        >>> model_identity(" fake:echo ")
+        'fake:echo'
+    """
+    if isinstance(model, str):
+        dtype = os.environ.get(DTYPE_ENV) or "float32"
+        local = is_local_model_string(model) and dtype != "float32"
+        return f"{model.strip()} (dtype {dtype})" if local else model.strip()
+    kind = type(model).__qualname__
+    try:
+        params = getattr(model, "_identifying_params", None)
+    except Exception:  # a provider's property that needs a client: the class must do
+        params = None
+    if not isinstance(params, dict) or not params:
+        return kind
+    shown = ", ".join(f"{key}={_stable(value)}" for key, value in sorted(params.items()))
+    return f"{kind}({shown})"
+
+
+def _stable(value: Any) -> str:
+    """``value`` as text that is the same in every process (no object addresses)."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_stable(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_stable(k)}: {_stable(v)}" for k, v in value.items()) + "}"
+    return type(value).__name__
 
 
 def is_model_string(name: str) -> bool:
@@ -86,12 +129,96 @@ def build_models(
         "assistant": model_name(assistant),
         "judge": model_name(judge) if judge is not None else "rules",
     }
-    return Models(
+    identity = {
+        "user": "scripted" if user_model is None else model_identity(user),
+        "assistant": model_identity(assistant),
+        "judge": model_identity(judge) if judge is not None else "rules",
+    }
+    models = Models(
         user=user_model,
         assistant=get_chat_model(assistant),
         judge=get_chat_model(judge) if judge is not None else None,
         names=names,
+        identity=identity,
     )
+    for role, model in (("user", models.user), ("assistant", models.assistant),
+                        ("judge", models.judge)):
+        _check_fake_delay(role, names[role], model)
+    return models
+
+
+MAX_SECONDS = 86_400.0
+"""Longest timeout, retry wait or fake delay accepted: a day. Anything longer (or infinite,
+or not a number) can only make every call fail or hang, so it is refused up front."""
+
+
+def _check_fake_delay(role: str, name: str, model: object) -> None:
+    """Refuse a fake model whose delay (``fake:echo@SECONDS``) would fail every call.
+
+    Raises:
+        ConfigError: The delay is negative, not finite or longer than a day.
+    """
+    if isinstance(model, FakeChatModel) and not 0 <= model.delay_s <= MAX_SECONDS:
+        raise ConfigError(
+            f"{role} model {name!r}: delay {model.delay_s} s must be a number of seconds "
+            f"from 0 to {MAX_SECONDS:.0f}"
+        )
+
+
+def check_timing(call_timeout_s: float | None, retry_wait_s: float | None) -> None:
+    """Refuse timing settings that can only make calls fail: a call timeout that is not a
+    positive number of seconds up to a day (None: no timeout), or a retry wait that is not
+    0 to a day. NaN and infinity are refused.
+
+    Raises:
+        ConfigError: Naming the setting and its command-line option.
+    """
+    if call_timeout_s is not None and not 0 < call_timeout_s <= MAX_SECONDS:
+        raise ConfigError(
+            f"call_timeout_s (--call-timeout) must be more than 0 and at most "
+            f"{MAX_SECONDS:.0f} seconds, got {call_timeout_s}"
+        )
+    if retry_wait_s is not None and not 0 <= retry_wait_s <= MAX_SECONDS:
+        raise ConfigError(
+            f"retry_wait_s (--retry-wait) must be 0 to {MAX_SECONDS:.0f} seconds, "
+            f"got {retry_wait_s}"
+        )
+
+
+def _is_path(name: str) -> bool:
+    """Whether a graph or persona reference is a path, not a shipped name (the rule of
+    ``chatbench._yaml.resolve_preset``)."""
+    path = Path(name)
+    return path.suffix in {".yaml", ".yml"} or path.parent != Path(".")
+
+
+def absolute_preset(name: str | None) -> str | None:
+    """A graph or persona reference with a path made absolute (names stay names), so a
+    stored run reads the same file from any directory."""
+    return str(Path(name).resolve()) if name is not None and _is_path(name) else name
+
+
+def absolute_questions(source: str | None) -> str | None:
+    """A question source with a file path made absolute (the bundled set's name stays)."""
+    return source if source is None or source == BUNDLED else str(Path(source).resolve())
+
+
+def absolute_config(config: RunConfig) -> RunConfig:
+    """The config with its question, graph and persona paths absolute."""
+    return config.model_copy(update={
+        "questions": absolute_questions(config.questions),
+        "graph": absolute_preset(config.graph),
+        "persona": absolute_preset(config.persona),
+    })
+
+
+def absolute_grid(grid: AblationGrid) -> AblationGrid:
+    """The grid with its base graph and question paths absolute. Persona factor values are
+    left as written, since they name the variants; a relative one is read from the current
+    directory, and a persona whose content changed is refused by the run's identity."""
+    return grid.model_copy(update={
+        "base": absolute_preset(grid.base), "questions": absolute_questions(grid.questions),
+    })
 
 
 EXECUTION_ONLY = {
@@ -104,14 +231,12 @@ EXECUTION_ONLY = {
     "max_attempts",
     "retry_wait_s",
     "call_timeout_s",
+    "retry_failed",
 }
 """RunConfig fields that change how a run executes, not its results."""
 
 
-def run_id_for(config: RunConfig) -> str:
-    """The config's run id: given, or a short hash of everything that shapes the results."""
-    if config.run_id:
-        return config.run_id
-    shaping = config.model_dump(mode="json", exclude=EXECUTION_ONLY)
-    digest = hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()
-    return f"run-{digest[:10]}"
+def run_id_for(config: RunConfig, digest: str) -> str:
+    """The config's run id: given, or a prefix of ``digest``, the hash of the run's identity
+    (``RunIdentity.digest``), so a run whose files changed gets a new id."""
+    return config.run_id or f"run-{digest[:10]}"

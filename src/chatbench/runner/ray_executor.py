@@ -25,7 +25,7 @@ from chatbench.config import ROLES, GraphSpec
 from chatbench.errors import ConfigError, MissingDependencyError
 from chatbench.graphs.builder import DEFAULT_RETRY, retry_policy
 from chatbench.questions import Question
-from chatbench.records import ConversationRecord
+from chatbench.records import ConversationRecord, sendable_json
 from chatbench.runner.batch import Job, OnRecord, Recorder, Variant, _execute
 from chatbench.runner.build import build_models, is_model_string
 from chatbench.storage import ResultStore
@@ -170,13 +170,12 @@ def _variant(description: str) -> Variant:
     return Variant.build(spec, models, data["factors"], retry, data["call_timeout_s"])
 
 
-def _run_shard(shard: Shard, run_id: str) -> list[dict[str, Any]]:
-    """The Ray task: run a shard's conversations in turn, returning records as JSON."""
+def _run_shard(shard: Shard, run_id: str) -> list[str]:
+    """The Ray task: run a shard's conversations in turn, returning records as JSON text
+    (a record JSON cannot hold comes back as its error record, as from a worker process)."""
     variant = _variant(shard["variant"])
     return [
-        _execute(Job(Question.model_validate(q), variant, rep, seed), run_id).model_dump(
-            mode="json"
-        )
+        sendable_json(_execute(Job(Question.model_validate(q), variant, rep, seed), run_id))
         for q, rep, seed in shard["conversations"]
     ]
 
@@ -197,8 +196,8 @@ def _run(
     recorder = Recorder(run_id, store, on_record)
     pending = recorder.pending(jobs)
 
-    def finish(row: dict[str, Any]) -> ConversationRecord:
-        return recorder.finish(ConversationRecord.model_validate(row))
+    def finish(row: str) -> ConversationRecord:
+        return recorder.finish(ConversationRecord.model_validate_json(row))
 
     if not ray.is_initialized():
         ray.init(
@@ -215,7 +214,7 @@ def _stream(
     ray: ModuleType,
     shards: Iterator[Shard],
     run_id: str,
-    finish: Callable[[dict[str, Any]], ConversationRecord],
+    finish: Callable[[str], ConversationRecord],
 ) -> Iterator[ConversationRecord]:
     """Keep about two shards per cluster CPU in flight; finish records as shards arrive.
 
@@ -237,7 +236,7 @@ def _stream(
                 break
             ready, in_flight = ray.wait(in_flight, num_returns=1)
             try:
-                rows: list[dict[str, Any]] = ray.get(ready[0])
+                rows: list[str] = ray.get(ready[0])
             except Exception as exc:  # the task failed as a whole: keep the other shards
                 failure = failure or exc
                 continue

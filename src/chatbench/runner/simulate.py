@@ -83,7 +83,17 @@ def simulate(
         "models": models or {},
         "factors": factors or {},
     }
-    return _record(state, spec, error, time.perf_counter() - started, started_at, caller_fields)
+    seconds = time.perf_counter() - started
+    try:
+        return _record(state, spec, error, seconds, started_at, caller_fields)
+    except Exception as exc:  # a state the record cannot hold (a reply that is not text...)
+        failed = _error_text(exc) if error is None else f"{error}; then {_error_text(exc)}"
+        return _record(_bare(state), spec, failed, seconds, started_at, caller_fields)
+
+
+def _bare(state: ConversationState) -> ConversationState:
+    """The state with only what ``initial_state`` made: for a record of a failure."""
+    return initial_state(state["question"], state.get("persona"))
 
 
 def _record(

@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from chatbench._files import output_folder, writing
 from chatbench.errors import ConfigError, MissingDependencyError
 from chatbench.human_data import HumanConversation
 from chatbench.training.examples import TrainingExample, build_examples, tokenize_example
@@ -175,12 +176,12 @@ def _examples(
 
 
 def _save(model: Any, tokenizer: Any, result: TrainResult, config: TrainConfig) -> None:
-    config.out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(config.out)
-    tokenizer.save_pretrained(config.out)
     metadata = {"config": config.model_dump(mode="json"),
                 "result": {k: v for k, v in vars(result).items() if k != "folder"}}
-    (config.out / METADATA_FILE).write_text(json.dumps(metadata, indent=2))
+    with writing(output_folder(config.out, "the trained simulator"), "the trained simulator"):
+        model.save_pretrained(config.out)
+        tokenizer.save_pretrained(config.out)
+        (config.out / METADATA_FILE).write_text(json.dumps(metadata, indent=2))
 
 
 def train_simulator(
@@ -199,12 +200,14 @@ def train_simulator(
         Example counts, per-epoch validation loss, training loss, seconds, precision.
 
     Raises:
-        ConfigError: No training examples, or the base model cannot be loaded.
+        ConfigError: No training examples, the base model cannot be loaded, or ``config.out``
+            cannot be written.
     """
     from transformers import DataCollatorForSeq2Seq, Trainer
 
     started = time.perf_counter()
     train, validation = _examples(conversations, config)
+    output_folder(config.out, "the trained simulator")  # now, not after hours of training
     lm = load_base(config.base)
     tokenizer = lm.tokenizer
     tokenizer.padding_side = "right"  # labels and inputs padded alike for training

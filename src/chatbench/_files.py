@@ -1,0 +1,101 @@
+"""Reading users' files and writing outputs, with one line naming the file on failure.
+
+Every error here is a ``ConfigError`` (the CLI prints it on one line and exits with code 2):
+a missing, unreadable, binary or non-UTF-8 input; an output path that is a folder, under a
+file, read-only or on a full disk.
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from chatbench.errors import ConfigError
+
+_REASONS = {
+    errno.ENOENT: "no such file or folder",
+    errno.EISDIR: "is a directory",
+    errno.ENOTDIR: "is not a folder",
+    errno.EEXIST: "is not a folder",  # mkdir(exist_ok=True) on a file
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EROFS: "read-only file system",
+    errno.ENOSPC: "no space left on device",
+}
+
+
+def file_error(path: Path, exc: OSError, doing: str) -> ConfigError:
+    """A one-line ``ConfigError`` for ``exc``, met while ``doing`` something with ``path``.
+
+    Args:
+        path: The file the user named.
+        exc: The error; its ``filename`` may be a folder above ``path``.
+        doing: What failed, e.g. "write the HTML report".
+
+    Returns:
+        The error to raise, e.g. ``out/x.html: cannot write the HTML report (out is not a
+        folder)``.
+    """
+    reason = _REASONS.get(exc.errno or 0) or exc.strerror or str(exc)
+    culprit = Path(exc.filename) if isinstance(exc.filename, str) else path
+    if culprit != path:
+        reason = f"{culprit} {reason}" if exc.errno in _REASONS else f"{culprit}: {reason}"
+    return ConfigError(f"{path}: cannot {doing} ({reason})")
+
+
+def read_text(path: Path, what: str) -> str:
+    """Read a user's file as UTF-8 (a BOM is allowed).
+
+    Args:
+        path: The file.
+        what: What it should be, for messages: "graph file", "persona file".
+
+    Returns:
+        Its text.
+
+    Raises:
+        ConfigError: The file is missing, a directory, unreadable, or not UTF-8; the message
+            names it (and the line of a bad byte).
+    """
+    try:
+        data = path.read_bytes()
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a {what}") from None
+    except OSError as exc:
+        raise file_error(path, exc, f"read the {what}") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(
+            f"{path}, line {line}: not a {what} (byte 0x{data[exc.start]:02x} is not UTF-8 "
+            "text); save it as UTF-8"
+        ) from None
+
+
+@contextmanager
+def writing(path: Path, what: str) -> Iterator[Path]:
+    """Write ``what`` to ``path`` (a file or a folder) inside this block; an ``OSError``
+    becomes one ``ConfigError`` line naming the path.
+
+    Example:
+        >>> with writing(Path("report.html"), "the HTML report") as out:  # doctest: +SKIP
+        ...     out.write_text(page)
+    """
+    try:
+        yield path
+    except OSError as exc:
+        raise file_error(path, exc, f"write {what}") from None
+
+
+def output_folder(folder: Path, what: str) -> Path:
+    """Create ``folder`` (and its parents) for ``what``, or say on one line why not.
+
+    Raises:
+        ConfigError: It is a file, is under a file, or cannot be created.
+    """
+    with writing(folder, what):
+        folder.mkdir(parents=True, exist_ok=True)
+    return folder
