@@ -7,6 +7,7 @@ import signal
 import socket
 import sqlite3
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -113,15 +114,54 @@ def stored_ids(path: Path) -> list[str]:
         db.close()
 
 
+_STOP_AT_ROWS = """
+import os, signal, sqlite3, sys
+from chatbench import storage
+out, rows = sys.argv.pop(1), int(sys.argv.pop(1))
+write = storage.ResultStore.write
+def write_then_stop(*args, **kwargs):
+    write(*args, **kwargs)
+    db = sqlite3.connect(out)
+    try:
+        stored = db.execute("SELECT count(*) FROM conversations").fetchone()[0]
+    finally:
+        db.close()
+    if stored >= rows:  # committed; freeze until the test's kill -9
+        os.kill(os.getpid(), signal.SIGSTOP)
+storage.ResultStore.write = write_then_stop
+sys.argv[0] = "chatbench"
+from chatbench.cli import main
+main()
+"""
+
+
 def kill_9_after(command: list[str], out: Path, rows: int) -> list[str]:
-    """Start ``command``, ``kill -9`` it once ``out`` holds ``rows`` conversations, and return
-    the ids stored by then."""
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while len(stored_ids(out)) < rows and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.02)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    """Start ``command`` (``python -m chatbench.cli ...``), ``kill -9`` it once ``out`` holds
+    ``rows`` conversations, and return the ids stored by then.
+
+    The run stops itself (SIGSTOP) right after the commit that brings ``out`` to ``rows``
+    rows, and is killed while stopped: the kill lands at that row count however slow or
+    loaded the machine is, instead of racing the run's clock.
+    """
+    python, flag, module, *args = command
+    assert (flag, module) == ("-m", "chatbench.cli"), command
+    with tempfile.TemporaryFile() as stderr:
+        proc = subprocess.Popen([python, "-c", _STOP_AT_ROWS, str(out), str(rows), *args],
+                                stdout=subprocess.DEVNULL, stderr=stderr)
+        deadline = time.monotonic() + 600  # guards against a hang only; no race depends on it
+        while not (status := os.waitpid(proc.pid, os.WUNTRACED | os.WNOHANG))[0]:
+            if time.monotonic() > deadline:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()
+                pytest.fail(f"{command} stored no {rows} rows in 600 s")
+            time.sleep(0.01)
+        if not os.WIFSTOPPED(status[1]):
+            proc.returncode = os.waitstatus_to_exitcode(status[1])  # reaped here, not by proc
+            stderr.seek(0)
+            pytest.fail(f"the run ended (exit code {proc.returncode}) before storing {rows} "
+                        f"rows: {stderr.read().decode(errors='replace')[-2000:]}")
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
     return stored_ids(out)
 
 
