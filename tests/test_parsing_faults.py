@@ -538,3 +538,15 @@ def test_missing_provider_package_is_named(spec: str, module: str, package: str)
     message = str(info.value)
     assert f"pip install {package}" in message
     assert "chatbench[hf]" not in message
+
+
+@pytest.mark.parametrize("name", ["x" * 5000, "dir/" + "x" * 5000 + ".yaml", "bad\x00name"])
+@pytest.mark.parametrize("loader", ["graph", "persona", "grid"])
+def test_a_preset_name_the_os_refuses_is_a_short_config_error(name, loader):
+    from chatbench.config import load_graph_spec, load_grid
+    from chatbench.personas import load_persona
+
+    load = {"graph": load_graph_spec, "persona": load_persona, "grid": load_grid}[loader]
+    with pytest.raises(ConfigError) as caught:
+        load(name)
+    assert len(str(caught.value)) < 600

@@ -112,14 +112,23 @@ def resolve_preset(kind: str, name_or_path: str | Path) -> Path:
     """
     candidate = Path(name_or_path)
     if candidate.suffix in {".yaml", ".yml"} or candidate.parent != Path("."):
-        if not candidate.exists():  # a folder or unreadable file: read_text says which
-            raise ConfigError(f"{_singular(kind)} file not found: {candidate}")
+        if not _exists(candidate):  # a folder or unreadable file: read_text says which
+            raise ConfigError(f"{_singular(kind)} file not found: {shorten(str(candidate))}")
         return candidate
     shipped = preset_dir(kind) / f"{name_or_path}.yaml"
-    if not shipped.is_file():
+    if not _exists(shipped) or not shipped.is_file():
         known = ", ".join(preset_names(kind)) or "none"
-        raise ConfigError(f"unknown {_singular(kind)} {str(name_or_path)!r}; shipped: {known}")
+        raise ConfigError(
+            f"unknown {_singular(kind)} {shorten(str(name_or_path))!r}; shipped: {known}")
     return shipped
+
+
+def _exists(path: Path) -> bool:
+    """``path.exists()``, False for a name the OS refuses (too long, a NUL byte)."""
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
 
 
 def format_validation_error(source: str, error: ValidationError) -> str:
