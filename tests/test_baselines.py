@@ -292,11 +292,16 @@ def test_store_round_trip_and_resume_runs_nothing(tmp_store):
     questions = load_questions(limit=3)
     with ResultStore(tmp_store) as store:
         first = run_baselines(questions, "fake:say:A", store=store, run_id="r1", concurrency=4)
-        again = run_baselines(questions, ScriptedChatModel(), store=store, run_id="r1")
+        again = run_baselines(questions, "fake:say:A", store=store, run_id="r1")
+        # another model under the same run id is another run: refused, nothing asked
+        other = ScriptedChatModel()  # any call fails the test
+        with pytest.raises(ConfigError, match="assistant: fake:say:A -> ScriptedChatModel"):
+            run_baselines(questions, other, store=store, run_id="r1")
         stored = list(store.baselines("r1"))
         assert store.baseline_ids("r1") == {r.id for r in first} == store.baseline_ids()
         assert list(store.baselines("other")) == [] and list(store.records()) == []
     assert len(first) == 3 * len(PAPER_KINDS) and again == []  # the paper's kinds by default
+    assert other.calls == []
     assert sorted(stored, key=lambda r: r.id) == sorted(first, key=lambda r: r.id)
     rows = sqlite3.connect(tmp_store).execute(
         "SELECT kind, model, valid, correct FROM baselines WHERE run_id = 'r1'"

@@ -19,13 +19,14 @@ from chatbench import (
     simulate,
 )
 from chatbench.config import list_graph_specs, load_graph_spec
-from chatbench.graphs.builder import _transient
+from chatbench.graphs.builder import transient_error
 from chatbench.personas import load_persona
 from chatbench.prompts import FORCED_ANSWER_PROMPT, USER_COT_PROMPT
 from chatbench.state import ASSISTANT, FORCE_ANSWER, JUDGE, USER, USER_COT
 from tests.conftest import ScriptedChatModel
 
-FAST_RETRY = RetryPolicy(max_attempts=3, initial_interval=0.001, jitter=False, retry_on=_transient)
+FAST_RETRY = RetryPolicy(max_attempts=3, initial_interval=0.001, jitter=False,
+                         retry_on=transient_error)
 
 
 def chat_spec(**fields):

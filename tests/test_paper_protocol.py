@@ -13,13 +13,13 @@ from langgraph.types import RetryPolicy
 
 from chatbench import GraphSpec, SimContext, StopReason, build_graph, initial_state
 from chatbench.config import load_graph_spec, load_grid
-from chatbench.graphs.builder import _transient
+from chatbench.graphs.builder import transient_error
 from chatbench.metrics import summarize
 from chatbench.personas import load_persona
 from chatbench.runner.batch import run_conversations
 from tests.conftest import ScriptedChatModel
 
-FAST_RETRY = RetryPolicy(max_attempts=1, retry_on=_transient)
+FAST_RETRY = RetryPolicy(max_attempts=1, retry_on=transient_error)
 PAPER_PRESETS = ("two_step", "two_step_problem", "two_step_help", "iqa_eval")
 
 QUESTION_TEXT = "What is 7 x 8?\nA. 54\nB. 56\nC. 58\nD. 64"

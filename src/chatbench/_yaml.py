@@ -113,7 +113,7 @@ def resolve_preset(kind: str, name_or_path: str | Path) -> Path:
     candidate = Path(name_or_path)
     if candidate.suffix in {".yaml", ".yml"} or candidate.parent != Path("."):
         if not _exists(candidate):  # a folder or unreadable file: read_text says which
-            raise ConfigError(f"{_singular(kind)} file not found: {shorten(str(candidate))}")
+            raise ConfigError(f"{_singular(kind)} file not found: {shorten(str(candidate), 4096)}")
         return candidate
     shipped = preset_dir(kind) / f"{name_or_path}.yaml"
     if not _exists(shipped) or not shipped.is_file():

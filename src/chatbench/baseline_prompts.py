@@ -78,6 +78,11 @@ DEFAULT_SETTINGS: dict[BaselineKind, RoleSettings] = {
 GRADER_SETTINGS = RoleSettings(temperature=0.7, max_tokens=1000)
 """The grader's settings: the paper called it with ``query_model``'s defaults."""
 
+PROTOCOL = "paper-v1"
+"""The version of everything in this module (prompts, settings, reading rules) and of the
+bundled few-shot examples. It is part of every baseline run's identity: change it whenever
+any of them changes, so answers asked the old way are never resumed into a new run."""
+
 
 def letter_only_prompt(question: Question, examples: Sequence[Question] = ()) -> str:
     """The paper's letter-only user message (HELM's format), few-shot when given examples.

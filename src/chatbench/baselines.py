@@ -17,7 +17,10 @@ chatbench's rules, and the grader asked only when they find none and a grader wa
 Accuracy is reported both ways, as in the paper: invalid replies counted wrong, and invalid
 replies dropped. Unscored answers (failed calls, unreadable grader replies) count in neither
 and are reported separately. Records go to the same SQLite store as conversations (table
-``baselines``), each committed as it finishes, so an interrupted run resumes where it stopped.
+``baselines``), each committed as it finishes, so an interrupted run resumes where it stopped;
+answers stored as failed are asked again. The store keeps each run's identity
+(``chatbench.baseline_identity``), so a run id reused for other questions, kinds, settings or
+models is refused rather than mixed.
 """
 
 from __future__ import annotations
@@ -39,6 +42,13 @@ from tenacity import (
 )
 
 from chatbench._concurrency import map_bounded
+from chatbench._text import encodable
+from chatbench.baseline_identity import (
+    BaselineIdentity,
+    baseline_identity,
+    claim_baselines,
+    default_run_id,
+)
 from chatbench.baseline_prompts import (
     BASELINE_KINDS,
     DEFAULT_SETTINGS,
@@ -60,6 +70,8 @@ from chatbench.models.base import Completion
 from chatbench.models.invoke import invoke_chat
 from chatbench.models.registry import get_chat_model
 from chatbench.questions import SUBJECTS, Question, load_few_shot
+from chatbench.runner.build import check_timing, model_name
+from chatbench.runner.identity import warn_about
 from chatbench.seeding import derive_seed
 from chatbench.storage import ResultStore, UnstorableRecordError
 
@@ -71,10 +83,12 @@ __all__ = [
     "SYSTEM_PROMPT",
     "BaselineJob",
     "BaselineKind",
+    "BaselinePlan",
     "BaselineRecord",
     "build_messages",
     "check_kinds",
     "letter_only_choice",
+    "plan_baseline_run",
     "plan_baselines",
     "run_baselines",
     "summarize_baselines",
@@ -267,13 +281,13 @@ def _call(
     Raises:
         Exception: The last failure, once the attempts are spent (or a non-transient one).
     """
-    from chatbench.graphs.builder import _transient  # the conversations' retry predicate
+    from chatbench.graphs.builder import transient_error  # the conversations' retry predicate
 
     retrying = Retrying(
         stop=stop_after_attempt(setup.max_attempts),
         wait=wait_exponential(multiplier=setup.retry_wait_s, max=60)
         + wait_random(0, setup.retry_wait_s),
-        retry=retry_if_exception(_transient),
+        retry=retry_if_exception(transient_error),
         reraise=True,
     )
     return retrying(invoke_chat, model, messages, settings, seed=seed)
@@ -352,15 +366,22 @@ def run_jobs(
     store: ResultStore | None = None,
     concurrency: int = 1,
     on_record: OnBaseline | None = None,
+    retry_failed: bool = True,
 ) -> Iterator[BaselineRecord]:
     """Run jobs not yet stored, ``concurrency`` at a time, yielding records as they finish.
 
-    Each record is stored (from this thread) before it is yielded. At most
-    ``2 * concurrency`` jobs are in flight; concurrent calls to one local model are batched
-    by its micro-batcher.
+    Answers stored as failed (``error`` set) are asked again, their rows replaced, unless
+    ``retry_failed`` is False. Each record is stored (from this thread) before it is
+    yielded. At most ``2 * concurrency`` jobs are in flight; concurrent calls to one local
+    model are batched by its micro-batcher.
     """
-    done = store.baseline_ids(setup.run_id) if store is not None else set()
-    pending = (job for job in jobs if job.id(setup.run_id) not in done)
+    done: set[str] = set()
+    if store is not None:
+        done = store.baseline_ids(setup.run_id)
+        if retry_failed:
+            done -= store.failed_baseline_ids(setup.run_id)
+    # the store keeps ids as UTF-8 can hold them (``encodable``)
+    pending = (job for job in jobs if encodable(job.id(setup.run_id)) not in done)
 
     def finish(record: BaselineRecord) -> BaselineRecord:
         if store is not None:
@@ -381,6 +402,76 @@ def run_jobs(
     yield from (finish(record) for record in records)
 
 
+@dataclass(frozen=True)
+class BaselinePlan:
+    """A baseline run resolved and checked: everything it needs, before anything is asked."""
+
+    jobs: list[BaselineJob]
+    setup: BaselineSetup
+    identity: BaselineIdentity
+    """What determines the run's answers; a stored run with another is refused."""
+
+    @property
+    def run_id(self) -> str:
+        """The run's id in the store."""
+        return self.setup.run_id
+
+    def claim(self, store: ResultStore) -> list[str]:
+        """Check the run against what ``store`` holds under its id, then record its identity.
+
+        Returns:
+            Warnings to show (a run stored by an older chatbench).
+
+        Raises:
+            ConfigError: The store holds the run id with other settings.
+        """
+        return claim_baselines(store, self.run_id, self.identity, self.setup.assistant_name)
+
+    def stored(self, store: ResultStore) -> tuple[int, int]:
+        """How many of the planned answers ``store`` holds, and how many of those failed."""
+        planned = {encodable(job.id(self.run_id)) for job in self.jobs}
+        return (len(store.baseline_ids(self.run_id) & planned),
+                len(store.failed_baseline_ids(self.run_id) & planned))
+
+
+def plan_baseline_run(
+    questions: Sequence[Question],
+    assistant: ModelArg,
+    *,
+    kinds: Sequence[str] = PAPER_KINDS,
+    grader: ModelArg | None = None,
+    replicates: int = 1,
+    seed: int = 0,
+    run_id: str | None = None,
+    settings: RoleSettings | None = None,
+    concurrency: int = 1,
+    max_attempts: int = 3,
+    retry_wait_s: float = 1.0,
+) -> BaselinePlan:
+    """Resolve and check a baseline run (``run_baselines``' arguments) before it starts.
+
+    Args:
+        run_id: The run's id; None gives ``baseline-`` and a hash of the run's identity
+            (the questions' content, kinds, settings, models, seed, replicates, protocol).
+
+    Returns:
+        The plan: jobs, shared setup and the run's identity.
+
+    Raises:
+        ConfigError: An unknown kind or model, ``replicates``, ``concurrency`` or
+            ``max_attempts`` below 1, a retry wait that is not 0 to a day, or no few-shot
+            examples for a subject.
+    """
+    check_execution(concurrency, max_attempts, retry_wait_s)
+    checked = check_kinds(kinds)
+    jobs = plan_baselines(questions, checked, replicates, seed)
+    identity = baseline_identity(questions, checked, assistant, grader, kind_settings(settings),
+                                 seed, replicates)
+    setup = make_setup(run_id or default_run_id(identity), assistant, grader, settings,
+                       max_attempts, retry_wait_s)
+    return BaselinePlan(jobs, setup, identity)
+
+
 def run_baselines(
     questions: Sequence[Question],
     assistant: ModelArg,
@@ -389,19 +480,23 @@ def run_baselines(
     grader: ModelArg | None = None,
     replicates: int = 1,
     seed: int = 0,
-    run_id: str = "baseline",
+    run_id: str | None = "baseline",
     store: ResultStore | None = None,
     concurrency: int = 1,
     on_record: OnBaseline | None = None,
     settings: RoleSettings | None = None,
     max_attempts: int = 3,
     retry_wait_s: float = 1.0,
+    retry_failed: bool = True,
 ) -> list[BaselineRecord]:
     """Ask every question AI-alone, for each kind and replicate; store each answer as it ends.
 
     Answers already in ``store`` under the same id are skipped, so calling this again after
-    an interruption finishes the run. A model call that still fails after its retries is
-    stored with ``error`` set (and left unscored); it is never raised.
+    an interruption finishes the run; failed ones are asked again (``retry_failed``). A
+    model call that still fails after its retries is stored with ``error`` set (and left
+    unscored); it is never raised. The store keeps the run's identity
+    (``chatbench.baseline_identity``): a ``run_id`` it holds for other questions, kinds,
+    settings or models is refused.
 
     Args:
         questions: The questions.
@@ -413,7 +508,8 @@ def run_baselines(
         replicates: Answers per question and kind.
         seed: Run seed; each call's seed is ``derive_seed(seed, kind, question id, replicate)``
             (only local models take it).
-        run_id: Name of the run in the store.
+        run_id: Name of the run in the store; None for ``baseline-`` and a hash of the run's
+            identity.
         store: Where records are written as they finish.
         concurrency: Questions asked at once (local models batch their calls).
         on_record: Called with each new record (progress display).
@@ -421,13 +517,16 @@ def run_baselines(
             (the paper's).
         max_attempts: Tries per model call.
         retry_wait_s: Wait before the first retry; doubles each time (with jitter).
+        retry_failed: Ask again the answers stored as failed (``error`` set), replacing
+            their rows; False keeps them like any stored answer.
 
     Returns:
         The records made now (not those skipped), in finishing order.
 
     Raises:
         ConfigError: An unknown kind or model, ``replicates``, ``concurrency`` or
-            ``max_attempts`` below 1, or no few-shot examples for a subject.
+            ``max_attempts`` below 1, a retry wait that is not 0 to a day, no few-shot
+            examples for a subject, or ``run_id`` is stored in ``store`` with other settings.
 
     Example:
         >>> from chatbench.questions import load_questions
@@ -436,22 +535,35 @@ def run_baselines(
         >>> records[0].choice, records[0].valid
         ('B', True)
     """
-    check_execution(concurrency, max_attempts)
-    jobs = plan_baselines(questions, kinds, replicates, seed)
-    setup = make_setup(run_id, assistant, grader, settings, max_attempts, retry_wait_s)
-    return list(run_jobs(jobs, setup, store=store, concurrency=concurrency,
-                          on_record=on_record))
+    plan = plan_baseline_run(
+        questions, assistant, kinds=kinds, grader=grader, replicates=replicates, seed=seed,
+        run_id=run_id, settings=settings, concurrency=concurrency, max_attempts=max_attempts,
+        retry_wait_s=retry_wait_s)
+    if store is not None:
+        warn_about(plan.claim(store))
+    return list(run_jobs(plan.jobs, plan.setup, store=store, concurrency=concurrency,
+                         on_record=on_record, retry_failed=retry_failed))
 
 
-def check_execution(concurrency: int, max_attempts: int) -> None:
-    """Check the execution settings.
+def check_execution(concurrency: int, max_attempts: int, retry_wait_s: float) -> None:
+    """Check the execution settings (the retry wait as ``chatbench run`` checks it).
 
     Raises:
-        ConfigError: ``concurrency`` or ``max_attempts`` is below 1.
+        ConfigError: ``concurrency`` or ``max_attempts`` is below 1, or ``retry_wait_s`` is
+            not 0 to a day (NaN and infinity included).
     """
     for name, value in (("concurrency", concurrency), ("max_attempts", max_attempts)):
         if value < 1:
             raise ConfigError(f"{name} must be at least 1, got {value}")
+    check_timing(None, retry_wait_s)
+
+
+def kind_settings(settings: RoleSettings | None) -> dict[BaselineKind, RoleSettings]:
+    """The assistant's settings per kind: the paper's (``DEFAULT_SETTINGS``) for None, else
+    ``settings`` for every kind."""
+    if settings is None:
+        return dict(DEFAULT_SETTINGS)
+    return dict.fromkeys(BASELINE_KINDS, settings)
 
 
 def make_setup(
@@ -467,19 +579,15 @@ def make_setup(
     Raises:
         ConfigError: An unknown model.
     """
-    from chatbench.runner.build import model_name
-
-    per_kind = dict(DEFAULT_SETTINGS) if settings is None else dict.fromkeys(
-        BASELINE_KINDS, settings)
     return BaselineSetup(
         run_id=run_id,
         assistant=get_chat_model(assistant),
         assistant_name=model_name(assistant),
         grader=get_chat_model(grader) if grader is not None else None,
         grader_name=model_name(grader) if grader is not None else RULES,
-        settings=per_kind,
+        settings=kind_settings(settings),
         max_attempts=max_attempts,
-        retry_wait_s=max(0.0, retry_wait_s),
+        retry_wait_s=retry_wait_s,
     )
 
 

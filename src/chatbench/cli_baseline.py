@@ -6,24 +6,22 @@ done by ``chatbench.baselines``.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
+import typer
 from rich.text import Text
 
 from chatbench._cli import cells, console, opt
+from chatbench._text import encodable
 from chatbench.baseline_prompts import BASELINE_KINDS, PAPER_KINDS
 from chatbench.baselines import (
-    BaselineJob,
+    BaselinePlan,
     BaselineRecord,
-    BaselineSetup,
     check_execution,
     check_kinds,
-    make_setup,
-    plan_baselines,
+    plan_baseline_run,
     run_jobs,
     summarize_baselines,
 )
@@ -45,23 +43,21 @@ SeedOpt = Annotated[int, opt("Run seed.", "SEED")]
 ConcurrencyOpt = Annotated[int, opt("Questions at once (local models batch them).",
                                      "CONCURRENCY")]
 OutOpt = Annotated[Path, opt("SQLite result store.", "OUT")]
-RunIdOpt = Annotated[str | None, opt("Run name in the store (default: a hash of the options).",
-                                      "RUN_ID")]
+RunIdOpt = Annotated[str | None, opt(
+    "Run name in the store (default: a hash of what determines the answers: the questions' "
+    "content, kinds, models, seed, replicates). A stored run with other settings is refused.",
+    "RUN_ID")]
 MaxAttemptsOpt = Annotated[int, opt("Tries per model call.", "MAX_ATTEMPTS")]
 RetryWaitOpt = Annotated[float, opt("Seconds before the first retry (doubles each time).",
                                      "RETRY_WAIT")]
-
+RetryFailedOpt = Annotated[bool, typer.Option(
+    "--retry-failed/--no-retry-failed",
+    help="Ask again the answers a rerun finds stored as failed (their rows are replaced), or "
+         "keep them as they are.",
+    envvar="CHATBENCH_RETRY_FAILED")]
 
 PAPER_KINDS_OPTION = ",".join(PAPER_KINDS)
 """The ``--kinds`` default: the paper's three baselines."""
-PROTOCOL = "paper-v1"
-"""Part of the default run id: answers asked with earlier prompts are never resumed into it."""
-
-
-def baseline_run_id(options: dict[str, Any]) -> str:
-    """``baseline-`` and a short hash of the options that shape the results."""
-    digest = hashlib.sha256(json.dumps(options, sort_keys=True, default=str).encode())
-    return f"baseline-{digest.hexdigest()[:10]}"
 
 
 def baseline_command(
@@ -70,25 +66,28 @@ def baseline_command(
     grader: GraderOpt = None, replicates: ReplicatesOpt = 1, seed: SeedOpt = 0,
     concurrency: ConcurrencyOpt = 8, out: OutOpt = Path("chatbench-results.sqlite"),
     run_id: RunIdOpt = None, max_attempts: MaxAttemptsOpt = 3, retry_wait: RetryWaitOpt = 1.0,
+    retry_failed: RetryFailedOpt = True,
 ) -> None:
     """Ask the questions AI-alone (the paper's letter-only zero/few-shot and free text)."""
+    check_execution(concurrency, max_attempts, retry_wait)
     checked = check_kinds(kinds.split(","))
     subject_list = [s.strip() for s in subjects.split(",") if s.strip()] if subjects else None
     asked = load_questions(questions, subjects=subject_list, limit=limit)
-    shaping = {"questions": questions, "subjects": subject_list, "limit": limit,
-               "assistant": assistant, "kinds": checked, "grader": grader,
-               "replicates": replicates, "seed": seed, "protocol": PROTOCOL}
-    run_id = run_id or baseline_run_id(shaping)
-    check_execution(concurrency, max_attempts)
-    jobs = plan_baselines(asked, checked, replicates, seed)
-    setup = make_setup(run_id, assistant, grader, None, max_attempts, retry_wait)
-    console.print(Text.assemble(
-        "baseline ", (run_id, "bold"), f": {len(jobs)} answers ({', '.join(checked)}), "
-        f"assistant {assistant}{_grader_note(checked, grader, assistant)} -> {out}"))
-    planned = {job.id(run_id) for job in jobs}
+    plan = plan_baseline_run(
+        asked, assistant, kinds=checked, grader=grader, replicates=replicates, seed=seed,
+        run_id=run_id, concurrency=concurrency, max_attempts=max_attempts,
+        retry_wait_s=retry_wait)
     with ResultStore(out) as store:
-        _run_with_progress(console, jobs, setup, store, concurrency)
-        records = [r for r in store.baselines(run_id) if r.id in planned]
+        for note in plan.claim(store):  # refused here, before anything is printed or asked
+            console.print(Text.assemble(("warning:", "yellow"), " ", note), soft_wrap=True)
+        console.print(Text.assemble(
+            "baseline ", (plan.run_id, "bold"), f": {len(plan.jobs)} answers "
+            f"({', '.join(checked)}), assistant {assistant}"
+            f"{_grader_note(checked, grader, assistant)} -> {out}"))
+        stored = _stored_note(plan, store, retry_failed)
+        _run_with_progress(plan, store, concurrency, stored, retry_failed)
+        planned = {encodable(job.id(plan.run_id)) for job in plan.jobs}
+        records = [r for r in store.baselines(plan.run_id) if r.id in planned]
     console.print(baseline_table(summarize_baselines(records)))
 
 
@@ -99,19 +98,27 @@ def _grader_note(kinds: Sequence[str], grader: str | None, assistant: str) -> st
     return f", grader {grader}" if grader and "free_text_rules" in kinds else ""
 
 
+def _stored_note(plan: BaselinePlan, store: ResultStore, retry_failed: bool) -> int:
+    """Say what happens to failed answers stored earlier; returns the answers to skip."""
+    stored, failed = plan.stored(store)
+    if failed:
+        console.print(Text.assemble(
+            (f"{failed} failed answers", "yellow"), " stored earlier ",
+            "will be asked again" if retry_failed else "are kept (--no-retry-failed)"))
+    return stored - failed if retry_failed else stored
+
+
 def _run_with_progress(
-    console: Any, jobs: list[BaselineJob], setup: BaselineSetup, store: ResultStore,
-    concurrency: int,
+    plan: BaselinePlan, store: ResultStore, concurrency: int, stored: int, retry_failed: bool
 ) -> None:
-    """Run the jobs under a progress bar that starts at the answers already stored."""
+    """Run the plan under a progress bar that starts at the ``stored`` answers it skips."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    stored = len(store.baseline_ids(setup.run_id) & {job.id(setup.run_id) for job in jobs})
     progress = Progress(TextColumn("[bold]answers"), BarColumn(),
                         TextColumn("{task.completed}/{task.total}"),
                         TextColumn("{task.fields[status]}", markup=False), TimeElapsedColumn(),
                         console=console)
-    task = progress.add_task("baseline", total=len(jobs), completed=stored, status="")
+    task = progress.add_task("baseline", total=len(plan.jobs), completed=stored, status="")
     failed = 0
 
     def on_record(record: BaselineRecord) -> None:
@@ -120,8 +127,8 @@ def _run_with_progress(
         progress.update(task, advance=1, status=f"failed {failed}" if failed else "")
 
     with progress:
-        for _ in run_jobs(jobs, setup, store=store, concurrency=concurrency,
-                           on_record=on_record):
+        for _ in run_jobs(plan.jobs, plan.setup, store=store, concurrency=concurrency,
+                          on_record=on_record, retry_failed=retry_failed):
             pass
 
 

@@ -284,6 +284,25 @@ class ResultStore:
         )
         return {row[0] for row in rows}
 
+    def failed_baseline_ids(self, run_id: str) -> set[str]:
+        """Ids of the baseline run's stored answers whose model call failed (``error`` set):
+        a rerun asks them again, unless told to keep them."""
+        rows = self._db.execute(
+            "SELECT id FROM baselines WHERE run_id = ? "
+            "AND json_extract(record, '$.error') IS NOT NULL",
+            (encodable(run_id),),
+        )
+        return {row[0] for row in rows}
+
+    def baseline_keys(self, run_id: str) -> list[tuple[str, str, str]]:
+        """The distinct (kind, question id, model) of a baseline run's stored answers: what
+        a run stored without its identity (by an older chatbench) can be checked against."""
+        rows = self._db.execute(
+            "SELECT DISTINCT kind, question_id, model FROM baselines WHERE run_id = ?",
+            (encodable(run_id),),
+        ).fetchall()
+        return [(str(kind), str(question), str(model)) for kind, question, model in rows]
+
     def close(self) -> None:
         """Close the database."""
         self._db.close()

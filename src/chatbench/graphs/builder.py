@@ -45,7 +45,7 @@ _LANGGRAPH_RETRY_ON = RetryPolicy().retry_on
 (its function lives in a private module)."""
 
 
-def _transient(exc: Exception) -> bool:
+def transient_error(exc: Exception) -> bool:
     """Retry model-call failures and timeouts, never chatbench's own errors (bad config,
     unusable output). LangGraph's default gives up on ``OSError``, of which ``TimeoutError``
     is one."""
@@ -57,7 +57,7 @@ def _transient(exc: Exception) -> bool:
 def retry_policy(max_attempts: int = 3, initial_wait_s: float = 1.0) -> RetryPolicy:
     """Retries of transient model-call failures, with exponential backoff and jitter."""
     return RetryPolicy(max_attempts=max_attempts, initial_interval=initial_wait_s,
-                       retry_on=_transient)
+                       retry_on=transient_error)
 
 
 DEFAULT_RETRY = retry_policy()

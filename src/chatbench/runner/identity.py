@@ -136,7 +136,7 @@ def differences(old: RunIdentity, new: RunIdentity) -> list[str]:
     """
     changes = [f"{field}: {getattr(old, field)} -> {getattr(new, field)}"
                for field in ("seed", "replicates") if getattr(old, field) != getattr(new, field)]
-    question_change = _question_change(old.questions, new.questions)
+    question_change = describe_question_change(old.questions, new.questions)
     if question_change:
         changes.append(question_change)
     changes += _variant_changes(old.variants, new.variants)
@@ -145,7 +145,7 @@ def differences(old: RunIdentity, new: RunIdentity) -> list[str]:
     return changes
 
 
-def _question_change(old: Mapping[str, str], new: Mapping[str, str]) -> str | None:
+def describe_question_change(old: Mapping[str, str], new: Mapping[str, str]) -> str | None:
     edited = sum(1 for key in old.keys() & new.keys() if old[key] != new[key])
     added, removed = len(new.keys() - old.keys()), len(old.keys() - new.keys())
     if not (edited or added or removed):
@@ -171,25 +171,25 @@ def _variant_changes(
 
 
 def _one_variant_changes(prefix: str, old: VariantIdentity, new: VariantIdentity) -> list[str]:
-    changes = [f"{prefix}graph {key}: {_change(a, b)}"
-               for key, a, b in _flat_differences(old.spec, new.spec)]
+    changes = [f"{prefix}graph {key}: {describe_change(a, b)}"
+               for key, a, b in flat_differences(old.spec, new.spec)]
     if old.persona != new.persona:
         old_name = None if old.persona is None else old.persona.get("name")
         new_name = None if new.persona is None else new.persona.get("name")
         if old_name != new_name:
-            changes.append(f"{prefix}persona: {_change(old_name, new_name)}")
+            changes.append(f"{prefix}persona: {describe_change(old_name, new_name)}")
         else:
-            fields = [key for key, _, _ in _flat_differences(old.persona or {}, new.persona or {})]
+            fields = [key for key, _, _ in flat_differences(old.persona or {}, new.persona or {})]
             changes.append(f"{prefix}persona {_short(new_name)} text changed "
                            f"({', '.join(fields)})")
     for role in sorted(old.models.keys() | new.models.keys()):
         a, b = old.models.get(role), new.models.get(role)
         if a != b:
-            changes.append(f"{prefix}{role}: {_change(a, b)}")
+            changes.append(f"{prefix}{role}: {describe_change(a, b)}")
     return changes
 
 
-def _flat_differences(
+def flat_differences(
     old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = ""
 ) -> list[tuple[str, Any, Any]]:
     """(dotted key, old, new) for each leaf that differs (nested mappings are walked)."""
@@ -197,7 +197,7 @@ def _flat_differences(
     for key in sorted(old.keys() | new.keys()):
         a, b = old.get(key), new.get(key)
         if isinstance(a, Mapping) and isinstance(b, Mapping):
-            found += _flat_differences(a, b, f"{prefix}{key}.")
+            found += flat_differences(a, b, f"{prefix}{key}.")
         elif a != b:
             found.append((f"{prefix}{key}", a, b))
     return found
@@ -215,7 +215,7 @@ def _short(value: Any, width: int = 48, skip: int = 0) -> str:
     return head + (text[skip:] if len(text) - skip <= width else text[skip:skip + width] + "...")
 
 
-def _change(old: Any, new: Any) -> str:
+def describe_change(old: Any, new: Any) -> str:
     """``old -> new``, both shortened where they differ: a long common start is elided, so
     two long values show the part that changed."""
     a, b = _text(old), _text(new)
@@ -225,7 +225,7 @@ def _change(old: Any, new: Any) -> str:
     return f"{_short(a, skip=skip)} -> {_short(b, skip=skip)}"
 
 
-def _listed(changes: list[str]) -> str:
+def list_changes(changes: list[str]) -> str:
     shown = "; ".join(changes[:MAX_LISTED])
     more = len(changes) - MAX_LISTED
     return shown + (f"; and {more} more" if more > 0 else "")
@@ -268,7 +268,7 @@ def claim_run(
         if changes:
             raise ConfigError(
                 f"run {run_id!r} in {store.path} was made with other settings: "
-                f"{_listed(changes)}. Its stored results would not match: give another run "
+                f"{list_changes(changes)}. Its stored results would not match: give another run "
                 f"id (--run-id; none gives an id made from the settings) or store (--out)"
             )
     else:
@@ -314,12 +314,12 @@ def _check_older_run(
     for variant, _, models in rows:
         now = variants.get(variant)
         if now is not None and models is not None and models != now:
-            problems += [f"{role}: {_change(models.get(role), now.get(role))}"
+            problems += [f"{role}: {describe_change(models.get(role), now.get(role))}"
                          for role in sorted(now) if models.get(role) != now.get(role)]
     if problems:
         raise ConfigError(
             f"run {run_id!r} in {store.path} (stored by an older chatbench) was made with "
-            f"other settings: {_listed(sorted(set(problems)))}. Give another run id "
+            f"other settings: {list_changes(sorted(set(problems)))}. Give another run id "
             f"(--run-id) or store (--out)"
         )
     return [f"run {run_id!r} was stored by an older chatbench, which kept no record of its "
