@@ -358,8 +358,10 @@ def _read_only_sqlite(monkeypatch: pytest.MonkeyPatch) -> None:
     """Open every store as SQLite opens a file it may not write (root ignores chmod)."""
     connect = sqlite3.connect
 
-    def read_only(path: object, *args: object, **kwargs: object) -> sqlite3.Connection:
-        return connect(f"file:{path}?mode=ro", *args, uri=True, **kwargs)  # type: ignore[arg-type]  # test shim
+    def read_only(path: object, *args: object, uri: bool = False,
+                  **kwargs: object) -> sqlite3.Connection:
+        target = path if uri else f"file:{path}?mode=ro"  # a reader's URI is read-only already
+        return connect(target, *args, uri=True, **kwargs)  # type: ignore[arg-type]  # test shim
 
     monkeypatch.setattr("chatbench.storage.sqlite3.connect", read_only)
 

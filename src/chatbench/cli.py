@@ -9,7 +9,7 @@ import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -24,7 +24,7 @@ from chatbench._files import file_error
 from chatbench._yaml import format_validation_error
 from chatbench.config import AblationGrid, RunConfig, list_graph_specs, load_grid
 from chatbench.errors import ChatBenchError, ConfigError
-from chatbench.metrics import Summary, summarize_by
+from chatbench.metrics import Summary
 from chatbench.models.base import DTYPE_ENV, check_dtype
 from chatbench.personas import list_personas
 from chatbench.questions import SUBJECTS
@@ -133,7 +133,7 @@ def _claim(out: Path, plan: RunPlan | GridPlan, retry_failed: bool) -> int:
     Opening the store (created if missing) checks that it can hold results, and claiming the
     run there checks that a run stored under the same id had the same settings, both before
     anything is printed or run. Skipped: the stored conversations, less the failed ones
-    when those run again.
+    when those run again, and less the rows no version can read (``lost_ids``).
 
     Raises:
         ConfigError: The store cannot be written, or holds the run id with other settings.
@@ -142,19 +142,26 @@ def _claim(out: Path, plan: RunPlan | GridPlan, retry_failed: bool) -> int:
         for note in plan.claim(store):
             console.print(Text.assemble(("warning:", "yellow"), " ", note), soft_wrap=True)
         stored, failed = store.ids(plan.run_id), store.failed_ids(plan.run_id)
+        lost = store.lost_ids(plan.run_id)
     if failed:
         console.print(Text.assemble(
             (f"{len(failed)} failed conversations", "yellow"), " stored earlier ",
             "will run again" if retry_failed else "are kept (--no-retry-failed)",
         ))
-    return len(stored - failed) if retry_failed else len(stored)
+    rerun = lost | failed if retry_failed else lost - failed
+    if rerun - failed:
+        console.print(Text.assemble(
+            (f"{len(rerun - failed)} stored conversations", "yellow"),
+            " cannot be read (no valid JSON) and will run again",
+        ))
+    return len(stored - rerun)
 
 
 def _with_progress(
     planned: int,
     stored: int,
-    run: Callable[[Callable[[ConversationRecord], None]], list[ConversationRecord]],
-) -> list[ConversationRecord]:
+    run: Callable[[Callable[[ConversationRecord], None]], object],
+) -> None:
     """Call ``run(on_record)`` under a progress bar with ETA and live accuracy; the bar
     starts at the conversations already stored (a resumed run)."""
     progress = Progress(
@@ -178,21 +185,28 @@ def _with_progress(
         progress.update(task, advance=1, status=status)
 
     with progress:
-        return run(on_record)
+        run(on_record)
 
 
-def _report(records: Sequence[ConversationRecord], out: Path, started: float, by: str) -> None:
-    console.print(summary_table(summarize_by(records, by), f"accuracy by {by}"))
-    failed = [r for r in records if r.stop_reason is StopReason.ERROR]
-    if failed:
-        kinds = Counter((r.error or "").split(":", 1)[0] for r in failed)
+def _report(out: Path, run_id: str, started: float, by: str) -> None:
+    """The run's summary table and failures, computed in SQL from the store: no record is
+    loaded, so memory stays flat however long the run (``ResultStore.summarize``)."""
+    with ResultStore(out, read_only=True) as store:
+        summaries = store.summarize(run_id, by)
+        kinds = store.failure_kinds(run_id)
+        lost = len(store.lost_ids(run_id))
+    console.print(summary_table(summaries, f"accuracy by {by}"))
+    if kinds:
         console.print(Text.assemble(
-            (f"{len(failed)} failed conversations", "yellow"),
+            (f"{sum(n for _, n in kinds)} failed conversations", "yellow"),
             " (stored with their errors): ",
-            ", ".join(f"{k} x{n}" for k, n in kinds.most_common()),
+            ", ".join(f"{k} x{n}" for k, n in kinds),
         ))
+    if lost:
+        console.print(Text.assemble((f"{lost} stored conversations", "yellow"),
+                                    " cannot be read (no valid JSON) and are left out"))
     console.print(
-        f"{len(records)} conversations in {out}; this invocation took "
+        f"{summaries[-1].conversations} conversations in {out}; this invocation took "
         f"{time.perf_counter() - started:.1f} s"
     )
 
@@ -207,8 +221,7 @@ def _validated(
 
 
 def _execute_run(config: RunConfig, started: float) -> None:
-    from chatbench.runner.batch import plan_run
-    from chatbench.runner.batch import run as run_evaluation
+    from chatbench.runner.batch import plan_run, run_to_store
 
     plan = plan_run(config)
     stored = _claim(config.out, plan, config.retry_failed)
@@ -216,10 +229,8 @@ def _execute_run(config: RunConfig, started: float) -> None:
         "run ", (plan.run_id, "bold"), f": {plan.planned} conversations, graph "
         f"{config.graph}, user {config.user}, assistant {config.assistant} -> {config.out}"
     ))
-    records = _with_progress(
-        plan.planned, stored, lambda cb: run_evaluation(plan, on_record=cb)
-    )
-    _report(records, config.out, started, "subject")
+    _with_progress(plan.planned, stored, lambda cb: run_to_store(plan, on_record=cb))
+    _report(config.out, plan.run_id, started, "subject")
 
 
 GRID_EXECUTION = ("concurrency", "executor", "ray_address", "processes", "retry_failed")
@@ -228,7 +239,7 @@ GRID_EXECUTION = ("concurrency", "executor", "ray_address", "processes", "retry_
 
 def _execute_grid(grid: AblationGrid, out: Path, execution: dict[str, Any], started: float) -> None:
     from chatbench.graphs.builder import retry_policy
-    from chatbench.runner.ablate import plan_grid, run_grid
+    from chatbench.runner.ablate import plan_grid, run_grid_to_store
 
     retry = retry_policy(execution["max_attempts"], execution["retry_wait_s"])
     plan = plan_grid(grid, retry=retry, call_timeout_s=execution["call_timeout_s"])
@@ -239,10 +250,9 @@ def _execute_grid(grid: AblationGrid, out: Path, execution: dict[str, Any], star
         f"{len(plan.questions)} questions x {grid.replicates} = {plan.planned} "
         f"conversations -> {out}"
     ))
-    records = _with_progress(
-        plan.planned, stored, lambda cb: run_grid(plan, str(out), on_record=cb, **execution)
-    )
-    _report(records, out, started, "variant")
+    _with_progress(plan.planned, stored,
+                   lambda cb: run_grid_to_store(plan, str(out), on_record=cb, **execution))
+    _report(out, plan.run_id, started, "variant")
 
 
 @app.command()
@@ -367,11 +377,17 @@ def _execution(
 def _resume(path: Path, run_id: str | None, execution: dict[str, Any], started: float) -> None:
     if not path.exists():  # a folder or unreadable file: the store says which
         raise ConfigError(f"nothing to resume: {path} does not exist")
-    with ResultStore(path) as store:
-        runs = [r for r in store.runs() if run_id is None or r.run_id == run_id]
-    if not runs:
+    with ResultStore(path, read_only=True) as store:  # written only once the run is claimed
+        names = store.run_ids()
+        runs = {r.run_id: r for r in store.runs()}
+    wanted = run_id if run_id is not None else (names[-1] if names else None)
+    if wanted is None or wanted not in names:
         raise ConfigError(f"{path}: no run {'named ' + repr(run_id) if run_id else 'stored'}")
-    stored = runs[-1]
+    if wanted not in runs:  # the latest one, unless named: not an older one instead
+        raise ConfigError(f"{path}: run {wanted!r} cannot be resumed: its stored "
+                          "configuration cannot be read (see the warning above); run it "
+                          "again with its options, or give another --run-id")
+    stored = runs[wanted]
     console.print(Text.assemble("resuming ", (stored.run_id, "bold"), f" from {path}"))
     if stored.kind == "ablate":
         grid = _validated(AblationGrid, stored.config, f"{path} run {stored.run_id}")

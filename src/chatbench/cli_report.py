@@ -56,8 +56,16 @@ def report_command(
         raise ConfigError(f"{path}: no conversations of run {run_id!r}; runs: "
                           + (", ".join(_run_ids(path)) or "none"))
     print_report(results, console)
-    written = write_html_report(results, html or path.with_suffix(".html"))
-    console.print(f"HTML report: {written}")
+    try:
+        written = write_html_report(results, html or path.with_suffix(".html"))
+    except ConfigError as exc:
+        if html is not None:
+            raise
+        # the default place, beside the store, may be read-only: the tables are printed
+        console.print(Text.assemble(("warning:", "yellow"), f" no HTML report: {exc}; give "
+                                    "--html to write it elsewhere"), soft_wrap=True)
+    else:
+        console.print(f"HTML report: {written}")
     if figures is not None:
         pngs = save_figures(results, figures)
         console.print(f"{len(pngs)} figures in {figures}")
@@ -87,7 +95,7 @@ def show_command(
 ) -> None:
     """Print one conversation: question, turns with the user's scratchpad, the assistant's
     choices, the verdict and the rubric judgements."""
-    with ResultStore(_existing(path)) as store:
+    with ResultStore(_existing(path), read_only=True) as store:
         record = _find_record(store, id, index)
         question = _question_of(store, record)
     for part in render_conversation(record, question):
@@ -95,23 +103,25 @@ def show_command(
 
 
 def _run_ids(path: Path) -> list[str]:
-    with ResultStore(path) as store:
-        return [run.run_id for run in store.runs()]
+    with ResultStore(path, read_only=True) as store:
+        return store.run_ids()
 
 
 def _find_record(store: ResultStore, id: str | None, index: int) -> ConversationRecord:
     """The record with this id, else the one at this index.
 
     Raises:
-        ConfigError: Unknown id or index out of range (the message lists a few ids).
+        ConfigError: Unknown or unreadable id, or index out of range (the message lists a
+            few ids).
     """
+    if id is not None:
+        found = store.record(id)
+        if found is not None:
+            return found
     records = list(store.records())
     if not records:
         raise ConfigError(f"{store.path}: no conversations stored")
     if id is not None:
-        for record in records:
-            if record.id == id:
-                return record
         listed = ", ".join(r.id for r in records[:IDS_LISTED])
         more = f" (and {len(records) - IDS_LISTED} more)" if len(records) > IDS_LISTED else ""
         raise ConfigError(f"{store.path}: no conversation {id!r}; ids are: {listed}{more}")

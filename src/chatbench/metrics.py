@@ -48,8 +48,39 @@ class Summary:
         return self.answered / self.scored if self.scored else None
 
 
-def _mean(values: Sequence[float]) -> float | None:
-    return sum(values) / len(values) if values else None
+def summary_from_totals(
+    group: str, conversations: int, errors: int, answered: int, correct: int,
+    turns: float, seconds: float,
+) -> Summary:
+    """The ``Summary`` of a group from its counts and sums, however they were counted (in
+    Python by ``summarize``, in SQL by ``ResultStore.summarize``).
+
+    Args:
+        group: The group's name.
+        conversations: Conversations in the group.
+        errors: Those that failed (stop reason ``error``).
+        answered: Those not failed whose user answered.
+        correct: Those answered correctly.
+        turns: User turns summed over the conversations that did not fail.
+        seconds: Wall time summed over all conversations.
+
+    Returns:
+        The ``Summary``; a mean over no conversations is None.
+
+    Example:
+        >>> summary_from_totals("all", 2, 1, 1, 1, 3, 5.0).mean_seconds
+        2.5
+    """
+    scored = conversations - errors
+    return Summary(
+        group=group,
+        conversations=conversations,
+        errors=errors,
+        answered=answered,
+        correct=correct,
+        mean_turns=turns / scored if scored else None,
+        mean_seconds=seconds / conversations if conversations else None,
+    )
 
 
 def summarize(group: str, records: Sequence[ConversationRecord]) -> Summary:
@@ -61,14 +92,14 @@ def summarize(group: str, records: Sequence[ConversationRecord]) -> Summary:
     """
     scored = [r for r in records if r.stop_reason is not StopReason.ERROR]
     answered = [r for r in scored if r.answered]
-    return Summary(
-        group=group,
+    return summary_from_totals(
+        group,
         conversations=len(records),
         errors=len(records) - len(scored),
         answered=len(answered),
         correct=sum(r.correct for r in answered),
-        mean_turns=_mean([r.turns for r in scored]),
-        mean_seconds=_mean([r.seconds for r in records]),
+        turns=sum(r.turns for r in scored),
+        seconds=sum(r.seconds for r in records),
     )
 
 

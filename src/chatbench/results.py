@@ -80,13 +80,13 @@ def load_results(path: str | Path, run_id: str | None = None) -> Results:
     Returns:
         The ``Results``.
 
+    The store is opened read-only: it is neither created nor changed. A row that cannot be
+    read is skipped, with a logged warning naming it (``ResultStore.records``).
+
     Raises:
         ConfigError: The file does not exist or is not a result store.
     """
-    path = Path(path)
-    if not path.exists():  # a folder or unreadable file: the store says which
-        raise ConfigError(f"{path}: no such result store")
-    with ResultStore(path) as store:
+    with ResultStore(path, read_only=True) as store:
         records = list(store.records(run_id))
         baselines = _stored_baselines(store)
     return results_from_records(records, baselines)
@@ -197,7 +197,7 @@ def _timing_rows(record: ConversationRecord) -> list[dict[str, Any]]:
 def _stored_baselines(store: ResultStore) -> list[Any]:
     """The store's AI-alone baseline records, if this version of the store keeps any."""
     reader = getattr(store, "baselines", None)
-    return list(reader()) if callable(reader) else []
+    return list(reader()) if callable(reader) and store.has_table("baselines") else []
 
 
 def _baselines_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:

@@ -129,6 +129,30 @@ def run_grid(
     Raises:
         ConfigError: The store holds the grid's run id with other settings.
     """
+    run_grid_to_store(plan, out, concurrency=concurrency, executor=executor,
+                      ray_address=ray_address, processes=processes, on_record=on_record,
+                      retry_failed=retry_failed)
+    with ResultStore(out, read_only=True) as store:
+        return list(store.records(plan.run_id))
+
+
+def run_grid_to_store(
+    plan: GridPlan,
+    out: str,
+    *,
+    concurrency: int = 8,
+    executor: Executor = "thread",
+    ray_address: str | None = None,
+    processes: int | None = None,
+    on_record: OnRecord | None = None,
+    retry_failed: bool = True,
+) -> None:
+    """``run_grid``, keeping no record in memory: for grids of any size (the CLI
+    summarises the store in SQL afterwards, ``ResultStore.summarize``).
+
+    Raises:
+        ConfigError: As ``run_grid``.
+    """
     grid = plan.grid
     jobs = plan_jobs(plan.questions, plan.variants, grid.replicates, grid.seed)
     with ResultStore(out) as store:
@@ -137,4 +161,3 @@ def run_grid(
                          executor=executor, ray_address=ray_address, processes=processes,
                          on_record=on_record, retry_failed=retry_failed):
             pass
-        return list(store.records(plan.run_id))

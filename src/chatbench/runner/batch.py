@@ -122,12 +122,14 @@ class Recorder:
     on_record: OnRecord | None
 
     def pending(self, jobs: Iterable[Job]) -> Iterator[Job]:
-        """The jobs whose conversations are not in the store yet, or are stored as failed
-        (read from it now): a failed conversation runs again and its new record replaces
-        the error row. ``execute(retry_failed=False)`` leaves failed ones out beforehand."""
+        """The jobs whose conversations are not in the store yet, are stored as failed, or
+        whose rows no version can read (``ResultStore.lost_ids``), as read from it now: such
+        a conversation runs again and its new record replaces the row.
+        ``execute(retry_failed=False)`` leaves failed ones out beforehand."""
         done = set()
         if self.store is not None:
-            done = self.store.ids(self.run_id) - self.store.failed_ids(self.run_id)
+            done = (self.store.ids(self.run_id) - self.store.failed_ids(self.run_id)
+                    - self.store.lost_ids(self.run_id))
         # the store keeps ids as UTF-8 can hold them (``encodable``)
         return (job for job in jobs if encodable(job.id(self.run_id)) not in done)
 
@@ -363,6 +365,21 @@ def run(
         ConfigError: Bad questions, graph, persona or model names, or the store holds the
             run id with other settings (edited files, other models...).
     """
+    plan = run_to_store(config, on_record=on_record)
+    with ResultStore(plan.config.out, read_only=True) as store:
+        return list(store.records(plan.run_id))
+
+
+def run_to_store(config: RunConfig | RunPlan, *, on_record: OnRecord | None = None) -> RunPlan:
+    """``run``, keeping no record in memory: for runs of any size (the CLI summarises the
+    store in SQL afterwards, ``ResultStore.summarize``).
+
+    Returns:
+        The run's plan (its ``run_id``, and ``config.out``, the store).
+
+    Raises:
+        ConfigError: As ``run``.
+    """
     plan = config if isinstance(config, RunPlan) else plan_run(config)
     config = plan.config
     retry = retry_policy(config.max_attempts, config.retry_wait_s)
@@ -376,4 +393,4 @@ def run(
                          processes=config.processes, on_record=on_record,
                          retry_failed=config.retry_failed):
             pass
-        return list(store.records(plan.run_id))
+    return plan
