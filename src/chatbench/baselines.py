@@ -32,7 +32,6 @@ from typing import Any, cast
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
-from pydantic import BaseModel, ConfigDict
 from tenacity import (
     Retrying,
     retry_if_exception,
@@ -70,6 +69,7 @@ from chatbench.models.base import Completion
 from chatbench.models.invoke import invoke_chat
 from chatbench.models.registry import get_chat_model
 from chatbench.questions import SUBJECTS, Question, load_few_shot
+from chatbench.records import RULES, BaselineRecord
 from chatbench.runner.build import check_timing, model_name
 from chatbench.runner.identity import warn_about
 from chatbench.seeding import derive_seed
@@ -94,59 +94,11 @@ __all__ = [
     "summarize_baselines",
 ]
 
-RULES = "rules"
-"""``BaselineRecord.grader`` when no grader model was asked."""
 ALL_SUBJECTS = "all"
 """``subject`` of a kind's overall row in ``summarize_baselines``."""
 
 ModelArg = str | BaseChatModel
 OnBaseline = Callable[["BaselineRecord"], None]
-
-
-class BaselineRecord(BaseModel):
-    """One AI-alone answer to one question."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    id: str
-    """``{run_id}/{kind}/{question_id}/{replicate}``: the idempotent key in the store."""
-    run_id: str
-    kind: BaselineKind
-    question_id: str
-    subject: str
-    model: str
-    """The assistant's name (its model string, or its class and model name)."""
-    prompt: str
-    """The user message (few-shot examples are inline in it)."""
-    reply: str
-    """The assistant's reply ("" when the call failed)."""
-    choice: str | None
-    """The letter read from the reply, or None."""
-    valid: bool
-    """Letter-only: the reply starts with a letter; ``free_text``: the grader's reply was read
-    (the paper marks no free-text answer invalid); ``free_text_rules``: a letter was read."""
-    correct: bool
-    """``choice`` is the right letter (an invalid or unscored answer is never correct)."""
-    correct_answer: str
-    scored: bool = True
-    """False when the paper leaves the answer out of accuracy: a call failed, or the
-    grader's reply was not JSON."""
-    grader: str = RULES
-    """``"rules"``, or the grader model's name when it was asked."""
-    grader_reply: str | None = None
-    """What the grader said, when it was asked."""
-    grader_json: dict[str, Any] | None = None
-    """The grader's parsed object (``attempted_answer``, ``answer_val``, ``answer_letter``)."""
-    seconds: float
-    """Wall time of this record's model calls, retries included."""
-    input_tokens: int | None = None
-    """The assistant call's prompt tokens, where the model reports them."""
-    output_tokens: int | None = None
-    error: str | None = None
-    """Why a model call failed after its retries (the record is then unscored)."""
-    replicate: int = 0
-    seed: int
-    """The per-call seed (only local models receive it)."""
 
 
 def baseline_id(run_id: str, kind: str, question_id: str, replicate: int) -> str:

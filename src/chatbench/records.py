@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from chatbench._text import encodable, json_data, model_json
+from chatbench.baseline_prompts import BaselineKind
 from chatbench.judges import Judgement
 from chatbench.state import NodeTiming, StopReason, Verdict
 
@@ -127,3 +128,53 @@ def sendable_json(record: ConversationRecord) -> str:
 _IDENTITY = {"id", "run_id", "question_id", "subject", "variant", "replicate", "seed", "persona",
              "correct_answer", "turns", "seconds"}
 """The fields ``error_record`` keeps as they are (strings escaped)."""
+
+
+RULES = "rules"
+"""``BaselineRecord.grader`` when chatbench's rules read the answer (no grader model)."""
+
+
+class BaselineRecord(BaseModel):
+    """One AI-alone answer to one question."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    """``{run_id}/{kind}/{question_id}/{replicate}``: the idempotent key in the store."""
+    run_id: str
+    kind: BaselineKind
+    question_id: str
+    subject: str
+    model: str
+    """The assistant's name (its model string, or its class and model name)."""
+    prompt: str
+    """The user message (few-shot examples are inline in it)."""
+    reply: str
+    """The assistant's reply ("" when the call failed)."""
+    choice: str | None
+    """The letter read from the reply, or None."""
+    valid: bool
+    """Letter-only: the reply starts with a letter; ``free_text``: the grader's reply was read
+    (the paper marks no free-text answer invalid); ``free_text_rules``: a letter was read."""
+    correct: bool
+    """``choice`` is the right letter (an invalid or unscored answer is never correct)."""
+    correct_answer: str
+    scored: bool = True
+    """False when the paper leaves the answer out of accuracy: a call failed, or the
+    grader's reply was not JSON."""
+    grader: str = RULES
+    """``"rules"``, or the grader model's name when it was asked."""
+    grader_reply: str | None = None
+    """What the grader said, when it was asked."""
+    grader_json: dict[str, Any] | None = None
+    """The grader's parsed object (``attempted_answer``, ``answer_val``, ``answer_letter``)."""
+    seconds: float
+    """Wall time of this record's model calls, retries included."""
+    input_tokens: int | None = None
+    """The assistant call's prompt tokens, where the model reports them."""
+    output_tokens: int | None = None
+    error: str | None = None
+    """Why a model call failed after its retries (the record is then unscored)."""
+    replicate: int = 0
+    seed: int
+    """The per-call seed (only local models receive it)."""

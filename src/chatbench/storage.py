@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -30,10 +30,7 @@ from chatbench._files import file_error
 from chatbench._text import encodable, model_json
 from chatbench.errors import ChatBenchError, ConfigError
 from chatbench.metrics import Summary, summary_from_totals
-from chatbench.records import ConversationRecord
-
-if TYPE_CHECKING:
-    from chatbench.baselines import BaselineRecord
+from chatbench.records import BaselineRecord, ConversationRecord
 
 
 class StoreError(ConfigError):
@@ -544,8 +541,6 @@ class ResultStore:
         A row this version cannot read is skipped and named in a logged warning, as in
         ``records``.
         """
-        from chatbench.baselines import BaselineRecord  # chatbench.baselines imports the runner
-
         query = "SELECT id, record FROM baselines"
         args: tuple[str, ...] = ()
         if run_id is not None:

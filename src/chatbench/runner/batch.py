@@ -151,7 +151,10 @@ class Recorder:
         return record
 
 
-def _execute(job: Job, run_id: str) -> ConversationRecord:
+def execute_job(job: Job, run_id: str) -> ConversationRecord:
+    """Run one job's conversation and return its record (never raises for a model failure:
+    a failed conversation is an error record). Every executor calls this, in whatever
+    thread, process or Ray task runs the job."""
     variant = job.variant
     context = SimContext(
         assistant=variant.models.assistant,
@@ -182,7 +185,7 @@ def run_jobs(
     ``2 * concurrency`` jobs are in flight, so memory stays flat however long the run.
     """
     recorder = Recorder(run_id, store, on_record)
-    records = map_bounded(lambda job: _execute(job, run_id), recorder.pending(jobs), concurrency,
+    records = map_bounded(lambda job: execute_job(job, run_id), recorder.pending(jobs), concurrency,
                           "chatbench-conv")
     yield from (recorder.finish(record) for record in records)
 

@@ -42,7 +42,7 @@ from chatbench.models.base import TextCompleter
 from chatbench.models.invoke import LOCAL_LLM_TYPE
 from chatbench.questions import Question
 from chatbench.records import ConversationRecord, sendable_json
-from chatbench.runner.batch import Job, OnRecord, Recorder, Variant, _execute
+from chatbench.runner.batch import Job, OnRecord, Recorder, Variant, execute_job
 from chatbench.runner.build import build_models, is_local_model_string, is_model_string
 from chatbench.storage import ResultStore
 
@@ -346,7 +346,7 @@ def _run_and_send(job: Job, *, outbox: _Outbox, run_id: str) -> None:
     """Run one conversation and send its record at once (from the thread that ran it, not
     when the pool gets round to it: the pool may be waiting for the next task). Records
     travel as JSON, which costs both sides less than pickling the model."""
-    outbox.send(("record", sendable_json(_execute(job, run_id))))
+    outbox.send(("record", sendable_json(execute_job(job, run_id))))
 
 
 def _jobs(inbox: Any, outbox: _Outbox, recipes: list[Recipe]) -> Iterator[Job]:

@@ -26,7 +26,7 @@ from chatbench.errors import ConfigError, MissingDependencyError
 from chatbench.graphs.builder import DEFAULT_RETRY, retry_policy
 from chatbench.questions import Question
 from chatbench.records import ConversationRecord, sendable_json
-from chatbench.runner.batch import Job, OnRecord, Recorder, Variant, _execute
+from chatbench.runner.batch import Job, OnRecord, Recorder, Variant, execute_job
 from chatbench.runner.build import build_models, is_model_string
 from chatbench.storage import ResultStore
 
@@ -175,7 +175,7 @@ def _run_shard(shard: Shard, run_id: str) -> list[str]:
     (a record JSON cannot hold comes back as its error record, as from a worker process)."""
     variant = _variant(shard["variant"])
     return [
-        sendable_json(_execute(Job(Question.model_validate(q), variant, rep, seed), run_id))
+        sendable_json(execute_job(Job(Question.model_validate(q), variant, rep, seed), run_id))
         for q, rep, seed in shard["conversations"]
     ]
 
