@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from chatbench.config import GraphSpec, RoleSettings, load_graph_spec
-from chatbench.human_data import load_halie
+from chatbench.data.human_data import load_halie
 from chatbench.training.examples import build_examples
 from chatbench.training.fidelity import (
     conversation_questions,

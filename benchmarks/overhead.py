@@ -48,10 +48,10 @@ from chatbench import (
     load_questions,
     run_conversations,
 )
+from chatbench.data.questions import Question
 from chatbench.graphs.builder import DEFAULT_RETRY
 from chatbench.models.registry import get_chat_model
 from chatbench.nodes import make_route_after_assistant, route_after_user, untraced
-from chatbench.questions import Question
 from chatbench.runner.batch import Executor
 from chatbench.runner.process_executor import default_processes
 from chatbench.state import ASSISTANT, FORCE_ANSWER, JUDGE, USER, ConversationState, StopReason

@@ -40,16 +40,16 @@ from rich.console import Console
 from rich.table import Table
 
 from chatbench import prompts
-from chatbench.choice import extract_choice
 from chatbench.config import GraphSpec, RoleSettings
+from chatbench.data.questions import Question, load_questions
 from chatbench.models.base import DTYPE_ENV, Completion
 from chatbench.models.engine import EngineStats
 from chatbench.models.hf import LocalCausalLM, Row, in_own_thread
 from chatbench.models.prefix_cache import PrefixCache
 from chatbench.models.registry import load_local_lm
-from chatbench.questions import Question, load_questions
 from chatbench.records import ConversationRecord
 from chatbench.runner.batch import run_conversations
+from chatbench.scoring.choice import extract_choice
 from chatbench.simulators.prompted import FORCED_MAX_TOKENS, FORCED_PREFIX
 from chatbench.state import END_TOKEN
 

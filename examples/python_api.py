@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 
 from chatbench import GraphSpec, ResultStore, load_questions, run_conversations
-from chatbench.metrics import summarize_by
+from chatbench.scoring.metrics import summarize_by
 
 
 def main() -> None:

@@ -20,8 +20,8 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import Field
 
 from chatbench.config import GraphSpec
+from chatbench.data.questions import Question
 from chatbench.graphs.builder import DEFAULT_RETRY
-from chatbench.questions import Question
 from chatbench.records import ConversationRecord
 from chatbench.runner.batch import Variant
 from chatbench.runner.build import build_models

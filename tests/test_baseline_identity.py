@@ -17,8 +17,8 @@ import pytest
 from chatbench import baseline_identity as identity_module
 from chatbench.baselines import run_baselines
 from chatbench.config import GraphSpec, RoleSettings
+from chatbench.data.questions import Question
 from chatbench.errors import ConfigError
-from chatbench.questions import Question
 from chatbench.runner.batch import run_conversations
 from chatbench.runner.identity import RunIdentityWarning
 from chatbench.storage import ResultStore

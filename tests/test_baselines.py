@@ -25,11 +25,11 @@ from chatbench.baselines import (
     run_baselines,
     summarize_baselines,
 )
-from chatbench.cli_baseline import baseline_command
+from chatbench.cli.baseline import baseline_command
 from chatbench.config import RoleSettings
+from chatbench.data.questions import Question, load_questions
 from chatbench.errors import ConfigError
 from chatbench.models.invoke import LOCAL_LLM_TYPE
-from chatbench.questions import Question, load_questions
 from chatbench.seeding import derive_seed
 from chatbench.storage import ResultStore, UnstorableRecordError
 from tests.conftest import ScriptedChatModel

@@ -38,7 +38,7 @@ def _examples(question):
 
 @pytest.fixture(scope="module")
 def tiny_gpt2():
-    from chatbench.questions import Question
+    from chatbench.data.questions import Question
 
     question = Question(
         id="math-1",

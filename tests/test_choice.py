@@ -1,4 +1,4 @@
-"""Tests for ``chatbench.choice.extract_choice``: which option a user's message commits to."""
+"""Tests for ``chatbench.scoring.choice.extract_choice``: which option a message commits to."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import string
 
 import pytest
 
-from chatbench.choice import extract_choice
+from chatbench.scoring.choice import extract_choice
 
 LETTERS = string.ascii_uppercase
 NUMS = ("1", "2", "3", "12")

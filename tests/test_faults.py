@@ -229,14 +229,14 @@ def test_error_lines_with_brackets_print_as_they_are(tmp_path, monkeypatch, caps
 
 @pytest.mark.parametrize("extra", ["hf", "parquet", "ray"])
 def test_install_hints_keep_their_extra(tmp_path, monkeypatch, capsys, extra):
-    import chatbench.results
+    import chatbench.reporting.results
 
     def missing() -> None:
         raise MissingDependencyError("this", extra=extra)
 
     out = tmp_path / "r.sqlite"
     assert cli(monkeypatch, capsys, *fake_run_args(out))[0] == 0
-    monkeypatch.setattr(chatbench.results, "_require_pyarrow", missing)
+    monkeypatch.setattr(chatbench.reporting.results, "_require_pyarrow", missing)
     code, output = cli(monkeypatch, capsys, "export", str(out), str(tmp_path / "x"), "--format",
                        "parquet")
     assert_one_error_line(code, output, f"pip install 'chatbench[{extra}]'")
@@ -255,9 +255,9 @@ def test_tables_are_plain_text_on_any_console():
     """Tables are API too: printed on a console that reads markup, they still show user text
     as it is."""
     from chatbench.cli import summary_table
-    from chatbench.cli_report import render_conversation
-    from chatbench.cli_train import perplexity_table
-    from chatbench.metrics import summarize_by
+    from chatbench.cli.report import render_conversation
+    from chatbench.cli.train import perplexity_table
+    from chatbench.scoring.metrics import summarize_by
     from chatbench.training.perplexity import PerplexityResult
 
     records = run_conversations(load_questions(limit=1), GraphSpec(name="v[/]"),
@@ -444,13 +444,13 @@ def test_unwritable_output_folder_gives_one_line(tmp_path, monkeypatch, capsys, 
 
 def test_any_other_file_error_still_gives_one_line(tmp_path, monkeypatch, capsys):
     """The backstop in ``main``: a file error no entry point foresaw names its file."""
-    import chatbench.results
+    import chatbench.reporting.results
 
     def denied(*args: object, **kwargs: object) -> None:
         raise PermissionError(13, "Permission denied", str(tmp_path / "x[/].csv"))
 
     store = _store(tmp_path, monkeypatch, capsys)
-    monkeypatch.setattr(chatbench.results, "load_results", denied)
+    monkeypatch.setattr(chatbench.reporting.results, "load_results", denied)
     code, output = cli(monkeypatch, capsys, "export", str(store), str(tmp_path / "x"))
     assert_one_error_line(code, output, str(tmp_path / "x[/].csv"), "permission denied")
 

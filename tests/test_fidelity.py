@@ -17,8 +17,8 @@ import typer
 from typer.testing import CliRunner
 
 from chatbench import ConfigError, GraphSpec, MissingDependencyError, Question, run_conversations
-from chatbench.cli_train import fidelity_command, perplexity_command, train_command
-from chatbench.human_data import HumanConversation, load_chatbench_conversations
+from chatbench.cli.train import fidelity_command, perplexity_command, train_command
+from chatbench.data.human_data import HumanConversation, load_chatbench_conversations
 from chatbench.records import TranscriptTurn
 from chatbench.state import StopReason
 from chatbench.training.fidelity import (

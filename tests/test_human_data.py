@@ -12,8 +12,7 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 from pydantic import ValidationError
 
-from chatbench.errors import ConfigError
-from chatbench.human_data import (
+from chatbench.data.human_data import (
     HALIE_HELDOUT_IDS,
     HALIE_TRAIN_IDS,
     HumanConversation,
@@ -23,7 +22,8 @@ from chatbench.human_data import (
     load_chatbench_conversations,
     load_halie,
 )
-from chatbench.questions import Question
+from chatbench.data.questions import Question
+from chatbench.errors import ConfigError
 from tests.conftest import FIXTURES
 
 CONVERSATIONS = FIXTURES / "chatbench_conversations.json"

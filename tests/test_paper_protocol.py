@@ -14,9 +14,9 @@ from langgraph.types import RetryPolicy
 from chatbench import GraphSpec, SimContext, StopReason, build_graph, initial_state
 from chatbench.config import load_graph_spec, load_grid
 from chatbench.graphs.builder import transient_error
-from chatbench.metrics import summarize
 from chatbench.personas import load_persona
 from chatbench.runner.batch import run_conversations
+from chatbench.scoring.metrics import summarize
 from tests.conftest import ScriptedChatModel
 
 FAST_RETRY = RetryPolicy(max_attempts=1, retry_on=transient_error)

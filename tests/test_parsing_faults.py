@@ -32,14 +32,8 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import ValidationError
 
 from chatbench._yaml import MAX_PROBLEMS
-from chatbench.choice import extract_choice
 from chatbench.config import MAX_GRID_CELLS, GraphSpec, RunConfig, load_graph_spec, load_grid
-from chatbench.errors import ConfigError, MissingDependencyError
-from chatbench.models.fake import FakeChatModel
-from chatbench.models.invoke import ModelCallTimeout, invoke_chat
-from chatbench.models.registry import get_chat_model
-from chatbench.personas import load_persona
-from chatbench.questions import (
+from chatbench.data.questions import (
     MAX_TEXT_CHARS,
     Question,
     load_jsonl,
@@ -47,6 +41,12 @@ from chatbench.questions import (
     load_questions,
     load_redux_csv,
 )
+from chatbench.errors import ConfigError, MissingDependencyError
+from chatbench.models.fake import FakeChatModel
+from chatbench.models.invoke import ModelCallTimeout, invoke_chat
+from chatbench.models.registry import get_chat_model
+from chatbench.personas import load_persona
+from chatbench.scoring.choice import extract_choice
 
 # --------------------------------------------------------------------------------------------
 # 4. Timeouts that starve, and runs that do not exit

@@ -45,14 +45,13 @@ from chatbench import (
     run_conversations,
     simulate,
 )
-from chatbench import cli as cli_module
+from chatbench.cli import commands as cli_module
 from chatbench.config import RoleSettings
 from chatbench.graphs.builder import retry_policy
-from chatbench.metrics import summarize, summarize_by
 from chatbench.models import registry
 from chatbench.models.fake import FakeChatModel
 from chatbench.models.invoke import LOCAL_LLM_TYPE, message_text
-from chatbench.report import (
+from chatbench.reporting.report import (
     accuracy_table,
     agreement_table,
     comparison_table,
@@ -64,7 +63,8 @@ from chatbench.report import (
     rubric_table,
     token_table,
 )
-from chatbench.results import Results, load_results
+from chatbench.reporting.results import Results, load_results
+from chatbench.scoring.metrics import summarize, summarize_by
 from chatbench.storage import ResultStore
 from tests.conftest import kill_9_after
 from tests.test_stats import make_record

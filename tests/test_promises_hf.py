@@ -23,10 +23,10 @@ from langchain_core.messages import HumanMessage  # noqa: E402
 
 from chatbench import GraphSpec, StopReason, run_conversations  # noqa: E402
 from chatbench.config import RoleSettings  # noqa: E402
-from chatbench.human_data import load_chatbench_conversations  # noqa: E402
+from chatbench.data.human_data import load_chatbench_conversations  # noqa: E402
+from chatbench.data.questions import Question  # noqa: E402
 from chatbench.models.hf import LocalCausalLM, LocalChatModel  # noqa: E402
 from chatbench.models.invoke import invoke_chat  # noqa: E402
-from chatbench.questions import Question  # noqa: E402
 from chatbench.training.examples import build_examples, tokenize_example  # noqa: E402
 from chatbench.training.train import TrainConfig, train_simulator  # noqa: E402
 from tests.conftest import FIXTURES, GPT2_TOKENIZER  # noqa: E402

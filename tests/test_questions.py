@@ -1,4 +1,4 @@
-"""Tests of the question loaders in ``chatbench.questions``."""
+"""Tests of the question loaders in ``chatbench.data.questions``."""
 
 from __future__ import annotations
 
@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from chatbench.errors import ConfigError
-from chatbench.questions import (
+from chatbench.data.questions import (
     SUBJECTS,
     TEST_ID_SUBJECTS,
     Question,
@@ -26,6 +25,7 @@ from chatbench.questions import (
     load_redux_csv,
     mmlu_test_rows,
 )
+from chatbench.errors import ConfigError
 
 REDUX_HEADER = "question,choices,answer,error_type,source,correct_answer,potential_reason\n"
 

@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from chatbench import cli_report
 from chatbench.errors import ConfigError, MissingDependencyError
-from chatbench.report import FIGURES, print_report, save_figures, write_html_report
-from chatbench.results import Results, export, load_results
+from chatbench.reporting.report import FIGURES, print_report, save_figures, write_html_report
+from chatbench.reporting.results import Results, export, load_results
 from chatbench.storage import ResultStore
 from tests.test_stats import baselines_frame, make_record, store_results
 

@@ -20,8 +20,8 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from chatbench import ConfigError, GraphSpec, ResultStore, StopReason, run_conversations
 from chatbench.config import AblationGrid, RunConfig
+from chatbench.data.questions import Question
 from chatbench.graphs.builder import retry_policy
-from chatbench.questions import Question
 from chatbench.runner.ablate import plan_grid, run_grid
 from chatbench.runner.batch import Variant, plan_run, run
 from chatbench.runner.build import build_models

@@ -16,8 +16,8 @@ from chatbench import (
     run_conversations,
 )
 from chatbench.errors import MissingDependencyError
-from chatbench.metrics import summarize_by
 from chatbench.models.registry import known_providers
+from chatbench.scoring.metrics import summarize_by
 
 
 def test_batch_stores_every_conversation_and_skips_stored_ones(tmp_store):

@@ -1,4 +1,4 @@
-"""chatbench.stats and chatbench.results on hand-built records with numbers worked out here."""
+"""scoring.stats and reporting.results on hand-built records, with numbers worked out by hand."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from scipy import stats as sps
 
 from chatbench import stats
 from chatbench.errors import ConfigError
-from chatbench.judges import Judgement
 from chatbench.records import ConversationRecord, TranscriptTurn
-from chatbench.results import Results, load_results
+from chatbench.reporting.results import Results, load_results
+from chatbench.scoring.judges import Judgement
 from chatbench.state import StopReason
 from chatbench.storage import ResultStore
 

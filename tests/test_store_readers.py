@@ -30,11 +30,11 @@ import pytest
 from chatbench import ResultStore, StopReason
 from chatbench.config import RunConfig
 from chatbench.errors import ConfigError
-from chatbench.metrics import Summary, summarize_by
 from chatbench.paper.runs import load_runs
 from chatbench.records import ConversationRecord, TranscriptTurn
-from chatbench.results import load_results
+from chatbench.reporting.results import load_results
 from chatbench.runner.batch import run
+from chatbench.scoring.metrics import Summary, summarize_by
 from tests.test_faults import assert_one_error_line, cli, fake_run_args, needs_non_root
 from tests.test_stats import make_record
 
@@ -511,7 +511,7 @@ def _big_store(path: Path, rows: int) -> None:
 
 
 def test_the_summary_of_a_big_run_loads_no_record(tmp_path, monkeypatch, capsys):
-    from chatbench import cli as cli_module
+    from chatbench.cli import commands as cli_module
 
     store = tmp_path / "big.sqlite"
     _big_store(store, 3000)
@@ -561,7 +561,7 @@ def test_blocked_sidecars_stop_sqlite_as_a_read_only_folder_does(tmp_path):
 
 def test_a_corrupt_baseline_row_is_skipped_by_readers_and_asked_again(tmp_path, caplog):
     from chatbench.baselines import run_baselines
-    from chatbench.questions import load_questions
+    from chatbench.data.questions import load_questions
 
     path = tmp_path / "b.sqlite"
     questions = load_questions(limit=2)

@@ -10,7 +10,7 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 from chatbench import GraphSpec, load_questions, run_conversations  # noqa: E402
-from chatbench.human_data import load_chatbench_conversations  # noqa: E402
+from chatbench.data.human_data import load_chatbench_conversations  # noqa: E402
 from chatbench.training.train import METADATA_FILE, TrainConfig, train_simulator  # noqa: E402
 from tests.conftest import FIXTURES, GPT2_TOKENIZER  # noqa: E402
 

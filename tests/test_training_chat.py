@@ -12,11 +12,10 @@ import typer
 from langchain_core.language_models import FakeListChatModel
 from typer.testing import CliRunner
 
-from chatbench.cli_train import train_command
+from chatbench.cli.train import train_command
 from chatbench.config import GraphSpec
 from chatbench.context import SimContext
-from chatbench.errors import ConfigError
-from chatbench.human_data import (
+from chatbench.data.human_data import (
     HALIE_HELDOUT_IDS,
     HALIE_TRAIN_IDS,
     HumanConversation,
@@ -24,8 +23,9 @@ from chatbench.human_data import (
     load_chatbench_conversations,
     load_halie,
 )
+from chatbench.data.questions import Question
+from chatbench.errors import ConfigError
 from chatbench.prompts import PAPER_SEP, PAPER_TWO_STEP_FIRST_PROMPT
-from chatbench.questions import Question
 from chatbench.simulators.base import TurnRequest
 from chatbench.simulators.transcript_view import answer_options, two_step_view
 from chatbench.training import (

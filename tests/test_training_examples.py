@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
+from chatbench.data.human_data import HumanConversation, load_chatbench_conversations, load_halie
+from chatbench.data.questions import Question
 from chatbench.errors import ConfigError
-from chatbench.human_data import HumanConversation, load_chatbench_conversations, load_halie
-from chatbench.questions import Question
 from chatbench.simulators.causal_lm import render_prompt, system_block, turn_blocks
 from chatbench.training import (
     TrainingExample,
@@ -176,7 +176,7 @@ def test_training_modules_import_without_torch():
         "import sys; sys.modules['torch'] = None; sys.modules['transformers'] = None\n"
         "from chatbench.training import build_examples\n"
         "from chatbench.training.perplexity import target_perplexity\n"
-        "from chatbench.human_data import load_halie\n"
+        "from chatbench.data.human_data import load_halie\n"
         "print(len(build_examples(load_halie('heldout'))))\n"
     )
     result = subprocess.run(

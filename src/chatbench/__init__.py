@@ -6,16 +6,17 @@ Example:
     ...     user="fake:say:Answer: B", assistant="fake:echo")
 """
 
-from chatbench.choice import extract_choice
+from chatbench._moved import install_aliases
 from chatbench.config import GraphSpec, RunConfig, load_graph_spec
 from chatbench.context import SimContext
+from chatbench.data.questions import Question, load_questions
 from chatbench.errors import ChatBenchError, ConfigError, MissingDependencyError, ModelOutputError
 from chatbench.graphs import build_graph, build_state_graph
 from chatbench.models.registry import get_chat_model
 from chatbench.personas import Persona, load_persona
-from chatbench.questions import Question, load_questions
 from chatbench.records import ConversationRecord
 from chatbench.runner import run, run_conversations, simulate
+from chatbench.scoring.choice import extract_choice
 from chatbench.state import ConversationState, StopReason, initial_state
 from chatbench.storage import ResultStore
 
@@ -51,7 +52,10 @@ __all__ = [
 def __getattr__(name: str) -> object:
     # load_results needs pandas: imported on first use, not with the package.
     if name == "load_results":
-        from chatbench.results import load_results
+        from chatbench.reporting.results import load_results
 
         return load_results
     raise AttributeError(f"module 'chatbench' has no attribute {name!r}")
+
+
+install_aliases()  # old module paths (chatbench.questions, ...) for one release

@@ -30,8 +30,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from chatbench._text import encodable
 from chatbench.baseline_prompts import BASELINE_KINDS, FREE_TEXT_KINDS, PROTOCOL
 from chatbench.config import RoleSettings
+from chatbench.data.questions import Question
 from chatbench.errors import ConfigError
-from chatbench.questions import Question
 from chatbench.runner.build import model_identity
 
 # The conversation runs' way of naming changes, shared so both read alike.
@@ -104,7 +104,7 @@ def baseline_identity(
         The identity.
 
     Example:
-        >>> from chatbench.questions import load_questions
+        >>> from chatbench.data.questions import load_questions
         >>> identity = baseline_identity(load_questions(limit=1), ["letter_zero_shot"],
         ...     "fake:say:B", "fake:say:A", {"letter_zero_shot": RoleSettings()}, 0, 1)
         >>> identity.assistant, identity.grader  # no free-text kind: no grader reads

@@ -14,8 +14,9 @@ Every string here is copied from the ChatBench authors' ``qa_reasoning.py`` (``l
   prompt, for a JSON object with ``attempted_answer``, ``answer_val`` and ``answer_letter``;
   ``answer_letter`` decides. A grader reply that is not JSON leaves the answer unscored.
 - ``free_text_rules`` is chatbench's own: the same free-text call, read by chatbench's rules
-  (``chatbench.choice.extract_choice``), asking the paper's grader only when they find nothing
-  and a grader was given. It needs no grader model, so it runs offline on a small model.
+  (``chatbench.scoring.choice.extract_choice``), asking the paper's grader only when they
+  find nothing and a grader was given. It needs no grader model, so it runs offline on a small
+  model.
 
 The published code leaves out ``query_model``; its defaults are taken to be the settings each
 run records with its results (``sys_temp`` = ``DEFAULT_TEMP`` = 0.7, ``max_tokens`` =
@@ -32,7 +33,7 @@ from typing import Any, Literal, get_args
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from chatbench.config import RoleSettings
-from chatbench.questions import Question
+from chatbench.data.questions import Question
 
 BaselineKind = Literal["letter_zero_shot", "letter_few_shot", "free_text", "free_text_rules"]
 BASELINE_KINDS: tuple[BaselineKind, ...] = get_args(BaselineKind)

@@ -62,16 +62,16 @@ from chatbench.baseline_prompts import (
     letter_only_choice,
     parse_grader_reply,
 )
-from chatbench.choice import extract_choice
 from chatbench.config import RoleSettings
+from chatbench.data.questions import SUBJECTS, Question, load_few_shot
 from chatbench.errors import ConfigError
 from chatbench.models.base import Completion
 from chatbench.models.invoke import invoke_chat
 from chatbench.models.registry import get_chat_model
-from chatbench.questions import SUBJECTS, Question, load_few_shot
 from chatbench.records import RULES, BaselineRecord
 from chatbench.runner.build import check_timing, model_name
 from chatbench.runner.identity import warn_about
+from chatbench.scoring.choice import extract_choice
 from chatbench.seeding import derive_seed
 from chatbench.storage import ResultStore, UnstorableRecordError
 
@@ -481,7 +481,7 @@ def run_baselines(
             examples for a subject, or ``run_id`` is stored in ``store`` with other settings.
 
     Example:
-        >>> from chatbench.questions import load_questions
+        >>> from chatbench.data.questions import load_questions
         >>> records = run_baselines(load_questions(limit=1), "fake:say:B",
         ...                         kinds=["letter_zero_shot"])
         >>> records[0].choice, records[0].valid

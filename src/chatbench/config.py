@@ -37,7 +37,8 @@ causal-LM and scripted ones, which end the same way): the first turn is always s
 later, only a turn that *starts with* ``"Answer: "`` ends the conversation, and its first
 character is the answer, scored wrong if it is not an option letter. IQA-EVAL: a turn that
 contains ``"So, the answer is: "`` ends it, on any turn. ``natural``: chatbench's reader
-(:func:`chatbench.choice.extract_choice`) on every turn, so "I'll go with B" is an answer."""
+(:func:`chatbench.scoring.choice.extract_choice`) on every turn, so "I'll go with B" is an
+answer."""
 SimulatorView = Literal["transcript", "chat"]
 """What a prompted simulator is sent. ``transcript``: the paper's prompts, with the
 conversation so far rendered as text in one prompt (two-step: ``YOU:``/``SYSTEM:`` lines in a

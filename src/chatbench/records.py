@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chatbench._text import encodable, json_data, model_json
 from chatbench.baseline_prompts import BaselineKind
-from chatbench.judges import Judgement
+from chatbench.scoring.judges import Judgement
 from chatbench.state import NodeTiming, StopReason, Verdict
 
 

@@ -10,8 +10,8 @@ from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
 from typing_extensions import TypedDict
 
-from chatbench.judges import Judgement
-from chatbench.questions import Question
+from chatbench.data.questions import Question
+from chatbench.scoring.judges import Judgement
 
 # Graph node names. Routers and tests refer to these, never to string literals.
 USER = "user"

@@ -29,8 +29,8 @@ from pydantic import BaseModel, ValidationError
 from chatbench._files import file_error
 from chatbench._text import encodable, model_json
 from chatbench.errors import ChatBenchError, ConfigError
-from chatbench.metrics import Summary, summary_from_totals
 from chatbench.records import BaselineRecord, ConversationRecord
+from chatbench.scoring.metrics import Summary, summary_from_totals
 
 
 class StoreError(ConfigError):

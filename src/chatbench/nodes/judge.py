@@ -11,14 +11,14 @@ from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 from langgraph.runtime import Runtime
 
 from chatbench import prompts
-from chatbench.choice import extract_choice
 from chatbench.config import GraphSpec
 from chatbench.context import SimContext
-from chatbench.judges import Judgement, judge_rubric
+from chatbench.data.questions import Question
 from chatbench.models.base import Completion
 from chatbench.models.invoke import invoke_chat, message_text
 from chatbench.nodes._common import Node, node_timing
-from chatbench.questions import Question
+from chatbench.scoring.choice import extract_choice
+from chatbench.scoring.judges import Judgement, judge_rubric
 from chatbench.state import JUDGE, ConversationState, NodeTiming, StopReason, Verdict
 
 

@@ -8,13 +8,13 @@ from typing import Any
 from langchain_core.messages import HumanMessage
 from langgraph.runtime import Runtime
 
-from chatbench.answers import read_turn
 from chatbench.config import GraphSpec
 from chatbench.context import SimContext
 from chatbench.errors import ModelOutputError
-from chatbench.judges import USER_SATISFACTION, parse_judgement
 from chatbench.models.base import Completion
 from chatbench.nodes._common import Node, node_timing
+from chatbench.scoring.answers import read_turn
+from chatbench.scoring.judges import USER_SATISFACTION, parse_judgement
 from chatbench.seeding import derive_seed
 from chatbench.simulators import TurnMode, TurnRequest, get_simulator
 from chatbench.simulators.registry import SimulatorFn

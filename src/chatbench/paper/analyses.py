@@ -42,7 +42,7 @@ from chatbench.paper.release import (
     USER_ALONE,
     Release,
 )
-from chatbench.stats import pearson_mae
+from chatbench.scoring.stats import pearson_mae
 
 AnswerSource = Literal["cleaned", "filtered"]
 

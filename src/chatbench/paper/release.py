@@ -30,9 +30,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from chatbench.data.human_data import chatbench_subject, load_chatbench_conversations
+from chatbench.data.questions import _csv_records, _read_text
 from chatbench.errors import ConfigError
-from chatbench.human_data import chatbench_subject, load_chatbench_conversations
-from chatbench.questions import _csv_records, _read_text
 
 QUESTIONS_FILE = "questions.csv"
 AI_ALONE_FILE = "ai_alone_answers.csv"
@@ -352,7 +352,7 @@ def _no_blanks(frame: pd.DataFrame, column: str, path: Path) -> None:
 def load_conversations(path: str | Path) -> pd.DataFrame:
     """``conversations.json``: one row per user-AI conversation, chats without turns kept.
 
-    Read with ``chatbench.human_data.load_chatbench_conversations`` (a JSON list of records,
+    Read with ``chatbench.data.human_data.load_chatbench_conversations`` (a JSON list of records,
     or an object keyed by question id). User turns are the user's messages, consecutive ones
     joined, as that loader reads them.
 

@@ -2,10 +2,10 @@
 conversation length, computed as for the release.
 
 A run is one (run id, variant) of a chatbench result store; its conversations are read with
-``chatbench.results.load_results``. A conversation counts when its verdict is ``correct`` or
-``wrong``: one with no answer (``no_answer``) or that failed is left out of the mean, as the
-authors' scoring leaves out a simulated run with no answer. Runs join the release on question
-id (chatbench's ``{subject}-redux-{i}`` / ``{subject}-test-{i}`` ids are the paper's).
+``chatbench.reporting.results.load_results``. A conversation counts when its verdict is
+``correct`` or ``wrong``: one with no answer (``no_answer``) or that failed is left out of the
+mean, as the authors' scoring leaves out a simulated run with no answer. Runs join the release
+on question id (chatbench's ``{subject}-redux-{i}`` / ``{subject}-test-{i}`` ids are the paper's).
 
 Which ChatBench model's users a run is compared with: ``--model`` when given; otherwise the
 model the run's assistant names (``openai:gpt-4o``, ``hf:meta-llama/Llama-3.1-8B-Instruct``);
@@ -53,7 +53,7 @@ def load_runs(path: str | Path, run_id: str | None = None) -> pd.DataFrame:
     Raises:
         ConfigError: The store is missing, not a store, or has no conversations (of the run).
     """
-    from chatbench.results import load_results
+    from chatbench.reporting.results import load_results
 
     frame = load_results(path, run_id).conversations
     if frame.empty:

@@ -11,9 +11,9 @@ from pydantic import ValidationError
 
 from chatbench._yaml import format_validation_error
 from chatbench.config import MODEL_FACTORS, AblationGrid, GraphSpec, load_graph_spec
+from chatbench.data.questions import Question, load_questions
 from chatbench.errors import ConfigError
 from chatbench.graphs.builder import DEFAULT_RETRY
-from chatbench.questions import Question, load_questions
 from chatbench.records import ConversationRecord
 from chatbench.runner.batch import Executor, OnRecord, Variant, execute, plan_jobs
 from chatbench.runner.build import absolute_grid, build_models

@@ -13,10 +13,10 @@ from chatbench._concurrency import map_bounded
 from chatbench._text import encodable
 from chatbench.config import GraphSpec, RunConfig
 from chatbench.context import SimContext
+from chatbench.data.questions import Question, load_questions
 from chatbench.graphs import build_graph
 from chatbench.graphs.builder import DEFAULT_RETRY, retry_policy
 from chatbench.personas import Persona
-from chatbench.questions import Question, load_questions
 from chatbench.records import ConversationRecord, error_record
 from chatbench.runner.build import (
     ModelLike,

@@ -10,12 +10,12 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 
 from chatbench.config import AblationGrid, GraphSpec, RunConfig, load_graph_spec
+from chatbench.data.questions import BUNDLED
 from chatbench.errors import ConfigError
 from chatbench.models.base import DTYPE_ENV, TextCompleter
 from chatbench.models.fake import FakeChatModel
 from chatbench.models.registry import get_chat_model, get_text_completer, known_providers
 from chatbench.personas import Persona, load_persona
-from chatbench.questions import BUNDLED
 
 ModelLike = str | BaseChatModel
 

@@ -26,9 +26,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from chatbench._text import encodable
 from chatbench.config import GraphSpec
+from chatbench.data.questions import Question
 from chatbench.errors import ConfigError
 from chatbench.personas import Persona
-from chatbench.questions import Question
 from chatbench.storage import ResultStore
 
 MAX_LISTED = 6

@@ -37,10 +37,10 @@ from langgraph.types import RetryPolicy
 
 from chatbench._concurrency import map_bounded
 from chatbench.config import ROLES, GraphSpec
+from chatbench.data.questions import Question
 from chatbench.errors import ConfigError
 from chatbench.models.base import TextCompleter
 from chatbench.models.invoke import LOCAL_LLM_TYPE
-from chatbench.questions import Question
 from chatbench.records import ConversationRecord, sendable_json
 from chatbench.runner.batch import Job, OnRecord, Recorder, Variant, execute_job
 from chatbench.runner.build import build_models, is_local_model_string, is_model_string

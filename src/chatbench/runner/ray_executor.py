@@ -22,9 +22,9 @@ from typing import Any
 from typing_extensions import TypedDict
 
 from chatbench.config import ROLES, GraphSpec
+from chatbench.data.questions import Question
 from chatbench.errors import ConfigError, MissingDependencyError
 from chatbench.graphs.builder import DEFAULT_RETRY, retry_policy
-from chatbench.questions import Question
 from chatbench.records import ConversationRecord, sendable_json
 from chatbench.runner.batch import Job, OnRecord, Recorder, Variant, execute_job
 from chatbench.runner.build import build_models, is_model_string

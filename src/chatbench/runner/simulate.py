@@ -11,8 +11,8 @@ from langgraph.graph.state import CompiledStateGraph
 
 from chatbench.config import GraphSpec
 from chatbench.context import SimContext
+from chatbench.data.questions import Question
 from chatbench.models.invoke import message_text
-from chatbench.questions import Question
 from chatbench.records import ConversationRecord, TranscriptTurn
 from chatbench.state import ConversationState, StopReason, initial_state
 

@@ -10,7 +10,7 @@ from langchain_core.messages import AnyMessage
 
 from chatbench.config import GraphSpec
 from chatbench.context import SimContext
-from chatbench.questions import Question
+from chatbench.data.questions import Question
 
 TurnMode = Literal["first", "next", "forced", "think", "feedback"]
 """first: opening message; next: a later turn; forced: the answer only (turn limit reached);

@@ -24,10 +24,10 @@ from collections.abc import Sequence
 from langchain_core.messages import AnyMessage
 
 from chatbench import prompts
+from chatbench.data.questions import Question
 from chatbench.errors import ConfigError
 from chatbench.models.base import Completion, TextCompleter
 from chatbench.personas import Persona, render_persona
-from chatbench.questions import Question
 from chatbench.simulators.base import TurnRequest
 from chatbench.simulators.registry import register_simulator
 from chatbench.state import END_TOKEN

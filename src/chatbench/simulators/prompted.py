@@ -18,12 +18,12 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, SystemMessage
 
 from chatbench import prompts
-from chatbench.choice import extract_choice
+from chatbench.data.questions import Question
 from chatbench.errors import ConfigError
 from chatbench.models.base import Completion
 from chatbench.models.invoke import invoke_chat, message_text
 from chatbench.personas import render_persona
-from chatbench.questions import Question
+from chatbench.scoring.choice import extract_choice
 from chatbench.simulators.base import TurnRequest
 from chatbench.simulators.registry import register_simulator
 from chatbench.simulators.transcript_view import iqa_eval_view, two_step_view

@@ -28,8 +28,8 @@ from typing import Any
 from langchain_core.messages import AnyMessage
 
 from chatbench import prompts
-from chatbench.human_data import HumanConversation
-from chatbench.questions import Question
+from chatbench.data.human_data import HumanConversation
+from chatbench.data.questions import Question
 from chatbench.simulators.transcript_view import answer_options, render_conversation
 
 CHAT_ROLES = ("system", "user", "assistant")

@@ -16,8 +16,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from chatbench.data.human_data import HumanConversation
 from chatbench.errors import ConfigError
-from chatbench.human_data import HumanConversation
 from chatbench.personas import Persona
 from chatbench.simulators.causal_lm import (
     FORCED_PREFIX,

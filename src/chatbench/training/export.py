@@ -10,7 +10,7 @@ Two formats:
   train`` fine-tunes a local model on (``chatbench.training.examples``), for other trainers.
 
 Example:
-    >>> from chatbench.human_data import load_halie
+    >>> from chatbench.data.human_data import load_halie
     >>> export_examples(load_halie("train"), "chat_train.jsonl").examples  # doctest: +SKIP
     2974
 """
@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from chatbench.data.human_data import HumanConversation
+from chatbench.data.questions import _read_text
 from chatbench.errors import ConfigError
-from chatbench.human_data import HumanConversation
-from chatbench.questions import _read_text
 from chatbench.training.chat import build_chat_examples, chat_record_problem
 from chatbench.training.examples import build_examples
 

@@ -34,14 +34,14 @@ from pydantic import BaseModel, ConfigDict
 
 from chatbench.config import GraphSpec
 from chatbench.context import SimContext
-from chatbench.errors import ConfigError, MissingDependencyError
-from chatbench.human_data import (
+from chatbench.data.human_data import (
     HumanConversation,
     human_accuracy_by_question,
     load_chatbench_conversations,
     load_halie,
 )
-from chatbench.questions import Question
+from chatbench.data.questions import Question
+from chatbench.errors import ConfigError, MissingDependencyError
 from chatbench.records import ConversationRecord, TranscriptTurn
 from chatbench.runner.batch import run_conversations
 from chatbench.runner.build import ModelLike, build_models, build_persona

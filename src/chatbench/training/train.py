@@ -19,8 +19,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from chatbench._files import output_folder, writing
+from chatbench.data.human_data import HumanConversation
 from chatbench.errors import ConfigError, MissingDependencyError
-from chatbench.human_data import HumanConversation
 from chatbench.training.examples import TrainingExample, build_examples, tokenize_example
 
 METADATA_FILE = "chatbench_simulator.json"

@@ -19,16 +19,16 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.table import Table
 from rich.text import Text
 
-from chatbench._cli import cells, console, error_line, opt
 from chatbench._files import file_error
 from chatbench._yaml import format_validation_error
+from chatbench.cli._common import cells, console, error_line, opt
 from chatbench.config import AblationGrid, RunConfig, list_graph_specs, load_grid
+from chatbench.data.questions import SUBJECTS
 from chatbench.errors import ChatBenchError, ConfigError
-from chatbench.metrics import Summary
 from chatbench.models.base import DTYPE_ENV, check_dtype
 from chatbench.personas import list_personas
-from chatbench.questions import SUBJECTS
 from chatbench.records import ConversationRecord
+from chatbench.scoring.metrics import Summary
 from chatbench.state import StopReason
 from chatbench.storage import ResultStore
 
@@ -409,10 +409,10 @@ def list_presets() -> None:
 
 def _register_commands() -> None:
     """Commands that live in their own modules (reports, training, baselines)."""
-    from chatbench.cli_baseline import baseline_command
-    from chatbench.cli_paper import paper_command
-    from chatbench.cli_report import export_command, report_command, show_command
-    from chatbench.cli_train import fidelity_command, perplexity_command, train_command
+    from chatbench.cli.baseline import baseline_command
+    from chatbench.cli.paper import paper_command
+    from chatbench.cli.report import export_command, report_command, show_command
+    from chatbench.cli.train import fidelity_command, perplexity_command, train_command
 
     app.command("report")(report_command)
     app.command("export")(export_command)

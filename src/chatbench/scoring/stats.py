@@ -1,4 +1,4 @@
-"""Statistics of an evaluation: pure functions over the frames of ``chatbench.results``.
+"""Statistics of an evaluation: pure functions over the frames of ``chatbench.reporting.results``.
 
 Conventions follow the authors' code (see ``chatbench-notes.md``):
 

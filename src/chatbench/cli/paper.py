@@ -19,7 +19,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from chatbench._cli import cells, console, opt
+from chatbench.cli._common import cells, console, opt
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -13,7 +13,6 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
-from chatbench._cli import cells, console, opt
 from chatbench._text import encodable
 from chatbench.baseline_prompts import BASELINE_KINDS, PAPER_KINDS
 from chatbench.baselines import (
@@ -25,7 +24,8 @@ from chatbench.baselines import (
     run_jobs,
     summarize_baselines,
 )
-from chatbench.questions import load_questions
+from chatbench.cli._common import cells, console, opt
+from chatbench.data.questions import load_questions
 from chatbench.storage import ResultStore
 
 QuestionsOpt = Annotated[str | None, opt("Bundled set name or a CSV/JSONL file.", "QUESTIONS")]

@@ -31,7 +31,7 @@ from rich.text import Text  # noqa: E402
 from chatbench import stats  # noqa: E402
 from chatbench._files import output_folder, writing  # noqa: E402
 from chatbench.errors import ConfigError  # noqa: E402
-from chatbench.results import Results  # noqa: E402
+from chatbench.reporting.results import Results  # noqa: E402
 
 EXAMPLE_TRANSCRIPTS = 3
 KEY_COLUMNS = {"variant", "subject", "source", "a", "b", "AI-alone", "rubric", "node"}

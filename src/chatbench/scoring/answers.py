@@ -10,11 +10,12 @@ Two rules (``GraphSpec.accept``):
   after that is the choice. IQA-EVAL: any turn containing ``"So, the answer is: "`` is an
   answer, the first turn included. An answer whose first character is not an option letter is
   *invalid*: the user answered, and the paper scores it wrong.
-- ``natural``: chatbench's reader (:func:`chatbench.choice.extract_choice`) on every turn, so
-  "I'll go with B" or "So it's (c)." ends the conversation; what it cannot read is no answer.
+- ``natural``: chatbench's reader (:func:`chatbench.scoring.choice.extract_choice`) on every
+  turn, so "I'll go with B" or "So it's (c)." ends the conversation; what it cannot read is
+  no answer.
 
 Example:
-    >>> from chatbench.questions import Question
+    >>> from chatbench.data.questions import Question
     >>> q = Question(id="q", subject="s", stem="2+2?", choices=("3", "4"), answer="B")
     >>> read_turn('"Answer: B"', q, rule="paper", simulator="two_step", first=False)
     UserTurn(text='Answer: B', answered=True, choice='B', invalid_answer=None)
@@ -27,8 +28,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chatbench import prompts
-from chatbench.choice import extract_choice
-from chatbench.questions import Question
+from chatbench.data.questions import Question
+from chatbench.scoring.choice import extract_choice
 
 IQA_EVAL = "iqa_eval"
 

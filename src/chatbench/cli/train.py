@@ -25,8 +25,8 @@ from pydantic import ValidationError
 from rich.table import Table
 from rich.text import Text
 
-from chatbench._cli import cells, console, opt
 from chatbench._yaml import format_validation_error
+from chatbench.cli._common import cells, console, opt
 from chatbench.errors import ConfigError
 
 Data = Annotated[str, opt("Human conversations: halie (bundled) or chatbench.", "DATA")]

@@ -31,8 +31,7 @@ from typing import Any, Literal, cast
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from chatbench.errors import ConfigError
-from chatbench.questions import (
+from chatbench.data.questions import (
     LETTERS,
     Question,
     _BadField,
@@ -42,6 +41,7 @@ from chatbench.questions import (
     _read_text,
     _text,
 )
+from chatbench.errors import ConfigError
 
 Source = Literal["halie", "chatbench"]
 Split = Literal["train", "heldout", "all"]

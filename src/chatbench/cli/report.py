@@ -17,9 +17,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from chatbench._cli import cells, console, opt
+from chatbench.cli._common import cells, console, opt
+from chatbench.data.questions import Question, load_questions
 from chatbench.errors import ChatBenchError, ConfigError
-from chatbench.questions import Question, load_questions
 from chatbench.records import ConversationRecord
 from chatbench.storage import ResultStore
 
@@ -48,8 +48,8 @@ def report_command(
 ) -> None:
     """Print accuracy, AI-alone comparison, interaction outcomes, rubric scores and latency;
     write a self-contained HTML report."""
-    from chatbench.report import print_report, save_figures, write_html_report
-    from chatbench.results import load_results
+    from chatbench.reporting.report import print_report, save_figures, write_html_report
+    from chatbench.reporting.results import load_results
 
     results = load_results(_existing(path), run_id)
     if run_id is not None and results.conversations.empty:
@@ -80,7 +80,7 @@ def export_command(
     run_id: RunIdOpt = None,
 ) -> None:
     """Export conversations, turns, timings and baselines as CSV or Parquet files."""
-    from chatbench.results import ExportFormat, export
+    from chatbench.reporting.results import ExportFormat, export
 
     # export() checks the value and raises ConfigError for anything but csv/parquet
     for written in export(_existing(path), out_dir, cast(ExportFormat, fmt), run_id):

@@ -17,9 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chatbench import prompts
 from chatbench.config import RoleSettings
+from chatbench.data.questions import Question
 from chatbench.models.base import Completion
 from chatbench.models.invoke import invoke_chat
-from chatbench.questions import Question
 from chatbench.transcript import labelled_turns
 
 RUBRICS: dict[str, str] = {

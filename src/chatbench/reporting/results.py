@@ -3,7 +3,7 @@
 ``load_results`` reads a ``ResultStore`` into a frozen ``Results``; ``export`` writes each
 frame to CSV or Parquet. The frames are flat (one value per cell) so that both formats round
 trip: a conversation's assistant choices are one string (``"A,-,C"``, see
-``chatbench.stats.format_choices``) and its models both one ``models`` string and one
+``chatbench.scoring.stats.format_choices``) and its models both one ``models`` string and one
 ``model_<role>`` column per role.
 """
 
@@ -21,9 +21,9 @@ import pandas as pd
 from chatbench._files import output_folder, writing
 from chatbench.errors import ConfigError, MissingDependencyError
 from chatbench.records import ConversationRecord
+from chatbench.scoring.stats import OUTCOMES, ROLE_OF_NODE, ROLES, RUBRICS, format_choices
+from chatbench.scoring.stats import interaction_outcomes as _interaction_outcomes
 from chatbench.state import StopReason
-from chatbench.stats import OUTCOMES, ROLE_OF_NODE, ROLES, RUBRICS, format_choices
-from chatbench.stats import interaction_outcomes as _interaction_outcomes
 from chatbench.storage import ResultStore
 
 ExportFormat = Literal["csv", "parquet"]
@@ -53,7 +53,7 @@ class Results:
 
     Attributes:
         conversations: One row per conversation record (``CONVERSATION_COLUMNS`` plus
-            ``factor_<name>`` columns and the interaction outcomes of ``chatbench.stats``).
+            ``factor_<name>`` columns and the interaction outcomes of ``chatbench.scoring.stats``).
         turns: One row per transcript message, with the user's scratchpad note beside the
             user turn it belongs to and the assistant's choice beside each assistant turn.
         timings: One row per node call.
