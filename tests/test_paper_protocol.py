@@ -235,3 +235,18 @@ def test_paper_simulators_grid_has_the_four_simulators():
 def test_quick_preset_is_chatbenchs_own_variant():
     spec = load_graph_spec("quick")
     assert (spec.accept, spec.view) == ("natural", "chat")
+
+
+def test_show_names_an_invalid_answer(tmp_path, question):
+    from typer.testing import CliRunner
+
+    from chatbench.cli import app
+    from chatbench.storage import ResultStore
+
+    spec = GraphSpec(simulator="scripted", scripted_turns=("hi", "Answer: 12"))
+    out = tmp_path / "s.sqlite"
+    with ResultStore(out) as store:
+        run_conversations([question], spec, user=None, assistant="fake:echo", store=store)
+    result = CliRunner().invoke(app, ["show", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "answered '12', no option letter" in result.output and "wrong" in result.output

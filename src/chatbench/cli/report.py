@@ -205,8 +205,10 @@ def _turns(record: ConversationRecord) -> list[RenderableType]:
 
 def _verdict(record: ConversationRecord) -> Text:
     style = {"correct": "green", "wrong": "red"}.get(record.verdict or "", "yellow")
+    chose = (f"answered {record.invalid_answer!r}, no option letter"
+             if record.invalid_answer is not None else f"user chose {record.final_choice}")
     text = Text.assemble("verdict: ", (str(record.verdict), f"bold {style}"),
-                         f"  (user chose {record.final_choice}, correct {record.correct_answer})")
+                         f"  ({chose}, correct {record.correct_answer})")
     if record.error:
         text.append(f"\nerror: {record.error}", style="red")
     return text
