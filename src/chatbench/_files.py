@@ -61,6 +61,8 @@ def read_text(path: Path, what: str) -> str:
     """
     try:
         data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
     except IsADirectoryError:
         raise ConfigError(f"{path}: is a directory, not a {what}") from None
     except OSError as exc:

@@ -31,6 +31,7 @@ from typing import Any, Literal, cast
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
+from chatbench._files import read_text
 from chatbench.data.questions import (
     LETTERS,
     Question,
@@ -38,7 +39,6 @@ from chatbench.data.questions import (
     _choices,
     _csv_records,
     _question,
-    _read_text,
     _text,
 )
 from chatbench.errors import ConfigError
@@ -183,7 +183,7 @@ def _halie_file(folder: Path | None, name: str) -> tuple[str, str]:
     if folder is None:
         resource = files("chatbench") / "_data" / "halie" / name
         return resource.read_text(encoding="utf-8-sig"), f"chatbench/_data/halie/{name}"
-    return _read_text(folder / name), str(folder / name)
+    return read_text(folder / name, "HALIE file"), str(folder / name)
 
 
 def _header_rows(
@@ -506,7 +506,7 @@ def load_chatbench_conversations(
     """
     path = Path(path)
     try:
-        data = json.loads(_read_text(path))
+        data = json.loads(read_text(path, "conversations file"))
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}, line {exc.lineno}: invalid JSON: {exc.msg}") from None
     conversations = []

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from chatbench._files import read_text
 from chatbench.errors import ConfigError
 
 LETTERS = string.ascii_uppercase
@@ -153,30 +154,6 @@ def _bundled_text(*parts: str) -> str:
     for part in parts:
         resource = resource / part
     return resource.read_text(encoding="utf-8-sig")
-
-
-def _read_text(path: Path) -> str:
-    """Read a user's file as UTF-8 (a BOM is allowed).
-
-    Raises:
-        ConfigError: The file is missing, unreadable or not UTF-8.
-    """
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a directory, not a question file") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the file: {exc.strerror}") from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise ConfigError(
-            f"{path}, line {line}: not valid UTF-8 (byte 0x{data[exc.start]:02x}); "
-            "save the file as UTF-8"
-        ) from None
 
 
 def _csv_records(text: str, name: str) -> Iterator[tuple[int, list[str]]]:
@@ -556,7 +533,8 @@ def load_mmlu_csv(path: str | Path, subject: str | None = None) -> list[Question
     match = _SPLIT_SUFFIX.fullmatch(path.stem)
     split = match["split"] if match else "mmlu"
     default_subject = match["subject"] if match else path.stem
-    return _parse_mmlu(_read_text(path), str(path), subject or default_subject, split)
+    text = read_text(path, "question file")
+    return _parse_mmlu(text, str(path), subject or default_subject, split)
 
 
 def load_redux_csv(
@@ -580,7 +558,8 @@ def load_redux_csv(
     """
     path = Path(path)
     default_subject = path.stem.removeprefix("mmlu_")
-    return _parse_redux(_read_text(path), str(path), subject or default_subject, include_flagged)
+    text = read_text(path, "question file")
+    return _parse_redux(text, str(path), subject or default_subject, include_flagged)
 
 
 def load_jsonl(path: str | Path) -> list[Question]:
@@ -599,7 +578,7 @@ def load_jsonl(path: str | Path) -> list[Question]:
         ConfigError: The file is missing or unreadable, a line is bad, or an id repeats.
     """
     path = Path(path)
-    return _parse_jsonl(_read_text(path), str(path))
+    return _parse_jsonl(read_text(path, "question file"), str(path))
 
 
 def load_few_shot(subject: str) -> list[Question]:
@@ -633,7 +612,7 @@ def _load_file(path: Path, include_flagged: bool) -> list[Question]:
         raise ConfigError(
             f"{path}: unknown question file type {suffix or '(none)'!r}; expected .jsonl or .csv"
         )
-    text = _read_text(path)
+    text = read_text(path, "question file")
     if suffix == ".jsonl":
         return _parse_jsonl(text, str(path))
     _, first = next(_csv_records(text, str(path)), (1, []))

@@ -30,8 +30,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from chatbench._files import read_text
 from chatbench.data.human_data import chatbench_subject, load_chatbench_conversations
-from chatbench.data.questions import _csv_records, _read_text
+from chatbench.data.questions import _csv_records
 from chatbench.errors import ConfigError
 
 QUESTIONS_FILE = "questions.csv"
@@ -151,7 +152,7 @@ def read_csv(path: Path, required: Mapping[str, Sequence[str]],
         ConfigError: The file is missing or unreadable, a required column is missing, or a
             record has the wrong number of fields.
     """
-    records = _csv_records(_read_text(path), str(path))
+    records = _csv_records(read_text(path, "ChatBench CSV file"), str(path))
     header_line, header = next(records, (1, []))
     header = [name.strip() for name in header]
     index = _column_index(header, required, path, header_line)

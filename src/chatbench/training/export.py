@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from chatbench._files import read_text
 from chatbench.data.human_data import HumanConversation
-from chatbench.data.questions import _read_text
 from chatbench.errors import ConfigError
 from chatbench.training.chat import build_chat_examples, chat_record_problem
 from chatbench.training.examples import build_examples
@@ -143,7 +143,7 @@ def validate_jsonl(path: str | Path, fmt: str = "chat") -> int:
     path = Path(path)
     check = chat_record_problem if fmt == "chat" else _text_record_problem
     count = 0
-    for number, line in enumerate(_read_text(path).splitlines(), start=1):
+    for number, line in enumerate(read_text(path, "JSONL file").splitlines(), start=1):
         if not line.strip():
             continue
         try:
