@@ -20,12 +20,10 @@ runs and baseline runs have separate tables of rows, so one name may be used for
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ConfigDict
 
 from chatbench._text import encodable
 from chatbench.baseline_prompts import BASELINE_KINDS, FREE_TEXT_KINDS, PROTOCOL
@@ -36,10 +34,12 @@ from chatbench.runner.build import model_identity
 
 # The conversation runs' way of naming changes, shared so both read alike.
 from chatbench.runner.identity import (
+    StoredIdentity,
     describe_change,
     describe_question_change,
     flat_differences,
     list_changes,
+    parse_identity,
     question_digest,
 )
 from chatbench.storage import ResultStore
@@ -50,7 +50,7 @@ NO_GRADER = "none"
 """``BaselineIdentity.grader`` when no grader model reads free text (or none is run)."""
 
 
-class BaselineIdentity(BaseModel):
+class BaselineIdentity(StoredIdentity):
     """What determines a baseline run's answers; stored with the run, compared on reruns."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -70,14 +70,6 @@ class BaselineIdentity(BaseModel):
     """The run seed every answer's seed derives from."""
     replicates: int
     """Answers per question and kind."""
-
-    def to_json(self) -> str:
-        """Canonical JSON (sorted keys, ASCII), the form stored and hashed."""
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=True)
-
-    def digest(self) -> str:
-        """A SHA-256 hex digest of the identity (default run ids are its prefix)."""
-        return hashlib.sha256(self.to_json().encode()).hexdigest()
 
 
 def baseline_identity(
@@ -189,7 +181,8 @@ def claim_baselines(
         store.write_run_identity(key, identity.to_json())
         stored = store.run_identity(key)  # another process may have claimed it just before
     if stored is not None:
-        changes = baseline_differences(_parse(stored, run_id, store), identity)
+        changes = baseline_differences(
+            parse_identity(BaselineIdentity, stored, f"baseline run {run_id!r}", store), identity)
         if changes:
             raise ConfigError(
                 f"baseline run {run_id!r} in {store.path} was made with other settings: "
@@ -197,17 +190,6 @@ def claim_baselines(
                 f"id (--run-id; none gives an id made from the settings) or store (--out)"
             )
     return notes
-
-
-def _parse(stored: str, run_id: str, store: ResultStore) -> BaselineIdentity:
-    try:  # json.loads, as pydantic's JSON parser refuses the escaped lone surrogates
-        return BaselineIdentity.model_validate(json.loads(stored))
-    except (ValueError, ValidationError) as exc:
-        raise ConfigError(
-            f"{store.path}: the stored settings of baseline run {run_id!r} cannot be read "
-            f"({type(exc).__name__}; written by a newer chatbench?): give another run id "
-            f"(--run-id) or store (--out)"
-        ) from None
 
 
 def _check_older_run(

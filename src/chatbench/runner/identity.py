@@ -20,7 +20,7 @@ import json
 import warnings
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -58,10 +58,43 @@ class VariantIdentity(BaseModel):
     """Role -> the model's identity (``chatbench.runner.build.model_identity``)."""
 
 
-class RunIdentity(BaseModel):
-    """What determines a run's results; stored with the run, compared on every restart."""
+class StoredIdentity(BaseModel):
+    """An identity kept in the store: compared as canonical JSON, hashed for default ids."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def to_json(self) -> str:
+        """Canonical JSON (sorted keys, ASCII), the form stored and hashed."""
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=True)
+
+    def digest(self) -> str:
+        """A SHA-256 hex digest of the identity (default run ids are its prefix)."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()
+
+
+_Identity = TypeVar("_Identity", bound=StoredIdentity)
+
+
+def parse_identity(
+    model: type[_Identity], stored: str, what: str, store: ResultStore
+) -> _Identity:
+    """The identity ``store`` keeps for ``what`` (e.g. ``"run 'r'"``).
+
+    Raises:
+        ConfigError: It cannot be read (written by a newer chatbench?).
+    """
+    try:  # json.loads, as pydantic's JSON parser refuses the escaped lone surrogates
+        return model.model_validate(json.loads(stored))
+    except (ValueError, ValidationError) as exc:
+        raise ConfigError(
+            f"{store.path}: the stored settings of {what} cannot be read "
+            f"({type(exc).__name__}; written by a newer chatbench?): give another run id "
+            f"(--run-id) or store (--out)"
+        ) from None
+
+
+class RunIdentity(StoredIdentity):
+    """What determines a run's results; stored with the run, compared on every restart."""
 
     variants: dict[str, VariantIdentity]
     """Variant name -> its identity."""
@@ -71,14 +104,6 @@ class RunIdentity(BaseModel):
     """The run seed every conversation's seed derives from."""
     replicates: int
     """Conversations per question and variant."""
-
-    def to_json(self) -> str:
-        """Canonical JSON (sorted keys, ASCII), the form stored and hashed."""
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=True)
-
-    def digest(self) -> str:
-        """A SHA-256 hex digest of the identity (default run ids are its prefix)."""
-        return hashlib.sha256(self.to_json().encode()).hexdigest()
 
 
 def _plain(value: Any) -> Any:
@@ -264,7 +289,8 @@ def claim_run(
     stored = store.run_identity(run_id)
     notes: list[str] = []
     if stored is not None:
-        changes = differences(_parse(stored, run_id, store), identity)
+        old = parse_identity(RunIdentity, stored, f"run {run_id!r}", store)
+        changes = differences(old, identity)
         if changes:
             raise ConfigError(
                 f"run {run_id!r} in {store.path} was made with other settings: "
@@ -277,17 +303,6 @@ def claim_run(
     if kind is not None:
         store.write_run(run_id, kind, config or {}, datetime.now(timezone.utc).isoformat())
     return notes
-
-
-def _parse(stored: str, run_id: str, store: ResultStore) -> RunIdentity:
-    try:  # json.loads, as pydantic's JSON parser refuses the escaped lone surrogates
-        return RunIdentity.model_validate(json.loads(stored))
-    except (ValueError, ValidationError) as exc:
-        raise ConfigError(
-            f"{store.path}: the stored settings of run {run_id!r} cannot be read "
-            f"({type(exc).__name__}; written by a newer chatbench?): give another run id "
-            f"(--run-id) or store (--out)"
-        ) from None
 
 
 def _check_older_run(
