@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from chatbench._files import read_text
 from chatbench.data.questions import (
@@ -40,6 +40,7 @@ from chatbench.data.questions import (
     _csv_records,
     _question,
     _text,
+    validated_row,
 )
 from chatbench.errors import ConfigError
 
@@ -132,13 +133,7 @@ def _conversation(where: str, **fields: object) -> HumanConversation:
     Raises:
         ConfigError: The fields do not make a valid conversation.
     """
-    try:
-        return HumanConversation.model_validate(fields)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        field = ".".join(str(part) for part in error["loc"])
-        prefix = f"{where}: field {field!r}: " if field else f"{where}: "
-        raise ConfigError(prefix + error["msg"]) from None
+    return validated_row(HumanConversation, where, fields)
 
 
 def _has_turns(user_turns: list[str], min_user_turns: int) -> bool:

@@ -14,6 +14,7 @@ import string
 from collections.abc import Iterator, Sequence
 from importlib.resources import files
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -224,6 +225,25 @@ def _text(value: object, field: str) -> str:
     return value
 
 
+_Row = TypeVar("_Row", bound=BaseModel)
+
+
+def validated_row(model: type[_Row], where: str, fields: dict[str, object]) -> _Row:
+    """Build a ``model`` from one row of a user's file, reporting its first problem against
+    ``where`` (the file and line) and the field.
+
+    Raises:
+        ConfigError: The fields do not make a valid ``model``.
+    """
+    try:
+        return model.model_validate(fields)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(part) for part in error["loc"])
+        prefix = f"{where}: field {field!r}: " if field else f"{where}: "
+        raise ConfigError(prefix + error["msg"].removeprefix("Value error, ")) from None
+
+
 def _question(where: str, **fields: object) -> Question:
     """Build a ``Question``: the one validation every format's rows go through (non-empty
     id, question and options; the same length limits), reporting a problem against ``where``.
@@ -231,13 +251,7 @@ def _question(where: str, **fields: object) -> Question:
     Raises:
         ConfigError: The fields do not make a valid question.
     """
-    try:
-        return Question.model_validate(fields)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        field = ".".join(str(part) for part in error["loc"])
-        prefix = f"{where}: field {field!r}: " if field else f"{where}: "
-        raise ConfigError(prefix + error["msg"].removeprefix("Value error, ")) from None
+    return validated_row(Question, where, fields)
 
 
 def content_key(stem: str, choices: Sequence[str], answer: str) -> str:
