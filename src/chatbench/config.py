@@ -23,10 +23,6 @@ Role = Literal["user", "assistant", "judge"]
 ROLES: tuple[Role, ...] = ("user", "assistant", "judge")
 """The model roles of a conversation, in order; every module iterates this tuple."""
 
-SHIPPED_SIMULATORS: tuple[str, ...] = (
-    "two_step", "two_step_problem", "two_step_help", "iqa_eval", "causal_lm", "scripted"
-)
-"""The simulators chatbench ships; ``register_simulator`` adds others."""
 PROMPTED_SIMULATORS: tuple[str, ...] = ("two_step", "two_step_problem", "two_step_help", "iqa_eval")
 
 AcceptRule = Literal["paper", "natural"]

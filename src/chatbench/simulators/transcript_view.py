@@ -81,9 +81,12 @@ def two_step_view(request: TurnRequest, first_prompt: str) -> list[BaseMessage]:
     question = request.question
     system = prompts.PAPER_TWO_STEP_SYSTEM_PROMPT.format(question=question.format())
     options = answer_options(question.letters)
-    step = _EXTRA_INSTRUCTIONS.get(request.mode) or {
-        "forced": prompts.PAPER_TWO_STEP_FORCED_PROMPT.format(options=options),
-    }.get(request.mode, prompts.PAPER_TWO_STEP_NEXT_PROMPT.format(options=options))
+    if request.mode in _EXTRA_INSTRUCTIONS:
+        step = _EXTRA_INSTRUCTIONS[request.mode]
+    elif request.mode == "forced":
+        step = prompts.PAPER_TWO_STEP_FORCED_PROMPT.format(options=options)
+    else:
+        step = prompts.PAPER_TWO_STEP_NEXT_PROMPT.format(options=options)
     if request.messages:
         conversation = render_conversation(request.messages)
         header = prompts.PAPER_TWO_STEP_CONVERSATION.format(sep=prompts.PAPER_SEP,
