@@ -7,6 +7,7 @@ import signal
 import socket
 import sqlite3
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -181,3 +182,19 @@ def variant_with_vanished_persona(tmp_path: Path, retry: Any = None) -> Variant:
                             retry=retry or DEFAULT_RETRY)
     persona.unlink()
     return variant
+
+
+def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        *args: str) -> tuple[int, str]:
+    """Run ``chatbench ARGS`` in this process (through ``main``, as the console script does);
+    returns the exit code and everything printed. An uncaught exception fails the test."""
+    from chatbench.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["chatbench", *args])
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err

@@ -25,7 +25,7 @@ from chatbench import GraphSpec, ResultStore, StopReason, load_questions, run_co
 from chatbench.errors import MissingDependencyError
 from chatbench.runner.batch import Variant, plan_jobs, run_jobs
 from chatbench.runner.build import build_models
-from tests.conftest import ScriptedChatModel
+from tests.conftest import ScriptedChatModel, cli
 
 
 def encodable(text: str) -> str:
@@ -48,21 +48,6 @@ BAD_TEXT = [
 BRACKETS = ["[bold]", "[/]", "x[extra]", "[red]r[/red]", "a[/b]\\"]
 """Strings rich would restyle, drop or choke on if they were read as markup."""
 
-
-def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-        *args: str) -> tuple[int, str]:
-    """Run ``chatbench ARGS`` in this process (through ``main``, as the console script does);
-    returns the exit code and everything printed. An uncaught exception fails the test."""
-    from chatbench.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["chatbench", *args])
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err
 
 
 def chatbench(*args: str, strict: bool = False) -> subprocess.CompletedProcess[str]:

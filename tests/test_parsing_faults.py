@@ -47,6 +47,7 @@ from chatbench.models.invoke import ModelCallTimeout, invoke_chat
 from chatbench.models.registry import get_chat_model
 from chatbench.personas import load_persona
 from chatbench.scoring.choice import extract_choice
+from tests.conftest import cli
 
 # --------------------------------------------------------------------------------------------
 # 4. Timeouts that starve, and runs that do not exit
@@ -325,20 +326,6 @@ def test_run_config_takes_typed_values() -> None:
     config = RunConfig(limit=2, seed=3, call_timeout_s=5, retry_wait_s=0, out="x.sqlite")
     assert config.call_timeout_s == 5.0 and config.out == Path("x.sqlite")
 
-
-def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-        *args: str) -> tuple[int, str]:
-    """``chatbench ARGS`` in this process: the exit code and everything printed."""
-    from chatbench.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["chatbench", *args])
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err
 
 
 def test_cli_options_and_environment_still_convert(

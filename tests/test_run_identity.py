@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import sqlite3
-import sys
 from pathlib import Path
 
 import pytest
@@ -25,22 +24,7 @@ from chatbench.graphs.builder import retry_policy
 from chatbench.runner.ablate import plan_grid, run_grid
 from chatbench.runner.batch import Variant, plan_run, run
 from chatbench.runner.build import build_models
-from tests.conftest import ScriptedChatModel
-
-
-def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-        *args: str) -> tuple[int, str]:
-    """``chatbench ARGS`` through ``main``, in this process: (exit code, everything printed)."""
-    from chatbench.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["chatbench", *args])
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err
+from tests.conftest import ScriptedChatModel, cli
 
 
 def error_line(output: str) -> str:
