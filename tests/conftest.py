@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from langchain_core.language_models import BaseChatModel
+from langchain_core.language_models import BaseChatModel, FakeListChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import Field
 
 from chatbench.config import GraphSpec
 from chatbench.data.questions import Question
+from chatbench.errors import ConfigError
 from chatbench.graphs.builder import DEFAULT_RETRY
 from chatbench.records import ConversationRecord
 from chatbench.runner.batch import Variant
@@ -172,16 +173,25 @@ def record_essence(record: ConversationRecord) -> tuple[Any, ...]:
             record.seed, record.stop_reason, record.turns, record.assistant_choices)
 
 
-def variant_with_vanished_persona(tmp_path: Path, retry: Any = None) -> Variant:
-    """A variant whose persona file is deleted after it was built: a worker that has to
-    build it again fails, with the file's name (``gone.yaml``) in the error."""
-    persona = tmp_path / "gone.yaml"
-    persona.write_text((FIXTURES.parents[1] / "personas" / "expert.yaml").read_text())
-    spec = GraphSpec(name="gone", persona=str(persona))
-    variant = Variant.build(spec, build_models(spec, "fake:user", "fake:echo"),
-                            retry=retry or DEFAULT_RETRY)
-    persona.unlink()
-    return variant
+def _refuse_to_unpickle(name: str) -> Any:
+    raise ConfigError(f"cannot make model {name!r} in this process")
+
+
+class UnbuildableChatModel(FakeListChatModel):
+    """A chat model this process can use but no other process can rebuild (unpickling it
+    raises ``ConfigError`` naming ``gone.yaml``), as a model whose files are gone."""
+
+    def __reduce__(self) -> Any:
+        return _refuse_to_unpickle, ("gone.yaml",)
+
+
+def variant_a_worker_cannot_build(tmp_path: Path, retry: Any = None) -> Variant:
+    """A variant whose assistant a worker process cannot make: a worker that has to build
+    it fails, with ``gone.yaml`` in the error."""
+    spec = GraphSpec(name="gone")
+    model = UnbuildableChatModel(responses=["B"])
+    return Variant.build(spec, build_models(spec, "fake:user", model),
+                         retry=retry or DEFAULT_RETRY)
 
 
 def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from chatbench import baseline_identity as identity_module
+from chatbench.baselines import identity as identity_module
 from chatbench.baselines import run_baselines
 from chatbench.config import GraphSpec, RoleSettings
 from chatbench.data.questions import Question
@@ -220,7 +220,7 @@ def test_no_retry_failed_keeps_failed_answers(tmp_store, question):
 
 
 def test_command_asks_failed_answers_again_after_an_outage(tmp_path, monkeypatch, capsys):
-    from chatbench import baselines
+    from chatbench.baselines import jobs as baselines  # where the answers are asked
 
     out, real = tmp_path / "b.sqlite", baselines.invoke_chat
 

@@ -9,12 +9,6 @@ import typer
 from langchain_core.messages import HumanMessage, SystemMessage
 from typer.testing import CliRunner
 
-from chatbench.baseline_prompts import (
-    GRADER_SETTINGS,
-    PAPER_KINDS,
-    grader_messages,
-    parse_grader_reply,
-)
 from chatbench.baselines import (
     BASELINE_KINDS,
     DEFAULT_SETTINGS,
@@ -24,6 +18,12 @@ from chatbench.baselines import (
     letter_only_choice,
     run_baselines,
     summarize_baselines,
+)
+from chatbench.baselines.prompts import (
+    GRADER_SETTINGS,
+    PAPER_KINDS,
+    grader_messages,
+    parse_grader_reply,
 )
 from chatbench.cli.baseline import baseline_command
 from chatbench.config import RoleSettings

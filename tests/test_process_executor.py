@@ -18,7 +18,7 @@ from chatbench.graphs.builder import retry_policy
 from chatbench.runner.batch import Job, Variant, plan_jobs, run, run_jobs
 from chatbench.runner.build import Models, build_models
 from chatbench.runner.process_executor import run_jobs_process
-from tests.conftest import kill_9_after, record_essence, stored_ids, variant_with_vanished_persona
+from tests.conftest import kill_9_after, record_essence, stored_ids, variant_a_worker_cannot_build
 
 RUN = "process-test"
 NO_RETRY = retry_policy(max_attempts=1)
@@ -90,7 +90,7 @@ def test_picklable_model_object_is_sent_to_the_workers():
 
 
 def test_a_variant_a_worker_cannot_build_keeps_the_others_then_raises(jobs, tmp_path):
-    broken = variant_with_vanished_persona(tmp_path, NO_RETRY)  # a worker cannot build it
+    broken = variant_a_worker_cannot_build(tmp_path, NO_RETRY)  # a worker cannot build it
     planned = plan_jobs(load_questions(limit=1), [broken], 1, 0) + jobs[::2]
     with ResultStore(tmp_path / "fail.sqlite") as store:
         with pytest.raises(ConfigError, match="gone.yaml"):

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Iterator
 
 import pytest
+from langgraph.types import RetryPolicy
 
 ray = pytest.importorskip("ray")
 
 from chatbench import ConfigError, GraphSpec, ResultStore, get_chat_model, load_questions  # noqa: E402
 from chatbench.graphs.builder import retry_policy  # noqa: E402
+from chatbench.records import ConversationRecord  # noqa: E402
 from chatbench.runner.batch import Job, Variant, plan_jobs, run_jobs  # noqa: E402
 from chatbench.runner.build import build_models  # noqa: E402
-from chatbench.runner.ray_executor import _describe, _variant, run_jobs_ray  # noqa: E402
-from tests.conftest import record_essence, stored_ids, variant_with_vanished_persona  # noqa: E402
+from chatbench.runner.ray_executor import _run_shard, _shards, run_jobs_ray  # noqa: E402
+from chatbench.runner.recipe import resolve  # noqa: E402
+from tests.conftest import record_essence, stored_ids, variant_a_worker_cannot_build  # noqa: E402
 
 RUN = "ray-test"
 
@@ -74,17 +78,35 @@ def test_ray_resumes_a_partly_stored_run(ray_cluster, jobs, tmp_path):
     assert len(ids) == 12 and sorted(ids) == sorted(job.id(RUN) for job in jobs)
 
 
-def test_ray_needs_model_strings():
+class Unpicklable(type(get_chat_model("fake:echo"))):  # type: ignore[misc]
+    """A fake chat model that refuses to be pickled (as one holding a client or a lock)."""
+
+    def __reduce__(self):
+        raise TypeError("cannot pickle this model")
+
+
+def test_ray_refuses_a_model_object_it_cannot_send_naming_the_role():
     spec = GraphSpec()
-    models = build_models(spec, "fake:user", get_chat_model("fake:echo"))  # an object
-    jobs = plan_jobs(load_questions(limit=1), [Variant.build(spec, models)], 1, 0)
-    with pytest.raises(ConfigError, match="needs model strings"):
+    assistant = Unpicklable(**get_chat_model("fake:echo").model_dump())
+    jobs = plan_jobs(load_questions(limit=1), [Variant.build(spec, build_models(
+        spec, "fake:user", assistant))], 1, 0)
+    with pytest.raises(ConfigError, match="assistant model .* cannot be pickled"):
         list(run_jobs_ray(jobs, run_id=RUN))
 
 
 @pytest.mark.slow
+def test_ray_carries_picklable_model_objects(ray_cluster, tmp_path):
+    spec = GraphSpec()
+    models = build_models(spec, "fake:user", get_chat_model("fake:echo"))  # an object
+    jobs = plan_jobs(load_questions(limit=2), [Variant.build(spec, models)], 1, 0)
+    records = list(run_jobs_ray(jobs, run_id=RUN))
+    threaded = list(run_jobs(jobs, run_id=RUN))
+    assert sorted(map(record_essence, records)) == sorted(map(record_essence, threaded))
+
+
+@pytest.mark.slow
 def test_a_failed_shard_keeps_the_others_then_raises(ray_cluster, jobs, tmp_path):
-    broken = variant_with_vanished_persona(tmp_path)  # its task fails on the worker
+    broken = variant_a_worker_cannot_build(tmp_path)  # its task fails on the worker
     planned = plan_jobs(load_questions(limit=1), [broken], 1, 0) + jobs[::2]
     with ResultStore(tmp_path / "fail.sqlite") as store:
         with pytest.raises(ConfigError, match="gone.yaml"):
@@ -94,24 +116,22 @@ def test_a_failed_shard_keeps_the_others_then_raises(ray_cluster, jobs, tmp_path
     assert stored == {job.id(RUN) for job in jobs[::2]}  # every shard in flight was kept
 
 
-@pytest.mark.parametrize("retry", [retry_policy(5, 0.25), None])
-def test_workers_rebuild_the_variant_with_its_retry_policy_and_call_timeout(retry):
+@pytest.mark.parametrize("retry", [retry_policy(5, 0.25), RetryPolicy(max_attempts=2), None])
+def test_a_shard_carries_the_variant_with_its_retry_policy_and_call_timeout(retry):
+    """What a Ray task receives is pickled: a worker process builds the same variant."""
     spec = GraphSpec()
     models = build_models(spec, "fake:user", "fake:echo", None)
     variant = Variant.build(spec, models, {"persona": None}, retry, call_timeout_s=7.5)
-    rebuilt = _variant(_describe(variant))
+    jobs = plan_jobs(load_questions(limit=3), [variant], 1, 0)
+    (shard,) = _shards(iter(jobs), size=8)
+    sent = pickle.loads(pickle.dumps(shard))
+    (recipe,) = {job.recipe.token: job.recipe for job in sent.unpacked()}.values()
+    rebuilt = recipe.build()  # what ``resolve`` does in a worker process
     assert rebuilt.call_timeout_s == 7.5 and rebuilt.factors == {"persona": None}
-    if retry is None:
-        assert rebuilt.retry is None
-    else:
-        assert (rebuilt.retry.max_attempts, rebuilt.retry.initial_interval) == (5, 0.25)
-
-
-def test_a_hand_made_retry_policy_is_refused_naming_the_variant():
-    from langgraph.types import RetryPolicy
-
-    spec = GraphSpec()
-    models = build_models(spec, "fake:user", "fake:echo", None)
-    variant = Variant.build(spec, models, retry=RetryPolicy(max_attempts=2))
-    with pytest.raises(ConfigError, match="retry policies made by"):
-        _describe(variant)
+    assert rebuilt.retry == retry and rebuilt.models.names == variant.models.names
+    assert all(job.recipe is None for job in sent.jobs)  # the recipe travels once per shard
+    shipped = [ConversationRecord.model_validate_json(row)
+               for row in _run_shard(sent, RUN, concurrency=3)]
+    threaded = list(run_jobs(jobs, run_id=RUN))
+    assert sorted(map(record_essence, shipped)) == sorted(map(record_essence, threaded))
+    assert resolve(recipe) is resolve(recipe)  # built once per process

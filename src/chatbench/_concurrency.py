@@ -1,5 +1,5 @@
-"""Threads: a function over many items with a bounded in-flight window, and calls with a
-timeout that no other call can starve."""
+"""Threads: calls with a timeout that no other call can starve. (Jobs run on threads
+through ``chatbench.runner.pipeline.run_in_threads``.)"""
 
 from __future__ import annotations
 
@@ -8,48 +8,13 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
+from collections.abc import Callable
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout  # not the builtin before 3.11
 from typing import Generic, TypeVar
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
-
-
-def map_bounded(
-    fn: Callable[[Item], Result],
-    items: Iterable[Item],
-    concurrency: int,
-    thread_name: str = "chatbench",
-) -> Iterator[Result]:
-    """``fn`` over ``items``, ``concurrency`` at a time, yielding results as they finish.
-
-    At most ``2 * concurrency`` items are in flight, so a long (or lazily generated) list of
-    items never piles up as futures: memory stays flat. With ``concurrency <= 1`` the items
-    run in order in the calling thread.
-
-    Example:
-        >>> sorted(map_bounded(lambda x: x * x, range(4), concurrency=2))
-        [0, 1, 4, 9]
-    """
-    if concurrency <= 1:
-        yield from (fn(item) for item in items)
-        return
-    pool = ThreadPoolExecutor(concurrency, thread_name_prefix=thread_name)
-    try:
-        in_flight: set[Future[Result]] = set()
-        for item in items:
-            in_flight.add(pool.submit(fn, item))
-            if len(in_flight) >= 2 * concurrency:
-                finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-                yield from (future.result() for future in finished)
-        for future in as_completed(in_flight):
-            yield future.result()
-    finally:
-        # When the caller stops early (an error, a closed generator), items not started yet
-        # are dropped rather than run to completion first.
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 class CallTimedOut(Exception):

@@ -28,6 +28,8 @@ MOVED: dict[str, str] = {
     "chatbench.cli_paper": "chatbench.cli.paper",
     "chatbench.cli_baseline": "chatbench.cli.baseline",
     "chatbench._cli": "chatbench.cli._common",
+    "chatbench.baseline_prompts": "chatbench.baselines.prompts",
+    "chatbench.baseline_identity": "chatbench.baselines.identity",
 }
 """Old module path -> where the module lives now."""
 

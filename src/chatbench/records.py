@@ -8,7 +8,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from chatbench._text import encodable, json_data, model_json
-from chatbench.baseline_prompts import BaselineKind
 from chatbench.scoring.judges import Judgement
 from chatbench.state import NodeTiming, StopReason, Verdict
 
@@ -129,6 +128,9 @@ _IDENTITY = {"id", "run_id", "question_id", "subject", "variant", "replicate", "
              "correct_answer", "turns", "seconds"}
 """The fields ``error_record`` keeps as they are (strings escaped)."""
 
+
+BaselineKind = Literal["letter_zero_shot", "letter_few_shot", "free_text", "free_text_rules"]
+"""The AI-alone baselines (``chatbench.baselines``): the paper's three and chatbench's own."""
 
 RULES = "rules"
 """``BaselineRecord.grader`` when chatbench's rules read the answer (no grader model)."""

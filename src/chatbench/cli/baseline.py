@@ -14,7 +14,6 @@ import typer
 from rich.text import Text
 
 from chatbench._text import encodable
-from chatbench.baseline_prompts import BASELINE_KINDS, PAPER_KINDS
 from chatbench.baselines import (
     BaselinePlan,
     BaselineRecord,
@@ -24,6 +23,7 @@ from chatbench.baselines import (
     run_jobs,
     summarize_baselines,
 )
+from chatbench.baselines.prompts import BASELINE_KINDS, PAPER_KINDS
 from chatbench.cli._common import cells, console, opt
 from chatbench.data.questions import load_questions
 from chatbench.storage import ResultStore

@@ -361,7 +361,7 @@ def _execution(
         raise ConfigError(f"--processes must be at least 1, got {processes}")
     from chatbench.runner.build import check_timing
 
-    check_timing(call_timeout, retry_wait)
+    check_timing(call_timeout, retry_wait)  # here, to name the options; ``Recipe.plan`` again
     return {
         "concurrency": concurrency,
         "executor": executor,

@@ -1,4 +1,6 @@
-"""Running conversations: one (simulate), names to objects (build), batches (batch)."""
+"""Running evaluations: plans (``plan``), variants as plain data (``recipe``), the pipeline
+that runs jobs on an executor into the store (``pipeline``, ``executors``), one
+conversation (``simulate``), and the Python API (``batch``)."""
 
 from chatbench.runner.batch import run, run_conversations
 from chatbench.runner.simulate import simulate

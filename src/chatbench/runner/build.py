@@ -143,7 +143,7 @@ def build_models(
     )
     for role, model in (("user", models.user), ("assistant", models.assistant),
                         ("judge", models.judge)):
-        _check_fake_delay(role, names[role], model)
+        check_fake_delay(role, names[role], model)
     return models
 
 
@@ -152,7 +152,7 @@ MAX_SECONDS = 86_400.0
 or not a number) can only make every call fail or hang, so it is refused up front."""
 
 
-def _check_fake_delay(role: str, name: str, model: object) -> None:
+def check_fake_delay(role: str, name: str, model: object) -> None:
     """Refuse a fake model whose delay (``fake:echo@SECONDS``) would fail every call.
 
     Raises:

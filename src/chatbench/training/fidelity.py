@@ -25,15 +25,12 @@ import time
 import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 from statistics import fmean
 
 from pydantic import BaseModel, ConfigDict
 
 from chatbench.config import GraphSpec
-from chatbench.context import SimContext
 from chatbench.data.human_data import (
     HumanConversation,
     human_accuracy_by_question,
@@ -41,14 +38,24 @@ from chatbench.data.human_data import (
     load_halie,
 )
 from chatbench.data.questions import Question
-from chatbench.errors import ConfigError, MissingDependencyError
+from chatbench.errors import ConfigError
 from chatbench.records import ConversationRecord, TranscriptTurn
-from chatbench.runner.batch import run_conversations
-from chatbench.runner.build import ModelLike, build_models, build_persona
+from chatbench.runner.build import ModelLike
+from chatbench.runner.pipeline import ThreadExecutor, execute, plan_jobs
+from chatbench.runner.recipe import Recipe
 from chatbench.seeding import derive_seed
-from chatbench.simulators import TurnRequest, get_simulator
-from chatbench.state import END_TOKEN, USER, StopReason
-from chatbench.training.bleu import corpus_bleu
+from chatbench.state import StopReason
+from chatbench.training.openings import (
+    FirstPrompt,
+    FirstPromptJob,
+    OverlapResult,
+    QuestionOverlap,
+    first_prompt_jobs,
+    first_prompts,
+    overlap,
+    question_overlap,
+    sample_first_prompts,
+)
 
 DATA_SOURCES = ("halie", "chatbench")
 """Sources of human conversations: HALIE (bundled) and ChatBench (a conversations.json)."""
@@ -57,8 +64,6 @@ CHATBENCH_HELDOUT_BUCKETS = 5
 """ChatBench has no published split: a question is held out when
 ``derive_seed(CHATBENCH_SPLIT_SALT, question_id) % 5 == 0`` (about 20% of questions)."""
 CHATBENCH_SPLIT_SALT = "chatbench-split"
-_PLACEHOLDER_ASSISTANT = "fake:echo"
-"""First prompts never reach the assistant; ``SimContext`` still needs one."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -122,169 +127,6 @@ def real_first_prompts(conversations: Iterable[HumanConversation]) -> dict[str, 
         if conversation.user_turns and conversation.user_turns[0].strip():
             prompts[conversation.question.id].append(conversation.user_turns[0])
     return dict(prompts)
-
-
-# --------------------------------------------------------------------------------------------
-# First prompts and their overlap with people's
-# --------------------------------------------------------------------------------------------
-
-
-def _first_prompt(spec: GraphSpec, context: SimContext, question: Question) -> str | None:
-    """One opening message, seeded as the conversation's user node would seed it; an empty
-    one is retried once with the next seed (as the node does), then left out (``None``)."""
-    simulate = get_simulator(spec.simulator)
-    seed = derive_seed(context.seed, USER, "first", 0)
-    for attempt in (seed, seed + 1):
-        request = TurnRequest(question=question, messages=[], mode="first", context=context,
-                              spec=spec, seed=attempt, turn_index=0)
-        text = simulate(request).text.replace(END_TOKEN, "").strip()
-        if text:
-            return text
-    return None
-
-
-def first_prompts(
-    spec: GraphSpec,
-    user_model: object,
-    questions: Sequence[Question],
-    samples: int = 10,
-    seed: int = 0,
-    concurrency: int = 8,
-) -> dict[str, list[str]]:
-    """Sample the simulator's first user turn ``samples`` times per question.
-
-    Sample ``i`` of a question uses the seed of replicate ``i`` of ``run_conversations``
-    (same run seed and spec), so it is the opening of that conversation too. Calls run in
-    threads, so a local model batches them.
-
-    Args:
-        spec: The simulator variant (its simulator, persona and user settings are used).
-        user_model: The simulator's model: a model string or an object.
-        questions: The questions.
-        samples: Openings per question.
-        seed: Run seed.
-        concurrency: Calls at once.
-
-    Returns:
-        ``{question_id: [opening, ...]}``; empty openings (twice) are left out.
-
-    Raises:
-        ConfigError: ``samples`` or ``concurrency`` is not positive, or a bad model name.
-    """
-    if samples < 1 or concurrency < 1:
-        raise ConfigError(f"samples and concurrency must be positive, got {samples} and "
-                          f"{concurrency}")
-    models = build_models(spec, user_model, _PLACEHOLDER_ASSISTANT)
-    base = SimContext(assistant=models.assistant, user=models.user, persona=build_persona(spec))
-    jobs = [(q, derive_seed(seed, q.id, spec.name, i)) for q in questions for i in range(samples)]
-
-    def one(job: tuple[Question, int]) -> str | None:
-        return _first_prompt(spec, replace(base, seed=job[1]), job[0])
-
-    with ThreadPoolExecutor(concurrency, thread_name_prefix="chatbench-first") as pool:
-        texts = list(pool.map(one, jobs))
-    out: dict[str, list[str]] = {q.id: [] for q in questions}
-    for (question, _), text in zip(jobs, texts, strict=True):
-        if text is not None:
-            out[question.id].append(text)
-    return out
-
-
-class QuestionOverlap(BaseModel):
-    """Overlap of one question's simulated and real opening messages, over all their pairs."""
-
-    model_config = ConfigDict(frozen=True)
-
-    rouge1: float
-    """Mean ROUGE-1 F1 of the pairs, 0-1."""
-    bleu: float
-    """Corpus BLEU of the pairs (the paper's), 0-1."""
-    pairs: int
-
-
-class OverlapResult(BaseModel):
-    """Lexical overlap of simulated and real first prompts, averaged per question first."""
-
-    model_config = ConfigDict(frozen=True)
-
-    rouge1: float
-    """Mean over questions of ROUGE-1 F1, 0-1 (NaN when no question has pairs)."""
-    bleu: float
-    """Mean over questions of the paper's per-question corpus BLEU, 0-1 (NaN likewise)."""
-    questions: int
-    """Questions with at least one (simulated, real) pair."""
-    pairs: int
-    """(simulated, real) pairs scored, over all questions."""
-    per_question: dict[str, QuestionOverlap] = {}
-    note: str | None = None
-
-
-def _rouge1() -> Callable[[str, str], float]:
-    """``rouge1_f1(simulated, real)``, imported lazily.
-
-    Raises:
-        MissingDependencyError: rouge-score is not installed.
-    """
-    try:
-        from rouge_score.rouge_scorer import RougeScorer
-    except ImportError as exc:
-        raise MissingDependencyError("ROUGE-1 (rouge-score)", extra="train") from exc
-    rouge = RougeScorer(["rouge1"], use_stemmer=False)
-
-    def rouge1(simulated: str, real: str) -> float:
-        return float(rouge.score(real, simulated)["rouge1"].fmeasure)
-
-    return rouge1
-
-
-def question_overlap(
-    pairs: Sequence[tuple[str, str]], rouge1: Callable[[str, str], float]
-) -> QuestionOverlap:
-    """The paper's scores of one question's (simulated, real) first-prompt pairs.
-
-    BLEU is ``evaluate.load("bleu").compute(predictions=simulated, references=real)`` over the
-    pairs: one corpus score, not a mean of sentence scores. ROUGE-1 is the mean F1 of the pairs;
-    the paper's ``evaluate.load("rouge")`` reports the median of 1,000 bootstrap means of those
-    F1s instead, a random estimate of the same mean (off by about 0.001).
-    """
-    return QuestionOverlap(
-        rouge1=fmean(rouge1(s, r) for s, r in pairs),
-        bleu=corpus_bleu([s for s, _ in pairs], [r for _, r in pairs]).bleu,
-        pairs=len(pairs))
-
-
-def overlap(simulated: dict[str, list[str]], real: dict[str, list[str]]) -> OverlapResult:
-    """ROUGE-1 F1 and BLEU between each simulated and each real first prompt of a question.
-
-    Each question's pairs (the simulated prompt as prediction, the real one as reference) are
-    scored as in the paper (``question_overlap``); the result is the mean over questions that
-    have both simulated and real prompts. Blank prompts are left out.
-
-    Args:
-        simulated: ``{question_id: [simulated opening, ...]}``, e.g. from ``first_prompts``.
-        real: ``{question_id: [real opening, ...]}``, e.g. from ``real_first_prompts``.
-
-    Returns:
-        Question-averaged ROUGE-1 F1 and BLEU, both 0-1; NaN with a note when no question
-        has a pair.
-
-    Raises:
-        MissingDependencyError: The ``train`` extra (rouge-score) is not installed.
-    """
-    rouge1 = _rouge1()
-    per_question: dict[str, QuestionOverlap] = {}
-    for qid in sorted(simulated.keys() & real.keys()):
-        pairs = [(s, r) for s in simulated[qid] if s.strip() for r in real[qid] if r.strip()]
-        if pairs:
-            per_question[qid] = question_overlap(pairs, rouge1)
-    if not per_question:
-        return OverlapResult(rouge1=math.nan, bleu=math.nan, questions=0, pairs=0,
-                             note="no question has both simulated and real first prompts")
-    scores = per_question.values()
-    return OverlapResult(
-        rouge1=fmean(s.rouge1 for s in scores), bleu=fmean(s.bleu for s in scores),
-        questions=len(per_question), pairs=sum(s.pairs for s in scores),
-        per_question=per_question)
 
 
 # --------------------------------------------------------------------------------------------
@@ -528,14 +370,19 @@ def evaluate_fidelity(
     _check_human_model(humans, human_model)
     kept = {q.id for q in questions}
     humans = [h for h in humans if h.question.id in kept]
-    models = build_models(spec, user, assistant)
-    simulated = first_prompts(spec, models.user, questions, samples, seed, concurrency)
-    records = run_conversations(questions, spec, user=models, assistant=assistant, seed=seed,
-                                replicates=replicates, concurrency=concurrency,
-                                on_record=on_record)
+    if samples < 1 or concurrency < 1:
+        raise ConfigError(f"samples and concurrency must be positive, got {samples} and "
+                          f"{concurrency}")
+    recipe = Recipe.plan(spec, user, assistant)  # one variant: its models load once
+    executor = ThreadExecutor(concurrency)
+    simulated = sample_first_prompts(first_prompt_jobs(recipe, questions, samples, seed),
+                                     executor)
+    records = list(execute(plan_jobs(questions, [recipe], replicates, seed), executor,
+                           run_id="run", on_record=on_record))
     peers = [h for h in humans if human_model is None or h.assistant_model == human_model]
     return FidelityReport(
-        graph=spec.name, simulator=spec.simulator, models=models.names, questions=len(questions),
+        graph=spec.name, simulator=spec.simulator, models=dict(recipe.names),
+        questions=len(questions),
         samples=samples, replicates=replicates, conversations=len(records),
         failed=len(records) - len(_scored(records)),
         overlap=overlap(simulated, real_first_prompts(humans)),
@@ -547,6 +394,8 @@ def evaluate_fidelity(
 
 __all__ = [
     "AccuracyAgreement",
+    "FirstPrompt",
+    "FirstPromptJob",
     "FidelityReport",
     "OverlapResult",
     "QuestionOverlap",

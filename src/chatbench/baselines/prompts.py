@@ -28,14 +28,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Any, get_args
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from chatbench.config import RoleSettings
 from chatbench.data.questions import Question
+from chatbench.records import BaselineKind
 
-BaselineKind = Literal["letter_zero_shot", "letter_few_shot", "free_text", "free_text_rules"]
 BASELINE_KINDS: tuple[BaselineKind, ...] = get_args(BaselineKind)
 """Every baseline kind, in report order."""
 PAPER_KINDS: tuple[BaselineKind, ...] = ("letter_zero_shot", "letter_few_shot", "free_text")

@@ -11,7 +11,7 @@ question file was edited gets a new id.
 The identity covers the content of every question, the kinds run with the assistant's
 sampling settings for each, the assistant's and the grader's identities
 (``chatbench.runner.build.model_identity``), the seed, the replicates and the prompt protocol
-version (``chatbench.baseline_prompts.PROTOCOL``). It leaves out how the run executes
+version (``chatbench.baselines.prompts.PROTOCOL``). It leaves out how the run executes
 (concurrency, retries, the store's path).
 
 Identities go in the store's run-identity table, keyed ``baselines:<run id>``: conversation
@@ -26,7 +26,7 @@ from typing import Any
 from pydantic import ConfigDict
 
 from chatbench._text import encodable
-from chatbench.baseline_prompts import BASELINE_KINDS, FREE_TEXT_KINDS, PROTOCOL
+from chatbench.baselines.prompts import BASELINE_KINDS, FREE_TEXT_KINDS, PROTOCOL
 from chatbench.config import RoleSettings
 from chatbench.data.questions import Question
 from chatbench.errors import ConfigError
@@ -56,7 +56,7 @@ class BaselineIdentity(StoredIdentity):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     protocol: str
-    """``chatbench.baseline_prompts.PROTOCOL``: the prompts, settings and reading rules."""
+    """``chatbench.baselines.prompts.PROTOCOL``: the prompts, settings and reading rules."""
     kinds: dict[str, dict[str, Any]]
     """Each kind run -> the assistant's sampling settings for it (``RoleSettings``)."""
     assistant: str

@@ -1,0 +1,189 @@
+"""Plans: a run is a grid of variants (one, for a plain run) x questions x replicates.
+
+``plan_run`` (a ``RunConfig``) and ``plan_grid`` (an ``AblationGrid``) both give a ``Plan``:
+the variants as ``Recipe`` s (checked, nothing loaded), the questions, and the run's identity.
+``run_plan`` expands it into jobs and runs them on an executor into the store.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from langgraph.types import RetryPolicy
+from pydantic import ValidationError
+
+from chatbench._yaml import format_validation_error
+from chatbench.config import MODEL_FACTORS, AblationGrid, GraphSpec, RunConfig, load_graph_spec
+from chatbench.data.questions import Question, load_questions
+from chatbench.errors import ConfigError
+from chatbench.graphs.builder import DEFAULT_RETRY, retry_policy
+from chatbench.runner.build import absolute_config, absolute_grid, build_spec, run_id_for
+from chatbench.runner.executors import ExecutorName, make_executor
+from chatbench.runner.identity import RunIdentity, claim_run, run_identity, warn_about
+from chatbench.runner.pipeline import Job, OnRecord, execute, plan_jobs
+from chatbench.runner.recipe import Recipe
+from chatbench.storage import ResultStore
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A run resolved and checked, before it starts: its variants, questions and identity."""
+
+    kind: Literal["run", "ablate"]
+    config: Any
+    """The ``RunConfig`` (paths made absolute) or the ``AblationGrid``."""
+    run_id: str
+    questions: list[Question]
+    variants: list[Recipe]
+    seed: int
+    replicates: int
+    identity: RunIdentity
+    """What determines the run's results; a stored run with another is refused."""
+
+    @property
+    def planned(self) -> int:
+        """Jobs (conversations) in the run."""
+        return len(self.questions) * len(self.variants) * self.replicates
+
+    @property
+    def spec(self) -> GraphSpec:
+        """The graph spec of a plain run (its only variant)."""
+        return self.variants[0].spec
+
+    @property
+    def grid(self) -> AblationGrid:
+        """The grid of an ablation."""
+        return self.config  # type: ignore[no-any-return]  # an AblationGrid for ablations
+
+    def jobs(self) -> list[Job]:
+        """Every variant x question x replicate, each with its derived seed."""
+        return plan_jobs(self.questions, self.variants, self.replicates, self.seed)
+
+    def claim(self, store: ResultStore) -> list[str]:
+        """Check the run against what ``store`` holds under its id, then record it there
+        (config and identity) for ``--resume``.
+
+        Returns:
+            Warnings to show (a run stored by an older chatbench).
+
+        Raises:
+            ConfigError: The store holds the run id with other settings.
+        """
+        names = {recipe.spec.name: recipe.names for recipe in self.variants}
+        return claim_run(store, self.run_id, self.identity, names=names, kind=self.kind,
+                         config=self.config.model_dump(mode="json"))
+
+
+RunPlan = Plan
+GridPlan = Plan
+"""The plan of a plain run and of an ablation are one type (a plain run is a grid of one)."""
+
+
+def plan_run(config: RunConfig) -> Plan:
+    """Resolve a config's names (questions, graph, persona, models), failing fast on mistakes
+    without loading any local model.
+
+    The plan's config has absolute paths (a resume from another directory reads the same
+    files); its run id, unless given, is a hash of the run's identity: what the files
+    hold, not their names.
+
+    Raises:
+        ConfigError: Bad questions, graph, persona or model names, or timing settings that
+            can only fail.
+    """
+    config = absolute_config(config)
+    spec = build_spec(config)
+    recipe = Recipe.plan(spec, config.user, config.assistant, config.judge,
+                         retry=retry_policy(config.max_attempts, config.retry_wait_s),
+                         call_timeout_s=config.call_timeout_s)
+    questions = load_questions(config.questions, subjects=config.subjects, limit=config.limit)
+    identity = run_identity([recipe.identity()], questions, config.seed, config.replicates)
+    return Plan("run", config, run_id_for(config, identity.digest()), questions, [recipe],
+                config.seed, config.replicates, identity)
+
+
+def cell_name(grid: AblationGrid, cell: dict[str, Any]) -> str:
+    """A variant's name: the grid's name and its factor values, e.g. ``cot[user_cot=true]``."""
+    values = ",".join(f"{k}={json.dumps(v) if not isinstance(v, str) else v}"
+                      for k, v in cell.items())
+    return f"{grid.name}[{values}]"
+
+
+def _cell_spec(grid: AblationGrid, base: GraphSpec, cell: dict[str, Any]) -> GraphSpec:
+    updates = {k: v for k, v in cell.items() if k not in MODEL_FACTORS}
+    data = {**base.model_dump(), **updates, "name": cell_name(grid, cell)}
+    try:
+        return GraphSpec.model_validate(data)
+    except ValidationError as exc:
+        source = f"grid {grid.name!r}, cell {cell}"
+        raise ConfigError(format_validation_error(source, exc)) from None
+
+
+def grid_run_id(grid: AblationGrid, identity: RunIdentity) -> str:
+    """The grid's run id: its name and a short hash of its identity (every cell's resolved
+    spec, persona text and models, the questions' content, seed and replicates), so editing
+    a file the grid reads gives a new run."""
+    return f"ablate-{grid.name}-{identity.digest()[:8]}"
+
+
+def plan_grid(
+    grid: AblationGrid,
+    *,
+    retry: RetryPolicy | None = DEFAULT_RETRY,
+    call_timeout_s: float | None = None,
+) -> Plan:
+    """Resolve every cell of a grid into a variant's recipe, failing fast on a bad cell
+    without loading any local model.
+
+    Args:
+        grid: The grid.
+        retry: Retry policy of every variant's model-calling nodes.
+        call_timeout_s: Longest wait for one model call.
+
+    Raises:
+        ConfigError: A cell gives an invalid GraphSpec, a name cannot be resolved, or a
+            timing setting can only fail.
+    """
+    grid = absolute_grid(grid)
+    base = load_graph_spec(grid.base)
+    recipes = []
+    for cell in grid.cells():
+        spec = _cell_spec(grid, base, cell)
+        roles = {role: cell.get(role, getattr(grid, role)) for role in MODEL_FACTORS}
+        recipes.append(Recipe.plan(spec, roles["user"], roles["assistant"], roles["judge"],
+                                   factors=cell, retry=retry, call_timeout_s=call_timeout_s))
+    questions = load_questions(grid.questions, subjects=grid.subjects, limit=grid.limit)
+    identity = run_identity([r.identity() for r in recipes], questions, grid.seed,
+                            grid.replicates)
+    return Plan("ablate", grid, grid_run_id(grid, identity), questions, recipes, grid.seed,
+                grid.replicates, identity)
+
+
+def run_plan(
+    plan: Plan,
+    out: str | Path,
+    *,
+    concurrency: int = 1,
+    executor: ExecutorName = "thread",
+    ray_address: str | None = None,
+    processes: int | None = None,
+    on_record: OnRecord | None = None,
+    retry_failed: bool = True,
+) -> None:
+    """Run every job of ``plan`` not stored yet into the store at ``out``, each record
+    stored as its job ends (keeping none in memory: for runs of any size).
+
+    Raises:
+        ConfigError: The store holds the run id with other settings, or the executor cannot
+            carry the jobs.
+    """
+    runner = make_executor(executor, concurrency=concurrency, processes=processes,
+                           ray_address=ray_address)
+    with ResultStore(out) as store:
+        warn_about(plan.claim(store))
+        for _ in execute(plan.jobs(), runner, run_id=plan.run_id, store=store,
+                         on_record=on_record, retry_failed=retry_failed):
+            pass

@@ -1,0 +1,306 @@
+"""Variants as plain data (``Recipe``) and as built objects (``Variant``).
+
+A ``Recipe`` is what a plan holds and what every executor receives: the spec, the persona
+(loaded once, at planning), each role's model as given (a model string or a picklable
+object), the factor values, the retry policy and the call timeout. Nothing in it is loaded:
+``resolve(recipe)`` builds its models and compiles its graph the first time a job needs it,
+in whichever thread, worker process or Ray task runs that job, and keeps the ``Variant`` for
+the other jobs there. So a Ray or process run never loads local weights in the driver.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import threading
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Protocol, TypeVar
+
+from langchain_core.language_models import BaseChatModel
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import RetryPolicy
+
+from chatbench.config import ROLES, GraphSpec
+from chatbench.context import SimContext
+from chatbench.errors import ConfigError
+from chatbench.graphs import build_graph
+from chatbench.graphs.builder import DEFAULT_RETRY
+from chatbench.models.base import TextCompleter
+from chatbench.models.invoke import LOCAL_LLM_TYPE
+from chatbench.models.registry import get_chat_model, get_text_completer
+from chatbench.personas import Persona
+from chatbench.runner.build import (
+    Models,
+    build_models,
+    build_persona,
+    check_fake_delay,
+    check_timing,
+    is_local_model_string,
+    is_model_string,
+    model_identity,
+    model_name,
+)
+from chatbench.runner.identity import VariantIdentity, variant_identity
+from chatbench.state import ConversationState
+
+Built = TypeVar("Built", covariant=True)
+
+
+def role_models(spec: GraphSpec, user: object, assistant: object,
+                judge: object | None) -> dict[str, object]:
+    """Each role's model as given, in ``ROLES`` order; a scripted simulator has no model."""
+    return {"user": None if spec.simulator == "scripted" else user, "assistant": assistant,
+            "judge": judge}
+
+
+def check_chat_model(role: str, model: object) -> None:
+    """Check a chat role's model without loading local weights (``check_models``).
+
+    Raises:
+        ConfigError: An unknown provider, an object that is no chat model, or a fake delay
+            that would fail every call.
+        MissingDependencyError: A provider's package is not installed.
+    """
+    if isinstance(model, str) and is_local_model_string(model):
+        return
+    if not isinstance(model, (str, BaseChatModel)):
+        raise ConfigError(f"the {role} model must be a model string or a LangChain chat "
+                          f"model, got {type(model).__name__}")
+    check_fake_delay(role, model_name(model), get_chat_model(model))
+
+
+def check_models(spec: GraphSpec, models: dict[str, object]) -> None:
+    """Check each role's model without loading local weights: model strings name a known
+    provider, API and fake models can be made, a causal-LM simulator gets a local model.
+    Local models (``smollm2``, ``hf:``...) are loaded where the first job runs.
+
+    Raises:
+        ConfigError: An unknown provider, a model that does not suit its role, rubrics with
+            no judge, or a fake delay that would fail every call.
+        MissingDependencyError: A provider's package is not installed.
+    """
+    if spec.rubrics and models["judge"] is None:
+        raise ConfigError(
+            f"graph {spec.name!r} scores rubrics {list(spec.rubrics)}: give a judge model (--judge)"
+        )
+    for role, model in models.items():
+        if model is None:
+            continue
+        if role == "user" and spec.simulator == "causal_lm":
+            if not (isinstance(model, str) and is_local_model_string(model)):
+                get_text_completer(model)  # refuses what is not a local causal LM
+            continue
+        check_chat_model(role, model)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A recipe built: resolved models, persona and compiled graph, ready to run jobs."""
+
+    spec: GraphSpec
+    models: Models
+    persona: Persona | None
+    graph: CompiledStateGraph[ConversationState, SimContext]
+    factors: dict[str, Any] = field(default_factory=dict)
+    """Ablation factor values of this cell (empty outside ablations)."""
+    call_timeout_s: float | None = None
+    """Longest wait for one model call."""
+    retry: RetryPolicy | None = DEFAULT_RETRY
+    """Retry policy the graph's model-calling nodes were compiled with."""
+
+    @classmethod
+    def build(
+        cls,
+        spec: GraphSpec,
+        models: Models,
+        factors: dict[str, Any] | None = None,
+        retry: RetryPolicy | None = DEFAULT_RETRY,
+        call_timeout_s: float | None = None,
+        persona: Persona | None = None,
+    ) -> Variant:
+        """Compile the graph of ``spec`` (with ``retry`` on its model-calling nodes), with
+        ``persona`` or else the spec's, loaded now.
+
+        Raises:
+            ConfigError: A bad persona, or a call timeout or retry wait that can only fail.
+        """
+        check_timing(call_timeout_s, None if retry is None else retry.initial_interval)
+        graph = build_graph(spec, retry=retry)
+        persona = persona if persona is not None else build_persona(spec)
+        return cls(spec, models, persona, graph, dict(factors or {}), call_timeout_s, retry)
+
+    def identity(self) -> VariantIdentity:
+        """What determines this variant's conversations (part of a run's identity)."""
+        return variant_identity(self.spec, self.persona,
+                                self.models.identity or self.models.names)
+
+    @cached_property
+    def recipe(self) -> Recipe:
+        """This variant as a recipe that resolves to it in this process (other processes
+        build it again from its model strings or pickled model objects)."""
+        names = self.models.names
+        given = dict(zip(ROLES, (self.models.user, self.models.assistant, self.models.judge),
+                         strict=True))
+        models = {role: None if model is None else names[role] if is_model_string(names[role])
+                  else model for role, model in given.items()}
+        recipe = Recipe(self.spec, models, self.persona, self.factors, self.retry,
+                        self.call_timeout_s, names=names,
+                        model_ids=self.models.identity or dict(names))
+        _remember(recipe.token, self)
+        return recipe
+
+
+def new_token() -> str:
+    """A fresh key for a recipe's built objects (``resolve``)."""
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One variant of a run as plain data: what every executor builds it from."""
+
+    spec: GraphSpec
+    models: dict[str, object]
+    """Per role (``ROLES``): a model string, a model object, or None (scripted user, rules
+    judge)."""
+    persona: Persona | None = None
+    factors: dict[str, Any] = field(default_factory=dict)
+    retry: RetryPolicy | None = DEFAULT_RETRY
+    call_timeout_s: float | None = None
+    names: dict[str, str] = field(default_factory=dict)
+    """Per role, the model's name stored with each record."""
+    model_ids: dict[str, str] = field(default_factory=dict)
+    """Per role, ``model_identity`` of the model given: part of the run's identity."""
+    token: str = field(default_factory=new_token, compare=False, repr=False)
+    """Key of the variant built from this recipe in each process (``resolve``)."""
+
+    @classmethod
+    def plan(
+        cls,
+        spec: GraphSpec,
+        user: object,
+        assistant: object,
+        judge: object | None = None,
+        *,
+        factors: dict[str, Any] | None = None,
+        retry: RetryPolicy | None = DEFAULT_RETRY,
+        call_timeout_s: float | None = None,
+    ) -> Recipe:
+        """A checked recipe: the persona loaded, every model checked, no weights loaded.
+
+        Raises:
+            ConfigError: A bad persona or model, or timing settings that can only fail.
+        """
+        check_timing(call_timeout_s, None if retry is None else retry.initial_interval)
+        models = role_models(spec, user, assistant, judge)
+        check_models(spec, models)
+        names = {role: model_name(m) if m is not None else _absent(role)
+                 for role, m in models.items()}
+        ids = {role: model_identity(m) if m is not None else _absent(role)
+               for role, m in models.items()}
+        return cls(spec, models, build_persona(spec), dict(factors or {}), retry,
+                   call_timeout_s, names=names, model_ids=ids)
+
+    def identity(self) -> VariantIdentity:
+        """What determines this variant's conversations (part of a run's identity)."""
+        return variant_identity(self.spec, self.persona, self.model_ids)
+
+    def build(self) -> Variant:
+        """The variant, its models resolved and its graph compiled, in this process.
+
+        Raises:
+            ConfigError: A model that cannot be made or loaded here.
+        """
+        user, assistant, judge = (self.models[role] for role in ROLES)
+        models = build_models(self.spec, user, assistant, judge)  # type: ignore[arg-type]  # str or model
+        models = Models(models.user, models.assistant, models.judge, dict(self.names),
+                        dict(self.model_ids))
+        return Variant.build(self.spec, models, self.factors, self.retry, self.call_timeout_s,
+                             self.persona)
+
+    def local_models(self) -> list[str]:
+        """Names of this recipe's models that load weights in the process that runs it."""
+        return [self.names[role] for role, model in self.models.items()
+                if isinstance(model, TextCompleter) or (
+                    isinstance(model, str) and is_local_model_string(model))
+                or getattr(model, "_llm_type", "") == LOCAL_LLM_TYPE]
+
+    def check_portable(self, executor: str) -> None:
+        """Refuse a recipe another process cannot receive.
+
+        Raises:
+            ConfigError: Naming the role whose model, or the variant part, cannot be pickled.
+        """
+        for role, model in self.models.items():
+            if model is None or isinstance(model, str):
+                continue
+            try:
+                pickle.dumps(model)
+            except Exception as exc:  # pickling raises TypeError, AttributeError, ...
+                raise ConfigError(
+                    f"the {executor} executor sends each worker its models, but the {role} "
+                    f"model (the {role!r} argument: {self.names.get(role)}) cannot be pickled "
+                    f"({exc}); give it as a model string such as 'openai:gpt-4o' or "
+                    f"'fake:echo', or use the thread executor"
+                ) from None
+        try:
+            pickle.dumps(self)
+        except Exception as exc:
+            raise ConfigError(
+                f"variant {self.spec.name!r} cannot be sent to a worker ({exc}); its factors "
+                f"and retry policy must be picklable"
+            ) from None
+
+
+def _absent(role: str) -> str:
+    """The name of a role with no model: the scripted simulator, or the rules as judge."""
+    return "scripted" if role == "user" else "rules"
+
+
+_CACHE_SIZE = 64
+_resolved: OrderedDict[str, Any] = OrderedDict()
+_lock = threading.RLock()
+
+
+def _reset() -> None:
+    global _lock
+    _lock = threading.RLock()
+    _resolved.clear()
+
+
+os.register_at_fork(after_in_child=_reset)
+
+
+def _remember(token: str, variant: object) -> None:
+    with _lock:
+        _resolved[token] = variant
+        _resolved.move_to_end(token)
+        while len(_resolved) > _CACHE_SIZE:
+            _resolved.popitem(last=False)
+
+
+class Buildable(Protocol[Built]):
+    """A plain-data recipe: a ``token`` naming it, and ``build`` making its objects."""
+
+    token: str
+
+    def build(self) -> Built: ...
+
+
+def resolve(recipe: Buildable[Built]) -> Built:
+    """What ``recipe`` builds (a ``Recipe``'s ``Variant``, a baseline setup's models), in
+    this process: built on first use, then reused (one build per recipe and process, however
+    many threads ask at once).
+
+    Raises:
+        ConfigError: A model that cannot be made or loaded here.
+    """
+    with _lock:
+        variant = _resolved.get(recipe.token)
+        if variant is None:
+            variant = recipe.build()
+        _remember(recipe.token, variant)
+        return variant
