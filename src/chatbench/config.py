@@ -102,8 +102,9 @@ class GraphSpec(BaseModel):
     """The paper's assistant system prompt; None sends no system message."""
     scripted_turns: tuple[str, ...] = ()
     """The user's turns, in order, for ``simulator: scripted``."""
-    rubrics: tuple[Literal["coherence", "satisfaction"], ...] = ()
-    """Rubrics a judge model scores 1-5 after each conversation (needs a judge model)."""
+    rubrics: tuple[str, ...] = ()
+    """Rubrics a judge model scores 1-5 after each conversation (needs a judge model):
+    ``coherence``, ``satisfaction``, or any rubric registered with ``register_rubric``."""
     ask_user_satisfaction: StrictBool = False
     """After answering, the simulator rates its satisfaction with the AI in character."""
 
@@ -118,6 +119,19 @@ class GraphSpec(BaseModel):
         except ConfigError as exc:
             raise ValueError(str(exc)) from None
         return name
+
+    @field_validator("rubrics")
+    @classmethod
+    def _registered_rubrics(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        from chatbench.errors import ConfigError
+        from chatbench.scoring.rubrics import get_rubric
+
+        for name in names:
+            try:
+                get_rubric(name)
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
+        return names
 
     @model_validator(mode="after")
     def _check_combinations(self) -> GraphSpec:

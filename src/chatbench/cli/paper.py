@@ -24,7 +24,8 @@ from chatbench.cli._common import cells, console, opt
 if TYPE_CHECKING:
     import pandas as pd
 
-    from chatbench.paper.analyses import AnswerSource, PaperAnalysis
+    from chatbench.paper.analyses import AnswerSource
+    from chatbench.paper.analyze import PaperAnalysis
     from chatbench.paper.release import Release
 
 DataDir = Annotated[Path, typer.Argument(help="The downloaded microsoft/ChatBench folder.")]
@@ -50,7 +51,7 @@ def paper_command(
 ) -> None:
     """The ChatBench paper's analyses: accuracy by subject (AI-alone, user-alone, user-AI),
     answer-first transitions, per-question agreement with real users, conversation length."""
-    from chatbench.paper.analyses import analyze
+    from chatbench.paper.analyze import analyze
     from chatbench.paper.figure import save_accuracy_figure
     from chatbench.paper.release import load_release
     from chatbench.paper.runs import load_runs

@@ -11,14 +11,13 @@ Example:
 from __future__ import annotations
 
 from chatbench.paper.analyses import (
-    PaperAnalysis,
     accuracy_table,
     agreement_table,
-    analyze,
     length_table,
     transitions,
     user_ai_by_question,
 )
+from chatbench.paper.analyze import PaperAnalysis, analyze
 from chatbench.paper.cleaning import Cleaned, CleaningStep, clean_user_answers
 from chatbench.paper.figure import accuracy_figure, save_accuracy_figure
 from chatbench.paper.release import (

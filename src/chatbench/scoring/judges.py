@@ -20,16 +20,13 @@ from chatbench.config import RoleSettings
 from chatbench.data.questions import Question
 from chatbench.models.base import Completion
 from chatbench.models.invoke import invoke_chat
+from chatbench.scoring.rubrics import (  # noqa: F401  (the registry's public home was here)
+    RUBRICS,
+    USER_SATISFACTION,
+    get_rubric,
+    register_rubric,
+)
 from chatbench.transcript import labelled_turns
-
-RUBRICS: dict[str, str] = {
-    "coherence": prompts.COHERENCE_RUBRIC,
-    "satisfaction": prompts.SATISFACTION_RUBRIC,
-}
-"""Rubric name -> its text. ``GraphSpec.rubrics`` picks among these."""
-
-USER_SATISFACTION = "user_satisfaction"
-"""Key of the satisfaction the simulator reports in character (not a judge model's view)."""
 
 
 class Judgement(BaseModel):
@@ -89,9 +86,13 @@ def judge_rubric(
 
     Returns:
         The parsed judgement and the raw completion (for token counts).
+
+    Raises:
+        ConfigError: ``rubric`` is not registered.
     """
     prompt = prompts.JUDGE_RUBRIC_PROMPT.format(
-        question=question.format(), transcript=render_transcript(messages), rubric=RUBRICS[rubric]
+        question=question.format(), transcript=render_transcript(messages),
+        rubric=get_rubric(rubric),
     )
     completion = invoke_chat(judge, [HumanMessage(content=prompt)], settings, timeout_s=timeout_s)
     return parse_judgement(completion.text), completion

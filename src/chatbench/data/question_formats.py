@@ -1,0 +1,272 @@
+"""Question file formats: headerless MMLU CSV, MMLU-Redux CSV and JSONL, parsed into
+``Question``s, and the bundled data files (with the paper's ids of Redux rows)."""
+
+from __future__ import annotations
+
+import ast
+import functools
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from importlib.resources import files
+
+from chatbench.data.question import Question
+from chatbench.data.rows import (
+    _answer_letter,
+    _BadField,
+    _choices,
+    _csv_records,
+    _names,
+    _question,
+    _text,
+)
+from chatbench.errors import ConfigError
+
+TEST_ID_SUBJECTS: tuple[str, ...] = ("high_school_mathematics", "college_mathematics")
+"""Subjects whose ChatBench question ids are MMLU test ids, ``{subject}-test-{row}``.
+
+The paper took these two subjects' questions from MMLU's test CSVs and the other three from
+MMLU-Redux (``{subject}-redux-{row}``); see ``convert_mmlu_id_to_mmlu_redux_id`` in its
+``constants_and_utils.py``. A Redux row of these subjects gets the id of the MMLU test row
+with the same question, options and answer (``mmlu_redux_test_rows.csv``, bundled)."""
+
+_TEST_ROWS_FILE = "mmlu_redux_test_rows.csv"
+
+_MMLU_FIELDS = ("question", "A", "B", "C", "D", "answer")
+_REDUX_REQUIRED = ("question", "choices", "answer")
+_REDUX_COLUMNS = (*_REDUX_REQUIRED, "error_type", "source", "correct_answer", "potential_reason")
+"""MMLU-Redux's columns; only ``error_type`` (besides the question) is read."""
+_JSONL_REQUIRED = ("id", "question", "choices", "answer")
+_JSONL_FIELDS = ("id", "subject", "question", "choices", "answer")
+_SPLIT_SUFFIX = re.compile(r"(?P<subject>.+?)_(?P<split>test|dev|val)")
+
+
+def _bundled_text(*parts: str) -> str:
+    """Read a bundled data file under ``chatbench/_data/questions``."""
+    resource = files("chatbench") / "_data" / "questions"
+    for part in parts:
+        resource = resource / part
+    return resource.read_text(encoding="utf-8-sig")
+
+
+def content_key(stem: str, choices: Sequence[str], answer: str) -> str:
+    """A short hash of a question's text, options and answer letter: how rows are matched.
+
+    Example:
+        >>> content_key("2+2?", ["3", "4"], "B")
+        'ab466c850ea804aa'
+    """
+    text = json.dumps([stem, *choices, answer], ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+@functools.cache
+def mmlu_test_rows() -> dict[tuple[str, str], int]:
+    """``{(subject, content_key): MMLU test row}`` for the bundled Redux rows found in MMLU.
+
+    Computed once from MMLU's test CSVs by exact match of question, options and answer, and
+    bundled; rows with no match are not in it.
+    """
+    records = _csv_records(_bundled_text(_TEST_ROWS_FILE), _TEST_ROWS_FILE)
+    _, header = next(records)
+    subject, key, test_row = (header.index(c) for c in ("subject", "content_key", "mmlu_test_row"))
+    return {(row[subject], row[key]): int(row[test_row]) for _, row in records if row[test_row]}
+
+
+def _redux_id(subject: str, row: int, stem: str, choices: Sequence[str], answer: str) -> str:
+    """The paper's id of a Redux row: its MMLU test id for ``TEST_ID_SUBJECTS`` when MMLU has
+    the same question, else ``{subject}-redux-{row}``."""
+    if subject in TEST_ID_SUBJECTS:
+        test_row = mmlu_test_rows().get((subject, content_key(stem, choices, answer)))
+        if test_row is not None:
+            return f"{subject}-test-{test_row}"
+    return f"{subject}-redux-{row}"
+
+
+def _parse_mmlu(text: str, name: str, subject: str, split: str) -> list[Question]:
+    """Parse a headerless MMLU CSV (question, A, B, C, D, answer letter).
+
+    Raises:
+        ConfigError: A record is malformed or the file has no questions.
+    """
+    questions = []
+    for i, (line, row) in enumerate(_csv_records(text, name)):
+        where = f"{name}, line {line}"
+        if len(row) != len(_MMLU_FIELDS):
+            raise ConfigError(
+                f"{where}: expected {len(_MMLU_FIELDS)} fields "
+                f"({', '.join(_MMLU_FIELDS)}), got {len(row)}"
+            )
+        try:
+            stem = _text(row[0], "question")
+            choices = _choices(row[1:5])
+            answer = _answer_letter(row[5], len(choices))
+        except _BadField as exc:
+            raise ConfigError(f"{where}: field {exc.field!r}: {exc.message}") from None
+        questions.append(
+            _question(
+                where,
+                id=f"{subject}-{split}-{i}",
+                subject=subject,
+                stem=stem,
+                choices=choices,
+                answer=answer,
+            )
+        )
+    if not questions:
+        raise ConfigError(f"{name}: no questions in the file")
+    return questions
+
+
+def _redux_columns(header: list[str], name: str, line: int) -> dict[str, int]:
+    """Map the lower-cased column names of a Redux header to their positions.
+
+    Raises:
+        ConfigError: A required column is missing.
+    """
+    columns = {column.strip().lower(): i for i, column in enumerate(header)}
+    missing = [column for column in (*_REDUX_REQUIRED, "error_type") if column not in columns]
+    if missing:
+        raise ConfigError(
+            f"{name}, line {line}: missing column(s) {', '.join(map(repr, missing))}; "
+            f"the header has {_names(header)}"
+        )
+    unknown = [column for column in header if column.strip().lower() not in _REDUX_COLUMNS]
+    if unknown:
+        raise ConfigError(
+            f"{name}, line {line}: unknown column(s) {_names(unknown)}; "
+            f"an MMLU-Redux file has {', '.join(_REDUX_COLUMNS)}"
+        )
+    return columns
+
+
+def _redux_choices(raw: str) -> tuple[str, ...]:
+    """Parse the Python-list string of a Redux ``choices`` cell.
+
+    Raises:
+        _BadField: It is not a list literal of option texts.
+    """
+    try:
+        value = ast.literal_eval(raw.strip())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        raise _BadField(
+            "choices", f"{raw[:60]!r} is not a Python list of strings like ['a', 'b']"
+        ) from None
+    return _choices(value)
+
+
+def _redux_answer(raw: str, n_choices: int) -> str:
+    """Turn a Redux ``answer`` cell (a 0-based index; a letter is also accepted) into a letter.
+
+    Raises:
+        _BadField: It names no option.
+    """
+    cell = raw.strip()
+    return _answer_letter(int(cell) if re.fullmatch(r"-?\d+", cell) else cell, n_choices)
+
+
+def _parse_redux(text: str, name: str, subject: str, include_flagged: bool) -> list[Question]:
+    """Parse an MMLU-Redux CSV (header with question, choices, answer, error_type).
+
+    Ids are the paper's (``_redux_id``).
+
+    Raises:
+        ConfigError: A column is missing, a record is malformed or the file has no questions.
+    """
+    records = _csv_records(text, name)
+    header_line, header = next(records, (1, []))
+    columns = _redux_columns(header, name, header_line)
+    questions = []
+    rows = 0
+    for i, (line, row) in enumerate(records):
+        rows += 1
+        where = f"{name}, line {line}"
+        if len(row) != len(header):
+            raise ConfigError(
+                f"{where}: expected {len(header)} fields as in the header, got {len(row)}"
+            )
+        cell = {column: row[index] for column, index in columns.items()}
+        try:
+            stem = _text(cell["question"], "question")
+            choices = _redux_choices(cell["choices"])
+            answer = _redux_answer(cell["answer"], len(choices))
+        except _BadField as exc:
+            raise ConfigError(f"{where}: field {exc.field!r}: {exc.message}") from None
+        question = _question(
+            where,
+            id=_redux_id(subject, i, stem, choices, answer),
+            subject=subject,
+            stem=stem,
+            choices=choices,
+            answer=answer,
+        )
+        if include_flagged or cell["error_type"].strip().lower() == "ok":
+            questions.append(question)
+    if not rows:
+        raise ConfigError(f"{name}: no questions in the file")
+    return questions
+
+
+def _jsonl_question(obj: object, where: str) -> Question:
+    """Build a ``Question`` from one decoded JSONL object.
+
+    Raises:
+        ConfigError: A field is missing or wrong.
+    """
+    if not isinstance(obj, dict):
+        raise ConfigError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+    missing = [key for key in _JSONL_REQUIRED if key not in obj]
+    if missing:
+        raise ConfigError(f"{where}: missing field(s) {', '.join(map(repr, missing))}")
+    unknown = [key for key in obj if key not in _JSONL_FIELDS]
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown field(s) {_names(unknown)}; a question has "
+            f"{', '.join(_JSONL_FIELDS)}"
+        )
+    try:
+        qid = obj["id"]
+        if isinstance(qid, bool) or not isinstance(qid, (str, int)) or not str(qid).strip():
+            raise _BadField("id", f"expected non-empty text or an integer, got {qid!r}")
+        stem = _text(obj["question"], "question")
+        choices = _choices(obj["choices"])
+        answer = _answer_letter(obj["answer"], len(choices))
+        subject = "" if obj.get("subject") is None else obj["subject"]
+        if not isinstance(subject, str):
+            raise _BadField("subject", f"expected text, got {type(subject).__name__}")
+    except _BadField as exc:
+        raise ConfigError(f"{where}: field {exc.field!r}: {exc.message}") from None
+    return _question(where, id=str(qid), subject=subject, stem=stem, choices=choices, answer=answer)
+
+
+def _parse_jsonl(text: str, name: str) -> list[Question]:
+    """Parse JSONL questions, one object per line; blank lines are skipped.
+
+    Raises:
+        ConfigError: A line is not valid JSON, a field is wrong, an id repeats, or there are
+            no questions.
+    """
+    questions = []
+    first_line: dict[str, int] = {}
+    for line_no, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        where = f"{name}, line {line_no}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{where}: invalid JSON: {exc.msg} (column {exc.colno})") from None
+        except RecursionError:  # arrays or objects nested thousands deep
+            raise ConfigError(f"{where}: invalid JSON: nested too deeply") from None
+        question = _jsonl_question(obj, where)
+        if question.id in first_line:
+            raise ConfigError(
+                f"{where}: field 'id': duplicate id {question.id!r} "
+                f"(already used on line {first_line[question.id]})"
+            )
+        first_line[question.id] = line_no
+        questions.append(question)
+    if not questions:
+        raise ConfigError(f"{name}: no questions in the file")
+    return questions

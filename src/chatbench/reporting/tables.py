@@ -1,0 +1,273 @@
+"""The report's tables: each built once as a frame of display strings (``report_tables``), shown
+in the terminal as a rich ``Table`` (``print_report``) or written into the HTML report."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from chatbench.reporting.results import Results
+from chatbench.scoring import stats
+
+KEY_COLUMNS = {"variant", "subject", "source", "a", "b", "AI-alone", "rubric", "node"}
+"""Columns that name a row (left-aligned in rich tables)."""
+OUTCOME_HEADERS = ("AI wrong at some point", "recovered", "misled", "AI right, user wrong",
+                   "AI never committed")
+"""Table headers of ``stats.OUTCOMES``, in order."""
+
+
+# --- formatting -----------------------------------------------------------------------------
+
+
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _pct(value: float | None) -> str:
+    return "-" if _missing(value) else f"{100 * float(value):.1f}%"
+
+
+def _ci(low: float | None, high: float | None, clip: bool = False, digits: int = 1) -> str:
+    """A CI in percentage points; ``clip`` bounds an accuracy's normal CI to [0, 100]."""
+    if _missing(low) or _missing(high):
+        return "-"
+    low, high = float(low), float(high)
+    if clip:
+        low, high = max(low, 0.0), min(high, 1.0)
+    return f"[{100 * low:.{digits}f}, {100 * high:.{digits}f}]"
+
+
+def _num(value: float | None, digits: int = 2) -> str:
+    return "-" if _missing(value) else f"{float(value):.{digits}f}"
+
+
+def _count_rate(count: int, rate: float) -> str:
+    return f"{count} ({_pct(rate)})"
+
+
+# --- tables ---------------------------------------------------------------------------------
+
+
+ACCURACY_TITLE = ("Accuracy by variant and subject (acc.: no answer left out; acc. all: no "
+                  "answer = wrong; q.: questions; CIs in points)")
+
+
+def accuracy_table(conversations: pd.DataFrame) -> pd.DataFrame:
+    """Accuracy by variant and subject (plus each variant's ``all`` row), both conventions,
+    with the per-question-means CI (clipped to [0, 100]) and the bootstrap CI."""
+    by_subject = stats.accuracy(conversations, ["variant", "subject"])
+    overall = stats.accuracy(conversations, "variant").assign(subject="all")
+    frame = pd.concat([by_subject, overall], ignore_index=True) if len(overall) else overall
+    if frame.empty:
+        return pd.DataFrame()
+    frame = (frame.assign(_last=frame["subject"] == "all")
+             .sort_values(["variant", "_last", "subject"], kind="stable"))
+
+    def ci(low: str, high: str, clip: bool = True) -> list[str]:
+        return [_ci(a, b, clip=clip, digits=0) for a, b in zip(frame[low], frame[high],
+                                                                strict=True)]
+
+    return pd.DataFrame({
+        "variant": frame["variant"], "subject": frame["subject"],
+        "n": frame["conversations"], "failed": frame["failed"],
+        "q.": frame["answered_questions"], "acc.": frame["answered_mean"].map(_pct),
+        "95% CI": ci("answered_lo", "answered_hi"),
+        "boot. CI": ci("answered_boot_lo", "answered_boot_hi", clip=False),
+        "acc. all": frame["all_mean"].map(_pct), "95% CI all": ci("all_lo", "all_hi"),
+    })
+
+
+def _with_all(per_subject: pd.Series, overall: pd.Series) -> pd.Series:
+    """Per-subject values followed by the overall one under ``all``."""
+    tail = pd.Series([overall.iloc[0] if len(overall) else math.nan], index=["all"])
+    return pd.concat([per_subject, tail])
+
+
+def ai_vs_user_frame(results: Results) -> pd.DataFrame:
+    """Mean accuracy per subject (rows, then ``all``): one column per AI-alone baseline
+    (``AI-alone: kind (model)``), then one per user-AI variant (no answer left out)."""
+    columns: dict[str, pd.Series] = {}
+    base = results.baselines
+    if len(base):
+        for (kind, model), group in base.groupby(["kind", "model"], sort=True):
+            per_subject = stats.baseline_accuracy(group, "subject").set_index("subject")
+            columns[f"AI-alone: {kind} ({model})"] = _with_all(
+                per_subject["mean"], stats.baseline_accuracy(group, None)["mean"])
+    conv = results.conversations
+    for variant in sorted(conv["variant"].unique()) if len(conv) else []:
+        mine = conv[conv["variant"] == variant]
+        per_subject = stats.accuracy(mine, "subject", n_boot=0).set_index("subject")
+        columns[f"user-AI: {variant}"] = _with_all(
+            per_subject["answered_mean"], stats.accuracy(mine, None, n_boot=0)["answered_mean"])
+    wide = pd.DataFrame(columns)
+    order = sorted(s for s in wide.index if s != "all") + (["all"] if "all" in wide.index else [])
+    return wide.reindex(index=order)
+
+
+def outcome_table(conversations: pd.DataFrame) -> pd.DataFrame:
+    """Interaction outcomes per variant: counts with their share of scored conversations."""
+    rates = stats.outcome_rates(conversations, "variant")
+    if rates.empty:
+        return pd.DataFrame()
+    out = pd.DataFrame({"variant": rates["variant"], "scored": rates["scored"],
+                        "failed": rates["failed"]})
+    for outcome, header in zip(stats.OUTCOMES, OUTCOME_HEADERS, strict=True):
+        out[header] = [
+            _count_rate(c, r) for c, r in zip(rates[outcome], rates[f"{outcome}_rate"],
+                                              strict=True)]
+    out["recovered | AI wrong"] = rates["recovered_given_wrong"].map(_pct)
+    out["misled | AI wrong"] = rates["misled_given_wrong"].map(_pct)
+    return out
+
+
+def comparison_table(conversations: pd.DataFrame) -> pd.DataFrame:
+    """Each variant against the first: paired per-question accuracy differences."""
+    pairs = stats.paired_comparisons(conversations)
+    if pairs.empty:
+        return pd.DataFrame()
+    return pd.DataFrame({
+        "a": pairs["a"], "b": pairs["b"], "questions": pairs["n_questions"],
+        "b - a": pairs["mean_diff"].map(_pct),
+        "95% CI": [_ci(lo, hi) for lo, hi in zip(pairs["ci_lo"], pairs["ci_hi"], strict=True)],
+        "t-test p": pairs["t_pvalue"].map(lambda v: _num(v, 3)),
+        "Wilcoxon p": pairs["wilcoxon_pvalue"].map(lambda v: _num(v, 3)),
+        "Cohen's d_z": pairs["cohens_dz"].map(_num),
+    })
+
+
+def agreement_table(results: Results) -> pd.DataFrame:
+    """Pearson r and MAE between AI-alone and user-AI per-question accuracy."""
+    frame = stats.agreement(results.conversations, results.baselines)
+    if frame.empty:
+        return pd.DataFrame()
+    return pd.DataFrame({
+        "AI-alone": frame["kind"] + " (" + frame["model"].astype(str) + ")",
+        "variant": frame["variant"], "same model": frame["same_model"].map({True: "yes",
+                                                                            False: "no"}),
+        "questions": frame["n"], "r": frame["r"].map(_num), "p": frame["p"].map(
+            lambda v: _num(v, 3)), "MAE": frame["mae"].map(_num),
+        "AI-alone acc.": frame["ai_alone"].map(_pct), "user-AI acc.": frame["user_ai"].map(_pct),
+    })
+
+
+def rubric_table(conversations: pd.DataFrame) -> pd.DataFrame:
+    """Rubric score means (1-5) with 95% CIs and missing counts per variant."""
+    frame = stats.rubric_scores(conversations, "variant")
+    if frame.empty:
+        return pd.DataFrame()
+    return pd.DataFrame({
+        "variant": frame["variant"], "rubric": frame["rubric"], "mean": frame["mean"].map(_num),
+        "95% CI": [f"[{_num(a)}, {_num(b)}]" if not _missing(a) else "-"
+                   for a, b in zip(frame["lo"], frame["hi"], strict=True)],
+        "scored": frame["scored"], "missing": frame["missing"],
+    })
+
+
+def node_latency_table(timings: pd.DataFrame) -> pd.DataFrame:
+    """Seconds and tokens per node call."""
+    frame = stats.node_latency(timings)
+    if frame.empty:
+        return pd.DataFrame()
+    return pd.DataFrame({
+        "node": frame["node"], "calls": frame["calls"],
+        **{f"{k} s": frame[f"seconds_{k}"].map(lambda v: _num(v, 3))
+           for k in ("mean", "median", "p90")},
+        "tokens in": frame["input_tokens_mean"].map(lambda v: _num(v, 0)),
+        "tokens out": frame["output_tokens_mean"].map(lambda v: _num(v, 0)),
+    })
+
+
+def conversation_latency_table(conversations: pd.DataFrame) -> pd.DataFrame:
+    """Wall time and user turns to accept per conversation, per variant."""
+    frame = stats.conversation_latency(conversations, "variant")
+    if frame.empty:
+        return pd.DataFrame()
+    out = pd.DataFrame({"variant": frame["variant"], "conversations": frame["conversations"]})
+    for k in ("mean", "median", "p90"):
+        out[f"wall s {k}"] = frame[f"seconds_{k}"].map(lambda v: _num(v, 3))
+    out["accepted"] = frame["accepted"]
+    for k in ("mean", "median", "p90"):
+        out[f"turns to accept {k}"] = frame[f"turns_to_accept_{k}"].map(lambda v: _num(v, 1))
+    return out
+
+
+def token_table(conversations: pd.DataFrame) -> pd.DataFrame:
+    """Mean tokens in / out per conversation for each role, per variant."""
+    tokens = stats.token_usage(conversations, "variant")
+    if tokens.empty:
+        return pd.DataFrame()
+    out = pd.DataFrame({"variant": tokens["variant"]})
+    for role in stats.ROLES:
+        out[f"{role} in / out"] = [
+            f"{_num(i, 0)} / {_num(o, 0)}" for i, o in zip(
+                tokens[f"{role}_input_tokens"], tokens[f"{role}_output_tokens"], strict=True)]
+    return out
+
+
+def report_tables(results: Results) -> list[tuple[str, pd.DataFrame]]:
+    """Every table of the report as (title, frame of display strings); empty frames mean
+    "no data"."""
+    conv = results.conversations
+    # Series.map per column: DataFrame.map needs pandas 2.1
+    # one row per source (baselines grow with kinds x models): subjects as columns
+    wide = ai_vs_user_frame(results).apply(lambda column: column.map(_pct)).T
+    ai_vs_user = wide.rename_axis("source").reset_index()
+    return [
+        (ACCURACY_TITLE, accuracy_table(conv)),
+        ("AI-alone vs user-AI accuracy by subject", ai_vs_user),
+        ("AI-alone vs user-AI per question (Pearson r, MAE)", agreement_table(results)),
+        ("Interaction outcomes (share of scored conversations)", outcome_table(conv)),
+        ("Paired comparison with the first variant (per-question accuracy)",
+         comparison_table(conv)),
+        ("Rubric scores (1-5)", rubric_table(conv)),
+        ("Latency per node call", node_latency_table(results.timings)),
+        ("Wall time and turns per conversation", conversation_latency_table(conv)),
+        ("Tokens per conversation (mean, unknown counts left out)", token_table(conv)),
+    ]
+
+
+# --- terminal -------------------------------------------------------------------------------
+
+
+def rich_table(title: str, frame: pd.DataFrame) -> Table:
+    """A rich table of a display frame (strings), with a "no data" row when it is empty.
+
+    Headers and cells are ``Text``, so a variant name like ``cot[user_cot=true]`` is never
+    read as rich markup.
+    """
+    table = Table(title=Text(title), title_justify="left", min_width=len(title) + 4)
+    if frame.empty:
+        table.add_column("")
+        table.add_row(Text("no data", style="dim"))
+        return table
+    for column in frame.columns:
+        # no min_width: rich crops (rather than folds) a table whose minimums do not fit
+        table.add_column(Text(str(column)), overflow="fold",
+                         justify="left" if str(column) in KEY_COLUMNS else "right")
+    for row in frame.itertuples(index=False):
+        table.add_row(*(Text(str(v)) for v in row))
+    return table
+
+
+def print_report(results: Results, console: Console) -> None:
+    """Print every report table, and the count of failed conversations, to ``console``.
+
+    Args:
+        results: The loaded frames.
+        console: Where to print.
+    """
+    conv = results.conversations
+    failed = int(conv["failed"].sum()) if len(conv) else 0
+    line = Text.assemble((f"{len(conv)} conversations", "bold"),
+                         f", {conv['variant'].nunique()} variants, "
+                         f"{conv['question_id'].nunique()} questions, {len(results.baselines)} "
+                         "AI-alone baseline answers")
+    if failed:
+        line.append(", ").append(f"{failed} failed (not scored)", style="yellow")
+    console.print(line)
+    for title, frame in report_tables(results):
+        console.print(rich_table(title, frame))
