@@ -10,12 +10,17 @@ may print, get ``Text`` cells and titles.
 
 from __future__ import annotations
 
-from typing import Any
+from collections import Counter
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.text import Text
+
+Record = TypeVar("Record")
 
 console = Console(markup=False, emoji=False)
 """Prints strings as they are: no markup, no ``:emoji:`` codes."""
@@ -45,3 +50,32 @@ def cells(*values: object) -> list[Text]:
 def error_line(message: object) -> Text:
     """``error: <message>``, the one line a failed command prints."""
     return Text.assemble(("error:", "red"), " ", str(message))
+
+
+def with_progress(
+    label: str,
+    planned: int,
+    stored: int,
+    run: Callable[[Callable[[Record], None]], object],
+    status: Callable[[Counter[str], Record], str],
+) -> None:
+    """Call ``run(on_record)`` under a progress bar of ``planned`` jobs (conversations,
+    answers) with ETA and a live ``status`` (computed from counts it keeps per record); the
+    bar starts at the ``stored`` jobs a resumed run skips."""
+    progress = Progress(
+        TextColumn(f"[bold]{escape(label)}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TextColumn("{task.fields[status]}", markup=False),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+    task = progress.add_task(label, total=planned, completed=stored, status="")
+    counts = Counter[str]()
+
+    def on_record(record: Record) -> None:
+        progress.update(task, advance=1, status=status(counts, record))
+
+    with progress:
+        run(on_record)

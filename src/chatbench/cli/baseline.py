@@ -6,7 +6,8 @@ done by ``chatbench.baselines``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,7 +25,7 @@ from chatbench.baselines import (
     summarize_baselines,
 )
 from chatbench.baselines.prompts import BASELINE_KINDS, PAPER_KINDS
-from chatbench.cli._common import cells, console, opt
+from chatbench.cli._common import cells, console, opt, with_progress
 from chatbench.data.questions import load_questions
 from chatbench.storage import ResultStore
 
@@ -108,28 +109,23 @@ def _stored_note(plan: BaselinePlan, store: ResultStore, retry_failed: bool) -> 
     return stored - failed if retry_failed else stored
 
 
+def _answer_status(counts: Counter[str], record: BaselineRecord) -> str:
+    """The progress bar's count of failed answers."""
+    counts["failed"] += record.error is not None
+    return f"failed {counts['failed']}" if counts["failed"] else ""
+
+
 def _run_with_progress(
     plan: BaselinePlan, store: ResultStore, concurrency: int, stored: int, retry_failed: bool
 ) -> None:
-    """Run the plan under a progress bar that starts at the ``stored`` answers it skips."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    """Run the plan under the progress bar, which starts at the ``stored`` answers it skips."""
 
-    progress = Progress(TextColumn("[bold]answers"), BarColumn(),
-                        TextColumn("{task.completed}/{task.total}"),
-                        TextColumn("{task.fields[status]}", markup=False), TimeElapsedColumn(),
-                        console=console)
-    task = progress.add_task("baseline", total=len(plan.jobs), completed=stored, status="")
-    failed = 0
-
-    def on_record(record: BaselineRecord) -> None:
-        nonlocal failed
-        failed += record.error is not None
-        progress.update(task, advance=1, status=f"failed {failed}" if failed else "")
-
-    with progress:
+    def run(on_record: Callable[[BaselineRecord], None]) -> None:
         for _ in run_jobs(plan.jobs, plan.setup, store=store, concurrency=concurrency,
                           on_record=on_record, retry_failed=retry_failed):
             pass
+
+    with_progress("answers", len(plan.jobs), stored, run, _answer_status)
 
 
 def baseline_table(rows: list[dict[str, Any]]) -> Any:

@@ -15,13 +15,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
 
 from chatbench._files import file_error
 from chatbench._yaml import format_validation_error
-from chatbench.cli._common import cells, console, error_line, opt
+from chatbench.cli._common import cells, console, error_line, opt, with_progress
 from chatbench.config import AblationGrid, RunConfig, list_graph_specs, load_grid
 from chatbench.data.questions import SUBJECTS
 from chatbench.errors import ChatBenchError, ConfigError
@@ -157,35 +156,22 @@ def _claim(out: Path, plan: RunPlan | GridPlan, retry_failed: bool) -> int:
     return len(stored - rerun)
 
 
+def _conversation_status(counts: Counter[str], record: ConversationRecord) -> str:
+    """The progress bar's live accuracy and failures of conversations."""
+    counts["answered"] += record.answered
+    counts["correct"] += record.correct
+    counts["failed"] += record.stop_reason is StopReason.ERROR
+    status = f"acc {counts['correct']}/{counts['answered']}" if counts["answered"] else ""
+    return status + (f" failed {counts['failed']}" if counts["failed"] else "")
+
+
 def _with_progress(
     planned: int,
     stored: int,
     run: Callable[[Callable[[ConversationRecord], None]], object],
 ) -> None:
-    """Call ``run(on_record)`` under a progress bar with ETA and live accuracy; the bar
-    starts at the conversations already stored (a resumed run)."""
-    progress = Progress(
-        TextColumn("[bold]conversations"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TextColumn("{task.fields[status]}", markup=False),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-    )
-    task = progress.add_task("run", total=planned, completed=stored, status="")
-    counts = Counter[str]()
-
-    def on_record(record: ConversationRecord) -> None:
-        counts["answered"] += record.answered
-        counts["correct"] += record.correct
-        counts["failed"] += record.stop_reason is StopReason.ERROR
-        status = f"acc {counts['correct']}/{counts['answered']}" if counts["answered"] else ""
-        status += f" failed {counts['failed']}" if counts["failed"] else ""
-        progress.update(task, advance=1, status=status)
-
-    with progress:
-        run(on_record)
+    """Call ``run(on_record)`` under the conversations' progress bar."""
+    with_progress("conversations", planned, stored, run, _conversation_status)
 
 
 def _report(out: Path, run_id: str, started: float, by: str) -> None:
