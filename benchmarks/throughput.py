@@ -1,37 +1,49 @@
-"""Throughput of chatbench's batched conversations against a sequential loop and a ceiling.
+"""Throughput of chatbench's local engines against a sequential loop and a ceiling.
 
-Three ways to do the same work with the embedded SmolLM2-135M (both roles, greedy decoding,
-the same questions and token limits):
+Four ways to do the same kind of work with the embedded SmolLM2-135M (both roles, greedy
+decoding, the same questions and token limits):
 
 (a) ``sequential``: the paper's scripts, one conversation at a time and one ``model.generate``
     per turn at batch size 1, written directly with transformers. It follows chatbench's
     two-step control flow (role-flipped simulator view, early end once the user commits to an
-    option, the ``"Answer:"``-prefilled forced answer), so at temperature 0 both methods write
+    option, the ``"Answer:"``-prefilled forced answer), so at temperature 0 it and (b) write
     the same transcripts and do the same work;
-(b) ``chatbench``: ``run_conversations(..., concurrency=C)``. The model's continuous batcher
-    runs the concurrent conversations' calls in shared forward passes (one token per decoding
-    row plus chunks of the prompts being prefilled) and prefills only what its prefix cache
-    lacks (``--engine generate``: the older path, micro-batched left-padded ``generate``);
-(c) ``ceiling``: raw ``model.generate`` over C left-padded chat prompts, every row running to
-    the token limit (``min_new_tokens == max_new_tokens``): the best batched generation can do.
-    It runs ``--ceiling-runs`` times (default 2) and the fastest run counts.
+(b) ``torch``: ``run_conversations(..., concurrency=C)`` on the torch engine
+    (``CHATBENCH_ENGINE=torch``): the continuous batcher runs the concurrent conversations'
+    calls in shared forward passes and prefills only what its prefix cache lacks
+    (``--engine generate``: the older path, micro-batched left-padded ``generate``);
+(d) ``llama.cpp``: the same ``run_conversations`` on llama.cpp (``CHATBENCH_ENGINE=llamacpp``,
+    the shipped Q4_1 weights requantised to Q8_0, ``chatbench.models.gguf``): llama.cpp's
+    continuously batched server loop, in process. Its arithmetic differs from (b)'s fp32, so
+    its transcripts (and the number of turns) can differ: compare tokens/s as well as
+    conversations/min;
+(c) ``ceiling``: raw ``model.generate`` (torch) over C left-padded chat prompts, every row
+    running to the token limit (``min_new_tokens == max_new_tokens``): the best batched torch
+    generation can do. It runs ``--ceiling-runs`` times (default 2) and the fastest run counts.
 
-Each method's torch work runs on a thread of its own that ends with it (the engine's worker
-is stopped after (b)), so none runs beside another thread's OpenMP pool (see ``IDLE_EXIT_S``
-in ``chatbench/models/engine.py``).
+(b) and (d) run at each concurrency of ``--levels`` (default 1, 8 and 32), on
+``max(C, --min-questions)`` questions; (a) runs on the questions of the lowest level. Torch
+work runs on threads of their own that end with it (the engine's worker is stopped after each
+run), and llama.cpp runs last, after every torch pool is gone, so no method runs beside
+another's OpenMP pool (see ``IDLE_EXIT_S`` in ``chatbench/models/engine.py``).
 
-Run it with ``python benchmarks/throughput.py``; the last line is ``speedup: X.XX`` ((b) over
-(a) in conversations per minute). Timings vary a lot when other processes share the CPU.
+Run it with ``python benchmarks/throughput.py``. It prints the CPU (model, flags, AMX or not),
+load averages before and after, the table, then ``speedup: X.XX`` ((b) at the highest level
+over (a), in conversations per minute) and, last, ``c1_speedup: X.XX``: the default
+configuration's conversations per minute at concurrency 1 (the engine ``smollm2`` resolves
+to when ``CHATBENCH_ENGINE`` is unset) over the torch engine's, from the same run. Timings
+vary a lot when other processes share the CPU.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -43,7 +55,9 @@ from chatbench import prompts
 from chatbench.config import GraphSpec, RoleSettings
 from chatbench.data.questions import Question, load_questions
 from chatbench.models.base import DTYPE_ENV, Completion
+from chatbench.models.cpu import cpu_description
 from chatbench.models.engine import EngineStats
+from chatbench.models.gguf import ENGINE_ENV, load_smollm2, smollm2_engine
 from chatbench.models.hf import LocalCausalLM, Row, in_own_thread
 from chatbench.models.prefix_cache import PrefixCache
 from chatbench.models.registry import load_local_lm
@@ -88,8 +102,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     # More questions than concurrent conversations, as in a real run: finished conversations
     # make room for new ones instead of leaving the batch to a few long ones.
-    parser.add_argument("--questions", type=int, default=32, help="conversations (one each)")
-    parser.add_argument("--concurrency", type=int, default=32, help="chatbench concurrency C")
+    parser.add_argument(
+        "--levels", default="1,8,32", help="concurrencies C at which (b) and (d) run"
+    )
+    parser.add_argument(
+        "--min-questions", type=int, default=5, help="questions at each level: max(C, this)"
+    )
+    parser.add_argument(
+        "--skip", default="", help="methods to leave out, comma-separated: sequential,ceiling"
+    )
     parser.add_argument(
         "--engine",
         choices=("continuous", "generate"),
@@ -337,7 +358,7 @@ def run_batched(
         positions, slots = log.prompt_positions(), log.decode_slots()
         lines = batch_summary(log, seconds, list(lm.batcher.batch_sizes))
     result = Result(
-        f"(b) chatbench C={concurrency} {engine}",
+        f"(b) torch C={concurrency} {engine}",
         len(records),
         seconds,
         sum(t["output_tokens"] or 0 for t in calls),
@@ -467,27 +488,6 @@ def engine_summary(stats: EngineStats, cache: PrefixCache) -> list[str]:
     ]
 
 
-def turn_summary(
-    records: Sequence[ConversationRecord], questions: Sequence[Question], reference_turns: list[int]
-) -> list[str]:
-    """Whether (a) and (b) ran the same turns; how chatbench's conversations ended."""
-    by_question = {r.question_id: r for r in records}
-    batched = [by_question[q.id].turns if q.id in by_question else -1 for q in questions]
-    reasons = Counter(r.stop_reason.value for r in records)
-    errors = [r.error for r in records if r.error]
-    lines = [
-        f"user turns per conversation: (a) {reference_turns}  (b) {batched}"
-        + ("" if batched == reference_turns else "  <- differ: unequal work"),
-        f"(b) stop reasons {dict(reasons)}" + (f", errors {errors}" if errors else ""),
-    ]
-    prompt = [t["input_tokens"] for r in records for t in r.timings if t["input_tokens"]]
-    if prompt:
-        lines.append(
-            f"(b) prompt tokens per call: mean {statistics.mean(prompt):.0f}, max {max(prompt)}"
-        )
-    return lines
-
-
 def load_line() -> str:
     """Load average and torch threads, to judge the variance of a run."""
     one, five, _ = os.getloadavg()
@@ -507,43 +507,146 @@ def quiet_engine(lm: LocalCausalLM) -> None:
         lm.engine.stop()
 
 
+@contextlib.contextmanager
+def engine_env(name: str) -> Iterator[None]:
+    """``smollm2`` resolves to engine ``name`` inside the block."""
+    previous = os.environ.get(ENGINE_ENV)
+    os.environ[ENGINE_ENV] = name
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(ENGINE_ENV, None)
+        else:
+            os.environ[ENGINE_ENV] = previous
+
+
+# --- (d) llama.cpp ------------------------------------------------------------------------
+
+
+def run_llamacpp(
+    questions: Sequence[Question], spec: GraphSpec, concurrency: int
+) -> tuple[Result, list[ConversationRecord]]:
+    """(d): ``run_conversations`` with ``smollm2`` on llama.cpp (loaded and warmed up before)."""
+    with engine_env("llamacpp"):
+        started = time.perf_counter()
+        records = run_conversations(
+            questions, spec, user=MODEL, assistant=MODEL, concurrency=concurrency
+        )
+        seconds = time.perf_counter() - started
+    calls = [t for r in records for t in r.timings if t["output_tokens"] is not None]
+    prompt = sum(t["input_tokens"] or 0 for t in calls)
+    result = Result(
+        f"(d) llama.cpp C={concurrency}",
+        len(records),
+        seconds,
+        sum(t["output_tokens"] or 0 for t in calls),
+        len(calls),
+        prompt,  # llama.cpp does not report what its slots reused: every prompt token
+        sum(t["output_tokens"] or 0 for t in calls),
+    )
+    return result, records
+
+
+def turns_line(
+    label: str, records: Sequence[ConversationRecord], questions: Sequence[Question]
+) -> str:
+    """User turns per conversation, in question order, and how they ended."""
+    by_question = {r.question_id: r for r in records}
+    turns = [by_question[q.id].turns if q.id in by_question else -1 for q in questions]
+    reasons = dict(Counter(r.stop_reason.value for r in records))
+    errors = [r.error for r in records if r.error]
+    return f"{label}: user turns {turns}, stop reasons {reasons}" + (
+        f", errors {errors}" if errors else ""
+    )
+
+
+def levels(args: argparse.Namespace) -> list[int]:
+    """The concurrencies to run, ascending."""
+    return sorted({int(c) for c in args.levels.split(",") if c.strip()})
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    """Run (a), (b) and (c) and print the table, the diagnostics and the final lines."""
+    """Run (a), (b) and (c) on torch, then (d) on llama.cpp; print the table, the
+    diagnostics and the final lines."""
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    skip = {m.strip() for m in args.skip.split(",") if m.strip()}
     console = Console(width=120)
     spec = make_spec(args)
-    questions = load_questions(limit=args.questions)
+    ladder = levels(args)
+    sets = {c: load_questions(limit=max(c, args.min_questions)) for c in ladder}
+    print(f"cpu: {cpu_description()}")
+    default_engine = smollm2_engine()  # before this script sets the engine
     # Loaded, and (a) and (c) run, on threads of their own that end with them, as the
     # engine's worker is: no thread keeps an OpenMP pool the next method would run beside.
-    os.environ[DTYPE_ENV] = args.dtype  # for every method: (b) finds this same model
-    lm = cast(LocalCausalLM, load_local_lm(MODEL))
-    in_own_thread(warm_up)(lm, questions[0])
+    os.environ[DTYPE_ENV] = args.dtype  # for every torch method: (b) finds this same model
+    with engine_env("torch"):
+        lm = cast(LocalCausalLM, load_local_lm(MODEL))
+    first = sets[ladder[0]]
+    in_own_thread(warm_up)(lm, first[0])
     quiet_engine(lm)
-    notes = [f"model {MODEL}, {args.dtype}; before: {load_line()}"]
-    sequential, reference_turns = in_own_thread(run_sequential)(lm, questions, spec)
-    batched, records, batching = run_batched(lm, questions, spec, args.concurrency, args.engine)
-    quiet_engine(lm)
-    texts = ceiling_prompts(lm, questions, args.concurrency)
-    limits = sorted({args.user_tokens, args.assistant_tokens})
-    # The ceiling's best of several runs: its timing varies from run to run (74-93 tokens/s
-    # seen in float32), and a low ceiling would flatter (b).
-    ceilings = [in_own_thread(run_ceiling)(lm, texts, limits) for _ in range(args.ceiling_runs)]
-    ceiling = max(ceilings, key=lambda r: r.tokens_per_s)
-    notes.append(f"ceiling runs, tokens/s: {[round(r.tokens_per_s, 1) for r in ceilings]}")
+    notes = [f"model {MODEL}, torch {args.dtype}; before: {load_line()}"]
+    results: list[Result] = []
+    sequential = None
+    if "sequential" not in skip:
+        sequential, reference_turns = in_own_thread(run_sequential)(lm, first, spec)
+        results.append(sequential)
+        notes.append(f"(a) user turns {reference_turns}")
+    torch_runs: dict[int, Result] = {}
+    for c in ladder:
+        with engine_env("torch"):
+            batched, records, batching = run_batched(lm, sets[c], spec, c, args.engine)
+        quiet_engine(lm)
+        torch_runs[c] = batched
+        results.append(batched)
+        notes += [turns_line(f"(b) C={c}", records, sets[c]), *("  " + b for b in batching)]
+    if "ceiling" not in skip and args.ceiling_runs > 0:
+        texts = ceiling_prompts(lm, first, ladder[-1])
+        limits = sorted({args.user_tokens, args.assistant_tokens})
+        # The ceiling's best of several runs: its timing varies from run to run (74-93
+        # tokens/s seen in float32), and a low ceiling would flatter (b).
+        ceilings = [
+            in_own_thread(run_ceiling)(lm, texts, limits) for _ in range(args.ceiling_runs)
+        ]
+        ceiling = max(ceilings, key=lambda r: r.tokens_per_s)
+        results.append(ceiling)
+        padded = ceiling.prompt_positions // (len(texts) * ceiling.calls)
+        notes.append(
+            f"(c) ceiling runs, tokens/s: {[round(r.tokens_per_s, 1) for r in ceilings]};"
+            f" {ceiling.calls} batches of {len(texts)} first-turn prompts x {padded} tokens"
+        )
+    # llama.cpp last: every torch pool is gone by now (the engine's worker has stopped).
+    llama_runs: dict[int, Result] = {}
+    with engine_env("llamacpp"):
+        gguf_lm = load_smollm2()
+        gguf_lm.complete([ceiling_prompts(lm, first, 1)[0]], max_tokens=8, temperature=0, stop=[])
+    notes.append(
+        f"(d) {gguf_lm.path.name}: {gguf_lm.router.shards} loop(s) x {gguf_lm.threads}"
+        f" thread(s), {gguf_lm.settings.slots} slots of {gguf_lm.context_window} tokens;"
+        f" before: {load_line()}"
+    )
+    for c in ladder:
+        run, records = run_llamacpp(sets[c], spec, c)
+        llama_runs[c] = run
+        results.append(run)
+        notes.append(turns_line(f"(d) C={c}", records, sets[c]))
     notes.append(f"after: {load_line()}")
-    console.print(results_table([sequential, batched, ceiling]))
-    for line in [
-        *notes,
-        *turn_summary(records, questions, reference_turns),
-        *batching,
-    ]:
+    console.print(results_table(results))
+    for line in notes:
         print(line)
-    padded = ceiling.prompt_positions // (len(texts) * ceiling.calls)
-    print(f"ceiling: {ceiling.calls} batches of {len(texts)} first-turn prompts x {padded} tokens")
-    print(f"batched share of ceiling: {100 * batched.tokens_per_s / ceiling.tokens_per_s:.0f}%")
-    print(f"speedup: {batched.per_minute / sequential.per_minute:.2f}")
+    for c in ladder:
+        t, g = torch_runs[c], llama_runs[c]
+        print(
+            f"C={c}: llama.cpp/torch {g.per_minute / t.per_minute:.2f}x conversations/min,"
+            f" {g.tokens_per_s / t.tokens_per_s:.2f}x tokens/s"
+        )
+    if sequential is not None:
+        print(f"speedup: {torch_runs[ladder[-1]].per_minute / sequential.per_minute:.2f}")
+    default = (llama_runs if default_engine == "llamacpp" else torch_runs)[ladder[0]]
+    print(f"default engine: {default_engine}")
+    print(f"c1_speedup: {default.per_minute / torch_runs[ladder[0]].per_minute:.2f}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""The rubric registry (``scoring.rubrics``, re-exported by ``scoring.judges``), and ``GraphSpec.rubrics`` checked against it."""
+"""The rubric registry (``scoring.rubrics``, re-exported by ``scoring.judges``), and
+``GraphSpec.rubrics`` checked against it."""
 
 from __future__ import annotations
 
@@ -93,3 +94,13 @@ def test_the_registry_is_read_only_except_through_register_rubric():
         RUBRICS["tone"] = "How friendly?"  # type: ignore[index]  # checking it is refused
     with pytest.raises(ConfigError, match="unknown rubric 'tone'"):
         get_rubric("tone")
+
+
+def test_a_worker_process_without_the_rubric_refuses_rather_than_skipping_it(concision):
+    """A rubric registered only in the planning process is unknown in a fresh worker: the
+    run stops with a clear error instead of storing conversations without the score."""
+    spec = GraphSpec(rubrics=(concision,))
+    with pytest.raises(ConfigError, match="concision.*in this worker process"):
+        run_conversations(load_questions(limit=1), spec, user="fake:say:Answer: B",
+                          assistant="fake:echo", judge="fake:echo", executor="process",
+                          processes=1)

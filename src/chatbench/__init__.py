@@ -11,11 +11,13 @@ from chatbench.config import GraphSpec, RunConfig, load_graph_spec
 from chatbench.context import SimContext
 from chatbench.data.questions import Question, load_questions
 from chatbench.errors import ChatBenchError, ConfigError, MissingDependencyError, ModelOutputError
-from chatbench.graphs import build_graph, build_state_graph
+from chatbench.graphs import build_graph, build_state_graph, checkpoint_serde
 from chatbench.models.registry import get_chat_model
 from chatbench.personas import Persona, load_persona
 from chatbench.records import ConversationRecord
 from chatbench.runner import run, run_conversations, simulate
+from chatbench.runner.aio import arun_conversations, astream_conversation
+from chatbench.runner.stream import NodeUpdate, stream_conversation
 from chatbench.scoring.choice import extract_choice
 from chatbench.state import ConversationState, StopReason, initial_state
 from chatbench.storage import ResultStore
@@ -28,14 +30,18 @@ __all__ = [
     "GraphSpec",
     "MissingDependencyError",
     "ModelOutputError",
+    "NodeUpdate",
     "Persona",
     "Question",
     "ResultStore",
     "RunConfig",
     "SimContext",
     "StopReason",
+    "arun_conversations",
+    "astream_conversation",
     "build_graph",
     "build_state_graph",
+    "checkpoint_serde",
     "extract_choice",
     "get_chat_model",
     "initial_state",
@@ -46,6 +52,7 @@ __all__ = [
     "run",
     "run_conversations",
     "simulate",
+    "stream_conversation",
 ]
 
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 from chatbench._text import encodable, json_data, model_json
 from chatbench.scoring.judges import Judgement
@@ -19,6 +25,24 @@ class TranscriptTurn(BaseModel):
 
     role: Literal["user", "assistant"]
     content: str
+    steps: list[dict[str, Any]] = Field(default_factory=list)
+    """An app's inner steps behind an assistant turn, in order (``chatbench.models.apps``):
+    ``{"type": "ai", "content", "tool_calls": [{"name", "args", "id"}], "input_tokens",
+    "output_tokens"}``, ``{"type": "tool", "name", "tool_call_id", "content", "status",
+    "artifact"}``, ``{"type": "documents", "key", "documents": [{"page_content",
+    "metadata"}]}``. Empty for a plain model, and then not written, so such records read the
+    same in older versions."""
+
+    def __hash__(self) -> int:
+        """The role and text's hash: turns stay hashable whatever their steps hold."""
+        return hash((self.role, self.content))
+
+    @model_serializer(mode="wrap")
+    def _without_empty_steps(self, write: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = write(self)
+        if not self.steps:
+            data.pop("steps", None)
+        return data
 
 
 class ConversationRecord(BaseModel):
@@ -39,6 +63,9 @@ class ConversationRecord(BaseModel):
     """The full ``GraphSpec``, as stored."""
     models: dict[str, str]
     """Model name per role: user, assistant, judge."""
+    unseeded_roles: list[str] = Field(default_factory=list)
+    """Roles whose model could not take the per-call seed (``models.invoke.seedable``), so a
+    rerun may differ there; empty when every model was seeded or needs no seed."""
     factors: dict[str, Any] = Field(default_factory=dict)
     """Ablation factor values of the variant, e.g. ``{"persona": "novice", "user_cot": True}``."""
     persona: str | None = None
@@ -125,7 +152,7 @@ def sendable_json(record: ConversationRecord) -> str:
 
 
 _IDENTITY = {"id", "run_id", "question_id", "subject", "variant", "replicate", "seed", "persona",
-             "correct_answer", "turns", "seconds"}
+             "correct_answer", "turns", "seconds", "unseeded_roles"}
 """The fields ``error_record`` keeps as they are (strings escaped)."""
 
 

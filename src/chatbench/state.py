@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import operator
 from enum import Enum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
@@ -79,7 +79,16 @@ class ConversationState(TypedDict, total=False):
     judgements: Annotated[dict[str, Judgement], operator.or_]
     """Rubric scores by name; each node adds its own."""
     timings: Annotated[list[NodeTiming], operator.add]
+    assistant_steps: Annotated[dict[str, list[dict[str, Any]]], operator.or_]
+    """An app's inner steps (tool calls, tool results, documents...) by the id of the
+    assistant message they led to; only replies with steps have an entry."""
     error: str | None
+
+
+CHECKPOINT_TYPES: tuple[type, ...] = (Question, StopReason, Judgement)
+"""The chatbench types a state holds besides LangChain messages: those a checkpointer's
+serializer must allow (``chatbench.graphs.checkpoint``). A new field of a new type adds it here.
+"""
 
 
 def initial_state(question: Question, persona: str | None = None) -> ConversationState:
@@ -105,5 +114,6 @@ def initial_state(question: Question, persona: str | None = None) -> Conversatio
         assistant_choices=[],
         judgements={},
         timings=[],
+        assistant_steps={},
         error=None,
     )

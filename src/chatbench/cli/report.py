@@ -20,6 +20,7 @@ from rich.text import Text
 from chatbench.cli._common import cells, console, opt
 from chatbench.data.questions import Question, load_questions
 from chatbench.errors import ChatBenchError, ConfigError
+from chatbench.models.app_steps import step_summary
 from chatbench.records import ConversationRecord
 from chatbench.storage import ResultStore
 
@@ -93,8 +94,9 @@ def show_command(
                                            "--index).")] = None,
     index: Annotated[int, typer.Option(help="Position of the conversation in the store.")] = 0,
 ) -> None:
-    """Print one conversation: question, turns with the user's scratchpad, the assistant's
-    choices, the verdict and the rubric judgements."""
+    """Print one conversation: question, turns with the user's scratchpad, an app's inner
+    steps (tool calls, tool results, documents), the assistant's choices, the verdict and the
+    rubric judgements."""
     with ResultStore(_existing(path), read_only=True) as store:
         record = _find_record(store, id, index)
         question = _question_of(store, record)
@@ -196,6 +198,7 @@ def _turns(record: ConversationRecord) -> list[RenderableType]:
             continue
         choice = record.assistant_choices[turn] if turn < len(record.assistant_choices) else None
         note = f"  -> points to {choice}" if choice else "  -> no single option"
+        out.extend(Text(f"  (step) {step_summary(step)}", style="dim") for step in message.steps)
         out.append(Group(Text.assemble((f"ASSISTANT {turn + 1}: ", "bold magenta"),
                                        message.content), Text(note, style="dim")))
     if not cot and record.scratchpad:

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import RetryPolicy
+from langgraph.types import Checkpointer, RetryPolicy
 
 from chatbench.config import GraphSpec
 from chatbench.context import SimContext
 from chatbench.errors import ChatBenchError
+from chatbench.graphs.checkpoint import with_state_types
 from chatbench.nodes import (
     make_assistant_node,
     make_force_answer_node,
@@ -74,7 +75,9 @@ def build_state_graph(
         retry: Retry policy of the model-calling nodes; None disables retries.
 
     Returns:
-        A ``StateGraph`` with chatbench's nodes and edges, ready to extend or compile.
+        A ``StateGraph`` with chatbench's nodes and edges, ready to extend or compile. To
+        compile it with a checkpointer, give the saver ``serde=checkpoint_serde()`` (with
+        the types of any fields you add), or LangGraph warns as it loads the state's types.
     """
     graph = StateGraph(ConversationState, context_schema=SimContext)
     user_entry = USER_COT if spec.user_cot else USER
@@ -101,13 +104,19 @@ def build_state_graph(
 
 
 def build_graph(
-    spec: GraphSpec | None = None, retry: RetryPolicy | None = DEFAULT_RETRY
+    spec: GraphSpec | None = None,
+    retry: RetryPolicy | None = DEFAULT_RETRY,
+    checkpointer: Checkpointer = None,
 ) -> CompiledStateGraph[ConversationState, SimContext]:
     """The compiled conversation graph of one variant.
 
     Args:
         spec: The variant; defaults to ``GraphSpec()`` (two-step, 10 turns, no persona).
         retry: Retry policy of the model-calling nodes; None disables retries.
+        checkpointer: A LangGraph checkpointer (``InMemorySaver()``, a SQLite or Postgres
+            saver), so a conversation run with a ``thread_id`` can be inspected and resumed
+            (``get_state``, ``get_state_history``). The graph uses it with a serializer that
+            loads the state's own types without warnings (``with_state_types``).
 
     Returns:
         A compiled LangGraph graph; invoke it with ``initial_state(question)`` and
@@ -122,6 +131,6 @@ def build_graph(
     # A conversation is up to 4 steps per user turn (cot, user, assistant, routing slack).
     return (
         build_state_graph(spec, retry)
-        .compile()
+        .compile(checkpointer=with_state_types(checkpointer))
         .with_config(recursion_limit=4 * spec.max_turns + 10)
     )

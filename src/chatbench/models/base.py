@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from chatbench.errors import ConfigError
 
@@ -24,6 +24,11 @@ def check_dtype(name: str) -> str:
     return name
 
 
+STEPS_KEY = "chatbench_steps"
+"""Key of an assistant reply's ``additional_kwargs`` that holds an app's inner steps (tool calls,
+tool results, retrieved documents, intermediate AI messages): ``chatbench.models.apps``."""
+
+
 @dataclass(frozen=True)
 class Completion:
     """One generated text with its token counts (None where the model reports none)."""
@@ -31,6 +36,8 @@ class Completion:
     text: str
     input_tokens: int | None = None
     output_tokens: int | None = None
+    steps: tuple[dict[str, Any], ...] = ()
+    """An app's inner steps behind this text (JSON data, in order); empty for a plain model."""
 
 
 @runtime_checkable

@@ -38,6 +38,7 @@ from pydantic import ConfigDict, Field
 from chatbench.errors import ConfigError, MissingDependencyError
 from chatbench.models.base import DTYPE_ENV, Completion, check_dtype
 from chatbench.models.batching import MicroBatcher
+from chatbench.models.cpu import THREADS_ENV, cpu_budget
 
 try:
     import torch
@@ -447,6 +448,9 @@ def load_pretrained(
         ConfigError: The model or its tokenizer cannot be loaded, or ``dtype`` is unknown.
     """
     transformers.logging.disable_progress_bar()
+    budget = cpu_budget()  # the CPUs this process may use (affinity, a container's quota)
+    if budget < torch.get_num_threads() or THREADS_ENV in os.environ:
+        torch.set_num_threads(budget)
     torch_dtype = resolve_dtype(dtype)
     tok = _load_tokenizer(name_or_folder, tokenizer)
     try:

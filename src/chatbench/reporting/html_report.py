@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 from pathlib import Path
 
 import pandas as pd
 
 from chatbench._files import writing
 from chatbench.errors import ConfigError
+from chatbench.models.app_steps import step_summary
 from chatbench.reporting.figures import FIGURES, _png
 from chatbench.reporting.results import Results
 from chatbench.reporting.tables import report_tables
@@ -29,6 +31,7 @@ img { max-width: 100%; display: block; margin: 0.5em 0 1.5em; }
 .turn { border-radius: 6px; padding: 6px 10px; margin: 4px 0; white-space: pre-wrap; }
 .user { background: #e8f0fe; } .assistant { background: #f3f3f3; margin-left: 2em; }
 .note { color: #666; font-style: italic; font-size: 0.9em; white-space: pre-wrap; }
+.step { margin-left: 2em; }
 .meta { color: #555; font-size: 0.9em; }
 """
 
@@ -51,11 +54,20 @@ def _html_transcript(row: pd.Series, turns: pd.DataFrame) -> str:
             parts.append(f"<div class='note'>scratchpad: {e(turn.scratchpad)}</div>")
         choice = (f" <span class='meta'>[points to {e(str(turn.assistant_choice))}]</span>"
                   if turn.role == "assistant" and isinstance(turn.assistant_choice, str) else "")
+        parts.extend(_html_steps(getattr(turn, "steps", None)))
         parts.append(f"<div class='turn {turn.role}'><b>{turn.role}:</b> "
                      f"{e(str(turn.content))}{choice}</div>")
     if isinstance(row.get("error"), str):
         parts.append(f"<p class='meta'>error: {e(row['error'])}</p>")
     return "\n".join(parts)
+
+
+def _html_steps(steps: object) -> list[str]:
+    """An app's inner steps before the reply they led to (``steps``: the turns frame's JSON)."""
+    if not isinstance(steps, str):
+        return []
+    return [f"<div class='note step'>step: {html.escape(step_summary(step))}</div>"
+            for step in json.loads(steps)]
 
 
 def write_html_report(results: Results, out_html: str | Path,

@@ -34,13 +34,13 @@ CONVERSATION_COLUMNS = [
     "model_user", "model_assistant", "model_judge", "persona", "final_choice", "invalid_answer",
     "correct_answer",
     "verdict", "correct", "answered", "stop_reason", "failed", "error", "turns",
-    "assistant_turns", "assistant_choices", "seconds",
+    "assistant_turns", "assistant_steps", "tool_calls", "assistant_choices", "seconds",
     *[f"{role}_{side}_tokens" for role in ROLES for side in ("input", "output")],
     *RUBRICS, *OUTCOMES,
 ]
 """Columns of ``Results.conversations`` besides the ``factor_<name>`` ones (after ``variant``)."""
 TURN_COLUMNS = ["conversation_id", "run_id", "variant", "question_id", "index", "role",
-                "turn", "content", "scratchpad", "assistant_choice"]
+                "turn", "content", "scratchpad", "assistant_choice", "steps"]
 TIMING_COLUMNS = ["conversation_id", "run_id", "variant", "question_id", "call", "node", "role",
                   "seconds", "input_tokens", "output_tokens"]
 BASELINE_COLUMNS = ["run_id", "kind", "question_id", "subject", "model", "choice", "valid",
@@ -55,7 +55,8 @@ class Results:
         conversations: One row per conversation record (``CONVERSATION_COLUMNS`` plus
             ``factor_<name>`` columns and the interaction outcomes of ``chatbench.scoring.stats``).
         turns: One row per transcript message, with the user's scratchpad note beside the
-            user turn it belongs to and the assistant's choice beside each assistant turn.
+            user turn it belongs to, the assistant's choice beside each assistant turn, and
+            an app's inner steps (``steps``: JSON text, None when it took none).
         timings: One row per node call.
         baselines: One row per AI-alone baseline answer; empty when the store has none.
     """
@@ -146,6 +147,8 @@ def _conversation_row(record: ConversationRecord) -> dict[str, Any]:
         "stop_reason": record.stop_reason.value, "failed": failed, "error": record.error,
         "turns": record.turns,
         "assistant_turns": sum(t.role == "assistant" for t in record.transcript),
+        "assistant_steps": sum(len(t.steps) for t in record.transcript),
+        "tool_calls": tool_calls(record),
         "assistant_choices": format_choices(record.assistant_choices),
         "seconds": record.seconds,
     }
@@ -181,8 +184,15 @@ def _turn_rows(record: ConversationRecord) -> list[dict[str, Any]]:
         choice = (record.assistant_choices[turn] if message.role == "assistant"
                   and turn < len(record.assistant_choices) else None)
         rows.append({**base, "index": index, "role": message.role, "turn": turn,
-                     "content": message.content, "scratchpad": note, "assistant_choice": choice})
+                     "content": message.content, "scratchpad": note, "assistant_choice": choice,
+                     "steps": json.dumps(message.steps) if message.steps else None})
     return rows
+
+
+def tool_calls(record: ConversationRecord) -> int:
+    """How many tools an app called in the conversation (over its assistant turns' steps)."""
+    return sum(len(step.get("tool_calls") or ()) for turn in record.transcript
+               for step in turn.steps)
 
 
 def _timing_rows(record: ConversationRecord) -> list[dict[str, Any]]:

@@ -54,6 +54,7 @@ def _count_rate(count: int, rate: float) -> str:
 
 ACCURACY_TITLE = ("Accuracy by variant and subject (acc.: no answer left out; acc. all: no "
                   "answer = wrong; q.: questions; CIs in points)")
+APP_STEPS_TITLE = "App steps per conversation (tool calls, tool results, documents...)"
 
 
 def accuracy_table(conversations: pd.DataFrame) -> pd.DataFrame:
@@ -208,6 +209,23 @@ def token_table(conversations: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def app_steps_table(conversations: pd.DataFrame) -> pd.DataFrame:
+    """Per variant, an app's inner steps and tool calls per conversation (mean) and the share
+    of conversations with a tool call; empty when no conversation has steps."""
+    if conversations.empty or not conversations["assistant_steps"].any():
+        return pd.DataFrame()
+    grouped = conversations.groupby("variant", sort=True)
+    frame = grouped.agg(conversations=("id", "size"), steps=("assistant_steps", "mean"),
+                        tool_calls=("tool_calls", "mean"),
+                        with_tools=("tool_calls", lambda calls: (calls > 0).mean()))
+    return pd.DataFrame({
+        "variant": frame.index, "conversations": frame["conversations"].to_numpy(),
+        "steps / conversation": frame["steps"].map(lambda v: _num(v, 1)).to_numpy(),
+        "tool calls / conversation": frame["tool_calls"].map(lambda v: _num(v, 1)).to_numpy(),
+        "with a tool call": frame["with_tools"].map(_pct).to_numpy(),
+    })
+
+
 def report_tables(results: Results) -> list[tuple[str, pd.DataFrame]]:
     """Every table of the report as (title, frame of display strings); empty frames mean
     "no data"."""
@@ -227,7 +245,14 @@ def report_tables(results: Results) -> list[tuple[str, pd.DataFrame]]:
         ("Latency per node call", node_latency_table(results.timings)),
         ("Wall time and turns per conversation", conversation_latency_table(conv)),
         ("Tokens per conversation (mean, unknown counts left out)", token_table(conv)),
+        *_app_tables(conv),
     ]
+
+
+def _app_tables(conversations: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """The app steps table, only for runs where an app took inner steps (tool calls...)."""
+    table = app_steps_table(conversations)
+    return [] if table.empty else [(APP_STEPS_TITLE, table)]
 
 
 # --- terminal -------------------------------------------------------------------------------

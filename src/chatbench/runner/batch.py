@@ -30,8 +30,8 @@ Executor = ExecutorName
 
 __all__ = [
     "Executor", "Job", "OnRecord", "Plan", "Recorder", "RunPlan", "Variant", "execute",
-    "execute_job", "plan_jobs", "plan_run", "run", "run_conversations", "run_jobs",
-    "run_to_store",
+    "execute_job", "plan_conversations", "plan_jobs", "plan_run", "run", "run_conversations",
+    "run_jobs", "run_to_store",
 ]
 
 
@@ -128,6 +128,34 @@ def run_conversations(
         >>> records[0].stop_reason.value
         'accepted'
     """
+    jobs = plan_conversations(questions, spec, user=user, assistant=assistant, judge=judge,
+                              seed=seed, replicates=replicates, run_id=run_id, store=store)
+    return list(execute(jobs, run_id=run_id, store=store, concurrency=concurrency,
+                        executor=executor, processes=processes, on_record=on_record,
+                        retry_failed=retry_failed))
+
+
+def plan_conversations(
+    questions: Sequence[Question],
+    spec: GraphSpec,
+    *,
+    user: object,
+    assistant: ModelLike,
+    judge: ModelLike | None = None,
+    seed: int = 0,
+    replicates: int = 1,
+    run_id: str = "run",
+    store: ResultStore | None = None,
+) -> list[Job]:
+    """The jobs ``run_conversations`` runs (and ``arun_conversations``), its models checked
+    and, with a ``store``, the run's identity claimed in it.
+
+    Returns:
+        One job per question x replicate, each with its derived seed.
+
+    Raises:
+        ConfigError: Bad models, or ``run_id`` is stored in ``store`` with other settings.
+    """
     if isinstance(user, Models):
         recipe = Variant.build(spec, user).recipe
     else:
@@ -135,10 +163,7 @@ def run_conversations(
     if store is not None:
         identity = run_identity([recipe.identity()], questions, seed, replicates)
         warn_about(claim_run(store, run_id, identity, names={spec.name: recipe.names}))
-    jobs = plan_jobs(questions, [recipe], replicates, seed)
-    return list(execute(jobs, run_id=run_id, store=store, concurrency=concurrency,
-                        executor=executor, processes=processes, on_record=on_record,
-                        retry_failed=retry_failed))
+    return plan_jobs(questions, [recipe], replicates, seed)
 
 
 def run(

@@ -12,10 +12,13 @@ from langchain_core.language_models import BaseChatModel
 from chatbench.config import AblationGrid, GraphSpec, RunConfig, load_graph_spec
 from chatbench.data.questions import BUNDLED
 from chatbench.errors import ConfigError
+from chatbench.models.apps import app_label
 from chatbench.models.base import DTYPE_ENV, TextCompleter
 from chatbench.models.fake import FakeChatModel
+from chatbench.models.hf_langchain import hf_identity, hf_model_name, is_hf_langchain
 from chatbench.models.registry import get_chat_model, get_text_completer, known_providers
 from chatbench.personas import Persona, load_persona
+from chatbench.scoring.rubrics import needs_judge_model
 
 ModelLike = str | BaseChatModel
 
@@ -37,6 +40,10 @@ def model_name(model: object) -> str:
     """A readable name for a model given as a string or an object."""
     if isinstance(model, str):
         return model
+    if is_hf_langchain(model):
+        return f"{type(model).__name__}:{hf_model_name(model)}"
+    if (label := app_label(model)) is not None:  # a graph, chain or function
+        return label
     for attr in ("model_name", "model", "name"):
         value = getattr(model, attr, None)
         if isinstance(value, str) and value:
@@ -45,8 +52,9 @@ def model_name(model: object) -> str:
 
 
 def model_identity(model: object) -> str:
-    """What identifies a model's behaviour: a model string as given (a local model's with
-    its weights' dtype, ``$CHATBENCH_DTYPE``, unless the default float32), or an object's
+    """What identifies a model's behaviour: a model string as given (a torch model's with
+    its weights' dtype, ``$CHATBENCH_DTYPE``, unless the default float32; ``smollm2`` served
+    by llama.cpp as ``smollm2 (llama.cpp Q8_0)``), or an object's
     class with its identifying parameters (``_identifying_params``, as LangChain reports
     them: model name, temperature...). Values that cannot be shown stably become their type's
     name, so the same model gives the same identity in every process.
@@ -56,9 +64,18 @@ def model_identity(model: object) -> str:
         'fake:echo'
     """
     if isinstance(model, str):
+        from chatbench.models.gguf import SMOLLM2_LLAMACPP_IDENTITY, smollm2_engine
+
+        if model.strip() == "smollm2" and smollm2_engine() == "llamacpp":
+            return SMOLLM2_LLAMACPP_IDENTITY  # other weights, another engine: other results
         dtype = os.environ.get(DTYPE_ENV) or "float32"
-        local = is_local_model_string(model) and dtype != "float32"
+        torch_weights = is_local_model_string(model) and not model.strip().startswith("gguf:")
+        local = torch_weights and dtype != "float32"
         return f"{model.strip()} (dtype {dtype})" if local else model.strip()
+    if is_hf_langchain(model):  # reports no identifying parameters of its own
+        return hf_identity(model)
+    if (label := app_label(model)) is not None:  # a graph, chain or function
+        return label
     kind = type(model).__qualname__
     try:
         params = getattr(model, "_identifying_params", None)
@@ -90,7 +107,7 @@ def is_model_string(name: str) -> bool:
 
 def is_local_model_string(name: str) -> bool:
     """Whether ``name`` names a model that loads its weights in this process."""
-    return name.strip() == "smollm2" or name.strip().startswith("hf:")
+    return name.strip() == "smollm2" or name.strip().startswith(("hf:", "gguf:"))
 
 
 def build_spec(config: RunConfig) -> GraphSpec:
@@ -111,10 +128,15 @@ def build_models(
 ) -> Models:
     """Resolve each role's model; the user's kind depends on the simulator.
 
+    A langchain-huggingface model over a local pipeline (``ChatHuggingFace``,
+    ``HuggingFacePipeline``), in any role, is served by chatbench's batched engine on the
+    same weights (``get_chat_model``, ``models/hf_langchain.py``).
+
     Raises:
-        ConfigError: An unknown provider or a model that does not suit its role.
+        ConfigError: An unknown provider, a model that does not suit its role, or rubrics
+            that need a judge model and no judge.
     """
-    if spec.rubrics and judge is None:
+    if judge is None and needs_judge_model(spec.rubrics):
         raise ConfigError(
             f"graph {spec.name!r} scores rubrics {list(spec.rubrics)}: give a judge model (--judge)"
         )
@@ -123,7 +145,7 @@ def build_models(
     elif spec.simulator == "causal_lm":
         user_model = get_text_completer(user)
     else:
-        user_model = get_chat_model(user)  # type: ignore[arg-type]  # str or chat model
+        user_model = get_chat_model(user)
     names = {
         "user": "scripted" if user_model is None else model_name(user),
         "assistant": model_name(assistant),

@@ -79,8 +79,11 @@ class Task(Protocol):
     """What every executor runs: a dataclass with a ``recipe`` field (sent once per worker)
     whose ``run`` never raises for a model failure (the failure is in the record)."""
 
-    recipe: Any
-    record_kind: RecordKind[Any]
+    @property
+    def recipe(self) -> Any: ...
+
+    @property
+    def record_kind(self) -> RecordKind[Any]: ...
 
     def id(self, run_id: str) -> str: ...
 

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol, TypeVar
 
-from langchain_core.language_models import BaseChatModel
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import RetryPolicy
 
@@ -28,7 +27,9 @@ from chatbench.context import SimContext
 from chatbench.errors import ConfigError
 from chatbench.graphs import build_graph
 from chatbench.graphs.builder import DEFAULT_RETRY
+from chatbench.models.apps import check_app_string, is_app, is_app_string
 from chatbench.models.base import TextCompleter
+from chatbench.models.hf_langchain import is_hf_langchain
 from chatbench.models.invoke import LOCAL_LLM_TYPE
 from chatbench.models.registry import get_chat_model, get_text_completer
 from chatbench.personas import Persona
@@ -44,6 +45,7 @@ from chatbench.runner.build import (
     model_name,
 )
 from chatbench.runner.identity import VariantIdentity, variant_identity
+from chatbench.scoring.rubrics import get_rubric, needs_judge_model
 from chatbench.state import ConversationState
 
 Built = TypeVar("Built", covariant=True)
@@ -59,16 +61,24 @@ def role_models(spec: GraphSpec, user: object, assistant: object,
 def check_chat_model(role: str, model: object) -> None:
     """Check a chat role's model without loading local weights (``check_models``).
 
+    A role's model may be an app (``chatbench.models.apps``): a Runnable, a compiled graph, a
+    function of the messages, or an ``app:package.module:attribute`` string, whose module is
+    imported now and whose factory, if it is one, runs where the first job runs.
+
     Raises:
-        ConfigError: An unknown provider, an object that is no chat model, or a fake delay
-            that would fail every call.
+        ConfigError: An unknown provider, an object that is neither a chat model nor an app,
+            an ``app:`` string that names none, or a fake delay that would fail every call.
         MissingDependencyError: A provider's package is not installed.
     """
-    if isinstance(model, str) and is_local_model_string(model):
+    if isinstance(model, str) and is_local_model_string(model) or is_hf_langchain(model):
+        return  # weights load (or are served, for langchain-huggingface's) where jobs run
+    if isinstance(model, str) and is_app_string(model):
+        check_app_string(model)
         return
-    if not isinstance(model, (str, BaseChatModel)):
-        raise ConfigError(f"the {role} model must be a model string or a LangChain chat "
-                          f"model, got {type(model).__name__}")
+    if not isinstance(model, str) and not is_app(model):
+        raise ConfigError(f"the {role} model must be a model string, a LangChain chat model "
+                          f"or an app (a Runnable, a compiled graph, a function of the "
+                          f"messages), got a {type(model).__name__}")
     check_fake_delay(role, model_name(model), get_chat_model(model))
 
 
@@ -82,7 +92,7 @@ def check_models(spec: GraphSpec, models: dict[str, object]) -> None:
             no judge, or a fake delay that would fail every call.
         MissingDependencyError: A provider's package is not installed.
     """
-    if spec.rubrics and models["judge"] is None:
+    if models["judge"] is None and needs_judge_model(spec.rubrics):
         raise ConfigError(
             f"graph {spec.name!r} scores rubrics {list(spec.rubrics)}: give a judge model (--judge)"
         )
@@ -90,7 +100,8 @@ def check_models(spec: GraphSpec, models: dict[str, object]) -> None:
         if model is None:
             continue
         if role == "user" and spec.simulator == "causal_lm":
-            if not (isinstance(model, str) and is_local_model_string(model)):
+            if not (isinstance(model, str) and is_local_model_string(model)
+                    or is_hf_langchain(model)):
                 get_text_completer(model)  # refuses what is not a local causal LM
             continue
         check_chat_model(role, model)
@@ -214,6 +225,15 @@ class Recipe:
         Raises:
             ConfigError: A model that cannot be made or loaded here.
         """
+        for rubric in self.spec.rubrics:
+            try:
+                get_rubric(rubric)
+            except ConfigError as exc:  # registered where the run was planned, not here
+                raise ConfigError(
+                    f"{exc} in this worker process: register rubrics and evaluators in a "
+                    f"module every worker imports (the process and Ray executors start new "
+                    f"interpreters), or use the thread executor"
+                ) from None
         user, assistant, judge = (self.models[role] for role in ROLES)
         models = build_models(self.spec, user, assistant, judge)  # type: ignore[arg-type]  # str or model
         models = Models(models.user, models.assistant, models.judge, dict(self.names),
@@ -226,7 +246,7 @@ class Recipe:
         return [self.names[role] for role, model in self.models.items()
                 if isinstance(model, TextCompleter) or (
                     isinstance(model, str) and is_local_model_string(model))
-                or getattr(model, "_llm_type", "") == LOCAL_LLM_TYPE]
+                or getattr(model, "_llm_type", "") == LOCAL_LLM_TYPE or is_hf_langchain(model)]
 
     def check_portable(self, executor: str) -> None:
         """Refuse a recipe another process cannot receive.

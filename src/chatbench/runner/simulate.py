@@ -7,12 +7,14 @@ from datetime import datetime, timezone
 from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 
 from chatbench.config import GraphSpec
 from chatbench.context import SimContext
 from chatbench.data.questions import Question
-from chatbench.models.invoke import message_text
+from chatbench.models.apps import CONVERSATION_ID
+from chatbench.models.invoke import message_text, unseeded_roles
 from chatbench.records import ConversationRecord, TranscriptTurn
 from chatbench.state import ConversationState, StopReason, initial_state
 
@@ -22,13 +24,35 @@ def conversation_id(run_id: str, variant: str, question_id: str, replicate: int)
     return f"{run_id}/{variant}/{question_id}/{replicate}"
 
 
+def run_config(run_id: str, spec: GraphSpec, question_id: str, replicate: int,
+               seed: int | None) -> RunnableConfig:
+    """The ``RunnableConfig`` a conversation's graph runs under: a run name, tags and metadata
+    that every callback handler sees (LangSmith groups a conversation's traces into one thread
+    by its ``conversation_id``), and that an app with memory takes its thread id from.
+
+    Example:
+        >>> run_config("r", GraphSpec(name="v"), "q1", 0, 7)["metadata"]["conversation_id"]
+        'r/v/q1/0'
+    """
+    cid = conversation_id(run_id, spec.name, question_id, replicate)
+    return RunnableConfig(
+        run_name=f"chatbench:{spec.name}",
+        tags=["chatbench", f"run:{run_id}", f"variant:{spec.name}"],
+        metadata={"run_id": run_id, "variant": spec.name, "question_id": question_id,
+                  "replicate": replicate, "seed": seed, CONVERSATION_ID: cid},
+    )
+
+
 def _transcript(state: ConversationState) -> list[TranscriptTurn]:
+    """User and assistant messages, each assistant turn with an app's inner steps."""
+    steps = state.get("assistant_steps") or {}
     turns = []
     for message in state.get("messages", []):
         if isinstance(message, HumanMessage):
             turns.append(TranscriptTurn(role="user", content=message_text(message)))
         elif isinstance(message, AIMessage):
-            turns.append(TranscriptTurn(role="assistant", content=message_text(message)))
+            turns.append(TranscriptTurn(role="assistant", content=message_text(message),
+                                        steps=steps.get(message.id or "", [])))
     return turns
 
 
@@ -51,7 +75,8 @@ def simulate(
 
     The graph is streamed state by state, so a model call that fails after its retries
     leaves the transcript up to that point; the record then has stop reason ``error`` and
-    the message. Errors never propagate: a batch goes on.
+    the message. Errors never propagate: a batch goes on. It runs under ``run_config``: its
+    run name, tags and metadata reach every callback handler (tracing).
 
     Args:
         graph: A compiled graph from ``build_graph(spec)``.
@@ -71,17 +96,41 @@ def simulate(
     started_at = datetime.now(timezone.utc)
     started = time.perf_counter()
     error: str | None = None
+    config = run_config(run_id, spec, question.id, replicate, context.seed)
     try:
-        for values in graph.stream(state, context=context, stream_mode="values"):
+        for values in graph.stream(state, config, context=context, stream_mode="values"):
             state = values
     except Exception as exc:  # recorded, never raised: one failure must not end a batch
         error = _error_text(exc)
+    return final_record(state, spec, context, error, started, started_at, run_id=run_id,
+                        replicate=replicate, models=models, factors=factors)
+
+
+def final_record(
+    state: ConversationState,
+    spec: GraphSpec,
+    context: SimContext,
+    error: str | None,
+    started: float,
+    started_at: datetime,
+    *,
+    run_id: str,
+    replicate: int,
+    models: dict[str, str] | None,
+    factors: dict[str, Any] | None,
+) -> ConversationRecord:
+    """The record of a conversation's last state (or of the failure ``error``); a state the
+    record cannot hold becomes a record of that failure. Every way of running a conversation
+    (``simulate``, streaming, async) ends here."""
     caller_fields = {
         "run_id": run_id,
         "replicate": replicate,
         "seed": context.seed,
         "models": models or {},
         "factors": factors or {},
+        "unseeded_roles": unseeded_roles(
+            {"user": context.user, "assistant": context.assistant, "judge": context.judge}
+        ),
     }
     seconds = time.perf_counter() - started
     try:

@@ -1,29 +1,34 @@
-"""Rubric judgements (1-5 with a reason) of a finished conversation.
+"""Rubric judgements (a score with a reason) of a finished conversation.
 
-A judge model reads the whole transcript and a written rubric; its reply is parsed into a
-``Judgement``. An unparseable reply is kept (``raw``) with ``score=None``: stored as missing,
-never as a number.
+A judge model reads the whole transcript and a written rubric; its reply (1-5) is parsed into
+a ``Judgement``. An unparseable reply is kept (``raw``) with ``score=None``: stored as missing,
+never as a number. An evaluator registered with ``register_evaluator`` (openevals-style) is
+called instead of a judge model and its result becomes the same ``Judgement``.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AnyMessage, HumanMessage
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chatbench import prompts
 from chatbench.config import RoleSettings
 from chatbench.data.questions import Question
 from chatbench.models.base import Completion
-from chatbench.models.invoke import invoke_chat
+from chatbench.models.invoke import invoke_chat, message_text
 from chatbench.scoring.rubrics import (  # noqa: F401  (the registry's public home was here)
     RUBRICS,
     USER_SATISFACTION,
+    RegisteredEvaluator,
     get_rubric,
+    register_evaluator,
     register_rubric,
 )
 from chatbench.transcript import labelled_turns
@@ -34,7 +39,8 @@ class Judgement(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    score: int | None = Field(default=None, ge=1, le=5)
+    score: int | float | None = Field(default=None, allow_inf_nan=False)
+    """1-5 from a judge model; an evaluator's score as it gave it (a boolean as 1 or 0)."""
     reason: str = ""
     raw: str = ""
     """The judge's reply as written."""
@@ -81,8 +87,19 @@ def judge_rubric(
     messages: Sequence[AnyMessage],
     settings: RoleSettings,
     timeout_s: float | None = None,
+    *,
+    seed: int | None = None,
 ) -> tuple[Judgement, Completion]:
     """Ask the judge model to score one rubric on a finished conversation.
+
+    Args:
+        judge: The judge model.
+        rubric: A registered rubric's name.
+        question: The conversation's question.
+        messages: The conversation.
+        settings: The judge's temperature and token limit.
+        timeout_s: Give up waiting for the judge after this long.
+        seed: Sampling seed, for judges that take one (``invoke_chat``).
 
     Returns:
         The parsed judgement and the raw completion (for token counts).
@@ -94,5 +111,76 @@ def judge_rubric(
         question=question.format(), transcript=render_transcript(messages),
         rubric=get_rubric(rubric),
     )
-    completion = invoke_chat(judge, [HumanMessage(content=prompt)], settings, timeout_s=timeout_s)
+    completion = invoke_chat(judge, [HumanMessage(content=prompt)], settings, seed, timeout_s)
     return parse_judgement(completion.text), completion
+
+
+def transcript_dicts(messages: Sequence[AnyMessage]) -> list[dict[str, str]]:
+    """The transcript as OpenAI-style ``{"role": "user" | "assistant", "content"}`` dicts,
+    the shape openevals' evaluators read."""
+    roles = {HumanMessage: "user", AIMessage: "assistant"}
+    return [{"role": role, "content": message_text(m)} for m in messages
+            for cls, role in roles.items() if isinstance(m, cls)]
+
+
+def run_evaluator(
+    name: str,
+    registered: RegisteredEvaluator,
+    question: Question,
+    messages: Sequence[AnyMessage],
+    final_choice: str | None,
+) -> dict[str, Judgement]:
+    """Score a finished conversation with an evaluator registered as rubric ``name``.
+
+    The evaluator is called with ``inputs`` (the question with its options), ``outputs``
+    (the transcript or the final choice, as registered) and ``reference_outputs`` (the
+    correct letter).
+
+    Returns:
+        ``{name: judgement}``, or for a list of results ``{f"{name}:{key}": judgement}``.
+        A result that is not a dict with a usable score is a missing score (``raw`` keeps it).
+    """
+    outputs: Any = (final_choice if registered.outputs == "answer"
+                    else transcript_dicts(messages))
+    result = registered.evaluator(inputs=question.format(), outputs=outputs,
+                                  reference_outputs=question.answer)
+    if isinstance(result, list):
+        return {f"{name}:{_result_key(item, i)}": evaluator_judgement(item)
+                for i, item in enumerate(result)}
+    return {name: evaluator_judgement(result)}
+
+
+def _result_key(result: object, index: int) -> str:
+    key = result.get("key") if isinstance(result, Mapping) else None
+    return str(key) if key else str(index)
+
+
+def evaluator_judgement(result: object) -> Judgement:
+    """An evaluator's result (``{"key", "score", "comment"}``) as a ``Judgement``: a boolean
+    score is 1 or 0, a finite number is kept, anything else is a missing score.
+
+    Example:
+        >>> evaluator_judgement({"key": "correct", "score": True, "comment": "same"}).score
+        1
+        >>> evaluator_judgement("oops").score is None
+        True
+    """
+    raw = _raw(result)
+    if not isinstance(result, Mapping):
+        return Judgement(raw=raw)
+    score = result.get("score")
+    comment = result.get("comment")
+    reason = comment if isinstance(comment, str) else ""
+    if isinstance(score, bool):
+        return Judgement(score=int(score), reason=reason, raw=raw)
+    if isinstance(score, (int, float)) and math.isfinite(score):
+        return Judgement(score=score, reason=reason, raw=raw)
+    return Judgement(reason=reason, raw=raw)
+
+
+def _raw(result: object) -> str:
+    """The result as text for ``Judgement.raw`` (JSON where it can be)."""
+    try:
+        return json.dumps(result, default=str, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return repr(result)
