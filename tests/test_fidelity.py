@@ -402,3 +402,20 @@ def test_train_command_trains_on_halie_train_split(cli, tiny_gpt2, tmp_path):
     assert "no validation loss" in result.output
     assert f"hf:{out}" in result.output.replace("\n", "")
     assert (out / "config.json").is_file()
+
+
+@pytest.mark.hf
+def test_train_command_exports_the_simulator_to_gguf(cli, tiny_gpt2, tmp_path):
+    out = tmp_path / "sim"
+    result = _invoke(cli, "train", "--base", str(tiny_gpt2), "--out", str(out),
+                     "--epochs", "1", "--batch-size", "2", "--max-length", "512",
+                     "--max-examples", "2", "--validation-share", "0", "--export-gguf", "f32")
+    assert result.exit_code == 0, result.output
+    assert (out / "model-f32.gguf").is_file()
+    assert f"gguf:{out / 'model-f32.gguf'}" in result.output.replace("\n", "")
+
+
+def test_train_command_refuses_unknown_gguf_weights_before_training(cli):
+    result = _invoke(cli, "train", "--export-gguf", "q4_k")
+    assert isinstance(result.exception, ConfigError)  # ``main`` prints it as one line
+    assert "--export-gguf must be one of f32, f16, q8_0" in str(result.exception)

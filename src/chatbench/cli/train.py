@@ -28,6 +28,7 @@ from rich.text import Text
 from chatbench._yaml import format_validation_error
 from chatbench.cli._common import cells, console, opt
 from chatbench.errors import ConfigError
+from chatbench.models.gguf_export import OUT_TYPES as GGUF_WEIGHTS
 
 Data = Annotated[str, opt("Human conversations: halie (bundled) or chatbench.", "DATA")]
 DataPath = Annotated[Path | None, opt("chatbench: full_study/conversations.json (required); "
@@ -107,6 +108,10 @@ def train_command(
     split: Annotated[str, opt("With --export: train, heldout or all (held-out examples are "
                                "for evaluation only). Training always uses train.",
                                "EXPORT_SPLIT")] = "train",
+    export_gguf: Annotated[str | None, opt("After training, also write the simulator as "
+                                           "OUT/model-<weights>.gguf (f32, f16 or q8_0) to "
+                                           "serve on llama.cpp with gguf:FILE.",
+                                           "EXPORT_GGUF")] = None,
 ) -> None:
     """Fine-tune a causal LM as a user simulator on the train split of human conversations
     (never the held-out questions), or with --export write the examples as JSONL."""
@@ -122,6 +127,9 @@ def train_command(
     if fmt is not None:
         raise ConfigError(f"field 'format': --format {fmt} needs --export FILE; training "
                           "here fine-tunes a local causal LM on text examples")
+    if export_gguf is not None and export_gguf not in GGUF_WEIGHTS:
+        raise ConfigError(f"field 'export_gguf': --export-gguf must be one of "
+                          f"{', '.join(GGUF_WEIGHTS)}, not {export_gguf!r}")
     config = _train_config({"base": base, "out": out, "epochs": epochs, "learning_rate": lr,
                             "batch_size": batch_size, "max_length": max_length, "lora": lora,
                             "max_examples": max_examples, "seed": seed,
@@ -143,6 +151,11 @@ def train_command(
     console.print(f"took {result.seconds:.1f} s; saved to {result.folder}")
     console.print(Text.assemble("use it as the simulator's model: ",
                                 (f"hf:{result.folder}", "bold"), " (with --graph causal_lm)"))
+    if export_gguf is not None:
+        from chatbench.models.gguf_export import export_trained
+
+        path = export_trained(Path(result.folder), export_gguf)
+        console.print(Text.assemble("on llama.cpp: ", (f"gguf:{path}", "bold")))
 
 
 # --------------------------------------------------------------------------------------------
