@@ -21,7 +21,6 @@ from typing import Any, Generic, Protocol, TypeVar
 from pydantic import BaseModel
 
 from chatbench._text import encodable, model_json
-from chatbench.context import SimContext
 from chatbench.data.questions import Question
 from chatbench.records import ConversationRecord, error_record
 from chatbench.runner.recipe import Recipe, Variant, resolve
@@ -138,16 +137,8 @@ def execute_job(job: Job, run_id: str) -> ConversationRecord:
     a failed conversation is an error record). Builds the job's variant in this process on
     first use (``resolve``), which raises if a model cannot be made here."""
     variant = resolve(job.recipe)
-    context = SimContext(
-        assistant=variant.models.assistant,
-        user=variant.models.user,
-        judge=variant.models.judge,
-        persona=variant.persona,
-        seed=job.seed,
-        call_timeout_s=variant.call_timeout_s,
-    )
-    return simulate(variant.graph, job.question, context, variant.spec, run_id=run_id,
-                    replicate=job.replicate, models=variant.models.names,
+    return simulate(variant.graph, job.question, variant.context(job.seed), variant.spec,
+                    run_id=run_id, replicate=job.replicate, models=variant.models.names,
                     factors=variant.factors)
 
 

@@ -148,6 +148,13 @@ class Variant:
         return variant_identity(self.spec, self.persona,
                                 self.models.identity or self.models.names)
 
+    def context(self, seed: int | None) -> SimContext:
+        """What one conversation of this variant runs with: its models, persona, call
+        timeout, and the conversation's ``seed``."""
+        return SimContext(assistant=self.models.assistant, user=self.models.user,
+                          judge=self.models.judge, persona=self.persona, seed=seed,
+                          call_timeout_s=self.call_timeout_s)
+
     @cached_property
     def recipe(self) -> Recipe:
         """This variant as a recipe that resolves to it in this process (other processes

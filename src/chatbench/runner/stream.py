@@ -61,10 +61,7 @@ class Conversation:
     @property
     def context(self) -> SimContext:
         """Models, persona and seed of the conversation (as ``execute_job`` gives them)."""
-        variant = self.variant
-        return SimContext(assistant=variant.models.assistant, user=variant.models.user,
-                          judge=variant.models.judge, persona=variant.persona,
-                          seed=self.job.seed, call_timeout_s=variant.call_timeout_s)
+        return self.variant.context(self.job.seed)
 
     @property
     def config(self) -> RunnableConfig:

@@ -77,10 +77,9 @@ class FirstPromptJob:
     def run(self, run_id: str) -> FirstPrompt:
         """Sample the opening message (a failed call raises: fidelity needs every sample)."""
         variant = resolve(self.recipe)
-        context = SimContext(assistant=variant.models.assistant, user=variant.models.user,
-                             persona=variant.persona, seed=self.seed)
         return FirstPrompt(question_id=self.question.id, sample=self.sample,
-                           text=_first_prompt(variant.spec, context, self.question))
+                           text=_first_prompt(variant.spec, variant.context(self.seed),
+                                              self.question))
 
 
 def first_prompt_jobs(recipe: Recipe, questions: Sequence[Question], samples: int,
