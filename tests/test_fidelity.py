@@ -17,7 +17,8 @@ import typer
 from typer.testing import CliRunner
 
 from chatbench import ConfigError, GraphSpec, MissingDependencyError, Question, run_conversations
-from chatbench.cli.train import fidelity_command, perplexity_command, train_command
+from chatbench.cli.fidelity import fidelity_command
+from chatbench.cli.train import perplexity_command, train_command
 from chatbench.data.human_data import HumanConversation, load_chatbench_conversations
 from chatbench.records import TranscriptTurn
 from chatbench.state import StopReason
@@ -25,7 +26,6 @@ from chatbench.training.fidelity import (
     accuracy_agreement,
     chatbench_split,
     conversation_questions,
-    evaluate_fidelity,
     first_prompts,
     load_human_conversations,
     overlap,
@@ -212,7 +212,7 @@ def test_accuracy_agreement_with_one_question_or_no_variation_is_nan():
 
 
 # --------------------------------------------------------------------------------------------
-# first prompts, data splits, evaluate_fidelity
+# first prompts, data splits
 # --------------------------------------------------------------------------------------------
 
 
@@ -221,15 +221,6 @@ def test_first_prompts_samples_each_question():
     prompts = first_prompts(GraphSpec(), "fake:say:Can you help?", questions, samples=3,
                             concurrency=2)
     assert prompts == {"q1": ["Can you help?"] * 3, "q2": ["Can you help?"] * 3}
-
-
-def test_first_prompts_match_the_opening_of_a_conversation():
-    spec = GraphSpec(name="help", simulator="two_step_help")
-    questions = [_question("q1", "B")]
-    prompts = first_prompts(spec, "fake:say:Answer: B", questions, samples=1)
-    record = run_conversations(questions, spec, user="fake:say:Answer: B",
-                               assistant="fake:echo")[0]
-    assert prompts["q1"] == [record.transcript[0].content]
 
 
 def test_first_prompts_rejects_nonpositive_samples():
@@ -261,30 +252,6 @@ def test_load_human_conversations_names_a_missing_file(tmp_path):
         load_human_conversations("chatbench", tmp_path / "nope.json", "all")
 
 
-@needs_metrics
-def test_evaluate_fidelity_on_fake_models():
-    humans = load_chatbench_conversations(CONVERSATIONS)
-    report = evaluate_fidelity(humans, GraphSpec(), "fake:user", "fake:echo", samples=2,
-                               replicates=2, human_model="gpt-4o", concurrency=2)
-    assert report.questions == 2 and report.conversations == 4 and report.failed == 0
-    assert report.overlap.questions == 2
-    assert report.overlap.pairs == 2 * 2 + 2 * 2  # 2 samples x 2 real prompts per question
-    assert report.turns.simulated == 1.0  # fake:user asks once, then answers
-    assert report.turns.human == pytest.approx((1.5 + 1.5) / 2)
-    assert report.accuracy is not None and report.accuracy.n == 2
-    assert report.models["user"] == "fake:user"
-
-
-def test_evaluate_fidelity_checks_its_inputs():
-    humans = load_chatbench_conversations(CONVERSATIONS)
-    with pytest.raises(ConfigError, match="human_model"):
-        evaluate_fidelity(humans, GraphSpec(), "fake:user", "fake:echo", human_model="gpt-5")
-    with pytest.raises(ConfigError, match="limit_questions"):
-        evaluate_fidelity(humans, GraphSpec(), "fake:user", "fake:echo", limit_questions=0)
-    with pytest.raises(ConfigError, match="nothing to evaluate"):
-        evaluate_fidelity([], GraphSpec(), "fake:user", "fake:echo")
-
-
 def test_real_first_prompts_and_questions_keep_file_order():
     humans = load_chatbench_conversations(CONVERSATIONS)
     prompts = real_first_prompts(humans)
@@ -309,41 +276,6 @@ def cli() -> typer.Typer:
 
 def _invoke(app: typer.Typer, *args: str):
     return CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
-
-
-@needs_metrics
-def test_fidelity_command_prints_overlap_turns_and_accuracy(cli):
-    result = _invoke(cli, "fidelity", "--user", "fake:user", "--assistant", "fake:echo",
-                     "--data", "chatbench", "--data-path", str(CONVERSATIONS), "--split", "all",
-                     "--samples", "2", "--replicates", "1", "--human-model", "gpt-4o",
-                     "--concurrency", "2")
-    assert result.exit_code == 0, result.output
-    for text in ("ROUGE-1 F1", "BLEU", "user turns per conversation", "Pearson r", "MAE",
-                 "2 chatbench all questions"):
-        assert text in result.output
-
-
-@needs_metrics
-def test_fidelity_command_without_human_model_skips_accuracy(cli):
-    result = _invoke(cli, "fidelity", "--user", "fake:user", "--assistant", "fake:echo",
-                     "--data", "chatbench", "--data-path", str(CONVERSATIONS),
-                     "--samples", "1", "--replicates", "1", "--limit-questions", "1")
-    assert result.exit_code == 0, result.output
-    assert "1 chatbench heldout questions" in result.output
-    assert "Pearson" not in result.output
-
-
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [(("--data", "mmlu"), "'data'"),
-     (("--data", "chatbench"), "'data_path'"),
-     (("--data", "chatbench", "--data-path", "missing.json"), "missing.json"),
-     (("--graph", "no_such_graph"), "no_such_graph")],
-)
-def test_fidelity_command_bad_inputs_raise_config_error(cli, args, message):
-    result = _invoke(cli, "fidelity", "--user", "fake:user", "--assistant", "fake:echo", *args)
-    assert isinstance(result.exception, ConfigError), result.output
-    assert message in str(result.exception)
 
 
 def test_train_command_rejects_bad_options_before_loading(cli):

@@ -207,3 +207,33 @@ class BaselineRecord(BaseModel):
     replicate: int = 0
     seed: int
     """The per-call seed (only local models receive it)."""
+
+
+SampleKind = Literal["first_prompt", "answer"]
+
+
+class SampleRecord(BaseModel):
+    """One simulator call of a realism scorecard (``chatbench fidelity``): a sampled first
+    prompt, or the answer the simulator gives after reading a real person's transcript."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    """``{run_id}/{kind}/{question_id}/{index}``: the idempotent key in the store."""
+    run_id: str
+    kind: SampleKind
+    question_id: str
+    index: int
+    """The sample number (first prompts) or the real conversation's number (answers)."""
+    text: str | None = None
+    """What the simulator wrote (None when the call failed)."""
+    choice: str | None = None
+    """``answer``: the option letter read from ``text`` (None: no answer, or no letter)."""
+    error: str | None = None
+    """Why the call failed after its retries; None when it did not."""
+    seconds: float = 0.0
+
+
+def failed_sample(record: SampleRecord, error: str) -> SampleRecord:
+    """``record`` with its text dropped and ``error`` set: what any store can hold."""
+    return record.model_copy(update={"text": None, "choice": None, "error": encodable(error)})

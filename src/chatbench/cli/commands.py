@@ -396,9 +396,10 @@ def list_presets() -> None:
 def _register_commands() -> None:
     """Commands that live in their own modules (reports, training, baselines)."""
     from chatbench.cli.baseline import baseline_command
+    from chatbench.cli.fidelity import fidelity_command
     from chatbench.cli.paper import paper_command
     from chatbench.cli.report import export_command, report_command, show_command
-    from chatbench.cli.train import fidelity_command, perplexity_command, train_command
+    from chatbench.cli.train import perplexity_command, train_command
 
     app.command("report")(report_command)
     app.command("export")(export_command)

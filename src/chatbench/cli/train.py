@@ -1,17 +1,16 @@
-"""Command functions for fine-tuned simulators: ``train``, ``perplexity`` and ``fidelity``.
+"""Command functions for fine-tuned simulators: ``train`` and ``perplexity`` (``fidelity``, the
+realism scorecard, is ``chatbench.cli.fidelity``).
 
 Plain functions with typer ``Annotated`` options; ``chatbench.cli`` registers them
 (``app.command("train")(train_command)``). Caller mistakes raise ``ConfigError``, which the
 CLI turns into exit code 2. ``train`` and ``perplexity`` need the ``hf`` extra (LoRA also
-``train``); ``fidelity`` needs ``train`` for ROUGE and BLEU.
+``train``).
 
 Typical use::
 
     chatbench train --data halie --base smollm2 --out simulator
     chatbench train --data halie --export chat_train.jsonl   # OpenAI chat format, no training
     chatbench perplexity --model smollm2 --model hf:simulator
-    chatbench fidelity --user smollm2 --graph two_step --human-model InstructDavinci
-    chatbench fidelity --user hf:simulator --graph causal_lm --human-model InstructDavinci
 """
 
 from __future__ import annotations
@@ -96,6 +95,14 @@ def train_command(
     validation_share: Annotated[float, opt("Share of train questions kept out for the "
                                             "per-epoch validation loss (0: none).",
                                             "VALIDATION_SHARE")] = 0.05,
+    train_layers: Annotated[int | None, opt("Train only the top N transformer blocks and "
+                                             "the final norm (faster on a CPU).",
+                                             "TRAIN_LAYERS")] = None,
+    keep_first_turns: Annotated[bool, opt("With --max-examples: keep every first-turn "
+                                           "example, sample the rest.",
+                                           "KEEP_FIRST_TURNS")] = False,
+    first_turn_weight: Annotated[int, opt("Train on each first-turn example this many times "
+                                           "per epoch.", "FIRST_TURN_WEIGHT")] = 1,
     seed: Seed = 0,
     export: Annotated[Path | None, opt("Write the examples to this JSONL file and stop, "
                                         "without training (for an API fine-tune).",
@@ -133,7 +140,10 @@ def train_command(
     config = _train_config({"base": base, "out": out, "epochs": epochs, "learning_rate": lr,
                             "batch_size": batch_size, "max_length": max_length, "lora": lora,
                             "max_examples": max_examples, "seed": seed,
-                            "validation_share": validation_share})
+                            "validation_share": validation_share,
+                            "train_layers": train_layers,
+                            "keep_first_turns": keep_first_turns,
+                            "first_turn_weight": first_turn_weight})
     conversations = _conversations(data, data_path, "train")
     questions = len({c.question.id for c in conversations})
     console.print(f"{data} train split: {len(conversations)} conversations, {questions} "
@@ -180,6 +190,41 @@ def perplexity_table(rows: list[tuple[str, Any]]) -> Table:
     return table
 
 
+PART_LABELS = {"end_marker": "[END] markers", "answers": "Answer: X examples",
+               "first_word": "first word (after the lone space)", "words": "other words"}
+TYPED_WORDS_LABEL = "typed words (natural tokens)"
+
+
+def _ratio(value: float, base: float) -> str:
+    return "-" if math.isnan(value) or math.isnan(base) else f"{value / base:.3f}"
+
+
+def perplexity_parts_table(rows: list[tuple[str, Any, Any]]) -> Table:
+    """A table of ``(model, PerplexityParts, typed-words PerplexityResult)`` rows: per model,
+    each part's tokens, share of the targets' NLL and perplexity, then the typed words'
+    figure; each perplexity's ratio is to the same line of the first model."""
+    table = Table(title="where the loss is, and the words people typed alone",
+                  caption=Text("parts of the target tokens above; typed words: user turns "
+                               "only, no [END] or Answer: lines, prompt and turn tokenized "
+                               "together"))
+    table.add_column("model", overflow="fold")
+    table.add_column("part")
+    for column in ("tokens", "NLL share", "perplexity", "ratio"):
+        table.add_column(column, justify="right")
+    first = {} if not rows else {**{p.name: p.perplexity for p in rows[0][1].parts},
+                                 TYPED_WORDS_LABEL: rows[0][2].perplexity}
+    for name, parts, typed in rows:
+        for i, part in enumerate(parts.parts):
+            table.add_row(*cells(name if i == 0 else "", PART_LABELS[part.name], part.tokens,
+                                 f"{part.share:.1%}", f"{part.perplexity:.2f}",
+                                 _ratio(part.perplexity, first[part.name])))
+        table.add_row(*cells("", TYPED_WORDS_LABEL, typed.target_tokens, "-",
+                             f"{typed.perplexity:.2f}",
+                             _ratio(typed.perplexity, first[TYPED_WORDS_LABEL])),
+                      end_section=True)
+    return table
+
+
 def perplexity_command(
     model: Annotated[list[str] | None, opt("Model to score: smollm2 or hf:FOLDER; repeat to "
                                             "compare (the first is the ratio's base).",
@@ -192,9 +237,10 @@ def perplexity_command(
     = None,
     batch_size: Annotated[int, opt("Examples per forward pass.", "BATCH_SIZE")] = 8,
 ) -> None:
-    """Perplexity of real users' turns (held-out by default) under each model."""
+    """Perplexity of real users' turns (held-out by default) under each model: the targets'
+    figure, where its loss is, and the words people typed alone."""
     from chatbench.training.examples import build_examples
-    from chatbench.training.perplexity import target_perplexity
+    from chatbench.training.perplexity import perplexity_parts, typed_words_perplexity
     from chatbench.training.train import load_base
 
     if limit is not None and limit < 1:
@@ -205,85 +251,7 @@ def perplexity_command(
     for name in model or ["smollm2"]:
         lm = load_base(name)
         lm.context_window = min(lm.context_window, max_length)
-        rows.append((name, target_perplexity(lm, examples, batch_size)))
-    console.print(perplexity_table(rows))
-
-
-# --------------------------------------------------------------------------------------------
-# fidelity
-# --------------------------------------------------------------------------------------------
-
-
-def _number(value: float, digits: int = 3) -> str:
-    return "-" if math.isnan(value) else f"{value:.{digits}f}"
-
-
-OVERLAP_CAPTION = ("ROUGE-1 F1 0-1 (mean over pairs per question), BLEU 0-1 (one corpus score "
-                   "per question, as the paper); then the mean over questions")
-
-
-def fidelity_tables(report: Any) -> list[Table]:
-    """Tables of a ``FidelityReport``: first-prompt overlap, turns, accuracy agreement."""
-    overlap = Table(title="first prompts vs people's",
-                    caption=Text(report.overlap.note or OVERLAP_CAPTION))
-    for column in ("questions", "pairs", "ROUGE-1 F1", "BLEU"):
-        overlap.add_column(column, justify="right")
-    overlap.add_row(str(report.overlap.questions), str(report.overlap.pairs),
-                    _number(report.overlap.rouge1), _number(report.overlap.bleu))
-    turns = Table(title="user turns per conversation", caption=Text(
-        report.turns.note or "mean over questions of the per-question mean"))
-    for column in ("questions", "simulated", "human"):
-        turns.add_column(column, justify="right")
-    turns.add_row(str(report.turns.questions), _number(report.turns.simulated, 2),
-                  _number(report.turns.human, 2))
-    tables = [overlap, turns]
-    if report.accuracy is not None:
-        acc = report.accuracy
-        agreement = Table(title=Text(f"user-AI accuracy vs people with {acc.human_model}"),
-                          caption=Text(acc.note or "per question: simulated vs real accuracy"))
-        for column in ("questions", "Pearson r", "p", "MAE"):
-            agreement.add_column(column, justify="right")
-        agreement.add_row(str(acc.n), _number(acc.pearson_r), _number(acc.p_value),
-                          _number(acc.mae))
-        tables.append(agreement)
-    return tables
-
-
-def fidelity_command(
-    user: Annotated[str, opt("The simulator's model (hf:FOLDER for a fine-tuned one).",
-                              "USER")],
-    graph: Annotated[str, opt("Graph preset or GraphSpec YAML: two_step (prompted) or "
-                               "causal_lm (fine-tuned).", "GRAPH")] = "two_step",
-    assistant: Annotated[str, opt("Assistant model.", "ASSISTANT")] = "smollm2",
-    data: Data = "halie",
-    data_path: DataPath = None,
-    split: Split = "heldout",
-    samples: Annotated[int, opt("First prompts per question.", "SAMPLES")] = 10,
-    replicates: Annotated[int, opt("Full conversations per question (turns, accuracy).",
-                                    "REPLICATES")] = 2,
-    limit_questions: Annotated[int | None, opt("Use only the first this many questions.",
-                                                "LIMIT_QUESTIONS")] = None,
-    human_model: Annotated[str | None, opt("Compare accuracy with people who used this "
-                                            "assistant (e.g. gpt-4o, InstructDavinci).",
-                                            "HUMAN_MODEL")] = None,
-    concurrency: Annotated[int, opt("Calls at once (local models batch them).",
-                                     "CONCURRENCY")] = 8,
-    seed: Seed = 0,
-) -> None:
-    """How human-like a simulator is on held-out questions: first-prompt ROUGE-1/BLEU,
-    turns per conversation, and (with --human-model) per-question accuracy r and MAE."""
-    from chatbench.config import load_graph_spec
-    from chatbench.training.fidelity import evaluate_fidelity
-
-    spec = load_graph_spec(graph)
-    humans = _conversations(data, data_path, split)
-    report = evaluate_fidelity(humans, spec, user, assistant, samples=samples,
-                               replicates=replicates, human_model=human_model,
-                               limit_questions=limit_questions, concurrency=concurrency,
-                               seed=seed)
-    console.print(f"simulator {report.graph} ({report.simulator}), user {report.models['user']}"
-                  f", assistant {report.models['assistant']}: {report.questions} {data} "
-                  f"{split} questions, {report.conversations} conversations "
-                  f"({report.failed} failed), {report.seconds:.1f} s")
-    for table in fidelity_tables(report):
-        console.print(table)
+        rows.append((name, perplexity_parts(lm, examples, batch_size),
+                     typed_words_perplexity(lm, examples, batch_size)))
+    console.print(perplexity_table([(name, parts.total) for name, parts, _ in rows]))
+    console.print(perplexity_parts_table(rows))

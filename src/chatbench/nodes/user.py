@@ -53,8 +53,15 @@ def _clean(text: str) -> str:
     return text.replace(END_TOKEN, "").strip()
 
 
-def _write(simulate: SimulatorFn, request: TurnRequest) -> tuple[str, Completion]:
-    """Call the simulator; an empty turn is retried once with another seed, then an error."""
+def write_turn(simulate: SimulatorFn, request: TurnRequest) -> tuple[str, Completion]:
+    """Call the simulator; an empty turn is retried once with another seed, then an error.
+
+    Returns:
+        The turn without ``[END]`` and surrounding space, and the call's completion.
+
+    Raises:
+        ModelOutputError: The turn was empty twice.
+    """
     completion = simulate(request)
     if not _clean(completion.text):
         retry_seed = None if request.seed is None else request.seed + 1
@@ -75,7 +82,7 @@ def _turn_node(spec: GraphSpec, mode: TurnMode, name: str) -> Node:
         first = mode == "next" and not state.get("turns")
         request = _request(state, runtime, spec, "first" if first else mode)
         started = time.perf_counter()
-        text, completion = _write(simulate, request)
+        text, completion = write_turn(simulate, request)
         turn = read_turn(text, state["question"], rule=spec.accept, simulator=spec.simulator,
                          first=first)
         return {
@@ -130,7 +137,7 @@ def make_user_cot_node(spec: GraphSpec) -> Node:
     def user_cot_node(state: ConversationState, runtime: Runtime[SimContext]) -> dict[str, Any]:
         request = _request(state, runtime, spec, "think")
         started = time.perf_counter()
-        text, completion = _write(simulate, request)
+        text, completion = write_turn(simulate, request)
         return {
             "user_scratchpad": [text],
             "timings": [node_timing(USER_COT, time.perf_counter() - started, completion)],

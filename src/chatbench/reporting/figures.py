@@ -214,7 +214,7 @@ FIGURES: dict[str, Callable[[Results], Figure]] = {
 """File stem -> figure builder, in report order."""
 
 
-def _png(fig: Figure) -> bytes:
+def figure_png(fig: Figure) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
@@ -239,6 +239,6 @@ def save_figures(results: Results, folder: str | Path) -> list[Path]:
     for name, build in FIGURES.items():
         path = folder / f"{name}.png"
         with writing(path, "the figure"):
-            path.write_bytes(_png(build(results)))
+            path.write_bytes(figure_png(build(results)))
         paths.append(path)
     return paths

@@ -13,7 +13,7 @@ import pandas as pd
 from chatbench._files import writing
 from chatbench.errors import ConfigError
 from chatbench.models.app_steps import step_summary
-from chatbench.reporting.figures import FIGURES, _png
+from chatbench.reporting.figures import FIGURES, figure_png
 from chatbench.reporting.results import Results
 from chatbench.reporting.tables import report_tables
 
@@ -93,7 +93,7 @@ def write_html_report(results: Results, out_html: str | Path,
     with writing(out, "the HTML report"):
         out.parent.mkdir(parents=True, exist_ok=True)
     figures = [f"<img src=\"data:image/png;base64,"
-               f"{base64.b64encode(_png(build(results))).decode('ascii')}\" alt=\"{name}\">"
+               f"{base64.b64encode(figure_png(build(results))).decode('ascii')}\" alt=\"{name}\">"
                for name, build in FIGURES.items()]
     tables = [_html_table(t, f) for t, f in report_tables(results)]
     conv = results.conversations

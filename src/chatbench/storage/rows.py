@@ -8,7 +8,7 @@ import json
 from pydantic import ValidationError
 
 from chatbench._text import encodable, model_json
-from chatbench.records import BaselineRecord, ConversationRecord
+from chatbench.records import BaselineRecord, ConversationRecord, SampleRecord
 from chatbench.storage.schema import StoredRun, UnstorableRecordError, _Model
 
 
@@ -60,7 +60,7 @@ def _json_object(text: str | None) -> dict[str, str] | None:
     return value if isinstance(value, dict) else None
 
 
-def _record_json(record: ConversationRecord | BaselineRecord) -> str:
+def _record_json(record: ConversationRecord | BaselineRecord | SampleRecord) -> str:
     """The record's JSON (lone surrogates escaped).
 
     Raises:

@@ -65,6 +65,15 @@ CREATE TABLE IF NOT EXISTS baselines (
     record TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS baselines_run ON baselines (run_id);
+CREATE TABLE IF NOT EXISTS samples (
+    id TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    question_id TEXT NOT NULL,
+    failed INTEGER NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS samples_run ON samples (run_id);
 CREATE TABLE IF NOT EXISTS run_identities (
     run_id TEXT PRIMARY KEY,
     identity TEXT NOT NULL

@@ -7,9 +7,10 @@ from types import TracebackType
 from chatbench.storage.baselines import BaselineTable
 from chatbench.storage.conversations import ConversationTable
 from chatbench.storage.runs import RunTable
+from chatbench.storage.samples import SampleTable
 
 
-class ResultStore(ConversationTable, RunTable, BaselineTable):
+class ResultStore(ConversationTable, RunTable, BaselineTable, SampleTable):
     """A SQLite file of conversation records.
 
     Example:

@@ -13,24 +13,22 @@ The ChatBench paper judges simulators three ways, all reproduced here:
 - **Accuracy** (``accuracy_agreement``): per-question user-AI accuracy of simulated
   conversations vs real ones with the same assistant model: Pearson r and mean absolute error.
 
-``evaluate_fidelity`` runs all three for one simulator on the questions of a set of human
-conversations (the held-out split: never the questions it was trained or tuned on).
+``chatbench.training.scorecard.evaluate_scorecard`` puts these beside the behaviours of
+``chatbench.training.behaviours`` for one or more simulators (the realism scorecard).
 ROUGE needs the ``train`` extra (``pip install 'chatbench[train]'``); BLEU needs nothing.
 """
 
 from __future__ import annotations
 
 import math
-import time
 import warnings
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from statistics import fmean
 
 from pydantic import BaseModel, ConfigDict
 
-from chatbench.config import GraphSpec
 from chatbench.data.human_data import (
     HumanConversation,
     human_accuracy_by_question,
@@ -40,21 +38,15 @@ from chatbench.data.human_data import (
 from chatbench.data.questions import Question
 from chatbench.errors import ConfigError
 from chatbench.records import ConversationRecord, TranscriptTurn
-from chatbench.runner.build import ModelLike
-from chatbench.runner.pipeline import ThreadExecutor, execute, plan_jobs
-from chatbench.runner.recipe import Recipe
 from chatbench.seeding import derive_seed
 from chatbench.state import StopReason
 from chatbench.training.openings import (
-    FirstPrompt,
     FirstPromptJob,
     OverlapResult,
     QuestionOverlap,
-    first_prompt_jobs,
     first_prompts,
     overlap,
     question_overlap,
-    sample_first_prompts,
 )
 
 DATA_SOURCES = ("halie", "chatbench")
@@ -288,115 +280,9 @@ def accuracy_agreement(
                              n=len(shared), per_question=per_question, note=note)
 
 
-# --------------------------------------------------------------------------------------------
-# Everything together
-# --------------------------------------------------------------------------------------------
-
-
-class FidelityReport(BaseModel):
-    """How human-like one simulator is on a set of questions."""
-
-    model_config = ConfigDict(frozen=True)
-
-    graph: str
-    simulator: str
-    models: dict[str, str]
-    """Model name per role (user, assistant, judge)."""
-    questions: int
-    samples: int
-    """First prompts sampled per question."""
-    replicates: int
-    """Full conversations per question."""
-    conversations: int
-    failed: int
-    """Conversations that ended in an error (left out of turns and accuracy)."""
-    overlap: OverlapResult
-    turns: TurnComparison
-    accuracy: AccuracyAgreement | None = None
-    """Only when a ``human_model`` was given."""
-    seconds: float
-
-
-def _check_human_model(humans: Sequence[HumanConversation], human_model: str | None) -> None:
-    """Raises ConfigError when ``human_model`` is not an assistant of ``humans``."""
-    known = sorted({h.assistant_model for h in humans})
-    if human_model is not None and human_model not in known:
-        raise ConfigError(f"field 'human_model': no conversations with {human_model!r}; "
-                          f"assistants in the data: {', '.join(known) or 'none'}")
-
-
-def evaluate_fidelity(
-    humans: Sequence[HumanConversation],
-    spec: GraphSpec,
-    user: object,
-    assistant: ModelLike,
-    *,
-    samples: int = 10,
-    replicates: int = 2,
-    human_model: str | None = None,
-    limit_questions: int | None = None,
-    concurrency: int = 8,
-    seed: int = 0,
-    on_record: Callable[[ConversationRecord], None] | None = None,
-) -> FidelityReport:
-    """Compare a simulator with the people of ``humans`` on their questions.
-
-    Args:
-        humans: Real conversations of held-out questions (``load_human_conversations``).
-        spec: The simulator variant, e.g. the ``two_step`` or ``causal_lm`` preset.
-        user: The simulator's model (``hf:FOLDER`` for a fine-tuned one).
-        assistant: The assistant of the simulated conversations.
-        samples: First prompts per question (the paper: 10).
-        replicates: Full conversations per question, for turns and accuracy.
-        human_model: Compare accuracy with real users of this assistant (``None``: skip).
-        limit_questions: Use only the first this many questions.
-        concurrency: Model calls / conversations at once.
-        seed: Run seed.
-        on_record: Called with each finished conversation (progress).
-
-    Returns:
-        The report.
-
-    Raises:
-        ConfigError: No questions, non-positive counts, or an unknown ``human_model``.
-    """
-    started = time.perf_counter()
-    if limit_questions is not None and limit_questions < 1:
-        raise ConfigError(f"field 'limit_questions': must be positive, got {limit_questions}")
-    questions = conversation_questions(humans)[:limit_questions]
-    if not questions or replicates < 1:
-        raise ConfigError(f"nothing to evaluate: {len(questions)} questions, "
-                          f"{replicates} replicates")
-    _check_human_model(humans, human_model)
-    kept = {q.id for q in questions}
-    humans = [h for h in humans if h.question.id in kept]
-    if samples < 1 or concurrency < 1:
-        raise ConfigError(f"samples and concurrency must be positive, got {samples} and "
-                          f"{concurrency}")
-    recipe = Recipe.plan(spec, user, assistant)  # one variant: its models load once
-    executor = ThreadExecutor(concurrency)
-    simulated = sample_first_prompts(first_prompt_jobs(recipe, questions, samples, seed),
-                                     executor)
-    records = list(execute(plan_jobs(questions, [recipe], replicates, seed), executor,
-                           run_id="run", on_record=on_record))
-    peers = [h for h in humans if human_model is None or h.assistant_model == human_model]
-    return FidelityReport(
-        graph=spec.name, simulator=spec.simulator, models=dict(recipe.names),
-        questions=len(questions),
-        samples=samples, replicates=replicates, conversations=len(records),
-        failed=len(records) - len(_scored(records)),
-        overlap=overlap(simulated, real_first_prompts(humans)),
-        turns=turns_vs_people(records, peers),
-        accuracy=None if human_model is None else accuracy_agreement(records, humans,
-                                                                     human_model),
-        seconds=time.perf_counter() - started)
-
-
 __all__ = [
     "AccuracyAgreement",
-    "FirstPrompt",
     "FirstPromptJob",
-    "FidelityReport",
     "OverlapResult",
     "QuestionOverlap",
     "QuestionTurns",
@@ -404,7 +290,6 @@ __all__ = [
     "accuracy_agreement",
     "chatbench_split",
     "conversation_questions",
-    "evaluate_fidelity",
     "first_prompts",
     "load_human_conversations",
     "overlap",

@@ -4,59 +4,96 @@ overlap with real people's (the paper's BLEU and ROUGE-1, see ``chatbench.traini
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from statistics import fmean
 
+from langchain_core.messages import AnyMessage
+from langgraph.types import RetryPolicy
 from pydantic import BaseModel, ConfigDict
 
 from chatbench.config import GraphSpec
 from chatbench.context import SimContext
 from chatbench.data.questions import Question
-from chatbench.errors import ConfigError, MissingDependencyError
+from chatbench.errors import ConfigError, MissingDependencyError, ModelOutputError
+from chatbench.graphs.call import call_with_retry
+from chatbench.nodes.user import write_turn
+from chatbench.records import SampleKind, SampleRecord, failed_sample
 from chatbench.runner.pipeline import JobExecutor, RecordKind, ThreadExecutor, execute
 from chatbench.runner.recipe import Recipe, resolve
 from chatbench.seeding import derive_seed
-from chatbench.simulators import TurnRequest, get_simulator
-from chatbench.state import END_TOKEN, USER
+from chatbench.simulators import TurnMode, TurnRequest, get_simulator
+from chatbench.state import USER
 from chatbench.training.bleu import corpus_bleu
 
 _PLACEHOLDER_ASSISTANT = "fake:echo"
 """First prompts never reach the assistant; ``SimContext`` still needs one."""
 
 
-def _first_prompt(spec: GraphSpec, context: SimContext, question: Question) -> str | None:
-    """One opening message, seeded as the conversation's user node would seed it; an empty
-    one is retried once with the next seed (as the node does), then left out (``None``)."""
+def simulator_turn(spec: GraphSpec, context: SimContext, question: Question,
+                   messages: Sequence[AnyMessage], mode: TurnMode, turn_index: int) -> str:
+    """One user turn exactly as the conversation graph writes it at ``turn_index``: for a
+    ``user_cot`` variant's first or next turn the think step runs first and its notes go to
+    the turn; seeds are derived as the user nodes derive them; an empty turn is retried once
+    with the next seed (``write_turn``).
+
+    Raises:
+        ModelOutputError: The turn was empty twice.
+        Exception: What the model call raised.
+    """
     simulate = get_simulator(spec.simulator)
-    seed = derive_seed(context.seed, USER, "first", 0)
-    for attempt in (seed, seed + 1):
-        request = TurnRequest(question=question, messages=[], mode="first", context=context,
-                              spec=spec, seed=attempt, turn_index=0)
-        text = simulate(request).text.replace(END_TOKEN, "").strip()
-        if text:
-            return text
-    return None
+
+    def request(step: TurnMode, scratchpad: str | None) -> TurnRequest:
+        seed = None if context.seed is None else derive_seed(context.seed, USER, step,
+                                                             turn_index)
+        return TurnRequest(question=question, messages=messages, mode=step, context=context,
+                           spec=spec, scratchpad=scratchpad, seed=seed,
+                           turn_index=turn_index)
+
+    notes = None
+    if spec.user_cot and mode in ("first", "next"):
+        notes, _ = write_turn(simulate, request("think", None))
+    return write_turn(simulate, request(mode, notes))[0]
 
 
-class FirstPrompt(BaseModel):
-    """One sampled opening message (None: empty twice)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    question_id: str
-    sample: int
-    text: str | None
+def opening(spec: GraphSpec, context: SimContext, question: Question) -> str:
+    """A conversation's first user turn, as its graph writes it (``simulator_turn``)."""
+    return simulator_turn(spec, context, question, [], "first", 0)
 
 
-FIRST_PROMPTS: RecordKind[FirstPrompt] = RecordKind(
-    FirstPrompt,
-    ids=lambda store, run_id: set(),
-    failed_ids=lambda store, run_id: set(),
+def sample_job(kind: SampleKind, run_id: str, question_id: str, index: int,
+               call: Callable[[], str], retry: RetryPolicy | None,
+               read: Callable[[str], str | None] = lambda text: None) -> SampleRecord:
+    """One scorecard sample: ``call()`` retried as the run's conversations are, its text read
+    with ``read``; a failure after the retries is the record's ``error``, never raised."""
+    started = time.perf_counter()
+    record = SampleRecord(id=sample_id(run_id, kind, question_id, index), run_id=run_id,
+                          kind=kind, question_id=question_id, index=index)
+    try:
+        text = call_with_retry(call, retry)
+    except Exception as exc:  # recorded, counted and shown; the rerun asks again
+        return failed_sample(record, f"{type(exc).__name__}: {exc}").model_copy(
+            update={"seconds": time.perf_counter() - started})
+    return record.model_copy(update={"text": text, "choice": read(text),
+                                     "seconds": time.perf_counter() - started})
+
+
+def sample_id(run_id: str, kind: str, question_id: str, index: int) -> str:
+    """The idempotent key of a sample in the store."""
+    return f"{run_id}/{kind}/{question_id}/{index}"
+
+
+SAMPLES: RecordKind[SampleRecord] = RecordKind(
+    SampleRecord,
+    ids=lambda store, run_id: store.sample_ids(run_id),
+    failed_ids=lambda store, run_id: store.failed_sample_ids(run_id),
     lost_ids=lambda store, run_id: set(),
-    write=lambda store, record: None,  # compared in memory, never stored
-    unstorable=lambda record, why: record,
+    write=lambda store, record: store.write_sample(record),
+    unstorable=failed_sample,
 )
+"""How scorecard samples are stored (the store's ``samples`` table)."""
 
 
 @dataclass(frozen=True)
@@ -68,18 +105,19 @@ class FirstPromptJob:
     seed: int
     recipe: Recipe
     """The simulator's variant (its assistant is never called)."""
-    record_kind = FIRST_PROMPTS
+    record_kind = SAMPLES
 
     def id(self, run_id: str) -> str:
         """The sample's key."""
-        return f"{run_id}/first/{self.question.id}/{self.sample}"
+        return sample_id(run_id, "first_prompt", self.question.id, self.sample)
 
-    def run(self, run_id: str) -> FirstPrompt:
-        """Sample the opening message (a failed call raises: fidelity needs every sample)."""
+    def run(self, run_id: str) -> SampleRecord:
+        """Sample the opening message; a failure is recorded, never raised."""
         variant = resolve(self.recipe)
-        return FirstPrompt(question_id=self.question.id, sample=self.sample,
-                           text=_first_prompt(variant.spec, variant.context(self.seed),
-                                              self.question))
+        context = variant.context(self.seed)
+        return sample_job("first_prompt", run_id, self.question.id, self.sample,
+                          lambda: opening(variant.spec, context, self.question),
+                          variant.retry)
 
 
 def first_prompt_jobs(recipe: Recipe, questions: Sequence[Question], samples: int,
@@ -90,15 +128,29 @@ def first_prompt_jobs(recipe: Recipe, questions: Sequence[Question], samples: in
             for q in questions for i in range(samples)]
 
 
+def openings_of(records: Iterable[SampleRecord]) -> dict[str, list[str]]:
+    """``{question_id: [opening, ...]}`` in sample order, of the samples that did not fail."""
+    by_question: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for record in records:
+        if record.error is None and record.text is not None:
+            by_question[record.question_id].append((record.index, record.text))
+    return {qid: [text for _, text in sorted(pairs)] for qid, pairs in by_question.items()}
+
+
 def sample_first_prompts(jobs: Sequence[FirstPromptJob], executor: JobExecutor,
                          ) -> dict[str, list[str]]:
-    """Run first-prompt jobs: ``{question_id: [opening, ...]}`` in sample order, empty
-    openings left out."""
-    texts: dict[str, dict[int, str | None]] = {job.question.id: {} for job in jobs}
-    for record in execute(jobs, executor, run_id="fidelity"):
-        texts[record.question_id][record.sample] = record.text
-    return {qid: [t for _, t in sorted(by_sample.items()) if t is not None]
-            for qid, by_sample in texts.items()}
+    """Run first-prompt jobs (not stored): ``{question_id: [opening, ...]}`` in sample order.
+
+    Raises:
+        ModelOutputError: A sample failed (the message says why); the scorecard stores and
+            counts failures instead.
+    """
+    records = list(execute(jobs, executor, run_id="fidelity"))
+    failed = [r for r in records if r.error is not None]
+    if failed:
+        raise ModelOutputError(f"{len(failed)} of {len(records)} first prompts failed; the "
+                               f"first: {failed[0].error}")
+    return openings_of(records)
 
 
 def first_prompts(
@@ -166,7 +218,7 @@ class OverlapResult(BaseModel):
     note: str | None = None
 
 
-def _rouge1() -> Callable[[str, str], float]:
+def rouge1_scorer() -> Callable[[str, str], float]:
     """``rouge1_f1(simulated, real)``, imported lazily.
 
     Raises:
@@ -218,7 +270,7 @@ def overlap(simulated: dict[str, list[str]], real: dict[str, list[str]]) -> Over
     Raises:
         MissingDependencyError: The ``train`` extra (rouge-score) is not installed.
     """
-    rouge1 = _rouge1()
+    rouge1 = rouge1_scorer()
     per_question: dict[str, QuestionOverlap] = {}
     for qid in sorted(simulated.keys() & real.keys()):
         pairs = [(s, r) for s in simulated[qid] if s.strip() for r in real[qid] if r.strip()]

@@ -1,0 +1,278 @@
+"""``chatbench fidelity``: the realism scorecard, one or more simulators beside real users.
+
+Typical use::
+
+    chatbench fidelity --user smollm2 --graph two_step
+    chatbench fidelity --user smollm2 --graph two_step --user hf:simulator --graph causal_lm \\
+        --json scorecard.json --html scorecard.html
+    chatbench fidelity --simulators simulators.yaml
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import BaseModel, ConfigDict, Field
+from rich.table import Table
+from rich.text import Text
+
+from chatbench._files import writing
+from chatbench.cli._common import console, opt
+from chatbench.cli.train import Data, DataPath, Seed, Split, _conversations
+from chatbench.errors import ConfigError
+
+DEFAULT_STORE = Path("chatbench-fidelity.sqlite")
+
+
+class SimulatorEntry(BaseModel):
+    """One simulator of a ``--simulators`` YAML file."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str | None = None
+    """Its row's name (default: ``graph / user``)."""
+    graph: str = "two_step"
+    """A graph preset or a GraphSpec YAML path."""
+    user: str
+    """The simulator's model string."""
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    """The simulator's sampling temperature (default: the graph's)."""
+    max_tokens: int | None = Field(default=None, ge=1)
+
+
+class SimulatorsFile(BaseModel):
+    """A ``--simulators`` YAML file: ``simulators: [{name, graph, user, temperature}, ...]``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    simulators: list[SimulatorEntry] = Field(min_length=1)
+
+
+def _entries(users: list[str], graphs: list[str], simulators: Path | None,
+             temperature: float | None, max_tokens: int | None) -> list[SimulatorEntry]:
+    """The simulators from ``--simulators`` or paired ``--user``/``--graph`` options.
+
+    Raises:
+        ConfigError: Neither given, both given, or the counts of --user and --graph differ.
+    """
+    if simulators is not None:
+        if users:
+            raise ConfigError("give simulators either with --simulators or with --user, "
+                              "not both")
+        from chatbench._yaml import load_yaml_model
+
+        return load_yaml_model(SimulatorsFile, "simulators", simulators).simulators
+    if not users:
+        raise ConfigError("give a simulator: --user MODEL (with --graph), or --simulators "
+                          "FILE")
+    graphs = graphs or ["two_step"]
+    if len(graphs) == 1:
+        graphs = graphs * len(users)
+    if len(graphs) != len(users):
+        raise ConfigError(f"give one --graph for all, or one per --user: got {len(users)} "
+                          f"--user and {len(graphs)} --graph")
+    return [SimulatorEntry(graph=g, user=u, temperature=temperature, max_tokens=max_tokens)
+            for u, g in zip(users, graphs, strict=True)]
+
+
+def build_simulators(entries: list[SimulatorEntry]) -> list[Any]:
+    """``ScorecardSimulator`` rows: each entry's graph loaded, its sampling settings set."""
+    from chatbench.config import RoleSettings, load_graph_spec
+    from chatbench.training.scorecard import ScorecardSimulator
+
+    rows = []
+    for entry in entries:
+        spec = load_graph_spec(entry.graph)
+        user = spec.user.model_dump()
+        user.update({k: v for k, v in (("temperature", entry.temperature),
+                                       ("max_tokens", entry.max_tokens)) if v is not None})
+        spec = spec.model_copy(update={"user": RoleSettings(**user)})
+        name = entry.name or f"{spec.name} / {entry.user}"
+        if entry.name is None and entry.temperature is not None:
+            name += f" T={entry.temperature:g}"
+        rows.append(ScorecardSimulator(name, spec, entry.user))
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# Tables
+# --------------------------------------------------------------------------------------------
+
+
+def _num(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None or math.isnan(value) else f"{value:.{digits}f}"
+
+
+def _with_ci(value: float | None, ci: tuple[float, float], digits: int = 3) -> str:
+    if value is None or math.isnan(value):
+        return "-"
+    if math.isnan(ci[0]):
+        return _num(value, digits)
+    return f"{value:.{digits}f} [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
+
+
+_DISTANCE_LABEL = {"wasserstein_1": "W1", "total_variation": "TV",
+                   "absolute_difference": "|diff|"}
+
+
+def behaviour_table(card: Any) -> Table:
+    """Behaviours: the real users' mean beside each simulator's, with the distance."""
+    table = Table(title="behaviours: real users vs simulators (mean [95% CI]; distance: "
+                        "lower is more human)", caption=Text(
+                            "W1: Wasserstein-1 in the behaviour's unit; TV: total "
+                            "variation |p_real - p_sim|; CIs: bootstrap over sessions"))
+    table.add_column("behaviour", no_wrap=True, min_width=19)
+    table.add_column("dist.", no_wrap=True)
+    table.add_column("real users", justify="right")
+    for row in card.simulators:
+        table.add_column(Text(row.name), justify="right")
+        table.add_column("distance", justify="right")
+    first = card.simulators[0].behaviours
+    for name, result in first.items():
+        cells = [Text(name), Text(_DISTANCE_LABEL[result.distance_kind]),
+                 Text(_with_ci(result.real, result.real_ci, 2))]
+        for row in card.simulators:
+            b = row.behaviours[name]
+            cells += [Text(_num(b.simulated, 2)), Text(_with_ci(b.distance, b.distance_ci, 2))]
+        table.add_row(*cells)
+    return table
+
+
+def text_table(card: Any) -> Table:
+    """The paper's first-prompt metrics, simulators beside the reference rows."""
+    table = Table(title="first prompts vs real users' (the paper's ROUGE-1 and BLEU, 0-1, "
+                        "mean over questions [95% CI over questions])")
+    for column in ("row", "ROUGE-1", "BLEU", "questions", "pairs"):
+        table.add_column(column, justify="left" if column == "row" else "right")
+    for row in card.simulators:
+        table.add_row(Text(row.name), Text(_with_ci(row.rouge1, row.rouge1_ci)),
+                      Text(_with_ci(row.bleu, row.bleu_ci)), Text(str(row.questions)),
+                      Text(str(row.pairs)))
+    for ref in card.references:
+        table.add_row(Text(f"reference: {ref.name}"), Text(_with_ci(ref.rouge1, ref.rouge1_ci)),
+                      Text(_with_ci(ref.bleu, ref.bleu_ci)), Text(str(ref.questions)),
+                      Text(str(ref.pairs)))
+    return table
+
+
+def agreement_table(card: Any) -> Table | None:
+    """Answers given each real transcript, against the person's own answer."""
+    rows = [row for row in card.simulators if row.answer_agreement is not None]
+    if not rows:
+        return None
+    table = Table(title="answers given the real transcript (the simulator reads each real "
+                        "conversation and answers)")
+    for column in ("simulator", "asked", "failed", "letter agreement", "sim. acc.",
+                   "real acc.", "questions", "r (per question)", "MAE"):
+        table.add_column(column, justify="left" if column == "simulator" else "right")
+    for row in rows:
+        a = row.answer_agreement
+        table.add_row(Text(row.name), str(a.conversations), str(a.failed),
+                      Text(_with_ci(a.letter_agreement, a.letter_agreement_ci)),
+                      _num(a.simulated_accuracy), _num(a.real_accuracy), str(a.questions),
+                      Text(_with_ci(a.r, a.r_ci)), Text(_with_ci(a.mae, a.mae_ci)))
+    return table
+
+
+def print_scorecard(card: Any) -> None:
+    """The scorecard's summary lines and tables."""
+    real = card.real
+    seen = ("" if real.workers_also_in_train is None else
+            f"; {real.workers_also_in_train} of them also answered train questions "
+            f"(held-out questions, not held-out people)")
+    console.print(f"real users: {card.data} {card.split}, {real.conversations} conversations "
+                  f"on {real.questions} questions, {real.workers} workers{seen}")
+    for row in card.simulators:
+        failed = row.failed_first_prompts + row.failed_conversations + (
+            row.answer_agreement.failed if row.answer_agreement else 0)
+        console.print(Text(f"{row.name}: {row.first_prompts} first prompts "
+                           f"({row.failed_first_prompts} failed), {row.conversations} "
+                           f"conversations ({row.failed_conversations} failed), "
+                           f"{row.seconds:.1f} s; run id {row.run_id}"))
+        if failed:
+            console.print(Text(f"  {failed} calls failed; first: {row.failures[0]}",
+                               style="yellow"))
+    for table in (behaviour_table(card), text_table(card), agreement_table(card)):
+        if table is not None:
+            console.print(table)
+
+
+# --------------------------------------------------------------------------------------------
+# The command
+# --------------------------------------------------------------------------------------------
+
+
+def fidelity_command(
+    user: Annotated[list[str] | None, typer.Option(
+        "--user", help="A simulator's model (repeat for several; hf:FOLDER for a "
+        "fine-tuned one).", envvar="CHATBENCH_USER")] = None,
+    graph: Annotated[list[str] | None, typer.Option(
+        "--graph", help="Graph preset or GraphSpec YAML per --user (or one for all): "
+        "two_step (prompted), causal_lm (fine-tuned)...", envvar="CHATBENCH_GRAPH")] = None,
+    simulators: Annotated[Path | None, opt("A YAML file listing simulators (name, graph, "
+                                            "user, temperature) instead of --user.",
+                                            "SIMULATORS")] = None,
+    assistant: Annotated[str, opt("Assistant of the simulated conversations.",
+                                   "ASSISTANT")] = "smollm2",
+    data: Data = "halie",
+    data_path: DataPath = None,
+    split: Split = "heldout",
+    samples: Annotated[int, opt("First prompts per question.", "SAMPLES")] = 10,
+    replicates: Annotated[int, opt("Whole simulated conversations per question.",
+                                    "REPLICATES")] = 3,
+    agreement: Annotated[bool, opt("Ask each simulator for its answer after every real "
+                                    "transcript.", "AGREEMENT")] = True,
+    temperature: Annotated[float | None, opt("The simulators' sampling temperature "
+                                              "(default: each graph's).",
+                                              "USER_TEMPERATURE")] = None,
+    max_tokens: Annotated[int | None, opt("The simulators' most new tokens per turn.",
+                                           "USER_MAX_TOKENS")] = None,
+    limit_questions: Annotated[int | None, opt("Use only the first this many questions.",
+                                                "LIMIT_QUESTIONS")] = None,
+    concurrency: Annotated[int, opt("Calls at once (local models batch them).",
+                                     "CONCURRENCY")] = 8,
+    bootstrap: Annotated[int, opt("Bootstrap resamples for the CIs.", "BOOTSTRAP")] = 1000,
+    store: Annotated[Path, opt("SQLite store of the samples and conversations (a rerun "
+                                "with the same settings resumes).", "FIDELITY_STORE")]
+    = DEFAULT_STORE,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the scorecard as "
+                                                   "JSON here.")] = None,
+    html_path: Annotated[Path | None, typer.Option("--html", help="Write a self-contained "
+                                                   "page with a plot per behaviour here.")]
+    = None,
+    seed: Seed = 0,
+) -> None:
+    """The realism scorecard: simulators beside the real users of a split (HALIE held-out by
+    default): behaviours with distances and CIs, answers given the real transcripts, and the
+    paper's first-prompt ROUGE-1/BLEU beside copy-the-question, human and floor rows."""
+    from chatbench.storage import ResultStore
+    from chatbench.training.scorecard import evaluate_scorecard
+
+    rows = build_simulators(_entries(user or [], graph or [], simulators, temperature,
+                                     max_tokens))
+    humans = _conversations(data, data_path, split)
+    if limit_questions is not None:
+        if limit_questions < 1:
+            raise ConfigError(f"--limit-questions must be positive, got {limit_questions}")
+        kept = list(dict.fromkeys(h.question.id for h in humans))[:limit_questions]
+        humans = [h for h in humans if h.question.id in kept]
+    train = _conversations(data, data_path, "train") if split == "heldout" else None
+    with ResultStore(store) as results:
+        card = evaluate_scorecard(humans, rows, assistant, samples=samples,
+                                  replicates=replicates, agreement=agreement,
+                                  concurrency=concurrency, seed=seed, bootstrap=bootstrap,
+                                  store=results, train=train, data=data, split=split)
+    print_scorecard(card)
+    if json_path is not None:
+        with writing(json_path, "the scorecard"):
+            json_path.write_text(json.dumps(card.to_json(), indent=2))
+        console.print(f"scorecard written to {json_path}")
+    if html_path is not None:
+        from chatbench.reporting.scorecard_html import write_scorecard_html
+
+        write_scorecard_html(card, html_path)
+        console.print(f"page written to {html_path}")

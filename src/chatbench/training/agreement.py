@@ -1,0 +1,183 @@
+"""Answer agreement given the real transcript: the simulator reads a real person's conversation
+and gives its answer, which is compared with the person's.
+
+Each real conversation is one pipeline job (``AnswerJob``): the simulator sees the real
+transcript in its own view, exactly as at its last turn (the ``forced`` turn of the graph,
+``simulator_turn``), and its reply is read by the variant's accept rule. The scores:
+
+- **letter agreement**: the share of real conversations (with a real answer) where the
+  simulator picks the person's letter; a simulator reply with no letter counts as a
+  disagreement, a failed call is left out and counted;
+- **per-question accuracy**, simulated vs real (the paper's simulator-vs-users table): Pearson
+  r and the mean absolute error over questions.
+
+CIs are percentile bootstraps: conversations resampled for the letter agreement, questions
+(paired) for r and MAE.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from chatbench.data.human_data import HumanConversation
+from chatbench.records import SampleRecord
+from chatbench.runner.recipe import Recipe, resolve
+from chatbench.scoring.answers import read_turn
+from chatbench.seeding import derive_seed
+from chatbench.training.behaviours import percentile_ci
+from chatbench.training.openings import SAMPLES, sample_id, sample_job, simulator_turn
+
+CI = tuple[float, float]
+_NAN_CI = (math.nan, math.nan)
+
+
+@dataclass(frozen=True)
+class AnswerJob:
+    """The simulator's answer after one real conversation: a job of the run pipeline."""
+
+    conversation: HumanConversation
+    index: int
+    """The conversation's number in the split (its key with the question id)."""
+    seed: int
+    recipe: Recipe
+    record_kind = SAMPLES
+
+    def id(self, run_id: str) -> str:
+        """The sample's key."""
+        return sample_id(run_id, "answer", self.conversation.question.id, self.index)
+
+    def run(self, run_id: str) -> SampleRecord:
+        """Ask for the answer; a failure is recorded, never raised."""
+        variant = resolve(self.recipe)
+        spec, context = variant.spec, variant.context(self.seed)
+        conversation, question = self.conversation, self.conversation.question
+
+        def read(text: str) -> str | None:
+            return read_turn(text, question, rule=spec.accept, simulator=spec.simulator,
+                             first=False).choice
+
+        return sample_job(
+            "answer", run_id, question.id, self.index,
+            lambda: simulator_turn(spec, context, question, conversation.messages(),
+                                   "forced", len(conversation.user_turns)),
+            variant.retry, read)
+
+
+def answer_jobs(recipe: Recipe, conversations: Sequence[HumanConversation],
+                seed: int) -> list[AnswerJob]:
+    """One job per real conversation with a user turn and a real answer."""
+    return [AnswerJob(c, i, derive_seed(seed, "answer", c.question.id, i), recipe)
+            for i, c in enumerate(conversations)
+            if c.user_turns and c.final_choice is not None]
+
+
+class AnswerAgreement(BaseModel):
+    """How the simulator's answers, given the real transcripts, agree with the people's."""
+
+    model_config = ConfigDict(frozen=True)
+
+    conversations: int
+    """Real conversations asked about (each has a real answer), failed calls included."""
+    failed: int
+    """Calls that failed after their retries (left out of every score)."""
+    answered: int
+    """Replies with an option letter."""
+    letter_agreement: float
+    """Share of the non-failed conversations where the simulator picked the person's letter."""
+    letter_agreement_ci: CI
+    simulated_accuracy: float
+    """Share of the simulator's letters that are correct (pooled)."""
+    real_accuracy: float
+    questions: int
+    """Questions with both a simulated and a real accuracy."""
+    r: float | None
+    """Pearson r of per-question accuracy; None when undefined (fewer than 2 questions, or
+    a constant accuracy)."""
+    r_ci: CI
+    p_value: float | None
+    mae: float | None
+    mae_ci: CI
+    per_question: dict[str, tuple[float, float]] = {}
+    """``{question id: (simulated accuracy, real accuracy)}``."""
+    note: str | None = None
+
+
+def _pearson(xs: np.ndarray, ys: np.ndarray) -> tuple[float, float]:
+    if len(xs) < 2 or np.ptp(xs) == 0 or np.ptp(ys) == 0:
+        return math.nan, math.nan
+    from scipy.stats import pearsonr
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = pearsonr(xs, ys)
+    return float(result.statistic), float(result.pvalue)
+
+
+def _finite(x: float) -> float | None:
+    return None if math.isnan(x) else x
+
+
+def answer_agreement(conversations: Sequence[HumanConversation],
+                     samples: Iterable[SampleRecord], *, bootstrap: int = 1000,
+                     seed: int = 0) -> AnswerAgreement:
+    """Letter agreement and per-question accuracy agreement of the simulator's answers.
+
+    Args:
+        conversations: The real conversations, in the order ``answer_jobs`` numbered them.
+        samples: The ``answer`` samples of one simulator.
+        bootstrap: Resamples for the CIs.
+        seed: The resampling seed.
+
+    Returns:
+        The agreement; NaN/None scores with a note when nothing could be compared.
+    """
+    answers = {s.index: s for s in samples if s.kind == "answer"}
+    asked = [(conversations[i], s) for i, s in sorted(answers.items())
+             if i < len(conversations)]
+    scored = [(c, s) for c, s in asked if s.error is None]
+    same = np.array([float(s.choice == c.final_choice) for c, s in scored])
+    rng = np.random.default_rng(seed)
+    agreement_ci = percentile_ci(float(same[rng.integers(0, len(same), len(same))].mean())
+                       for _ in range(bootstrap)) if len(same) else _NAN_CI
+    sim_by_q: dict[str, list[float]] = defaultdict(list)
+    real_by_q: dict[str, list[float]] = defaultdict(list)
+    for c, s in scored:
+        real_by_q[c.question.id].append(float(c.final_choice == c.question.answer))
+        if s.choice is not None:
+            sim_by_q[c.question.id].append(float(s.choice == c.question.answer))
+    shared = sorted(sim_by_q.keys() & real_by_q.keys())
+    per_question = {q: (float(np.mean(sim_by_q[q])), float(np.mean(real_by_q[q])))
+                    for q in shared}
+    xs = np.array([per_question[q][0] for q in shared])
+    ys = np.array([per_question[q][1] for q in shared])
+    r, p = _pearson(xs, ys)
+    picks = [rng.integers(0, len(shared), len(shared)) for _ in range(bootstrap)
+             ] if shared else []
+    letters = [x for v in sim_by_q.values() for x in v]
+    note = None if scored else "no simulator answer could be scored"
+    if scored and math.isnan(r):
+        note = (f"r is undefined: {len(shared)} question(s) with answers, or an accuracy "
+                f"the same on every question")
+    return AnswerAgreement(
+        conversations=len(asked), failed=len(asked) - len(scored),
+        answered=len(letters),
+        letter_agreement=float(same.mean()) if len(same) else math.nan,
+        letter_agreement_ci=agreement_ci,
+        simulated_accuracy=float(np.mean(letters)) if letters else math.nan,
+        real_accuracy=float(np.mean([x for v in real_by_q.values() for x in v]))
+        if real_by_q else math.nan,
+        questions=len(shared), r=_finite(r),
+        r_ci=percentile_ci(_pearson(xs[i], ys[i])[0] for i in picks), p_value=_finite(p),
+        mae=_finite(float(np.mean(np.abs(xs - ys)))) if shared else None,
+        mae_ci=percentile_ci(float(np.mean(np.abs(xs[i] - ys[i]))) for i in picks),
+        per_question=per_question, note=note)
+
+
+__all__ = ["AnswerAgreement", "AnswerJob", "answer_agreement", "answer_jobs"]
