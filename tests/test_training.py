@@ -67,4 +67,6 @@ def test_train_layers_freezes_all_but_the_top_blocks(tiny_gpt2_folder):
     model = transformers.AutoModelForCausalLM.from_pretrained(tiny_gpt2_folder)
     freeze_below(model, 1)
     trainable = {name for name, p in model.named_parameters() if p.requires_grad}
-    assert trainable and all(name.startswith("transformer.h.1.") for name in trainable)
+    assert trainable and all(name.startswith(("transformer.h.1.", "transformer.ln_f."))
+                             for name in trainable)
+    assert {"transformer.ln_f.weight", "transformer.ln_f.bias"} <= trainable

@@ -144,12 +144,18 @@ def _blocks(model: Any) -> Any:
     raise ConfigError(f"cannot find the {n_layers} transformer blocks of {type(model).__name__}")
 
 
+def _final_norms(model: Any) -> list[Any]:
+    """The norm after the last block: Llama's ``model.norm``, GPT-2's ``transformer.ln_f``."""
+    found = [getattr(getattr(model, owner, None), name, None)
+             for owner, name in (("model", "norm"), ("transformer", "ln_f"))]
+    return [norm for norm in found if norm is not None]
+
+
 def freeze_below(model: Any, train_layers: int) -> None:
     """Freeze every parameter except the last ``train_layers`` blocks and the final norm."""
     blocks = _blocks(model)
     trainable = {id(p) for block in list(blocks)[-train_layers:] for p in block.parameters()}
-    final_norm = getattr(getattr(model, "model", model), "norm", None)
-    if final_norm is not None:
+    for final_norm in _final_norms(model):
         trainable |= {id(p) for p in final_norm.parameters()}
     for parameter in model.parameters():
         parameter.requires_grad = id(parameter) in trainable
