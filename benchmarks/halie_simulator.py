@@ -1,55 +1,61 @@
-"""Reproduce the simulator-training table on HALIE: fine-tune SmolLM2-135M on real users'
-turns (train questions 0-19 only) on this machine's CPU, then compare base vs fine-tuned.
+"""Train SmolLM2-135M as a user simulator on HALIE's train questions (0-19) on this CPU, then
+score it and the prompted SmolLM2 with the realism scorecard on the held-out questions (20-29).
 
-Prints: training time; held-out perplexity of real users' turns (target tokens only) for the
-base model and the fine-tuned one; first-prompt ROUGE-1 and BLEU against real users' first
-prompts for the prompted two-step simulator and the fine-tuned causal-LM simulator. The last
-line is ``perplexity_ratio: X`` (base over fine-tuned; the issue's target is >= 4).
+Both simulators run on the same engine (llama.cpp, Q8_0 weights: the fine-tuned model is
+exported to GGUF), with the same token limits, turn limit and assistant, at each temperature of
+a small grid. Training uses the train split only; nothing is tuned on held-out data.
 
-CPU budget (2 cores): a full epoch over HALIE's 2,974 training examples would take hours, so
-the defaults train one pass over a seeded sample of examples cut to 256 tokens (oldest turns
-dropped, never the question), and score a seeded sample of held-out examples. All sizes are
-flags, so a machine with more time runs the full recipe with the same script.
+Prints the scorecard table per temperature, then, last:
 
-    python benchmarks/halie_simulator.py                       # train, then evaluate
-    python benchmarks/halie_simulator.py --folder sim --skip-train   # evaluate an existing one
+    rouge1_prompted: X        (at the grid temperature where the prompted model scores best)
+    rouge1_finetuned: Y       (at that same temperature)
+    behaviours_won: K/N       (behaviours where the fine-tuned model's distance is lower)
+    answer_r_finetuned: R     (per-question accuracy r, answers given the real transcripts)
+
+CPU budget: about 30 minutes on 2 cores with the defaults (training ~15, scoring ~15).
+
+    python benchmarks/halie_simulator.py                          # train, then score
+    python benchmarks/halie_simulator.py --skip-train             # score the saved folder
 """
 
 from __future__ import annotations
 
 import argparse
-import random
+import json
+import os
 import time
 from pathlib import Path
 
+from chatbench.cli.fidelity import print_scorecard
 from chatbench.config import GraphSpec, RoleSettings, load_graph_spec
 from chatbench.data.human_data import load_halie
-from chatbench.training.examples import build_examples
-from chatbench.training.fidelity import (
-    conversation_questions,
-    first_prompts,
-    overlap,
-    real_first_prompts,
-)
-from chatbench.training.perplexity import target_perplexity
-from chatbench.training.train import TrainConfig, load_base, train_simulator
+from chatbench.models.gguf_export import export_trained
+from chatbench.storage import ResultStore
+from chatbench.training.scorecard import Scorecard, ScorecardSimulator, evaluate_scorecard
+from chatbench.training.train import TrainConfig, train_simulator
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folder", type=Path, default=Path("runs/halie-simulator"))
     parser.add_argument("--skip-train", action="store_true")
-    parser.add_argument("--train-examples", type=int, default=480)
+    parser.add_argument("--max-examples", type=int, default=1400,
+                        help="all 938 first-turn examples, the rest a seeded sample of the "
+                             "2,036 later turns and answers")
     parser.add_argument("--max-length", type=int, default=256)
     parser.add_argument("--epochs", type=float, default=1.0)
-    parser.add_argument("--lr", type=float, default=3e-4,
-                        help="the card uses 5e-5 over thousands of steps; ~100 steps need more")
-    parser.add_argument("--lora", action="store_true")
-    parser.add_argument("--train-layers", type=int, default=4,
-                        help="train only the top N blocks (CPU budget); 0 trains all")
-    parser.add_argument("--eval-examples", type=int, default=200)
-    parser.add_argument("--questions", type=int, default=10, help="held-out questions for ROUGE")
+    parser.add_argument("--lr", type=float, default=2e-4)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--train-layers", type=int, default=8,
+                        help="train the top N of 30 blocks and the final norm (0: all)")
+    parser.add_argument("--temperatures", default="0.3,1.0")
     parser.add_argument("--samples", type=int, default=5, help="first prompts per question")
+    parser.add_argument("--replicates", type=int, default=1, help="conversations per question")
+    parser.add_argument("--max-turns", type=int, default=3)
+    parser.add_argument("--agreement-limit", type=int, default=60,
+                        help="real transcripts the simulators answer after (seeded sample)")
+    parser.add_argument("--store", type=Path, default=Path("runs/halie-scorecard.sqlite"))
+    parser.add_argument("--json", type=Path, default=Path("runs/halie-scorecard.json"))
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args()
 
@@ -57,9 +63,10 @@ def parse_args() -> argparse.Namespace:
 def train(args: argparse.Namespace) -> float:
     """Fine-tune on the train split; returns minutes taken."""
     config = TrainConfig(base="smollm2", out=args.folder, epochs=args.epochs,
-                         learning_rate=args.lr, max_length=args.max_length, lora=args.lora,
-                         train_layers=args.train_layers or None,
-                         max_examples=args.train_examples, seed=args.seed)
+                         learning_rate=args.lr, batch_size=args.batch_size,
+                         max_length=args.max_length, train_layers=args.train_layers or None,
+                         max_examples=args.max_examples, keep_first_turns=True,
+                         seed=args.seed)
     result = train_simulator(load_halie("train"), config)
     print(f"trained on {result.train_examples} examples ({result.precision}) in "
           f"{result.seconds / 60:.1f} min; validation loss per epoch "
@@ -67,59 +74,70 @@ def train(args: argparse.Namespace) -> float:
     return result.seconds / 60
 
 
-def perplexities(args: argparse.Namespace) -> dict[str, float]:
-    """Held-out target perplexity of the base and the fine-tuned model."""
-    examples = build_examples(load_halie("heldout"))
-    sample = random.Random(args.seed).sample(examples, min(args.eval_examples, len(examples)))
-    out = {}
-    for name, base in (("SmolLM2-135M (base)", "smollm2"), ("fine-tuned", str(args.folder))):
-        lm = load_base(base)
-        lm.context_window = min(lm.context_window, args.max_length)  # the cut used in training
-        started = time.perf_counter()
-        result = target_perplexity(lm, sample)
-        out[name] = result.perplexity
-        seconds = time.perf_counter() - started
-        print(f"{name}: perplexity {result.perplexity:.2f} over {result.target_tokens} target "
-              f"tokens of {result.examples} held-out examples ({seconds:.0f} s)")
-    return out
+def _variant(base: GraphSpec, name: str, temperature: float, max_turns: int) -> GraphSpec:
+    """The same limits for both simulators: user 64 tokens, assistant 96, ``max_turns``."""
+    return base.model_copy(update={
+        "name": name, "max_turns": max_turns,
+        "user": RoleSettings(temperature=temperature, max_tokens=64),
+        "assistant": RoleSettings(temperature=0.7, max_tokens=96)})
 
 
-def rouge(args: argparse.Namespace) -> dict[str, tuple[float, float]]:
-    """First-prompt ROUGE-1 and BLEU of two simulators against real held-out users."""
-    humans = load_halie("heldout")
-    questions = conversation_questions(humans)[: args.questions]
-    real = real_first_prompts(humans)
-    prompted = load_graph_spec("two_step")
-    tuned = GraphSpec(name="fine_tuned", simulator="causal_lm",
-                      user=RoleSettings(temperature=1.0, max_tokens=48))
-    out = {}
-    for name, spec, model in (("prompted two-step (SmolLM2)", prompted, "smollm2"),
-                              ("fine-tuned causal LM", tuned, f"hf:{args.folder}")):
-        spec = spec.model_copy(update={"user": RoleSettings(temperature=1.0, max_tokens=48)})
-        simulated = first_prompts(spec, model, questions, samples=args.samples, seed=args.seed)
-        result = overlap(simulated, real)
-        out[name] = (result.rouge1, result.bleu)
-        example = next(iter(simulated.values()))[0] if simulated else ""
-        print(f"{name}: ROUGE-1 {result.rouge1:.3f} BLEU {result.bleu:.3f}; e.g. {example!r}")
-    return out
+def simulators(args: argparse.Namespace, gguf: Path) -> list[ScorecardSimulator]:
+    rows = []
+    for t in (float(x) for x in args.temperatures.split(",")):
+        rows.append(ScorecardSimulator(f"prompted T={t:g}", _variant(
+            load_graph_spec("two_step"), f"prompted_t{t:g}", t, args.max_turns), "smollm2"))
+        rows.append(ScorecardSimulator(f"fine-tuned T={t:g}", _variant(
+            load_graph_spec("causal_lm"), f"finetuned_t{t:g}", t, args.max_turns),
+            f"gguf:{gguf}"))
+    return rows
+
+
+def summary(card: Scorecard) -> None:
+    """The final lines, comparing the two simulators at one temperature."""
+    rows = {row.name: row for row in card.simulators}
+    temps = sorted({name.split("T=")[1] for name in rows})
+    best = max(temps, key=lambda t: rows[f"prompted T={t}"].rouge1)
+    prompted, tuned = rows[f"prompted T={best}"], rows[f"fine-tuned T={best}"]
+    print(f"\n{'T':>4} {'behaviour':<22} {'prompted':>9} {'fine-tuned':>11}")
+    won = total = 0
+    for t in temps:
+        for name, b in rows[f"prompted T={t}"].behaviours.items():
+            other = rows[f"fine-tuned T={t}"].behaviours[name]
+            print(f"{t:>4} {name:<22} {b.distance:>9.3f} {other.distance:>11.3f}")
+            if t == best and b.distance == b.distance and other.distance == other.distance:
+                total += 1
+                won += other.distance < b.distance
+    r = tuned.answer_agreement.r if tuned.answer_agreement else None
+    print(f"compared at T={best} (the prompted model's best ROUGE-1 on the grid)")
+    print(f"rouge1_prompted: {prompted.rouge1:.3f}")
+    print(f"rouge1_finetuned: {tuned.rouge1:.3f}")
+    print(f"behaviours_won: {won}/{total}")
+    print(f"answer_r_finetuned: {'undefined' if r is None else f'{r:.3f}'}")
 
 
 def main() -> None:
     args = parse_args()
+    started = time.perf_counter()
     minutes = None if args.skip_train else train(args)
-    ppl = perplexities(args)
-    overlaps = rouge(args)
-    print()
-    print(f"{'model':<32} {'held-out PPL':>13}")
-    for name, value in ppl.items():
-        print(f"{name:<32} {value:>13.2f}")
-    print(f"{'simulator':<32} {'ROUGE-1':>8} {'BLEU':>8}")
-    for name, (r1, bleu) in overlaps.items():
-        print(f"{name:<32} {r1:>8.3f} {bleu:>8.3f}")
+    gguf = args.folder / "model-q8_0.gguf"
+    if not gguf.exists():
+        gguf = export_trained(args.folder, "q8_0")
+    humans = load_halie("heldout")
+    args.store.parent.mkdir(parents=True, exist_ok=True)
+    with ResultStore(args.store) as store:
+        card = evaluate_scorecard(humans, simulators(args, gguf), "smollm2",
+                                  samples=args.samples, replicates=args.replicates,
+                                  agreement_limit=args.agreement_limit, concurrency=8,
+                                  seed=args.seed, store=store, train=load_halie("train"))
+    print_scorecard(card)
+    args.json.write_text(json.dumps(card.to_json(), indent=2))
+    load = os.getloadavg()
     if minutes is not None:
-        print(f"training time: {minutes:.1f} min on this machine")
-    base, tuned = ppl.values()
-    print(f"perplexity_ratio: {base / tuned:.2f}")
+        print(f"training: {minutes:.1f} min")
+    print(f"total: {(time.perf_counter() - started) / 60:.1f} min on {os.cpu_count()} CPUs, "
+          f"load average {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}")
+    summary(card)
 
 
 if __name__ == "__main__":

@@ -226,6 +226,9 @@ def fidelity_command(
                                     "REPLICATES")] = 3,
     agreement: Annotated[bool, opt("Ask each simulator for its answer after every real "
                                     "transcript.", "AGREEMENT")] = True,
+    agreement_limit: Annotated[int | None, opt("Ask after a seeded sample of this many real "
+                                                "transcripts only.", "AGREEMENT_LIMIT")]
+    = None,
     temperature: Annotated[float | None, opt("The simulators' sampling temperature "
                                               "(default: each graph's).",
                                               "USER_TEMPERATURE")] = None,
@@ -264,6 +267,7 @@ def fidelity_command(
     with ResultStore(store) as results:
         card = evaluate_scorecard(humans, rows, assistant, samples=samples,
                                   replicates=replicates, agreement=agreement,
+                                  agreement_limit=agreement_limit,
                                   concurrency=concurrency, seed=seed, bootstrap=bootstrap,
                                   store=results, train=train, data=data, split=split)
     print_scorecard(card)

@@ -18,6 +18,7 @@ CIs are percentile bootstraps: conversations resampled for the letter agreement,
 from __future__ import annotations
 
 import math
+import random
 import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -70,12 +71,16 @@ class AnswerJob:
             variant.retry, read)
 
 
-def answer_jobs(recipe: Recipe, conversations: Sequence[HumanConversation],
-                seed: int) -> list[AnswerJob]:
-    """One job per real conversation with a user turn and a real answer."""
-    return [AnswerJob(c, i, derive_seed(seed, "answer", c.question.id, i), recipe)
-            for i, c in enumerate(conversations)
-            if c.user_turns and c.final_choice is not None]
+def answer_jobs(recipe: Recipe, conversations: Sequence[HumanConversation], seed: int,
+                limit: int | None = None) -> list[AnswerJob]:
+    """One job per real conversation with a user turn and a real answer; with ``limit``, a
+    seeded sample of that many of them (the same sample for every simulator)."""
+    asked = [i for i, c in enumerate(conversations) if c.user_turns and c.final_choice]
+    if limit is not None and limit < len(asked):
+        asked = sorted(random.Random(seed).sample(asked, limit))
+    return [AnswerJob(conversations[i], i,
+                      derive_seed(seed, "answer", conversations[i].question.id, i), recipe)
+            for i in asked]
 
 
 class AnswerAgreement(BaseModel):

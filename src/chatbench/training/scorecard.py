@@ -158,6 +158,7 @@ class _Settings:
     samples: int
     replicates: int
     agreement: bool
+    agreement_limit: int | None
     concurrency: int
     seed: int
     bootstrap: int
@@ -182,6 +183,9 @@ def _check(humans: Sequence[HumanConversation], simulators: Sequence[ScorecardSi
         if getattr(settings, field) < 1:
             raise ConfigError(f"field {field!r}: must be positive, got "
                               f"{getattr(settings, field)}")
+    if settings.agreement_limit is not None and settings.agreement_limit < 1:
+        raise ConfigError(f"field 'agreement_limit': must be positive, got "
+                          f"{settings.agreement_limit}")
     if settings.bootstrap < 0:
         raise ConfigError(f"field 'bootstrap': must be 0 or more, got {settings.bootstrap}")
     if not any(h.user_turns for h in humans):
@@ -213,7 +217,7 @@ def _score(entry: ScorecardSimulator, humans: Sequence[HumanConversation],
     records: list[ConversationRecord] = _run_jobs(
         plan_jobs(questions, [recipe], settings.replicates, settings.seed), settings, run_id,
         store, on_record)
-    answers = (_run_jobs(answer_jobs(recipe, humans, settings.seed), settings, run_id, store,
+    answers = (_run_jobs(answer_jobs(recipe, humans, settings.seed, settings.agreement_limit), settings, run_id, store,
                          on_record) if settings.agreement else [])
     by_id = {q.id: q for q in questions}
     openings = openings_of(first)
@@ -256,6 +260,7 @@ def evaluate_scorecard(
     samples: int = 10,
     replicates: int = 3,
     agreement: bool = True,
+    agreement_limit: int | None = None,
     concurrency: int = 8,
     seed: int = 0,
     bootstrap: int = 1000,
@@ -274,6 +279,7 @@ def evaluate_scorecard(
         samples: First prompts per question.
         replicates: Whole simulated conversations per question.
         agreement: Also ask each simulator for its answer after every real transcript.
+        agreement_limit: Ask after a seeded sample of this many real transcripts only.
         concurrency: Jobs at once (a local model batches concurrent calls).
         seed: Run seed (samples, conversations and the bootstrap).
         bootstrap: Resamples for every CI (0: none).
@@ -290,7 +296,8 @@ def evaluate_scorecard(
     Raises:
         ConfigError: Bad counts, no simulators, repeated names, no user turns, or a bad model.
     """
-    settings = _Settings(samples, replicates, agreement, concurrency, seed, bootstrap)
+    settings = _Settings(samples, replicates, agreement, agreement_limit, concurrency, seed,
+                         bootstrap)
     questions = _check(humans, simulators, settings)
     humans = [h for h in humans if h.user_turns]
     real = real_first_prompts(humans)
@@ -299,7 +306,8 @@ def evaluate_scorecard(
     return Scorecard(data=data, split=split, real=real_summary(humans, train), simulators=rows,
                      references=reference_rows(questions, real, bootstrap=bootstrap, seed=seed),
                      settings={"samples": samples, "replicates": replicates,
-                               "agreement": agreement, "seed": seed, "bootstrap": bootstrap})
+                               "agreement": agreement, "agreement_limit": agreement_limit,
+                               "seed": seed, "bootstrap": bootstrap})
 
 
 __all__ = ["RealSummary", "Scorecard", "ScorecardIdentity", "ScorecardSimulator",
