@@ -39,14 +39,14 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folder", type=Path, default=Path("runs/halie-simulator"))
     parser.add_argument("--skip-train", action="store_true")
-    parser.add_argument("--max-examples", type=int, default=1400,
-                        help="all 938 first-turn examples, the rest a seeded sample of the "
-                             "2,036 later turns and answers")
+    parser.add_argument("--max-examples", type=int, default=1100,
+                        help="all first-turn examples (~890 after validation questions are "
+                             "kept out), the rest a seeded sample of later turns and answers")
     parser.add_argument("--max-length", type=int, default=256)
     parser.add_argument("--epochs", type=float, default=1.0)
     parser.add_argument("--lr", type=float, default=2e-4)
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--train-layers", type=int, default=8,
+    parser.add_argument("--train-layers", type=int, default=6,
                         help="train the top N of 30 blocks and the final norm (0: all)")
     parser.add_argument("--temperatures", default="0.3,1.0")
     parser.add_argument("--samples", type=int, default=5, help="first prompts per question")
@@ -54,6 +54,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--max-turns", type=int, default=3)
     parser.add_argument("--agreement-limit", type=int, default=60,
                         help="real transcripts the simulators answer after (seeded sample)")
+    parser.add_argument("--perplexity-examples", type=int, default=120,
+                        help="held-out examples for the typed-words perplexity (0: skip)")
     parser.add_argument("--store", type=Path, default=Path("runs/halie-scorecard.sqlite"))
     parser.add_argument("--json", type=Path, default=Path("runs/halie-scorecard.json"))
     parser.add_argument("--seed", type=int, default=0)
@@ -72,6 +74,25 @@ def train(args: argparse.Namespace) -> float:
           f"{result.seconds / 60:.1f} min; validation loss per epoch "
           f"{[round(x, 3) for x in result.epoch_validation_loss]}")
     return result.seconds / 60
+
+
+def perplexities(args: argparse.Namespace) -> None:
+    """Held-out perplexity on the words people typed, base vs fine-tuned (same sample)."""
+    import random
+
+    from chatbench.training.examples import build_examples
+    from chatbench.training.perplexity import typed_words_perplexity
+    from chatbench.training.train import load_base
+
+    examples = build_examples(load_halie("heldout"))
+    sample = random.Random(args.seed).sample(examples, min(args.perplexity_examples,
+                                                           len(examples)))
+    for name, base in (("SmolLM2-135M (base)", "smollm2"), ("fine-tuned", str(args.folder))):
+        lm = load_base(base)
+        lm.context_window = min(lm.context_window, args.max_length)
+        result = typed_words_perplexity(lm, sample)
+        print(f"typed-words perplexity, {name}: {result.perplexity:.2f} over "
+              f"{result.target_tokens} tokens of {result.examples} held-out turns")
 
 
 def _variant(base: GraphSpec, name: str, temperature: float, max_turns: int) -> GraphSpec:
@@ -123,6 +144,8 @@ def main() -> None:
     gguf = args.folder / "model-q8_0.gguf"
     if not gguf.exists():
         gguf = export_trained(args.folder, "q8_0")
+    if args.perplexity_examples:
+        perplexities(args)
     humans = load_halie("heldout")
     args.store.parent.mkdir(parents=True, exist_ok=True)
     with ResultStore(args.store) as store:

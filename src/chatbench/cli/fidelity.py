@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,7 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from chatbench._files import writing
-from chatbench.cli._common import console, opt
+from chatbench.cli._common import console, opt, with_progress
 from chatbench.cli.train import Data, DataPath, Seed, Split, _conversations
 from chatbench.errors import ConfigError
 
@@ -119,26 +120,38 @@ _DISTANCE_LABEL = {"wasserstein_1": "W1", "total_variation": "TV",
                    "absolute_difference": "|diff|"}
 
 
-def behaviour_table(card: Any) -> Table:
-    """Behaviours: the real users' mean beside each simulator's, with the distance."""
-    table = Table(title="behaviours: real users vs simulators (mean [95% CI]; distance: "
-                        "lower is more human)", caption=Text(
-                            "W1: Wasserstein-1 in the behaviour's unit; TV: total "
-                            "variation |p_real - p_sim|; CIs: bootstrap over sessions"))
-    table.add_column("behaviour", no_wrap=True, min_width=19)
-    table.add_column("dist.", no_wrap=True)
-    table.add_column("real users", justify="right")
+def behaviour_table(row: Any) -> Table:
+    """One simulator's behaviours beside the real users', with the distance."""
+    table = Table(title=Text(f"behaviours: real users vs {row.name} (mean [95% CI]; distance: "
+                             f"lower is more human)"), caption=Text(
+                                 "W1: Wasserstein-1 in the behaviour's unit; TV: total "
+                                 "variation |p_real - p_sim|; CIs: bootstrap over sessions"))
+    table.add_column("behaviour", no_wrap=True)
+    for column in ("real users", "simulated", "distance", "n (real / sim.)"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for name, b in row.behaviours.items():
+        table.add_row(Text(name), Text(_with_ci(b.real, b.real_ci, 2)),
+                      Text(_with_ci(b.simulated, b.simulated_ci, 2)),
+                      Text(f"{_DISTANCE_LABEL[b.distance_kind]} "
+                           f"{_with_ci(b.distance, b.distance_ci, 2)}"),
+                      Text(f"{b.real_n} / {b.simulated_n}"))
+    return table
+
+
+def distance_table(card: Any) -> Table | None:
+    """With several simulators: each behaviour's distance per simulator, the lowest marked."""
+    if len(card.simulators) < 2:
+        return None
+    table = Table(title="distance to real users per simulator (lower is more human; * lowest)")
+    table.add_column("behaviour", no_wrap=True)
     for row in card.simulators:
         table.add_column(Text(row.name), justify="right")
-        table.add_column("distance", justify="right")
-    first = card.simulators[0].behaviours
-    for name, result in first.items():
-        cells = [Text(name), Text(_DISTANCE_LABEL[result.distance_kind]),
-                 Text(_with_ci(result.real, result.real_ci, 2))]
-        for row in card.simulators:
-            b = row.behaviours[name]
-            cells += [Text(_num(b.simulated, 2)), Text(_with_ci(b.distance, b.distance_ci, 2))]
-        table.add_row(*cells)
+    for name in card.simulators[0].behaviours:
+        distances = [row.behaviours[name].distance for row in card.simulators]
+        known = [d for d in distances if not math.isnan(d)]
+        best = min(known) if known else None
+        table.add_row(Text(name), *(Text(_num(d, 2) + (" *" if d == best else ""))
+                                    for d in distances))
     return table
 
 
@@ -196,9 +209,26 @@ def print_scorecard(card: Any) -> None:
         if failed:
             console.print(Text(f"  {failed} calls failed; first: {row.failures[0]}",
                                style="yellow"))
-    for table in (behaviour_table(card), text_table(card), agreement_table(card)):
+    tables = [*(behaviour_table(row) for row in card.simulators), distance_table(card),
+              text_table(card), agreement_table(card)]
+    for table in tables:
         if table is not None:
             console.print(table)
+
+
+def _planned(humans: list[Any], simulators: int, samples: int, replicates: int,
+             agreement: bool, limit: int | None) -> int:
+    """Jobs a fresh scorecard runs (a resumed one skips its stored jobs and ends early)."""
+    questions = len({h.question.id for h in humans if h.user_turns})
+    answers = sum(1 for h in humans if h.user_turns and h.final_choice) if agreement else 0
+    if limit is not None:
+        answers = min(answers, limit)
+    return simulators * (questions * (samples + replicates) + answers)
+
+
+def _failed_status(counts: Counter[str], record: Any) -> str:
+    counts["failed"] += record.error is not None
+    return f"{counts['failed']} failed" if counts["failed"] else ""
 
 
 # --------------------------------------------------------------------------------------------
@@ -264,12 +294,20 @@ def fidelity_command(
         kept = list(dict.fromkeys(h.question.id for h in humans))[:limit_questions]
         humans = [h for h in humans if h.question.id in kept]
     train = _conversations(data, data_path, "train") if split == "heldout" else None
-    with ResultStore(store) as results:
-        card = evaluate_scorecard(humans, rows, assistant, samples=samples,
-                                  replicates=replicates, agreement=agreement,
-                                  agreement_limit=agreement_limit,
-                                  concurrency=concurrency, seed=seed, bootstrap=bootstrap,
-                                  store=results, train=train, data=data, split=split)
+    cards: list[Any] = []
+
+    def run(on_record: Any) -> None:
+        with ResultStore(store) as results:
+            cards.append(evaluate_scorecard(
+                humans, rows, assistant, samples=samples, replicates=replicates,
+                agreement=agreement, agreement_limit=agreement_limit,
+                concurrency=concurrency, seed=seed, bootstrap=bootstrap, store=results,
+                train=train, data=data, split=split, on_record=on_record))
+
+    with_progress("simulator calls", _planned(humans, len(rows), samples, replicates,
+                                              agreement, agreement_limit), 0, run,
+                  _failed_status)
+    card = cards[0]
     print_scorecard(card)
     if json_path is not None:
         with writing(json_path, "the scorecard"):
