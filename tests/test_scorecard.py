@@ -358,3 +358,18 @@ def test_fidelity_command_bad_options_exit_2(monkeypatch, capsys, tmp_path, args
                      str(tmp_path / "s.sqlite"))
     assert code == 2, text
     assert message in text
+
+
+@needs_metrics
+def test_fidelity_command_on_bundled_halie_names_the_worker_overlap(monkeypatch, capsys,
+                                                                    tmp_path):
+    code, text = cli(monkeypatch, capsys, "fidelity", "--user", "fake:user", "--graph",
+                     "quick", "--assistant", "fake:echo", "--limit-questions", "1",
+                     "--samples", "1", "--replicates", "1", "--agreement-limit", "3",
+                     "--bootstrap", "10", "--store", str(tmp_path / "s.sqlite"), "--json",
+                     str(tmp_path / "card.json"))
+    assert code == 0, text
+    assert "halie heldout" in text and "also answered train questions" in text
+    data = json.loads((tmp_path / "card.json").read_text())
+    assert data["real"]["questions"] == 1 and data["real"]["workers_also_in_train"] > 0
+    assert data["simulators"][0]["answer_agreement"]["conversations"] == 3
