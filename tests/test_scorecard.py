@@ -198,6 +198,18 @@ def test_first_prompts_are_the_openings_of_the_conversations(spec):
     assert openings[0] != openings[1]  # each replicate has its own seed
 
 
+def test_openings_are_read_as_the_conversation_stores_them():
+    two_step = load_graph_spec("two_step")  # the paper's cleaning drops the quotes
+    prompts = first_prompts(two_step, 'fake:say:"Can you help?"', [Q], samples=1)
+    record = run_conversations([Q], two_step, user='fake:say:"Can you help?"',
+                               assistant="fake:echo")[0]
+    assert prompts["q1"] == [record.transcript[0].content] == ["Can you help?"]
+    # an IQA-EVAL opening that is already the answer is never sent: no first prompt
+    iqa = first_prompts(load_graph_spec("iqa_eval"), "fake:say:So, the answer is: B", [Q],
+                        samples=2)
+    assert iqa.get("q1", []) == []
+
+
 def test_the_cot_step_changes_the_opening():
     plain = first_prompts(load_graph_spec("quick"), SeededEcho(), [Q], samples=1)
     cot = first_prompts(load_graph_spec("quick").model_copy(update={"user_cot": True}),

@@ -228,7 +228,11 @@ class SampleRecord(BaseModel):
     text: str | None = None
     """What the simulator wrote (None when the call failed)."""
     choice: str | None = None
-    """``answer``: the option letter read from ``text`` (None: no answer, or no letter)."""
+    """The option letter read from ``text`` by the variant's accept rule (None: no answer,
+    or no letter)."""
+    answered: bool = False
+    """``text`` is an answer under the accept rule (a first prompt that is one is no
+    opening: the conversation ends before the assistant sees it)."""
     error: str | None = None
     """Why the call failed after its retries; None when it did not."""
     seconds: float = 0.0

@@ -30,10 +30,15 @@ from pydantic import BaseModel, ConfigDict
 from chatbench.data.human_data import HumanConversation
 from chatbench.records import SampleRecord
 from chatbench.runner.recipe import Recipe, resolve
-from chatbench.scoring.answers import read_turn
 from chatbench.seeding import derive_seed
 from chatbench.training.behaviours import percentile_ci
-from chatbench.training.openings import SAMPLES, sample_id, sample_job, simulator_turn
+from chatbench.training.openings import (
+    SAMPLES,
+    read_as_graph,
+    sample_id,
+    sample_job,
+    simulator_turn,
+)
 
 CI = tuple[float, float]
 _NAN_CI = (math.nan, math.nan)
@@ -60,15 +65,11 @@ class AnswerJob:
         spec, context = variant.spec, variant.context(self.seed)
         conversation, question = self.conversation, self.conversation.question
 
-        def read(text: str) -> str | None:
-            return read_turn(text, question, rule=spec.accept, simulator=spec.simulator,
-                             first=False).choice
-
         return sample_job(
             "answer", run_id, question.id, self.index,
             lambda: simulator_turn(spec, context, question, conversation.messages(),
                                    "forced", len(conversation.user_turns)),
-            variant.retry, read)
+            variant.retry, read_as_graph(spec, question, first=False))
 
 
 def answer_jobs(recipe: Recipe, conversations: Sequence[HumanConversation], seed: int,

@@ -23,6 +23,7 @@ from chatbench.nodes.user import write_turn
 from chatbench.records import SampleKind, SampleRecord, failed_sample
 from chatbench.runner.pipeline import JobExecutor, RecordKind, ThreadExecutor, execute
 from chatbench.runner.recipe import Recipe, resolve
+from chatbench.scoring.answers import UserTurn, read_turn
 from chatbench.seeding import derive_seed
 from chatbench.simulators import TurnMode, TurnRequest, get_simulator
 from chatbench.state import USER
@@ -63,11 +64,20 @@ def opening(spec: GraphSpec, context: SimContext, question: Question) -> str:
     return simulator_turn(spec, context, question, [], "first", 0)
 
 
+def read_as_graph(spec: GraphSpec, question: Question, *, first: bool
+                  ) -> Callable[[str], UserTurn]:
+    """How the graph's user node reads a turn under ``spec`` (its accept rule, and under
+    ``paper`` the paper's reply cleaning): what the conversation would store and send."""
+    return lambda text: read_turn(text, question, rule=spec.accept, simulator=spec.simulator,
+                                  first=first)
+
+
 def sample_job(kind: SampleKind, run_id: str, question_id: str, index: int,
                call: Callable[[], str], retry: RetryPolicy | None,
-               read: Callable[[str], str | None] = lambda text: None) -> SampleRecord:
+               read: Callable[[str], UserTurn]) -> SampleRecord:
     """One scorecard sample: ``call()`` retried as the run's conversations are, its text read
-    with ``read``; a failure after the retries is the record's ``error``, never raised."""
+    with ``read`` (stored as read: cleaned, with the answer if it is one); a failure after
+    the retries is the record's ``error``, never raised."""
     started = time.perf_counter()
     record = SampleRecord(id=sample_id(run_id, kind, question_id, index), run_id=run_id,
                           kind=kind, question_id=question_id, index=index)
@@ -76,7 +86,9 @@ def sample_job(kind: SampleKind, run_id: str, question_id: str, index: int,
     except Exception as exc:  # recorded, counted and shown; the rerun asks again
         return failed_sample(record, f"{type(exc).__name__}: {exc}").model_copy(
             update={"seconds": time.perf_counter() - started})
-    return record.model_copy(update={"text": text, "choice": read(text),
+    turn = read(text)
+    return record.model_copy(update={"text": turn.text or text, "choice": turn.choice,
+                                     "answered": turn.answered,
                                      "seconds": time.perf_counter() - started})
 
 
@@ -117,7 +129,8 @@ class FirstPromptJob:
         context = variant.context(self.seed)
         return sample_job("first_prompt", run_id, self.question.id, self.sample,
                           lambda: opening(variant.spec, context, self.question),
-                          variant.retry)
+                          variant.retry, read_as_graph(variant.spec, self.question,
+                                                       first=True))
 
 
 def first_prompt_jobs(recipe: Recipe, questions: Sequence[Question], samples: int,
@@ -129,10 +142,14 @@ def first_prompt_jobs(recipe: Recipe, questions: Sequence[Question], samples: in
 
 
 def openings_of(records: Iterable[SampleRecord]) -> dict[str, list[str]]:
-    """``{question_id: [opening, ...]}`` in sample order, of the samples that did not fail."""
+    """``{question_id: [opening, ...]}`` in sample order: the openings as the conversation
+    stores them, of the samples that did not fail. An opening that is already the answer
+    (IQA-EVAL's "So, the answer is: B" at once, or "I'll go with B" under ``natural``) is
+    left out: it is never sent to the assistant, and the paper leaves such conversations
+    out of its first-prompt metrics."""
     by_question: dict[str, list[tuple[int, str]]] = defaultdict(list)
     for record in records:
-        if record.error is None and record.text is not None:
+        if record.error is None and record.text is not None and not record.answered:
             by_question[record.question_id].append((record.index, record.text))
     return {qid: [text for _, text in sorted(pairs)] for qid, pairs in by_question.items()}
 

@@ -217,8 +217,9 @@ def _score(entry: ScorecardSimulator, humans: Sequence[HumanConversation],
     records: list[ConversationRecord] = _run_jobs(
         plan_jobs(questions, [recipe], settings.replicates, settings.seed), settings, run_id,
         store, on_record)
-    answers = (_run_jobs(answer_jobs(recipe, humans, settings.seed, settings.agreement_limit), settings, run_id, store,
-                         on_record) if settings.agreement else [])
+    asked = answer_jobs(recipe, humans, settings.seed, settings.agreement_limit)
+    answers = (_run_jobs(asked, settings, run_id, store, on_record)
+               if settings.agreement else [])
     by_id = {q.id: q for q in questions}
     openings = openings_of(first)
     text = text_score(entry.name, overlap(openings, real_first_prompts(humans)),
