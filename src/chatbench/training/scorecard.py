@@ -60,9 +60,15 @@ class ScorecardSimulator:
     """A model string (``smollm2``, ``hf:FOLDER``, ``gguf:FILE``...) or a chat model object."""
 
 
+SAMPLES_VERSION = 2
+"""Bumped whenever what a stored sample holds changes (2: openings read by the accept rule),
+so samples an older chatbench stored are never mixed with new ones."""
+
+
 class ScorecardIdentity(StoredIdentity):
     """What a simulator's scorecard samples depend on: its run id is this digest."""
 
+    version: int = SAMPLES_VERSION
     variant: VariantIdentity
     seed: int
     data: str
