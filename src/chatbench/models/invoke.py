@@ -122,6 +122,7 @@ def invoke_chat(
     settings: RoleSettings,
     seed: int | None = None,
     timeout_s: float | None = None,
+    strip: bool = True,
 ) -> Completion:
     """Call ``model`` once with a role's temperature and token limit.
 
@@ -133,6 +134,8 @@ def invoke_chat(
             chatbench's local models, the provider's seed field of others (e.g. ``seed``
             in the request an OpenAI-compatible server receives); others ignore it.
         timeout_s: Give up waiting after this long and raise ``ModelCallTimeout``.
+        strip: Strip surrounding whitespace from the reply's text (False: the text as sent,
+            as the paper's code keeps the assistant's replies).
 
     Returns:
         The reply's text and, where the model reports them, its token counts.
@@ -141,8 +144,9 @@ def invoke_chat(
     model = _seeded(model, seed, kwargs)
     reply = _invoke(model, list(messages), kwargs, timeout_s)
     usage = reply.usage_metadata if isinstance(reply, AIMessage) else None
+    text = message_text(reply)
     return Completion(
-        text=message_text(reply).strip(),
+        text=text.strip() if strip else text,
         input_tokens=usage["input_tokens"] if usage else None,
         output_tokens=usage["output_tokens"] if usage else None,
         steps=tuple(reply.additional_kwargs.get(STEPS_KEY, ())),

@@ -14,6 +14,7 @@ from chatbench.context import SimContext
 from chatbench.models.invoke import invoke_chat
 from chatbench.nodes._common import Node, node_timing
 from chatbench.seeding import derive_seed
+from chatbench.simulators.prompted import paper_exact
 from chatbench.state import ASSISTANT, ConversationState
 
 
@@ -25,12 +26,16 @@ def make_assistant_node(spec: GraphSpec) -> Node:
         else []
     )
 
+    # The paper presets keep a reply as sent: the simulator and the assistant see its spaces.
+    strip = not paper_exact(spec)
+
     def assistant_node(state: ConversationState, runtime: Runtime[SimContext]) -> dict[str, Any]:
         ctx = runtime.context
         prompt: list[BaseMessage] = [*system, *state["messages"]]
         seed = None if ctx.seed is None else derive_seed(ctx.seed, ASSISTANT, state.get("turns", 0))
         started = time.perf_counter()
-        completion = invoke_chat(ctx.assistant, prompt, spec.assistant, seed, ctx.call_timeout_s)
+        completion = invoke_chat(ctx.assistant, prompt, spec.assistant, seed, ctx.call_timeout_s,
+                                 strip=strip)
         # the transcript keeps the reply's text only; an app's inner steps go beside it
         reply = AIMessage(content=completion.text, id=str(uuid.uuid4()))
         update: dict[str, Any] = {

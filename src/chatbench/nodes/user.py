@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 from langchain_core.messages import HumanMessage
@@ -10,13 +11,15 @@ from langgraph.runtime import Runtime
 
 from chatbench.config import GraphSpec
 from chatbench.context import SimContext
+from chatbench.data.questions import Question
 from chatbench.errors import ModelOutputError
 from chatbench.models.base import Completion
 from chatbench.nodes._common import Node, node_timing
-from chatbench.scoring.answers import read_turn
+from chatbench.scoring.answers import UserTurn, read_turn
 from chatbench.scoring.judges import USER_SATISFACTION, parse_judgement
 from chatbench.seeding import derive_seed
 from chatbench.simulators import TurnMode, TurnRequest, get_simulator
+from chatbench.simulators.prompted import paper_exact
 from chatbench.simulators.registry import SimulatorFn
 from chatbench.state import (
     END_TOKEN,
@@ -53,16 +56,27 @@ def _clean(text: str) -> str:
     return text.replace(END_TOKEN, "").strip()
 
 
-def write_turn(simulate: SimulatorFn, request: TurnRequest) -> tuple[str, Completion]:
+def write_turn(simulate: SimulatorFn, request: TurnRequest,
+               paper: bool = False) -> tuple[str, Completion]:
     """Call the simulator; an empty turn is retried once with another seed, then an error.
 
+    Args:
+        simulate: The simulator.
+        request: The turn to write.
+        paper: The paper's protocol (``paper_exact``): the reply as the model wrote it, one
+            call, ``[END]`` kept and an empty turn sent as it is, as the paper's code does
+            (``read_turn`` then cleans it as the paper does).
+
     Returns:
-        The turn without ``[END]`` and surrounding space, and the call's completion.
+        The turn without ``[END]`` and surrounding space (``paper``: as written), and the
+        call's completion.
 
     Raises:
-        ModelOutputError: The turn was empty twice.
+        ModelOutputError: The turn was empty twice (never with ``paper``).
     """
     completion = simulate(request)
+    if paper:
+        return completion.text, completion
     if not _clean(completion.text):
         retry_seed = None if request.seed is None else request.seed + 1
         completion = simulate(TurnRequest(**{**vars(request), "seed": retry_seed}))
@@ -75,18 +89,27 @@ def write_turn(simulate: SimulatorFn, request: TurnRequest) -> tuple[str, Comple
     return text, completion
 
 
+def stored_turn(spec: GraphSpec, question: Question, text: str, *, first: bool) -> UserTurn:
+    """A simulator's turn read by ``spec``'s accept rule, with ``text`` as the conversation
+    stores and sends it: the paper presets send what the paper's cleaning leaves, empty
+    included, as its code does; chatbench's rule never gets an empty turn (``write_turn``
+    retries it) and keeps the turn as written when the rule's cleaning leaves nothing."""
+    turn = read_turn(text, question, rule=spec.accept, simulator=spec.simulator, first=first)
+    return turn if paper_exact(spec) else replace(turn, text=turn.text or text)
+
+
 def _turn_node(spec: GraphSpec, mode: TurnMode, name: str) -> Node:
     simulate = get_simulator(spec.simulator)
+    paper = paper_exact(spec)
 
     def node(state: ConversationState, runtime: Runtime[SimContext]) -> dict[str, Any]:
         first = mode == "next" and not state.get("turns")
         request = _request(state, runtime, spec, "first" if first else mode)
         started = time.perf_counter()
-        text, completion = write_turn(simulate, request)
-        turn = read_turn(text, state["question"], rule=spec.accept, simulator=spec.simulator,
-                         first=first)
+        text, completion = write_turn(simulate, request, paper=paper)
+        turn = stored_turn(spec, state["question"], text, first=first)
         return {
-            "messages": [HumanMessage(content=turn.text or text)],
+            "messages": [HumanMessage(content=turn.text)],
             "turns": request.turn_index + 1,
             "answered": turn.answered,
             "final_choice": turn.choice,

@@ -18,6 +18,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, SystemMessage
 
 from chatbench import prompts
+from chatbench.config import GraphSpec
 from chatbench.data.questions import Question
 from chatbench.errors import ConfigError
 from chatbench.models.base import Completion
@@ -75,6 +76,18 @@ PROMPT_SETS: dict[str, PromptSet] = {
     ),
     "iqa_eval": _IQA_EVAL,
 }
+
+
+def paper_exact(spec: GraphSpec) -> bool:
+    """Whether a run is the paper's protocol to the byte: one of the paper's prompted
+    simulators under ``accept: paper`` and ``view: transcript`` (the paper presets).
+
+    Then, as ``generate_conversations.py`` does, the assistant's replies are kept as sent
+    (surrounding spaces and newlines included) and a user turn goes to the assistant as the
+    paper's cleaning leaves it: ``[END]`` kept, an empty turn sent, not retried.
+    """
+    return (spec.accept == "paper" and spec.view == "transcript"
+            and spec.simulator in PROMPT_SETS)
 
 
 def flip_roles(messages: Sequence[AnyMessage]) -> list[BaseMessage]:
