@@ -19,13 +19,14 @@ from chatbench.context import SimContext
 from chatbench.data.questions import Question
 from chatbench.errors import ConfigError, MissingDependencyError, ModelOutputError
 from chatbench.graphs.call import call_with_retry
-from chatbench.nodes.user import write_turn
+from chatbench.nodes.user import stored_turn, write_turn
 from chatbench.records import SampleKind, SampleRecord, failed_sample
 from chatbench.runner.pipeline import JobExecutor, RecordKind, ThreadExecutor, execute
 from chatbench.runner.recipe import Recipe, resolve
-from chatbench.scoring.answers import UserTurn, read_turn
+from chatbench.scoring.answers import UserTurn
 from chatbench.seeding import derive_seed
 from chatbench.simulators import TurnMode, TurnRequest, get_simulator
+from chatbench.simulators.prompted import paper_exact
 from chatbench.state import USER
 from chatbench.training.bleu import corpus_bleu
 
@@ -38,10 +39,11 @@ def simulator_turn(spec: GraphSpec, context: SimContext, question: Question,
     """One user turn exactly as the conversation graph writes it at ``turn_index``: for a
     ``user_cot`` variant's first or next turn the think step runs first and its notes go to
     the turn; seeds are derived as the user nodes derive them; an empty turn is retried once
-    with the next seed (``write_turn``).
+    with the next seed (``write_turn``), except under the paper presets, which send it as the
+    paper's code does (``paper_exact``).
 
     Raises:
-        ModelOutputError: The turn was empty twice.
+        ModelOutputError: The turn was empty twice (not under the paper presets).
         Exception: What the model call raised.
     """
     simulate = get_simulator(spec.simulator)
@@ -56,7 +58,7 @@ def simulator_turn(spec: GraphSpec, context: SimContext, question: Question,
     notes = None
     if spec.user_cot and mode in ("first", "next"):
         notes, _ = write_turn(simulate, request("think", None))
-    return write_turn(simulate, request(mode, notes))[0]
+    return write_turn(simulate, request(mode, notes), paper=paper_exact(spec))[0]
 
 
 def opening(spec: GraphSpec, context: SimContext, question: Question) -> str:
@@ -66,10 +68,9 @@ def opening(spec: GraphSpec, context: SimContext, question: Question) -> str:
 
 def read_as_graph(spec: GraphSpec, question: Question, *, first: bool
                   ) -> Callable[[str], UserTurn]:
-    """How the graph's user node reads a turn under ``spec`` (its accept rule, and under
-    ``paper`` the paper's reply cleaning): what the conversation would store and send."""
-    return lambda text: read_turn(text, question, rule=spec.accept, simulator=spec.simulator,
-                                  first=first)
+    """How the graph's user node reads a turn under ``spec`` (``stored_turn``: its accept
+    rule, and under ``paper`` the paper's cleaning): what the conversation would store."""
+    return lambda text: stored_turn(spec, question, text, first=first)
 
 
 def sample_job(kind: SampleKind, run_id: str, question_id: str, index: int,
@@ -87,7 +88,7 @@ def sample_job(kind: SampleKind, run_id: str, question_id: str, index: int,
         return failed_sample(record, f"{type(exc).__name__}: {exc}").model_copy(
             update={"seconds": time.perf_counter() - started})
     turn = read(text)
-    return record.model_copy(update={"text": turn.text or text, "choice": turn.choice,
+    return record.model_copy(update={"text": turn.text, "choice": turn.choice,
                                      "answered": turn.answered,
                                      "seconds": time.perf_counter() - started})
 
