@@ -383,6 +383,16 @@ def test_summary_reports_both_accuracy_conventions():
     assert rows[4]["accuracy"] == rows[4]["accuracy_valid"] == 1.0
 
 
+def test_summary_averages_per_question_means_as_the_papers_code():
+    # question 0: 3 answers, all right; question 1: 1 answer, wrong (its replicates failed)
+    records = [_record("letter_zero_shot", "moral_scenarios", 0, "A").model_copy(
+        update={"id": f"r/q0/{i}"}) for i in range(3)]
+    records.append(_record("letter_zero_shot", "moral_scenarios", 1, "B"))
+    moral, _ = summarize_baselines(records)
+    assert moral["accuracy"] == pytest.approx((1.0 + 0.0) / 2)  # pooled would be 3/4
+    assert moral["accuracy_valid"] == pytest.approx(0.5)
+
+
 def test_summary_leaves_unscored_answers_out():
     records = [
         _record("free_text", "moral_scenarios", 0, "A"),

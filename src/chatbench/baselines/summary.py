@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from statistics import fmean
 from typing import Any
 
 from chatbench.baselines.prompts import BASELINE_KINDS
@@ -18,15 +19,19 @@ def _summary_row(
 ) -> dict[str, Any]:
     """One summary row over ``group``; unscored answers are counted, not scored."""
     scored = [r for r in group if r.scored]
-    n = len(scored)
-    valid = sum(r.valid for r in scored)
-    correct = sum(r.correct for r in scored)
+    by_question: dict[str, list[BaselineRecord]] = {}
+    for record in scored:
+        by_question.setdefault(record.question_id, []).append(record)
+    means = [fmean(r.correct for r in rs) for rs in by_question.values()]
+    valid_means = [sum(r.correct for r in rs) / sum(r.valid for r in rs)
+                   for rs in by_question.values() if any(r.valid for r in rs)]
     return {
-        "model": model, "kind": kind, "subject": subject, "n": n, "valid": valid,
-        "correct": correct, "unscored": len(group) - n,
+        "model": model, "kind": kind, "subject": subject, "n": len(scored),
+        "valid": sum(r.valid for r in scored), "correct": sum(r.correct for r in scored),
+        "unscored": len(group) - len(scored),
         "errors": sum(r.error is not None for r in group),
-        "accuracy": correct / n if n else None,
-        "accuracy_valid": correct / valid if valid else None,
+        "accuracy": fmean(means) if means else None,
+        "accuracy_valid": fmean(valid_means) if valid_means else None,
     }
 
 
@@ -38,12 +43,13 @@ def _subject_order(subject: str) -> tuple[int, str]:
 def summarize_baselines(records: Iterable[BaselineRecord]) -> list[dict[str, Any]]:
     """Accuracy per (model, kind, subject) and per (model, kind) over all subjects.
 
-    Both of the paper's conventions over the scored answers (``n``): ``accuracy`` counts
-    invalid replies as wrong (correct / n); ``accuracy_valid`` drops them (correct / valid;
-    None when nothing is valid). Unscored answers (``unscored``: failed calls, of which
-    ``errors``, and grader replies that were not JSON) are left out, as in the paper. Every
-    answer weighs the same, so with equal replicates per question this is the mean of the
-    per-question means.
+    Both of the paper's conventions over the scored answers (``n``), averaged as its
+    ``qa_reasoning.py`` averages them: the mean over questions of each question's mean.
+    ``accuracy`` counts invalid replies as wrong (a question's correct / its answers);
+    ``accuracy_valid`` drops them (a question's correct / its valid answers, questions with
+    none left out; None when nothing is valid). Unscored answers (``unscored``: failed calls,
+    of which ``errors``, and grader replies that were not JSON) are left out, as in the
+    paper. With unequal answers per question (failed calls) this differs from pooling.
 
     Returns:
         Dicts with ``model, kind, subject, n, valid, correct, unscored, errors, accuracy,

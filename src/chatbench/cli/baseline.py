@@ -136,8 +136,10 @@ def baseline_table(rows: list[dict[str, Any]]) -> Any:
         return "-" if value is None else f"{100 * value:.1f}%"
 
     table = Table(title="AI-alone baselines",
-                  caption="acc.: invalid = wrong; acc. valid: invalid dropped; unscored (left "
-                          "out): failed calls and grader replies that were not JSON")
+                  caption="acc.: mean over questions of each question's accuracy (as the "
+                          "paper's code), invalid = wrong; acc. valid: invalid dropped; "
+                          "unscored (left out): failed calls and grader replies that were "
+                          "not JSON")
     for column in ("model", "kind", "subject"):
         table.add_column(column, overflow="fold")
     for column in ("n", "valid", "unscored", "acc.", "acc. valid"):
