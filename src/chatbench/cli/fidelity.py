@@ -23,7 +23,7 @@ from rich.text import Text
 
 from chatbench._files import writing
 from chatbench.cli._common import console, opt, with_progress
-from chatbench.cli.train import Data, DataPath, Seed, Split, _conversations
+from chatbench.cli.train import Data, DataPath, Seed, Split, load_split
 from chatbench.errors import ConfigError
 
 DEFAULT_STORE = Path("chatbench-fidelity.sqlite")
@@ -287,13 +287,13 @@ def fidelity_command(
 
     rows = build_simulators(_entries(user or [], graph or [], simulators, temperature,
                                      max_tokens))
-    humans = _conversations(data, data_path, split)
+    humans = load_split(data, data_path, split)
     if limit_questions is not None:
         if limit_questions < 1:
             raise ConfigError(f"--limit-questions must be positive, got {limit_questions}")
         kept = list(dict.fromkeys(h.question.id for h in humans))[:limit_questions]
         humans = [h for h in humans if h.question.id in kept]
-    train = _conversations(data, data_path, "train") if split == "heldout" else None
+    train = load_split(data, data_path, "train") if split == "heldout" else None
     cards: list[Any] = []
 
     def run(on_record: Any) -> None:

@@ -40,7 +40,12 @@ MaxLength = Annotated[int, opt("Most tokens per example; older turns are dropped
 Seed = Annotated[int, opt("Seed.", "SEED")]
 
 
-def _conversations(data: str, data_path: Path | None, split: str) -> list[Any]:
+def load_split(data: str, data_path: Path | None, split: str) -> list[Any]:
+    """The human conversations of one split (``load_human_conversations``).
+
+    Raises:
+        ConfigError: Bad data or split, or a split with no conversations.
+    """
     from chatbench.training.fidelity import load_human_conversations
 
     conversations = load_human_conversations(data, data_path, split)
@@ -60,7 +65,7 @@ def _export_examples(data: str, data_path: Path | None, split: str, path: Path, 
     from chatbench.training.export import check_example_format, export_examples
 
     check_example_format(fmt)
-    result = export_examples(_conversations(data, data_path, split), path, fmt,
+    result = export_examples(load_split(data, data_path, split), path, fmt,
                              max_examples=max_examples)
     console.print(f"{data} {split} split: {result.conversations} conversations, "
                   f"{result.questions} questions, {result.examples} {fmt} examples "
@@ -144,7 +149,7 @@ def train_command(
                             "train_layers": train_layers,
                             "keep_first_turns": keep_first_turns,
                             "first_turn_weight": first_turn_weight})
-    conversations = _conversations(data, data_path, "train")
+    conversations = load_split(data, data_path, "train")
     questions = len({c.question.id for c in conversations})
     console.print(f"{data} train split: {len(conversations)} conversations, {questions} "
                   f"questions, {len(build_examples(conversations))} examples (a "
@@ -245,7 +250,7 @@ def perplexity_command(
 
     if limit is not None and limit < 1:
         raise ConfigError(f"field 'limit': must be positive, got {limit}")
-    examples = build_examples(_conversations(data, data_path, split))[:limit]
+    examples = build_examples(load_split(data, data_path, split))[:limit]
     console.print(f"{data} {split} split: {len(examples)} examples")
     rows = []
     for name in model or ["smollm2"]:
