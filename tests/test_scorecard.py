@@ -364,6 +364,7 @@ def test_fidelity_command_reads_a_simulators_file_and_names_bad_fields(
     (("--user", "fake:user", "--graph", "no_such_graph"), "no_such_graph"),
     (("--user", "fake:user", "--data", "chatbench"), "data_path"),
     (("--user", "fake:user", "--samples", "0"), "'samples'"),
+    (("--user", "fake:user", "--json", "/no/such/folder/card.json"), "does not exist"),
 ])
 def test_fidelity_command_bad_options_exit_2(monkeypatch, capsys, tmp_path, args, message):
     code, text = cli(monkeypatch, capsys, "fidelity", *args, "--store",

@@ -285,6 +285,9 @@ def fidelity_command(
     from chatbench.storage import ResultStore
     from chatbench.training.scorecard import evaluate_scorecard
 
+    for path, what in ((json_path, "--json"), (html_path, "--html")):
+        if path is not None and not path.parent.is_dir():  # before hours of model calls
+            raise ConfigError(f"{what} {path}: its folder {path.parent} does not exist")
     rows = build_simulators(_entries(user or [], graph or [], simulators, temperature,
                                      max_tokens))
     humans = load_split(data, data_path, split)
