@@ -13,8 +13,11 @@ The ChatBench paper judges simulators three ways, all reproduced here:
 - **Accuracy** (``accuracy_agreement``): per-question user-AI accuracy of simulated
   conversations vs real ones with the same assistant model: Pearson r and mean absolute error.
 
-``chatbench.training.scorecard.evaluate_scorecard`` puts these beside the behaviours of
-``chatbench.training.behaviours`` for one or more simulators (the realism scorecard).
+The realism scorecard (``chatbench.training.scorecard.evaluate_scorecard``, ``chatbench
+fidelity``) reports the first-prompt metrics with CIs; length and accuracy appear there as the
+distributions ``user_messages`` and ``accuracy`` (``chatbench.training.behaviours``) and as
+answers given the real transcripts (``chatbench.training.agreement``). The two functions here
+remain for comparing a stored run with people's means.
 ROUGE needs the ``train`` extra (``pip install 'chatbench[train]'``); BLEU needs nothing.
 """
 
