@@ -486,6 +486,8 @@ def test_paper_command_prints_every_table_and_writes_the_figure(tmp_path, store)
                  "Pearson r", "user turns per conversation", "same rows as cleaned here",
                  "run/two_step", "0.522", "0.577", "0.354"):
         assert text in output, text
+    # the CI is mean +/- 1.96 SE as the authors' code reports it: 0.750 + 1.96 x 0.177 > 1
+    assert "[0.404, 1.096]" in output and "unclipped" in output
     assert figure.read_bytes().startswith(PNG)
 
 

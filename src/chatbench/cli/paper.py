@@ -128,14 +128,15 @@ def _cleaning_table(result: PaperAnalysis) -> Table:
 
 
 def _ci(low: float, high: float) -> str:
+    """mean +/- 1.96 SE as the authors' code reports it: not clipped to [0, 1]."""
     if math.isnan(low) or math.isnan(high):
         return "-"
-    return f"[{max(low, 0.0):.3f}, {min(high, 1.0):.3f}]"
+    return f"[{low:.3f}, {high:.3f}]"
 
 
 def _accuracy_table(result: PaperAnalysis) -> Table:
     table = _table("accuracy by subject (mean of per-question means; SE = std of question "
-                   "means / sqrt(questions); CI = 1.96 SE, clipped to [0, 1])",
+                   "means / sqrt(questions); CI = mean +/- 1.96 SE, unclipped)",
                    ["model", "subject", "condition", "questions", "answers", "accuracy",
                     "SE", "95% CI"])
     for row in _records(result.accuracy):
