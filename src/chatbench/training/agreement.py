@@ -29,16 +29,10 @@ from pydantic import BaseModel, ConfigDict
 
 from chatbench.data.human_data import HumanConversation
 from chatbench.records import SampleRecord
-from chatbench.runner.recipe import Recipe, resolve
+from chatbench.runner.recipe import Recipe
 from chatbench.seeding import derive_seed
 from chatbench.training.behaviours import percentile_ci
-from chatbench.training.openings import (
-    SAMPLES,
-    read_as_graph,
-    sample_id,
-    sample_job,
-    simulator_turn,
-)
+from chatbench.training.openings import SAMPLES, sample_id, sample_turn
 
 CI = tuple[float, float]
 _NAN_CI = (math.nan, math.nan)
@@ -61,15 +55,9 @@ class AnswerJob:
 
     def run(self, run_id: str) -> SampleRecord:
         """Ask for the answer; a failure is recorded, never raised."""
-        variant = resolve(self.recipe)
-        spec, context = variant.spec, variant.context(self.seed)
-        conversation, question = self.conversation, self.conversation.question
-
-        return sample_job(
-            "answer", run_id, question.id, self.index,
-            lambda: simulator_turn(spec, context, question, conversation.messages(),
-                                   "forced", len(conversation.user_turns)),
-            variant.retry, read_as_graph(spec, question, first=False))
+        return sample_turn("answer", run_id, self.recipe, self.seed,
+                           self.conversation.question, self.index,
+                           self.conversation.messages(), "forced")
 
 
 def answer_jobs(recipe: Recipe, conversations: Sequence[HumanConversation], seed: int,

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from statistics import fmean
 
 from langchain_core.messages import AnyMessage
-from langgraph.types import RetryPolicy
 from pydantic import BaseModel, ConfigDict
 
 from chatbench.config import GraphSpec
@@ -23,7 +22,6 @@ from chatbench.nodes.user import stored_turn, write_turn
 from chatbench.records import SampleKind, SampleRecord, failed_sample
 from chatbench.runner.pipeline import JobExecutor, RecordKind, ThreadExecutor, execute
 from chatbench.runner.recipe import Recipe, resolve
-from chatbench.scoring.answers import UserTurn
 from chatbench.seeding import derive_seed
 from chatbench.simulators import TurnMode, TurnRequest, get_simulator
 from chatbench.simulators.prompted import paper_exact
@@ -61,33 +59,26 @@ def simulator_turn(spec: GraphSpec, context: SimContext, question: Question,
     return write_turn(simulate, request(mode, notes), paper=paper_exact(spec))[0]
 
 
-def opening(spec: GraphSpec, context: SimContext, question: Question) -> str:
-    """A conversation's first user turn, as its graph writes it (``simulator_turn``)."""
-    return simulator_turn(spec, context, question, [], "first", 0)
-
-
-def read_as_graph(spec: GraphSpec, question: Question, *, first: bool
-                  ) -> Callable[[str], UserTurn]:
-    """How the graph's user node reads a turn under ``spec`` (``stored_turn``: its accept
-    rule, and under ``paper`` the paper's cleaning): what the conversation would store."""
-    return lambda text: stored_turn(spec, question, text, first=first)
-
-
-def sample_job(kind: SampleKind, run_id: str, question_id: str, index: int,
-               call: Callable[[], str], retry: RetryPolicy | None,
-               read: Callable[[str], UserTurn]) -> SampleRecord:
-    """One scorecard sample: ``call()`` retried as the run's conversations are, its text read
-    with ``read`` (stored as read: cleaned, with the answer if it is one); a failure after
+def sample_turn(kind: SampleKind, run_id: str, recipe: Recipe, seed: int, question: Question,
+                index: int, messages: Sequence[AnyMessage], mode: TurnMode) -> SampleRecord:
+    """One scorecard sample: the simulator's next turn after ``messages`` (``mode`` ``first``
+    for an opening, ``forced`` for the answer at the turn limit), written as the graph writes
+    it (``simulator_turn``, retried by the variant's policy) and stored as the graph's user
+    node reads it (``stored_turn``: cleaned, with the answer if it is one). A failure after
     the retries is the record's ``error``, never raised."""
+    variant = resolve(recipe)
+    spec, context = variant.spec, variant.context(seed)
+    turn_index = sum(1 for m in messages if m.type == "human")
     started = time.perf_counter()
-    record = SampleRecord(id=sample_id(run_id, kind, question_id, index), run_id=run_id,
-                          kind=kind, question_id=question_id, index=index)
+    record = SampleRecord(id=sample_id(run_id, kind, question.id, index), run_id=run_id,
+                          kind=kind, question_id=question.id, index=index)
     try:
-        text = call_with_retry(call, retry)
+        text = call_with_retry(lambda: simulator_turn(spec, context, question, messages, mode,
+                                                      turn_index), variant.retry)
     except Exception as exc:  # recorded, counted and shown; the rerun asks again
         return failed_sample(record, f"{type(exc).__name__}: {exc}").model_copy(
             update={"seconds": time.perf_counter() - started})
-    turn = read(text)
+    turn = stored_turn(spec, question, text, first=mode == "first")
     return record.model_copy(update={"text": turn.text, "choice": turn.choice,
                                      "answered": turn.answered,
                                      "seconds": time.perf_counter() - started})
@@ -126,12 +117,8 @@ class FirstPromptJob:
 
     def run(self, run_id: str) -> SampleRecord:
         """Sample the opening message; a failure is recorded, never raised."""
-        variant = resolve(self.recipe)
-        context = variant.context(self.seed)
-        return sample_job("first_prompt", run_id, self.question.id, self.sample,
-                          lambda: opening(variant.spec, context, self.question),
-                          variant.retry, read_as_graph(variant.spec, self.question,
-                                                       first=True))
+        return sample_turn("first_prompt", run_id, self.recipe, self.seed, self.question,
+                           self.sample, [], "first")
 
 
 def first_prompt_jobs(recipe: Recipe, questions: Sequence[Question], samples: int,
