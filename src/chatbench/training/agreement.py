@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 import random
-import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -30,12 +29,13 @@ from pydantic import BaseModel, ConfigDict
 from chatbench.data.human_data import HumanConversation
 from chatbench.records import SampleRecord
 from chatbench.runner.recipe import Recipe
+from chatbench.scoring.accuracy import bootstrap_ci
+from chatbench.scoring.comparison import pearson_mae
 from chatbench.seeding import derive_seed
 from chatbench.training.behaviours import percentile_ci
 from chatbench.training.openings import SAMPLES, sample_id, sample_turn
 
 CI = tuple[float, float]
-_NAN_CI = (math.nan, math.nan)
 
 
 @dataclass(frozen=True)
@@ -103,17 +103,6 @@ class AnswerAgreement(BaseModel):
     note: str | None = None
 
 
-def _pearson(xs: np.ndarray, ys: np.ndarray) -> tuple[float, float]:
-    if len(xs) < 2 or np.ptp(xs) == 0 or np.ptp(ys) == 0:
-        return math.nan, math.nan
-    from scipy.stats import pearsonr
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        result = pearsonr(xs, ys)
-    return float(result.statistic), float(result.pvalue)
-
-
 def _finite(x: float) -> float | None:
     return None if math.isnan(x) else x
 
@@ -137,9 +126,7 @@ def answer_agreement(conversations: Sequence[HumanConversation],
              if i < len(conversations)]
     scored = [(c, s) for c, s in asked if s.error is None]
     same = np.array([float(s.choice == c.final_choice) for c, s in scored])
-    rng = np.random.default_rng(seed)
-    agreement_ci = percentile_ci(float(same[rng.integers(0, len(same), len(same))].mean())
-                       for _ in range(bootstrap)) if len(same) else _NAN_CI
+    agreement_ci = bootstrap_ci(same, bootstrap, seed)
     sim_by_q: dict[str, list[float]] = defaultdict(list)
     real_by_q: dict[str, list[float]] = defaultdict(list)
     for c, s in scored:
@@ -151,12 +138,14 @@ def answer_agreement(conversations: Sequence[HumanConversation],
                     for q in shared}
     xs = np.array([per_question[q][0] for q in shared])
     ys = np.array([per_question[q][1] for q in shared])
-    r, p = _pearson(xs, ys)
+    fit = pearson_mae(xs, ys)
+    rng = np.random.default_rng(seed)
     picks = [rng.integers(0, len(shared), len(shared)) for _ in range(bootstrap)
              ] if shared else []
+    refits = [pearson_mae(xs[i], ys[i]) for i in picks]
     letters = [x for v in sim_by_q.values() for x in v]
     note = None if scored else "no simulator answer could be scored"
-    if scored and math.isnan(r):
+    if scored and math.isnan(fit["r"]):
         note = (f"r is undefined: {len(shared)} question(s) with answers, or an accuracy "
                 f"the same on every question")
     return AnswerAgreement(
@@ -167,10 +156,9 @@ def answer_agreement(conversations: Sequence[HumanConversation],
         simulated_accuracy=float(np.mean(letters)) if letters else math.nan,
         real_accuracy=float(np.mean([x for v in real_by_q.values() for x in v]))
         if real_by_q else math.nan,
-        questions=len(shared), r=_finite(r),
-        r_ci=percentile_ci(_pearson(xs[i], ys[i])[0] for i in picks), p_value=_finite(p),
-        mae=_finite(float(np.mean(np.abs(xs - ys)))) if shared else None,
-        mae_ci=percentile_ci(float(np.mean(np.abs(xs[i] - ys[i]))) for i in picks),
+        questions=len(shared), r=_finite(fit["r"]),
+        r_ci=percentile_ci(f["r"] for f in refits), p_value=_finite(fit["p"]),
+        mae=_finite(fit["mae"]), mae_ci=percentile_ci(f["mae"] for f in refits),
         per_question=per_question, note=note)
 
 

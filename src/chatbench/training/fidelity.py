@@ -24,7 +24,6 @@ ROUGE needs the ``train`` extra (``pip install 'chatbench[train]'``); BLEU needs
 from __future__ import annotations
 
 import math
-import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -41,6 +40,7 @@ from chatbench.data.human_data import (
 from chatbench.data.questions import Question
 from chatbench.errors import ConfigError
 from chatbench.records import ConversationRecord, TranscriptTurn
+from chatbench.scoring.comparison import pearson_mae
 from chatbench.seeding import derive_seed
 from chatbench.state import StopReason
 from chatbench.training.openings import (
@@ -236,18 +236,13 @@ def simulated_accuracy_by_question(records: Iterable[ConversationRecord]) -> dic
             .items()}
 
 
-def _pearson(xs: list[float], ys: list[float]) -> tuple[float, float, str | None]:
-    """``(r, p, note)``: NaN and a note when r is undefined."""
+def _undefined_r(xs: list[float], ys: list[float]) -> str | None:
+    """Why Pearson r of the per-question accuracies is undefined (None: it is not)."""
     if len(xs) < 2:
-        return math.nan, math.nan, f"{len(xs)} shared question(s): r needs at least 2"
+        return f"{len(xs)} shared question(s): r needs at least 2"
     if len(set(xs)) < 2 or len(set(ys)) < 2:
-        return math.nan, math.nan, "an accuracy is the same on every question: r is undefined"
-    from scipy.stats import pearsonr
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        result = pearsonr(xs, ys)
-    return float(result.statistic), float(result.pvalue), None
+        return "an accuracy is the same on every question: r is undefined"
+    return None
 
 
 def accuracy_agreement(
@@ -277,10 +272,10 @@ def accuracy_agreement(
                                  note=f"no question has both simulated answers and real "
                                       f"answers with {human_model!r}")
     xs, ys = [simulated[q] for q in shared], [real[q] for q in shared]
-    r, p, note = _pearson(xs, ys)
-    return AccuracyAgreement(human_model=human_model, pearson_r=r, p_value=p,
-                             mae=fmean(abs(x - y) for x, y in zip(xs, ys, strict=True)),
-                             n=len(shared), per_question=per_question, note=note)
+    fit = pearson_mae(xs, ys)
+    return AccuracyAgreement(human_model=human_model, pearson_r=fit["r"], p_value=fit["p"],
+                             mae=fit["mae"], n=len(shared), per_question=per_question,
+                             note=_undefined_r(xs, ys))
 
 
 __all__ = [

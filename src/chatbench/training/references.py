@@ -26,6 +26,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from chatbench.data.questions import Question
+from chatbench.scoring.accuracy import bootstrap_ci
 from chatbench.training.openings import (
     OverlapResult,
     QuestionOverlap,
@@ -54,13 +55,6 @@ class TextScore(BaseModel):
     pairs: int
 
 
-def _ci(values: np.ndarray, picks: Sequence[np.ndarray]) -> CI:
-    if not len(values) or not picks:
-        return math.nan, math.nan
-    low, high = np.percentile([values[p].mean() for p in picks], [2.5, 97.5])
-    return float(low), float(high)
-
-
 def text_score(name: str, result: OverlapResult | Mapping[str, QuestionOverlap], *,
                description: str = "", bootstrap: int = 1000, seed: int = 0) -> TextScore:
     """Question-mean ROUGE-1 and BLEU of per-question overlaps, with CIs over questions."""
@@ -68,13 +62,11 @@ def text_score(name: str, result: OverlapResult | Mapping[str, QuestionOverlap],
     scores = list(per_question.values())
     rouge = np.array([s.rouge1 for s in scores])
     bleu = np.array([s.bleu for s in scores])
-    rng = np.random.default_rng(seed)
-    picks = [rng.integers(0, len(scores), len(scores)) for _ in range(bootstrap)
-             ] if scores else []
     return TextScore(name=name, description=description,
                      rouge1=float(rouge.mean()) if scores else math.nan,
-                     rouge1_ci=_ci(rouge, picks),
-                     bleu=float(bleu.mean()) if scores else math.nan, bleu_ci=_ci(bleu, picks),
+                     rouge1_ci=bootstrap_ci(rouge, bootstrap, seed),
+                     bleu=float(bleu.mean()) if scores else math.nan,
+                     bleu_ci=bootstrap_ci(bleu, bootstrap, seed),
                      questions=len(scores), pairs=sum(s.pairs for s in scores))
 
 
