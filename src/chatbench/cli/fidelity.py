@@ -219,8 +219,10 @@ def print_scorecard(card: Any) -> None:
 def _planned(humans: list[Any], simulators: int, samples: int, replicates: int,
              agreement: bool, limit: int | None) -> int:
     """Jobs a fresh scorecard runs (a resumed one skips its stored jobs and ends early)."""
+    from chatbench.training.agreement import answerable
+
     questions = len({h.question.id for h in humans if h.user_turns})
-    answers = sum(1 for h in humans if h.user_turns and h.final_choice) if agreement else 0
+    answers = len(answerable(humans)) if agreement else 0
     if limit is not None:
         answers = min(answers, limit)
     return simulators * (questions * (samples + replicates) + answers)

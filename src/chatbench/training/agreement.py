@@ -60,11 +60,17 @@ class AnswerJob:
                            self.conversation.messages(), "forced")
 
 
+def answerable(conversations: Sequence[HumanConversation]) -> list[int]:
+    """The numbers of the real conversations a simulator is asked about: those with a user
+    turn and a real answer."""
+    return [i for i, c in enumerate(conversations) if c.user_turns and c.final_choice]
+
+
 def answer_jobs(recipe: Recipe, conversations: Sequence[HumanConversation], seed: int,
                 limit: int | None = None) -> list[AnswerJob]:
     """One job per real conversation with a user turn and a real answer; with ``limit``, a
     seeded sample of that many of them (the same sample for every simulator)."""
-    asked = [i for i, c in enumerate(conversations) if c.user_turns and c.final_choice]
+    asked = answerable(conversations)
     if limit is not None and limit < len(asked):
         asked = sorted(random.Random(seed).sample(asked, limit))
     return [AnswerJob(conversations[i], i,
@@ -162,4 +168,5 @@ def answer_agreement(conversations: Sequence[HumanConversation],
         per_question=per_question, note=note)
 
 
-__all__ = ["AnswerAgreement", "AnswerJob", "answer_agreement", "answer_jobs"]
+__all__ = ["AnswerAgreement", "AnswerJob", "answer_agreement", "answer_jobs",
+           "answerable"]

@@ -38,6 +38,7 @@ from chatbench.storage import ResultStore
 from chatbench.training.agreement import AnswerAgreement, answer_agreement, answer_jobs
 from chatbench.training.behaviours import (
     BehaviourResult,
+    Session,
     compare_behaviours,
     human_sessions,
     opening_sessions,
@@ -160,6 +161,18 @@ def scorecard_run_id(recipe: Recipe, seed: int, data: str) -> str:
 
 
 @dataclass(frozen=True)
+class _Real:
+    """The real side, computed once for every simulator row."""
+
+    humans: list[HumanConversation]
+    """The conversations with a user turn."""
+    questions: list[Question]
+    digest: str
+    first_prompts: dict[str, list[str]]
+    sessions: list[Session]
+
+
+@dataclass(frozen=True)
 class _Settings:
     samples: int
     replicates: int
@@ -212,33 +225,31 @@ def _run_jobs(jobs: Sequence[Any], settings: _Settings, run_id: str,
     return [r for r in stored if r.id in wanted]
 
 
-def _score(entry: ScorecardSimulator, humans: Sequence[HumanConversation],
-           questions: Sequence[Question], assistant: object, settings: _Settings,
+def _score(entry: ScorecardSimulator, real: _Real, assistant: object, settings: _Settings,
            store: ResultStore | None, on_record: OnRecord | None) -> SimulatorScore:
     started = time.perf_counter()
     recipe = Recipe.plan(entry.spec, entry.user, assistant)
-    run_id = scorecard_run_id(recipe, settings.seed, data_digest(humans))
-    first = _run_jobs(first_prompt_jobs(recipe, questions, settings.samples, settings.seed),
-                      settings, run_id, store, on_record)
+    run_id = scorecard_run_id(recipe, settings.seed, real.digest)
+    first = _run_jobs(first_prompt_jobs(recipe, real.questions, settings.samples,
+                                        settings.seed), settings, run_id, store, on_record)
     records: list[ConversationRecord] = _run_jobs(
-        plan_jobs(questions, [recipe], settings.replicates, settings.seed), settings, run_id,
-        store, on_record)
-    asked = answer_jobs(recipe, humans, settings.seed, settings.agreement_limit)
-    answers = (_run_jobs(asked, settings, run_id, store, on_record)
-               if settings.agreement else [])
-    by_id = {q.id: q for q in questions}
+        plan_jobs(real.questions, [recipe], settings.replicates, settings.seed), settings,
+        run_id, store, on_record)
+    answers = (_run_jobs(answer_jobs(recipe, real.humans, settings.seed,
+                                     settings.agreement_limit),
+                         settings, run_id, store, on_record) if settings.agreement else [])
+    by_id = {q.id: q for q in real.questions}
     openings = openings_of(first)
-    text = text_score(entry.name, overlap(openings, real_first_prompts(humans)),
+    text = text_score(entry.name, overlap(openings, real.first_prompts),
                       bootstrap=settings.bootstrap, seed=settings.seed)
     failures = [r.error for r in (*first, *records, *answers) if r.error]
     return SimulatorScore(
         name=entry.name, graph=entry.spec.name, simulator=entry.spec.simulator,
         models=dict(recipe.names), run_id=run_id,
-        behaviours=compare_behaviours(human_sessions(humans),
-                                      simulated_sessions(records, by_id),
+        behaviours=compare_behaviours(real.sessions, simulated_sessions(records, by_id),
                                       opening_sessions(openings, by_id),
                                       bootstrap=settings.bootstrap, seed=settings.seed),
-        answer_agreement=answer_agreement(humans, answers, bootstrap=settings.bootstrap,
+        answer_agreement=answer_agreement(real.humans, answers, bootstrap=settings.bootstrap,
                                           seed=settings.seed) if settings.agreement else None,
         rouge1=text.rouge1, rouge1_ci=text.rouge1_ci, bleu=text.bleu, bleu_ci=text.bleu_ci,
         questions=text.questions, pairs=text.pairs,
@@ -306,12 +317,13 @@ def evaluate_scorecard(
     settings = _Settings(samples, replicates, agreement, agreement_limit, concurrency, seed,
                          bootstrap)
     questions = _check(humans, simulators, settings)
-    humans = [h for h in humans if h.user_turns]
-    real = real_first_prompts(humans)
-    rows = [_score(entry, humans, questions, assistant, settings, store, on_record)
-            for entry in simulators]
-    return Scorecard(data=data, split=split, real=real_summary(humans, train), simulators=rows,
-                     references=reference_rows(questions, real, bootstrap=bootstrap, seed=seed),
+    typed = [h for h in humans if h.user_turns]
+    real = _Real(typed, questions, data_digest(typed), real_first_prompts(typed),
+                 human_sessions(typed))
+    rows = [_score(entry, real, assistant, settings, store, on_record) for entry in simulators]
+    return Scorecard(data=data, split=split, real=real_summary(typed, train), simulators=rows,
+                     references=reference_rows(questions, real.first_prompts,
+                                               bootstrap=bootstrap, seed=seed),
                      settings={"samples": samples, "replicates": replicates,
                                "agreement": agreement, "agreement_limit": agreement_limit,
                                "seed": seed, "bootstrap": bootstrap})
