@@ -18,7 +18,7 @@ from chatbench.simulators.causal_lm import (  # noqa: E402
     format_target,
     system_block,
 )
-from chatbench.training.examples import IGNORE_INDEX, TrainingExample  # noqa: E402
+from chatbench.training.examples import IGNORE_INDEX, TrainingExample, token_ids  # noqa: E402
 from chatbench.training.perplexity import (  # noqa: E402
     PART_NAMES,
     perplexity_parts,
@@ -47,10 +47,6 @@ def _example(text: str, blocks: tuple[str, ...] = BLOCKS) -> TrainingExample:
 
 def _answer(choice: str = "B") -> TrainingExample:
     return _example(f"{FORCED_PREFIX} {choice}")
-
-
-def _ids(tokenizer, text: str) -> list[int]:
-    return tokenizer(text, add_special_tokens=False)["input_ids"]
 
 
 def _labelled(row: dict[str, list[int]]) -> list[int]:
@@ -90,8 +86,8 @@ def examples() -> list[TrainingExample]:
 def test_typed_words_row_labels_exactly_the_typed_text(tokenizer, text):
     example = _example(text)
     row = typed_words_row(tokenizer, example, 512)
-    prompt_ids = _ids(tokenizer, example.prompt)
-    assert row["input_ids"] == _ids(tokenizer, example.prompt + text)  # natural tokenization
+    prompt_ids = token_ids(tokenizer, example.prompt)
+    assert row["input_ids"] == token_ids(tokenizer, example.prompt + text)  # natural tokenization
     assert prompt_ids[-1] == SPACE_ID  # tokenized alone, the prompt ends in a lone space...
     start = row["labels"].count(IGNORE_INDEX)
     assert row["input_ids"][:start] == prompt_ids[:-1]  # ...which here joins the first word
@@ -124,7 +120,7 @@ def test_typed_words_perplexity_scores_only_typed_tokens(tiny_lm, examples):
         nlls += [-float(logp[t - 1, ids[t]]) for t in range(start, len(ids))]
     assert result.examples == len(turns) == len(TEXTS)
     assert result.target_tokens == len(nlls) == sum(
-        len(_ids(tiny_lm.tokenizer, " " + text)) for text in TEXTS)
+        len(token_ids(tiny_lm.tokenizer, " " + text)) for text in TEXTS)
     assert result.mean_nll == pytest.approx(sum(nlls) / len(nlls), rel=1e-5)
     assert result.perplexity == pytest.approx(math.exp(result.mean_nll), rel=1e-9)
 
@@ -147,13 +143,13 @@ def test_typed_words_perplexity_leaves_out_answer_examples(tiny_lm, examples):
 
 def test_target_parts_name_every_target_token(tokenizer):
     question = _example("What is it?")
-    assert _ids(tokenizer, question.target)[-3:] == END_IDS
+    assert token_ids(tokenizer, question.target)[-3:] == END_IDS
     assert target_parts(tokenizer, question) == (
         ["first_word", "words", "words", "words"] + ["end_marker"] * 3)
     # GPT-2 writes ".[" as one token: it goes to the marker, "ok" is the first word
     assert target_parts(tokenizer, _example("ok.")) == ["first_word"] + ["end_marker"] * 3
     answer = _answer("B")
-    assert target_parts(tokenizer, answer) == ["answers"] * len(_ids(tokenizer, answer.target))
+    assert target_parts(tokenizer, answer) == ["answers"] * len(token_ids(tokenizer, answer.target))
 
 
 def test_perplexity_parts_add_up_to_target_perplexity(tiny_lm, examples):
@@ -176,12 +172,12 @@ def test_perplexity_parts_count_the_format_tokens(tiny_lm, examples):
     tok = tiny_lm.tokenizer
     split = perplexity_parts(tiny_lm, examples)
     answers = [ex for ex in examples if ex.target.startswith(FORCED_PREFIX)]
-    assert split.part("answers").tokens == sum(len(_ids(tok, ex.target)) for ex in answers)
+    assert split.part("answers").tokens == sum(len(token_ids(tok, ex.target)) for ex in answers)
     assert split.part("first_word").tokens == len(TEXTS)  # one per user turn
     assert split.part("end_marker").tokens == len(END_IDS) * len(TEXTS)
     # the other words: each turn's tokens, as tokenized alone, but its first ("ok." gives
     # its "." to the marker's ".[")
-    words = sum(len(_ids(tok, text)) - 1 for text in TEXTS) - 1
+    words = sum(len(token_ids(tok, text)) - 1 for text in TEXTS) - 1
     assert split.part("words").tokens == words
 
 

@@ -22,7 +22,7 @@ EXAMPLE_TRANSCRIPTS = 3
 
 # --- HTML -----------------------------------------------------------------------------------
 
-_CSS = """
+REPORT_CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.85em; }
 th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
@@ -101,7 +101,7 @@ def write_html_report(results: Results, out_html: str | Path,
                                                     == row["id"]])
                 for _, row in conv.head(EXAMPLE_TRANSCRIPTS).iterrows()]
     page = (f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{html.escape(title)}"
-            f"</title><style>{_CSS}</style></head><body>\n<h1>{html.escape(title)}</h1>\n"
+            f"</title><style>{REPORT_CSS}</style></head><body>\n<h1>{html.escape(title)}</h1>\n"
             f"<p class='meta'>{len(conv)} conversations, {int(conv['failed'].sum())} failed "
             f"(never scored), {len(results.baselines)} AI-alone baseline answers</p>\n"
             "<h2>Figures</h2>\n" + "\n".join(figures) + "\n<h2>Tables</h2>\n"

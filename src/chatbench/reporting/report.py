@@ -32,13 +32,15 @@ from chatbench.reporting.figures import (
     save_figures,
     turns_figure,
 )
+from chatbench.reporting.figures import figure_png as _png  # its name before
 from chatbench.reporting.html_report import (
-    _CSS,
     EXAMPLE_TRANSCRIPTS,
+    REPORT_CSS,
     _html_table,
     _html_transcript,
     write_html_report,
 )
+from chatbench.reporting.html_report import REPORT_CSS as _CSS  # its name before
 from chatbench.reporting.results import Results
 from chatbench.reporting.tables import (
     ACCURACY_TITLE,

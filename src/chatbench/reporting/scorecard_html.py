@@ -13,7 +13,7 @@ import numpy as np
 
 from chatbench._files import writing
 from chatbench.reporting.figures import figure_png, plt
-from chatbench.reporting.html_report import _CSS
+from chatbench.reporting.html_report import REPORT_CSS
 
 _COLOURS = ("#222222", "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b",
             "#e377c2", "#17becf", "#bcbd22")
@@ -108,7 +108,7 @@ def scorecard_html(card: Any) -> str:
               _fmt(r.answer_agreement.mae, r.answer_agreement.mae_ci)] for r in agreeing]))
     body = "\n".join(parts)
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>chatbench realism "
-            f"scorecard</title><style>{_CSS}</style></head><body>{body}</body></html>")
+            f"scorecard</title><style>{REPORT_CSS}</style></head><body>{body}</body></html>")
 
 
 def write_scorecard_html(card: Any, path: Path) -> Path:

@@ -114,7 +114,7 @@ def build_examples(
     ]
 
 
-def _ids(tokenizer: Any, text: str) -> list[int]:
+def token_ids(tokenizer: Any, text: str) -> list[int]:
     """Token ids of ``text`` without special tokens, as ``LocalCausalLM`` encodes prompts."""
     return list(tokenizer(text, add_special_tokens=False)["input_ids"])
 
@@ -146,10 +146,10 @@ def tokenize_example(
     Raises:
         ConfigError: Even with every turn dropped the example needs more than ``max_length``.
     """
-    target_ids = _ids(tokenizer, example.target)
+    target_ids = token_ids(tokenizer, example.target)
     needed = 0
     for prompt in example.shortened_prompts():
-        prompt_ids = _ids(tokenizer, prompt)
+        prompt_ids = token_ids(tokenizer, prompt)
         needed = len(prompt_ids) + len(target_ids)
         if needed <= max_length:
             return {

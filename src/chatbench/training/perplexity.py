@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from chatbench.errors import ConfigError
 from chatbench.simulators.causal_lm import FORCED_PREFIX
 from chatbench.state import END_TOKEN
-from chatbench.training.examples import IGNORE_INDEX, TrainingExample, _ids, tokenize_example
+from chatbench.training.examples import IGNORE_INDEX, TrainingExample, token_ids, tokenize_example
 
 if TYPE_CHECKING:
     from chatbench.models.hf import LocalCausalLM
@@ -235,10 +235,10 @@ def typed_words_row(
     text = typed_text(example)
     needed = 0
     for prompt in example.shortened_prompts():
-        ids = _ids(tokenizer, prompt + text)
+        ids = token_ids(tokenizer, prompt + text)
         needed = len(ids)
         if needed <= max_length:
-            start = _common_prefix(ids, _ids(tokenizer, prompt))
+            start = _common_prefix(ids, token_ids(tokenizer, prompt))
             return {
                 "input_ids": ids,
                 "labels": [IGNORE_INDEX] * start + ids[start:],
@@ -290,10 +290,10 @@ def target_parts(tokenizer: Any, example: TrainingExample) -> list[PartName]:
     holds the turn's last character and the marker's ``[``, GPT-2's ``".["``, counts as the
     marker); before them the first token is ``"first_word"`` and the rest ``"words"``.
     """
-    target_ids = _ids(tokenizer, example.target)
+    target_ids = token_ids(tokenizer, example.target)
     if is_answer_example(example):
         return ["answers"] * len(target_ids)
-    words = _common_prefix(target_ids, _ids(tokenizer, typed_text(example)))
+    words = _common_prefix(target_ids, token_ids(tokenizer, typed_text(example)))
     typed: list[PartName] = ["first_word"] + ["words"] * (words - 1) if words else []
     return typed + ["end_marker"] * (len(target_ids) - words)
 
