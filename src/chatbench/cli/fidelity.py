@@ -25,6 +25,7 @@ from chatbench._files import writing
 from chatbench.cli._common import console, opt, with_progress
 from chatbench.cli.train import Data, DataPath, Seed, Split, load_split
 from chatbench.errors import ConfigError
+from chatbench.reporting.numbers import number, with_ci
 
 DEFAULT_STORE = Path("chatbench-fidelity.sqlite")
 
@@ -104,18 +105,6 @@ def build_simulators(entries: list[SimulatorEntry]) -> list[Any]:
 # --------------------------------------------------------------------------------------------
 
 
-def _num(value: float | None, digits: int = 3) -> str:
-    return "-" if value is None or math.isnan(value) else f"{value:.{digits}f}"
-
-
-def _with_ci(value: float | None, ci: tuple[float, float], digits: int = 3) -> str:
-    if value is None or math.isnan(value):
-        return "-"
-    if math.isnan(ci[0]):
-        return _num(value, digits)
-    return f"{value:.{digits}f} [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
-
-
 _DISTANCE_LABEL = {"wasserstein_1": "W1", "total_variation": "TV",
                    "absolute_difference": "|diff|"}
 
@@ -130,10 +119,10 @@ def behaviour_table(row: Any) -> Table:
     for column in ("real users", "simulated", "distance", "n (real / sim.)"):
         table.add_column(column, justify="right", no_wrap=True)
     for name, b in row.behaviours.items():
-        table.add_row(Text(name), Text(_with_ci(b.real, b.real_ci, 2)),
-                      Text(_with_ci(b.simulated, b.simulated_ci, 2)),
+        table.add_row(Text(name), Text(with_ci(b.real, b.real_ci, 2)),
+                      Text(with_ci(b.simulated, b.simulated_ci, 2)),
                       Text(f"{_DISTANCE_LABEL[b.distance_kind]} "
-                           f"{_with_ci(b.distance, b.distance_ci, 2)}"),
+                           f"{with_ci(b.distance, b.distance_ci, 2)}"),
                       Text(f"{b.real_n} / {b.simulated_n}"))
     return table
 
@@ -150,7 +139,7 @@ def distance_table(card: Any) -> Table | None:
         distances = [row.behaviours[name].distance for row in card.simulators]
         known = [d for d in distances if not math.isnan(d)]
         best = min(known) if known else None
-        table.add_row(Text(name), *(Text(_num(d, 2) + (" *" if d == best else ""))
+        table.add_row(Text(name), *(Text(number(d, 2) + (" *" if d == best else ""))
                                     for d in distances))
     return table
 
@@ -162,12 +151,12 @@ def text_table(card: Any) -> Table:
     for column in ("row", "ROUGE-1", "BLEU", "questions", "pairs"):
         table.add_column(column, justify="left" if column == "row" else "right")
     for row in card.simulators:
-        table.add_row(Text(row.name), Text(_with_ci(row.rouge1, row.rouge1_ci)),
-                      Text(_with_ci(row.bleu, row.bleu_ci)), Text(str(row.questions)),
+        table.add_row(Text(row.name), Text(with_ci(row.rouge1, row.rouge1_ci)),
+                      Text(with_ci(row.bleu, row.bleu_ci)), Text(str(row.questions)),
                       Text(str(row.pairs)))
     for ref in card.references:
-        table.add_row(Text(f"reference: {ref.name}"), Text(_with_ci(ref.rouge1, ref.rouge1_ci)),
-                      Text(_with_ci(ref.bleu, ref.bleu_ci)), Text(str(ref.questions)),
+        table.add_row(Text(f"reference: {ref.name}"), Text(with_ci(ref.rouge1, ref.rouge1_ci)),
+                      Text(with_ci(ref.bleu, ref.bleu_ci)), Text(str(ref.questions)),
                       Text(str(ref.pairs)))
     return table
 
@@ -185,9 +174,9 @@ def agreement_table(card: Any) -> Table | None:
     for row in rows:
         a = row.answer_agreement
         table.add_row(Text(row.name), str(a.conversations), str(a.failed),
-                      Text(_with_ci(a.letter_agreement, a.letter_agreement_ci)),
-                      _num(a.simulated_accuracy), _num(a.real_accuracy), str(a.questions),
-                      Text(_with_ci(a.r, a.r_ci)), Text(_with_ci(a.mae, a.mae_ci)))
+                      Text(with_ci(a.letter_agreement, a.letter_agreement_ci)),
+                      number(a.simulated_accuracy), number(a.real_accuracy), str(a.questions),
+                      Text(with_ci(a.r, a.r_ci)), Text(with_ci(a.mae, a.mae_ci)))
     return table
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import html
-import math
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ import numpy as np
 from chatbench._files import writing
 from chatbench.reporting.figures import figure_png, plt
 from chatbench.reporting.html_report import REPORT_CSS
+from chatbench.reporting.numbers import with_ci
 
 _COLOURS = ("#222222", "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b",
             "#e377c2", "#17becf", "#bcbd22")
@@ -55,14 +55,6 @@ def behaviour_figure(name: str, description: str, series: dict[str, list[float]]
     return fig
 
 
-def _fmt(value: float | None, ci: Any = None) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    if ci is None or ci[0] is None or (isinstance(ci[0], float) and math.isnan(ci[0])):
-        return f"{value:.3f}"
-    return f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
-
-
 def _table(header: list[str], rows: list[list[str]]) -> str:
     e = html.escape
     head = "".join(f"<th>{e(h)}</th>" for h in header)
@@ -86,16 +78,16 @@ def scorecard_html(card: Any) -> str:
         png = base64.b64encode(figure_png(behaviour_figure(name, result.description, series)))
         parts.append(f"<img src=\"data:image/png;base64,{png.decode('ascii')}\" "
                      f"alt=\"{e(name)}\">")
-        rows.append([name, _fmt(result.real, result.real_ci)] + [
-            f"{_fmt(row.behaviours[name].simulated)} | {row.behaviours[name].distance_kind} "
-            f"{_fmt(row.behaviours[name].distance, row.behaviours[name].distance_ci)}"
+        rows.append([name, with_ci(result.real, result.real_ci)] + [
+            f"{with_ci(row.behaviours[name].simulated)} | {row.behaviours[name].distance_kind} "
+            f"{with_ci(row.behaviours[name].distance, row.behaviours[name].distance_ci)}"
             for row in card.simulators])
     parts.append(_table(["behaviour", "real users"] + [r.name for r in card.simulators], rows))
     parts.append("<h2>First prompts (the paper's ROUGE-1 and BLEU)</h2>")
-    text_rows = [[r.name, _fmt(r.rouge1, r.rouge1_ci), _fmt(r.bleu, r.bleu_ci)]
-                 for r in card.simulators]
-    text_rows += [[f"reference: {r.name}", _fmt(r.rouge1, r.rouge1_ci), _fmt(r.bleu, r.bleu_ci)]
-                  for r in card.references]
+    labelled = [(r.name, r) for r in card.simulators]
+    labelled += [(f"reference: {r.name}", r) for r in card.references]
+    text_rows = [[label, with_ci(r.rouge1, r.rouge1_ci), with_ci(r.bleu, r.bleu_ci)]
+                 for label, r in labelled]
     parts.append(_table(["row", "ROUGE-1", "BLEU"], text_rows))
     agreeing = [r for r in card.simulators if r.answer_agreement is not None]
     if agreeing:
@@ -103,9 +95,9 @@ def scorecard_html(card: Any) -> str:
         parts.append(_table(
             ["simulator", "asked", "failed", "letter agreement", "r", "MAE"],
             [[r.name, str(r.answer_agreement.conversations), str(r.answer_agreement.failed),
-              _fmt(r.answer_agreement.letter_agreement, r.answer_agreement.letter_agreement_ci),
-              _fmt(r.answer_agreement.r, r.answer_agreement.r_ci),
-              _fmt(r.answer_agreement.mae, r.answer_agreement.mae_ci)] for r in agreeing]))
+              with_ci(r.answer_agreement.letter_agreement, r.answer_agreement.letter_agreement_ci),
+              with_ci(r.answer_agreement.r, r.answer_agreement.r_ci),
+              with_ci(r.answer_agreement.mae, r.answer_agreement.mae_ci)] for r in agreeing]))
     body = "\n".join(parts)
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>chatbench realism "
             f"scorecard</title><style>{REPORT_CSS}</style></head><body>{body}</body></html>")
