@@ -65,7 +65,6 @@ class Session:
     """The option letter the user picked (None: no answer, or one that is no letter)."""
     correct: bool | None
     """Whether the answer is right; None when the user gave none."""
-    worker: str | None = None
 
     @classmethod
     def from_human(cls, conversation: HumanConversation) -> Session:
@@ -76,7 +75,7 @@ class Session:
             correct = choice == conversation.question.answer
         return cls(conversation.question, tuple(conversation.user_turns),
                    tuple(conversation.assistant_turns), choice,
-                   correct if choice is not None else None, conversation.worker_id)
+                   correct if choice is not None else None)
 
     @classmethod
     def from_record(cls, record: ConversationRecord, question: Question) -> Session:
