@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from langchain_core.messages import HumanMessage
+from langchain_core.messages import AnyMessage, HumanMessage
 from langgraph.runtime import Runtime
 
 from chatbench.config import GraphSpec
@@ -39,17 +40,18 @@ def _request(
     notes = state.get("user_scratchpad") or []
     # A scratchpad entry belongs to the turn it was written for: one entry per user turn.
     scratchpad = notes[-1] if mode != "think" and len(notes) > turn_index else None
-    seed = None if ctx.seed is None else derive_seed(ctx.seed, USER, mode, turn_index)
-    return TurnRequest(
-        question=state["question"],
-        messages=state.get("messages", []),
-        mode=mode,
-        context=ctx,
-        spec=spec,
-        scratchpad=scratchpad,
-        seed=seed,
-        turn_index=turn_index,
-    )
+    return turn_request(spec, ctx, state["question"], state.get("messages", []), mode,
+                        turn_index, scratchpad)
+
+
+def turn_request(spec: GraphSpec, context: SimContext, question: Question,
+                 messages: Sequence[AnyMessage], mode: TurnMode, turn_index: int,
+                 scratchpad: str | None = None) -> TurnRequest:
+    """The simulator's request for user turn ``turn_index``, seeded as every user node seeds
+    it: ``derive_seed(conversation seed, "user", mode, turn_index)`` (None when unseeded)."""
+    seed = None if context.seed is None else derive_seed(context.seed, USER, mode, turn_index)
+    return TurnRequest(question=question, messages=messages, mode=mode, context=context,
+                       spec=spec, scratchpad=scratchpad, seed=seed, turn_index=turn_index)
 
 
 def _clean(text: str) -> str:

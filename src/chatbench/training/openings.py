@@ -18,14 +18,13 @@ from chatbench.context import SimContext
 from chatbench.data.questions import Question
 from chatbench.errors import ConfigError, MissingDependencyError, ModelOutputError
 from chatbench.graphs.call import call_with_retry
-from chatbench.nodes.user import stored_turn, write_turn
+from chatbench.nodes.user import stored_turn, turn_request, write_turn
 from chatbench.records import SampleKind, SampleRecord, failed_sample
 from chatbench.runner.pipeline import JobExecutor, RecordKind, ThreadExecutor, execute
 from chatbench.runner.recipe import Recipe, resolve
 from chatbench.seeding import derive_seed
 from chatbench.simulators import TurnMode, TurnRequest, get_simulator
 from chatbench.simulators.prompted import paper_exact
-from chatbench.state import USER
 from chatbench.training.bleu import corpus_bleu
 
 _PLACEHOLDER_ASSISTANT = "fake:echo"
@@ -47,11 +46,7 @@ def simulator_turn(spec: GraphSpec, context: SimContext, question: Question,
     simulate = get_simulator(spec.simulator)
 
     def request(step: TurnMode, scratchpad: str | None) -> TurnRequest:
-        seed = None if context.seed is None else derive_seed(context.seed, USER, step,
-                                                             turn_index)
-        return TurnRequest(question=question, messages=messages, mode=step, context=context,
-                           spec=spec, scratchpad=scratchpad, seed=seed,
-                           turn_index=turn_index)
+        return turn_request(spec, context, question, messages, step, turn_index, scratchpad)
 
     notes = None
     if spec.user_cot and mode in ("first", "next"):
