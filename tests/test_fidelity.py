@@ -121,9 +121,17 @@ def test_bleu_is_one_corpus_score_over_a_questions_pairs_not_a_mean_of_pairs():
 
 @needs_metrics
 def test_overlap_without_shared_questions_is_nan_with_a_note():
-    result = overlap({"a": ["x"]}, {"b": ["x"], "a": ["   "]})
+    result = overlap({"a": ["x"]}, {"b": ["x"]})
     assert math.isnan(result.rouge1) and math.isnan(result.bleu)
     assert result.questions == 0 and result.note
+
+
+@needs_metrics
+def test_overlap_scores_blank_prompts_as_the_papers_code_does():
+    """The paper pairs every first prompt, blank ones too: a blank side scores 0."""
+    result = overlap({"a": ["seven times eight", ""]}, {"a": ["seven times eight", "   "]})
+    assert result.pairs == 4
+    assert result.rouge1 == pytest.approx(0.25)
 
 
 def test_overlap_without_the_train_extra_names_it(monkeypatch):

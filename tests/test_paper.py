@@ -371,6 +371,9 @@ def test_conversation_lengths(release):
     assert direct["se"] == pytest.approx(0.384900, abs=1e-6)
     assert (direct["median"], direct["max"]) == (1, 3)
     assert [direct[b] for b in ("0", "1", "2", "3", "4", "5+")] == [1, 3, 1, 1, 0, 0]
+    # the paper's chat length counts every message: these chats alternate, so twice the turns
+    assert direct["messages"] == pytest.approx(16 / 6)
+    assert direct["messages_se"] == pytest.approx(2 * 0.384900, abs=1e-6)
     # gpt-4o answer-first: [1, 2, 1, 5] -> mean 2.25, median 1.5, one chat of 5+ turns
     first = row(table, model=GPT, condition="answer-first")
     assert (first["mean"], first["median"], first["5+"]) == (2.25, 1.5, 1)
@@ -445,6 +448,9 @@ def test_runs_join_the_analyses(release, store):
     # lengths: assistant turns of the 8 non-failed two_step chats [1,2,1,1,3,0,1,1]: mean 1.25
     lengths = row(result.lengths, source="chatbench run", condition="run/two_step")
     assert (lengths["conversations"], lengths["mean"], lengths["max"]) == (8, 1.25, 3)
+    # messages: each chat's user and assistant messages, the final answer left out; the
+    # no-answer chat's last user message is no answer, so it counts: [2,4,2,2,6,1,2,2]
+    assert lengths["messages"] == pytest.approx(21 / 8)
     assert [lengths[b] for b in ("0", "1", "2", "3")] == [1, 5, 1, 1]
 
 
@@ -483,7 +489,7 @@ def test_paper_command_prints_every_table_and_writes_the_figure(tmp_path, store)
     assert result.exit_code == 0, result.output
     output = result.output
     for text in ("cleaning", "accuracy by subject", "answer-first transitions",
-                 "Pearson r", "user turns per conversation", "same rows as cleaned here",
+                 "Pearson r", "conversation length", "same rows as cleaned here",
                  "run/two_step", "0.522", "0.577", "0.354"):
         assert text in output, text
     # the CI is mean +/- 1.96 SE as the authors' code reports it: 0.750 + 1.96 x 0.177 > 1

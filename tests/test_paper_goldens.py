@@ -134,3 +134,96 @@ def test_golden_halie_export_equals_the_papers_simulator_data(tmp_path):
     for i, (line, golden) in enumerate(zip(ours, paper, strict=True)):
         assert json.loads(line) == json.loads(golden), f"line {i + 1}"
     assert ours == paper
+
+
+# --- first prompts, chat export edge cases and chat length (issue 21) ------------------------
+
+FIRST_PROMPTS = json.loads((GOLDEN / "first_prompts.json").read_text(encoding="utf-8"))
+CHAT_EDGE_CASES = json.loads((GOLDEN / "chat_edge_cases.json").read_text(encoding="utf-8"))
+CHAT_LENGTHS = json.loads((GOLDEN / "chat_lengths.json").read_text(encoding="utf-8"))
+
+
+def _load_records(tmp_path: Path, records: object) -> list:
+    from chatbench.data.human_data import load_chatbench_conversations
+
+    path = tmp_path / "conversations.json"
+    path.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+    return load_chatbench_conversations(path)
+
+
+@pytest.mark.parametrize("method", ["two_step", "iqa_eval"])
+def test_golden_first_prompt_pairs_are_the_papers(method, tmp_path):
+    """The paper takes each simulated conversation's first message after its cleaning (an
+    IQA-EVAL answer at once gives none), each real chat's first message when the user wrote
+    it (not joined to a second; a blank one kept), and scores only its ``-redux-`` ids."""
+    from chatbench.runner.recipe import Recipe
+    from chatbench.training.fidelity import first_prompt_questions, real_first_prompts
+    from chatbench.training.openings import first_prompt_pairs, openings_of, sample_turn
+
+    spec = load_graph_spec(method)
+    records = []
+    for qid, name in FIRST_PROMPTS["questions"].items():
+        question = _question({**DOC["questions"][name], "questionID": qid})
+        for index, reply in enumerate(FIRST_PROMPTS["first_replies"][method]):
+            recipe = Recipe.plan(spec, ScriptedChatModel(replies=[reply]), "fake:echo")
+            records.append(sample_turn("first_prompt", "golden", recipe, 1, question, index,
+                                       [], "first"))
+    simulated = openings_of(records)
+    for qid, runs in FIRST_PROMPTS["sim_results"].items():  # the paper's conversation[0]
+        assert simulated.get(qid, []) == [c["conversation"][0]["content"]
+                                          for c in runs[method] if c["conversation"]]
+    real = first_prompt_questions(real_first_prompts(
+        _load_records(tmp_path, FIRST_PROMPTS["conversations"])), "chatbench")
+    pairs = first_prompt_pairs(simulated, real)
+    golden = FIRST_PROMPTS["scored"][method]
+    assert sorted(pairs) == sorted(golden["questions"])
+    for qid, listed in pairs.items():
+        assert [s for s, _ in listed] == golden["pairs"][qid]["predictions"], qid
+        assert [r for _, r in listed] == golden["pairs"][qid]["references"], qid
+
+
+CASES = {k: v for k, v in CHAT_EDGE_CASES.items() if isinstance(v, dict) and "record" in v}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_golden_chat_export_handles_consecutive_and_leading_messages_as_the_paper(
+        name, tmp_path):
+    from chatbench.training.chat import PaperRefusal, conversation_chat_examples
+
+    case = CASES[name]
+    (conversation,) = _load_records(tmp_path, [case["record"]])
+    if case["exception"] is not None:
+        with pytest.raises(PaperRefusal) as caught:
+            conversation_chat_examples(conversation)
+        assert case["message"] in str(caught.value) and "\n" not in str(caught.value)
+        assert conversation_chat_examples(conversation, merged=True)
+        return
+    ours = [e.record() for e in conversation_chat_examples(conversation)]
+    assert ours == case["examples"]
+
+
+def test_golden_edge_cases_cover_the_issue():
+    assert {c["exception"] for c in CASES.values()} == {None, "AssertionError"}
+    assert {"you_you_bot", "bot_bot", "bot_first", "question_table"} <= set(CASES)
+
+
+def test_golden_chat_length_is_the_papers_len_chat_history(tmp_path):
+    """``chatbench paper``'s ``messages`` column is the paper's chat length: mean and SE as
+    ``get_conversations_from_checkpoints`` prints them, per subject."""
+    from chatbench.paper._summary import length_summary
+    from chatbench.paper.release import load_conversations
+
+    records = [{"questionID": qid, "questionText": "q", "choices": ["1", "2", "3", "4"],
+                "correctAnswer": "B", "selectedAnswer": "B", "model": "gpt-4o",
+                "chatHistory": chat}
+               for qid, chats in CHAT_LENGTHS["chats"].items() for chat in chats]
+    path = tmp_path / "conversations.json"
+    path.write_text(json.dumps(records), encoding="utf-8")
+    frame = load_conversations(path)
+    printed = [line.strip() for line in CHAT_LENGTHS["printed"]]
+    for subject, chats in frame.groupby("subject", sort=False):
+        summary = length_summary(chats["messages"], chats["user_turns"])
+        at = printed.index(f"{subject} {len(chats)} conversations")
+        assert printed[at + 1] == (f"chat length: mean={summary['messages']:.2f}, "
+                                   f"SE={summary['messages_se']:.2f}")
+    assert len(frame) == sum(len(c) for c in CHAT_LENGTHS["chats"].values())

@@ -336,6 +336,9 @@ def test_fidelity_command_compares_several_simulators_and_writes_json_and_html(
         first["behaviours"]["first_message_words"])
     assert {"letter_agreement", "r", "mae"} <= set(first["answer_agreement"])
     assert "rouge1" in first and "bleu" in first
+    # the paper scores first prompts on ChatBench's -redux- ids only: not conceptual_physics-test-40
+    assert first["questions"] == 1
+    assert {row["name"]: row["questions"] for row in data["references"]}["copy_question"] == 1
     html = page.read_text()
     assert html.count("<img src=\"data:image/png;base64,") == len(BEHAVIOUR_NAMES)
 

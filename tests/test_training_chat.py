@@ -23,6 +23,7 @@ from chatbench.data.human_data import (
     load_chatbench_conversations,
     load_halie,
 )
+from chatbench.data.question_loaders import load_bundled
 from chatbench.data.questions import Question
 from chatbench.errors import ConfigError
 from chatbench.prompts import PAPER_SEP, PAPER_TWO_STEP_FIRST_PROMPT
@@ -35,11 +36,11 @@ from chatbench.training import (
     paper_two_step_prompts,
     validate_jsonl,
 )
-from chatbench.training.chat import chat_record_problem
+from chatbench.training.chat import PaperRefusal, chat_record_problem, paper_question
 from tests.conftest import FIXTURES
 
 QUESTION = Question(
-    id="elementary_mathematics-redux-12",
+    id="elementary_mathematics-redux-999",  # not in the bundled table: its own text is used
     subject="elementary_mathematics",
     stem="What is 7 x 8?",
     choices=("54", "56", "58", "64"),
@@ -143,16 +144,72 @@ def test_k_user_turns_give_k_plus_one_examples(users):
         assert f"SYSTEM: assistant reply {i - 1}\n{SEP}" in example.user
 
 
+@pytest.mark.parametrize("merged", [False, True])
 @pytest.mark.parametrize(
     ("conversation", "count"),
     [(_conversation(2, replies=1), 2),  # no reply to the last turn: no answer example
-     (_conversation(2, choice=None), 2),  # no answer chosen
      (_conversation(0, choice="A"), 0)],  # no chat at all
 )
-def test_answer_example_needs_a_last_reply_and_a_choice(conversation, count):
-    examples = conversation_chat_examples(conversation)
+def test_answer_example_needs_a_last_reply(conversation, count, merged):
+    examples = conversation_chat_examples(conversation, merged=merged)
     assert len(examples) == count
     assert all(not e.assistant.startswith("Answer:") for e in examples)
+
+
+def test_no_chosen_answer_after_the_last_reply_is_refused_as_the_paper_refuses_it():
+    with pytest.raises(PaperRefusal, match=r"redux-999 ends with the assistant and has no "
+                                           r"selected answer.*chat_merged"):
+        conversation_chat_examples(_conversation(2, choice=None))
+    merged = conversation_chat_examples(_conversation(2, choice=None), merged=True)
+    assert [e.assistant for e in merged] == ["user turn 0", "user turn 1"]
+
+
+def _logged(tmp_path, *log: tuple[str, str], choice: str | None = "B") -> HumanConversation:
+    """A ChatBench record with this chat, read by the loader (which keeps the log)."""
+    record = {"questionID": QUESTION.id, "questionText": QUESTION.stem,
+              "choices": list(QUESTION.choices), "correctAnswer": "B",
+              "selectedAnswer": choice, "model": "gpt-4o",
+              "chatHistory": [{"role": "You" if r == "user" else "Bot", "content": t}
+                              for r, t in log]}
+    path = tmp_path / "conversations.json"
+    path.write_text(json.dumps([record]), encoding="utf-8")
+    (conversation,) = load_chatbench_conversations(path)
+    assert conversation.log == log
+    return conversation
+
+
+def test_two_user_messages_in_a_row_the_first_is_the_target_both_are_context(tmp_path):
+    conversation = _logged(tmp_path, ("user", "hi"), ("user", "7x8?"), ("assistant", "56"))
+    examples = conversation_chat_examples(conversation)
+    assert [e.assistant for e in examples] == ["hi", "Answer: B"]
+    assert "YOU: hi\n\nYOU: 7x8?\n\nSYSTEM: 56\n" in examples[1].user
+    merged = conversation_chat_examples(conversation, merged=True)
+    assert [e.assistant for e in merged] == ["hi\n\n7x8?", "Answer: B"]
+
+
+@pytest.mark.parametrize(("log", "message"), [
+    ((("assistant", "Hello!"), ("user", "hi"), ("assistant", "56")), "opens with the assistant"),
+    ((("user", "hi"), ("assistant", "56"), ("assistant", "sure"), ("user", "ok"),
+      ("assistant", "B")), "messages 2 and 3 are both the assistant's"),
+])
+def test_chats_the_papers_code_refuses_are_refused_in_one_line(tmp_path, log, message):
+    conversation = _logged(tmp_path, *log)
+    with pytest.raises(PaperRefusal, match=message) as caught:
+        conversation_chat_examples(conversation)
+    assert "\n" not in str(caught.value) and "chat_merged" in str(caught.value)
+    assert conversation_chat_examples(conversation, merged=True)  # chatbench's converts it
+
+
+def test_a_chatbench_question_takes_the_papers_table_text():
+    """The paper builds the prompt from its question table, not from ``questionText``."""
+    table = load_bundled(include_flagged=True)[0]
+    edited = table.model_copy(update={"stem": table.stem + " (as shown, with $MathJax$)"})
+    conversation = _conversation(1).model_copy(update={"question": edited})
+    assert paper_question(conversation) == table
+    assert table.stem in conversation_chat_examples(conversation)[0].system
+    assert "MathJax" not in conversation_chat_examples(conversation)[0].system
+    halie = conversation.model_copy(update={"source": "halie"})
+    assert paper_question(halie) == edited
 
 
 def test_record_problem_checks_roles_and_content():
@@ -251,6 +308,28 @@ def test_cli_export_chatbench_heldout_and_max_examples(cli, tmp_path):
                      "--format", "text")
     assert result.exit_code == 0, result.output
     assert validate_jsonl(path, "text") == 2
+
+
+def test_cli_export_refuses_a_chat_the_paper_refuses_and_chat_merged_converts_it(cli, tmp_path):
+    record = {"questionID": QUESTION.id, "questionText": QUESTION.stem,
+              "choices": list(QUESTION.choices), "correctAnswer": "B", "selectedAnswer": "B",
+              "model": "gpt-4o", "worker_id": "w7",
+              "chatHistory": [{"role": "Bot", "content": "Hello!"},
+                              {"role": "You", "content": "7x8?"},
+                              {"role": "Bot", "content": "56"}]}
+    conversations = tmp_path / "conversations.json"
+    conversations.write_text(json.dumps([record]), encoding="utf-8")
+    path = tmp_path / "out.jsonl"
+    base = ("train", "--data", "chatbench", "--data-path", str(conversations), "--split", "all",
+            "--export", str(path))
+    result = _invoke(cli, *base)
+    assert isinstance(result.exception, ConfigError)
+    assert "redux-999 (worker w7) opens with the assistant" in str(result.exception)
+    assert not path.exists()
+    result = _invoke(cli, *base, "--format", "chat_merged")
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["messages"][2]["content"] for line in
+            path.read_text(encoding="utf-8").splitlines()] == ["7x8?", "Answer: B"]
 
 
 @pytest.mark.parametrize(

@@ -11,19 +11,27 @@ How the goldens were made:
 - the paper's modules ran under CPython 3.12.1 (``generate_conversations.py`` uses an f-string
   with nested double quotes, a SyntaxError before 3.12); the HALIE conversations were loaded by
   chatbench under CPython 3.11.7 (the project's venv) and handed to the paper's code as JSON;
+- the paper's Python needs numpy and pandas (``get_conversations_from_checkpoints`` uses both):
+  a venv ``python3.12 -m venv /tmp/paper312 && /tmp/paper312/bin/pip install numpy pandas``
+  (numpy 2.5.5, pandas 3.1.1 made these files);
 - stubbed via ``sys.modules`` fakes (imported by the paper's modules, unused by the functions
-  called here): ``azure.identity``, ``openai``, ``datasets``, ``evaluate``, ``numpy``,
-  ``pandas``, ``matplotlib``/``matplotlib.pyplot``. ``query_model`` (removed from the released
-  ``constants_and_utils.py``) is set to a scripted function that returns the scenario's replies
-  in order and records every ``messages`` list and ``kwargs`` it was called with. A question
-  row is a dict; ``question_df`` an object whose ``.loc[question_id]`` is that dict;
+  called here): ``azure.identity``, ``openai``, ``datasets``, ``evaluate``,
+  ``matplotlib``/``matplotlib.pyplot``. ``evaluate.load`` returns a recording metric (it
+  keeps the ``predictions``/``references`` each ``compute`` gets; scoring them is
+  ``chatbench.training.bleu``'s and rouge-score's job, tested apart). ``query_model``
+  (removed from the released ``constants_and_utils.py``) is set to a scripted function that
+  returns the scenario's replies in order and records every ``messages`` list and ``kwargs``
+  it was called with. A question row is a dict; ``question_df`` an object whose
+  ``.loc[question_id]`` is that dict;
 - functions called: ``generate_conversations.generate_simulated_conversation`` (which calls
-  ``two_step_simulator``, ``iqa_eval_simulator``, ``get_next_system_response``) and
-  ``analyze_results.convert_conversation_to_simulator_data``;
+  ``two_step_simulator``, ``iqa_eval_simulator``, ``get_next_system_response``),
+  ``generate_conversations.get_bleu_and_rouge_for_all_questions`` (in a scratch folder laid
+  out as the paper's paths expect), ``analyze_results.convert_conversation_to_simulator_data``
+  and ``analyze_results.get_conversations_from_checkpoints`` (its printed chat lengths);
 - command (from the repository root)::
 
       .venv/bin/python tests/golden/make_paper_goldens.py /tmp/interactive-eval \\
-          --paper-python /root/.pyenv/versions/3.12.1/bin/python
+          --paper-python /tmp/paper312/bin/python
 
 Outputs (``tests/golden/paper_code/``):
 
@@ -32,6 +40,17 @@ Outputs (``tests/golden/paper_code/``):
   paper's code returned, its answer and verdict (``correct``/``wrong``/``no_answer``, as
   ``qa_reasoning.py`` scores it: an answer not an option letter is wrong), or the exception it
   raised. ``expected_difference`` names where chatbench differs on purpose;
+- ``first_prompts.json``: the simulated conversations the paper's simulators made of scripted
+  first replies (quotes, ``YOU:``, blank, an IQA-EVAL answer at once) and the real chats
+  (two user messages in a row, an assistant greeting first, a blank first message), keyed by
+  question id, ``-test-`` and ``-redux-`` ids; then, per simulator, the question ids
+  ``get_bleu_and_rouge_for_all_questions`` scored and the predictions and references it gave
+  the metrics;
+- ``chat_edge_cases.json``: ``convert_conversation_to_simulator_data`` on chats with
+  consecutive or leading messages, and on a ChatBench record whose ``questionText`` differs
+  from the question table's (the table wins): the examples, or the exception it raised;
+- ``chat_lengths.json``: ``get_conversations_from_checkpoints`` on chats of known lengths:
+  what it printed per subject (chat length mean and SE, ``.2f``);
 - ``halie_simulator_data.jsonl.gz``: ``convert_conversation_to_simulator_data`` on every bundled
   HALIE conversation of the train split (``load_halie("train")``, what ``chatbench train
   --export`` writes), one example per line, ``json.dumps(..., ensure_ascii=False)``.
@@ -40,9 +59,12 @@ Outputs (``tests/golden/paper_code/``):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import gzip
+import io
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -203,6 +225,68 @@ def scenarios() -> list[dict]:
     return out
 
 
+def _chat(*messages):
+    """``chatHistory`` from ``("You" | "Bot", text)`` pairs."""
+    return [{"role": role, "content": text} for role, text in messages]
+
+
+MATH_ROW = {"questionText": QUESTIONS["math"]["question"], "choices": ["54", "56", "58", "64"],
+            "choiceLabels": ["A", "B", "C", "D"], "correctAnswer": "B", "model": "gpt-4o",
+            "condition": "direct-to-AI"}
+FIRST_PROMPT_QUESTIONS = {
+    "elementary_mathematics-redux-901": "math",
+    "conceptual_physics-redux-902": "physics",
+    "high_school_mathematics-test-903": "math",  # a -test- id: the paper leaves it out
+}
+"""Question ids of the first-prompt golden (not in the bundled table) and their rows."""
+FIRST_REPLIES = {
+    "two_step": ['"Can you help me with this one?"', "YOU: what is 7x8", "", "   ",
+                 "how do i do this", '  "YOU: hi there"  '],
+    "iqa_eval": ["What is 7 times 8?", "So, the answer is: B", '"Is it 56?"', "",
+                 "YOU: what is 7x8"],
+}
+"""Each simulator's scripted first replies, one conversation each, for every question."""
+REAL_CHATS = [
+    _chat(("You", "what is 7*8"), ("Bot", "56")),
+    _chat(("You", "hi"), ("You", "what is 7x8?"), ("Bot", "56")),  # two in a row
+    _chat(("Bot", "Hello! How can I help?"), ("You", "7x8?"), ("Bot", "56")),  # greeting
+    _chat(("You", ""), ("Bot", "Yes?"), ("You", "7 times 8"), ("Bot", "56")),  # blank first
+    _chat(("You", "  Can you help?  "), ("Bot", "Sure."), ("Bot", "What is it?")),
+]
+"""Real chats of every first-prompt question (the paper reads ``chatHistory`` only)."""
+
+
+def first_prompt_inputs() -> dict:
+    """The real side of the first-prompt golden: ``conversations.json`` keyed by id."""
+    return {qid: [{"questionID": qid, **MATH_ROW, "worker_id": f"w{i}", "chatHistory": chat,
+                   "selectedAnswer": "B"} for i, chat in enumerate(REAL_CHATS)]
+            for qid in FIRST_PROMPT_QUESTIONS}
+
+
+EXPORT_CHATS = {
+    "you_you_bot": _chat(("You", "hi"), ("You", "what is 7x8?"), ("Bot", "56"),
+                         ("You", "sure?"), ("Bot", "Yes.")),
+    "bot_bot": _chat(("You", "hi"), ("Bot", "Hello."), ("Bot", "Ask away."), ("You", "7x8?"),
+                     ("Bot", "56")),
+    "bot_first": _chat(("Bot", "Hello!"), ("You", "7x8?"), ("Bot", "56")),
+    "ends_with_you": _chat(("You", "7x8?"), ("Bot", "56"), ("You", "thanks")),
+    "blank_first": _chat(("You", ""), ("Bot", "Yes?"), ("You", "7x8"), ("Bot", "56")),
+    "you_you_at_end": _chat(("You", "7x8?"), ("Bot", "56"), ("You", "ok"), ("You", "bye")),
+}
+"""Chats for ``convert_conversation_to_simulator_data`` (question: ``golden-redux-1``)."""
+LENGTH_CHATS = {
+    "elementary_mathematics-redux-911": [
+        _chat(("You", "a"), ("Bot", "b")),
+        _chat(("You", "a"), ("You", "a2"), ("Bot", "b"), ("You", "c"), ("Bot", "d")),
+        _chat(("Bot", "hello"), ("You", "a"), ("Bot", "b"))],
+    "conceptual_physics-redux-912": [
+        _chat(("You", "a"), ("Bot", "b"), ("Bot", "b2")),
+        _chat(),
+        _chat(*[(r, str(i)) for i in range(4) for r in ("You", "Bot")])],
+}
+"""Chats of known lengths per question, for ``get_conversations_from_checkpoints``."""
+
+
 # --------------------------------------------------------------------------------------------
 # Worker: runs under Python >= 3.12 with the paper's modules; no chatbench here.
 # --------------------------------------------------------------------------------------------
@@ -219,8 +303,8 @@ class _Stub(types.ModuleType):
         raise RuntimeError(f"stub {self.__name__} called: the paper's code needs it here")
 
 
-STUBBED = ("azure", "azure.identity", "openai", "datasets", "evaluate", "numpy", "pandas",
-           "matplotlib", "matplotlib.pyplot")
+STUBBED = ("azure", "azure.identity", "openai", "datasets", "evaluate", "matplotlib",
+           "matplotlib.pyplot")
 
 
 class _Loc:
@@ -281,15 +365,127 @@ def _run_scenario(gc, scenario):
     return record
 
 
+class _RecordingMetric:
+    def __init__(self, name, calls):
+        self.name, self.calls = name, calls
+
+    def compute(self, predictions, references):
+        self.calls.append({"predictions": list(predictions), "references": list(references)})
+        return {"bleu": 0.0} if self.name == "bleu" else {"rouge1": 0.0}
+
+
+def _first_prompt_golden(gc, real: dict) -> dict:
+    """Simulated conversations from scripted first replies, then the paper's pairing."""
+    sim_results = {}
+    for qid, question in FIRST_PROMPT_QUESTIONS.items():
+        sim_results[qid] = {}
+        for method, replies in FIRST_REPLIES.items():
+            done = "Answer: B" if method == "two_step" else "So, the answer is: B"
+            convs = []
+            for reply in replies:
+                scripted = {"SIM": [reply, done], "SYS": ["It is 56."]}
+
+                def query_model(model, messages, kwargs=None, scripted=scripted):
+                    return scripted[model].pop(0)
+
+                gc.query_model = query_model
+                conversation, answer = gc.generate_simulated_conversation(
+                    method, "SIM", "SYS", QUESTIONS[question], max_turns=3)
+                convs.append({"conversation": conversation, "answer": answer})
+            sim_results[qid][method] = convs
+    scored = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp) / "work"
+        (work / "MMLU_results" / "fine_tuning").mkdir(parents=True)
+        (work / "MMLU_results" / "fine_tuning" / "test_SIM_SYS.json").write_text(
+            json.dumps(sim_results), encoding="utf-8")
+        human = Path(tmp) / "ai-user-sim-exp-orig" / "prolific_results" / "full_20250207"
+        human.mkdir(parents=True)
+        (human / "conversations.json").write_text(json.dumps(real), encoding="utf-8")
+        cwd = os.getcwd()
+        os.chdir(work)
+        try:
+            for method in FIRST_REPLIES:
+                bleu_calls, rouge_calls = [], []
+                metrics = {"bleu": _RecordingMetric("bleu", bleu_calls),
+                           "rouge": _RecordingMetric("rouge", rouge_calls)}
+                gc.evaluate = types.SimpleNamespace(load=metrics.__getitem__)
+                out = io.StringIO()
+                with contextlib.redirect_stdout(out):
+                    gc.get_bleu_and_rouge_for_all_questions("SIM", "SYS", "test",
+                                                            sim_method=method)
+                qids = [k for k in sim_results if "-redux-" in k]  # the order it scored them
+                if bleu_calls != rouge_calls or len(bleu_calls) != len(qids):
+                    raise RuntimeError("BLEU and ROUGE were not given the same pairs")
+                pairs = dict(zip(qids, bleu_calls, strict=True))
+                scored[method] = {"questions": qids, "pairs": pairs}
+        finally:
+            os.chdir(cwd)
+    return {"questions": FIRST_PROMPT_QUESTIONS, "first_replies": FIRST_REPLIES,
+            "sim_results": sim_results, "conversations": real, "scored": scored}
+
+
+def _export_golden(ar, table_question: dict) -> dict:
+    """``convert_conversation_to_simulator_data`` on edge-case chats."""
+    row = {**QUESTIONS["math"], "questionID": "golden-redux-1"}
+    cases = {}
+    for name, chat in EXPORT_CHATS.items():
+        record = {"questionID": "golden-redux-1", **MATH_ROW, "chatHistory": chat,
+                  "selectedAnswer": "B"}
+        try:
+            examples = ar.convert_conversation_to_simulator_data(
+                record, _Loc({"golden-redux-1": row}))
+        except Exception as exc:  # the paper's code refuses: record which way
+            cases[name] = {"record": record, "exception": type(exc).__name__,
+                           "message": str(exc), "examples": None}
+        else:
+            cases[name] = {"record": record, "exception": None, "examples": examples}
+    # The question text comes from the question table, not from the record's questionText.
+    qid = table_question["questionID"]
+    record = {"questionID": qid, **MATH_ROW, "questionText": "edited $x$ text",
+              "choices": [table_question[f"option_{x}"] for x in "ABCD"],
+              "correctAnswer": table_question["answer"], "selectedAnswer": "A",
+              "chatHistory": _chat(("You", "help?"), ("Bot", "Sure."))}
+    cases["question_table"] = {
+        "record": record, "exception": None,
+        "examples": ar.convert_conversation_to_simulator_data(
+            record, _Loc({qid: table_question}))}
+    return cases
+
+
+def _length_golden(ar) -> dict:
+    """What ``get_conversations_from_checkpoints`` prints about chats of known lengths."""
+    import pandas as pd  # noqa: PLC0415  # the paper's Python has it
+
+    rows = [{"event": "p1_userAIAnswer_chat", "questionID": qid, "correctAnswer": "B",
+             "selectedAnswer": "B" if i % 2 else "A", "chatHistory": chat}
+            for qid, chats in LENGTH_CHATS.items() for i, chat in enumerate(chats)]
+    rows.append({"event": "p1_userAnswer_answer", "questionID": "x-redux-1",
+                 "correctAnswer": "B", "selectedAnswer": "B", "chatHistory": []})
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        ar.get_conversations_from_checkpoints(pd.DataFrame(rows))
+    return {"chats": LENGTH_CHATS, "printed": out.getvalue().splitlines()}
+
+
 def worker(checkout: Path, halie_in: Path) -> None:
     gc, ar = _import_paper(checkout)
     records = [_run_scenario(gc, s) for s in scenarios()]
     OUT_DIR.mkdir(parents=True, exist_ok=True)
+    inputs = json.loads(halie_in.read_text(encoding="utf-8"))
+    extra = {"first_prompts.json": _first_prompt_golden(gc, inputs["first_prompts"]),
+             "chat_edge_cases.json": _export_golden(ar, inputs["table_question"]),
+             "chat_lengths.json": _length_golden(ar)}
+    for name, content in extra.items():
+        doc = {"paper_repository": "serinachang5/interactive-eval",
+               "paper_commit": PAPER_COMMIT, "python": sys.version.split()[0], **content}
+        (OUT_DIR / name).write_text(json.dumps(doc, ensure_ascii=False, indent=1) + "\n",
+                                    encoding="utf-8")
     doc = {"paper_repository": "serinachang5/interactive-eval", "paper_commit": PAPER_COMMIT,
            "python": sys.version.split()[0], "questions": QUESTIONS, "scenarios": records}
     (OUT_DIR / "conversations.json").write_text(
         json.dumps(doc, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    halie = json.loads(halie_in.read_text(encoding="utf-8"))
+    halie = inputs["halie"]
     lines = []
     for item in halie:
         question_df = _Loc({item["row"]["questionID"]: item["question"]})
@@ -298,7 +494,8 @@ def worker(checkout: Path, halie_in: Path) -> None:
     # gzip with no timestamp: the same lines give the same bytes (4 MB of text, ~0.3 MB here)
     with gzip.GzipFile(OUT_DIR / "halie_simulator_data.jsonl.gz", "wb", mtime=0) as f:
         f.write("".join(lines).encode("utf-8"))
-    print(f"{len(records)} scenarios, {len(halie)} HALIE conversations, {len(lines)} examples")
+    print(f"{len(records)} scenarios, {len(halie)} HALIE conversations, {len(lines)} examples, "
+          f"{', '.join(extra)}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -323,6 +520,16 @@ def halie_inputs() -> list[dict]:
     return items
 
 
+def table_question() -> dict:
+    """A bundled MMLU-Redux question as the paper's question table row (``question_df``)."""
+    from chatbench.data.question_loaders import load_bundled  # noqa: PLC0415
+
+    q = load_bundled(["elementary_mathematics"], include_flagged=True)[0]
+    return {"questionID": q.id, "question": q.stem, "answer": q.answer,
+            **{f"option_{letter}": text for letter, text in zip(q.letters, q.choices,
+                                                                strict=True)}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("checkout", type=Path, help="a checkout of serinachang5/interactive-eval")
@@ -335,7 +542,10 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         halie_in = Path(tmp) / "halie.json"
-        halie_in.write_text(json.dumps(halie_inputs(), ensure_ascii=False), encoding="utf-8")
+        halie_in.write_text(json.dumps({"halie": halie_inputs(),
+                                        "first_prompts": first_prompt_inputs(),
+                                        "table_question": table_question()},
+                                       ensure_ascii=False), encoding="utf-8")
         subprocess.run([args.paper_python, __file__, str(args.checkout), "--worker",
                         str(halie_in)], check=True)
 

@@ -172,11 +172,14 @@ def _agreement_table(result: PaperAnalysis) -> Table:
 def _length_table(result: PaperAnalysis) -> Table:
     from chatbench.paper._summary import TURN_BUCKETS
 
-    table = _table("user turns per conversation", ["source", "model", "condition",
-                   "conversations", "mean", "SE", "median", "max", *TURN_BUCKETS])
+    table = _table("conversation length (messages: the paper's len(chatHistory); user turns: "
+                   "chatbench's, consecutive messages joined)",
+                   ["source", "model", "condition", "conversations", "messages", "SE",
+                    "user turns", "SE", "median", "max", *TURN_BUCKETS])
     for row in _records(result.lengths):
         table.add_row(*cells(row["source"], row["model"], row["condition"],
-                             str(row["conversations"]), _number(row["mean"], 2),
+                             str(row["conversations"]), _number(row["messages"], 2),
+                             _number(row["messages_se"], 2), _number(row["mean"], 2),
                              _number(row["se"], 2), _number(row["median"], 1),
                              _number(row["max"], 0), *(str(row[b]) for b in TURN_BUCKETS)))
     return table

@@ -113,9 +113,11 @@ def train_command(
                                         "without training (for an API fine-tune).",
                                         "EXPORT")] = None,
     fmt: Annotated[str | None, typer.Option("--format", help="With --export: chat (default; "
-                                            "OpenAI chat fine-tuning lines with the paper's "
-                                            "two-step prompts) or text (prompt/completion, "
-                                            "as trained here).",
+                                            "OpenAI chat fine-tuning lines exactly as the "
+                                            "paper's code makes them, refusing the chats it "
+                                            "refuses), chat_merged (the same on merged turns: "
+                                            "every chat converts) or text "
+                                            "(prompt/completion, as trained here).",
                                             envvar="CHATBENCH_EXAMPLE_FORMAT")] = None,
     split: Annotated[str, opt("With --export: train, heldout or all (held-out examples are "
                                "for evaluation only). Training always uses train.",

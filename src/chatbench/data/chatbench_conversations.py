@@ -9,7 +9,13 @@ from pathlib import Path
 from typing import cast
 
 from chatbench._files import read_text
-from chatbench.data.human_conversation import HumanConversation, _conversation, _has_turns
+from chatbench.data.human_conversation import (
+    HumanConversation,
+    LoggedMessage,
+    Role,
+    _conversation,
+    _has_turns,
+)
 from chatbench.data.question import LETTERS
 from chatbench.data.rows import _BadField, _choices, _question, _text
 from chatbench.errors import ConfigError
@@ -22,7 +28,8 @@ _CHATBENCH_REQUIRED = (
     "model",
     "chatHistory",
 )
-_ROLES = {"you": "user", "user": "user", "bot": "assistant", "assistant": "assistant"}
+_ROLES: dict[str, Role] = {"you": "user", "user": "user", "bot": "assistant",
+                           "assistant": "assistant"}
 _SUBJECT = re.compile(r"(?P<subject>.+?)-(?:redux|test)-")
 
 
@@ -67,18 +74,15 @@ def _labels(record: dict[str, object], n_choices: int) -> list[str]:
     return labels
 
 
-def _chat_turns(history: object) -> tuple[list[str], list[str]]:
-    """Split ``chatHistory`` into user and assistant turns.
-
-    Consecutive messages of one role are joined with a blank line, and assistant messages
-    before the user's first are dropped, so that turns interleave user first.
+def _chat_log(history: object) -> list[LoggedMessage]:
+    """``chatHistory`` as ``(role, text)`` messages, as logged.
 
     Raises:
         _BadField: The history is not a list of ``{role: You|Bot, content}`` objects.
     """
     if not isinstance(history, list):
         raise _BadField("chatHistory", f"expected a list, got {type(history).__name__}")
-    turns: list[tuple[str, str]] = []
+    log: list[LoggedMessage] = []
     for i, message in enumerate(history):
         role = message.get("role") if isinstance(message, dict) else None
         content = message.get("content") if isinstance(message, dict) else None
@@ -86,7 +90,19 @@ def _chat_turns(history: object) -> tuple[list[str], list[str]]:
             raise _BadField(f"chatHistory[{i}].role", f"expected 'You' or 'Bot', got {role!r}")
         if not isinstance(content, str):
             raise _BadField(f"chatHistory[{i}].content", "expected text")
-        kind = _ROLES[role.strip().lower()]
+        log.append((_ROLES[role.strip().lower()], content))
+    return log
+
+
+def _chat_turns(log: list[LoggedMessage]) -> tuple[list[str], list[str]]:
+    """Split a chat log into user and assistant turns.
+
+    Consecutive messages of one role are joined with a blank line, and assistant messages
+    before the user's first are dropped, so that turns interleave user first (the log keeps
+    them as they were).
+    """
+    turns: list[tuple[str, str]] = []
+    for kind, content in log:
         if turns and turns[-1][0] == kind:
             turns[-1] = (kind, f"{turns[-1][1]}\n\n{content}")
         elif turns or kind == "user":
@@ -121,7 +137,8 @@ def _chatbench_record(record: object, where: str, min_user_turns: int) -> HumanC
         choice = None
         if selected is not None and str(selected).strip():
             choice = LETTERS[_option_index(selected, labels, choices, "selectedAnswer")]
-        users, replies = _chat_turns(record["chatHistory"])
+        log = _chat_log(record["chatHistory"])
+        users, replies = _chat_turns(log)
         model = _text(record["model"], "model")
     except _BadField as exc:
         raise ConfigError(f"{where}: field {exc.field!r}: {exc.message}") from None
@@ -141,6 +158,7 @@ def _chatbench_record(record: object, where: str, min_user_turns: int) -> HumanC
         source="chatbench",
         worker_id=_optional_text(record, "worker_id"),
         condition=_optional_text(record, "condition"),
+        log=tuple(log),
     )
 
 

@@ -14,6 +14,9 @@ from chatbench.data.question import Question
 from chatbench.data.rows import validated_row
 
 Source = Literal["halie", "chatbench"]
+Role = Literal["user", "assistant"]
+LoggedMessage = tuple[Role, str]
+"""One message of a chat as its source logged it: ``(role, text)``."""
 
 
 class HumanConversation(BaseModel):
@@ -40,6 +43,10 @@ class HumanConversation(BaseModel):
     worker_id: str | None = None
     condition: str | None = None
     """ChatBench's ``direct-to-AI`` / ``answer-first``; ``None`` for HALIE."""
+    log: tuple[LoggedMessage, ...] | None = None
+    """The chat as the source logged it, one entry per message, none merged or dropped (two
+    user messages in a row stay two; an assistant greeting before the user's first message
+    stays). ``None``: the source gives turns only, so ``history()`` interleaves them."""
 
     @model_validator(mode="after")
     def _turns_interleave(self) -> HumanConversation:
@@ -52,6 +59,18 @@ class HumanConversation(BaseModel):
                 f"{''.join(self.question.letters)}"
             )
         return self
+
+    def history(self) -> list[LoggedMessage]:
+        """The chat message by message as logged (``log``), or the interleaved turns when the
+        source logged none: what the paper's code reads as ``chatHistory``."""
+        if self.log is not None:
+            return list(self.log)
+        out: list[LoggedMessage] = []
+        for i, text in enumerate(self.user_turns):
+            out.append(("user", text))
+            if i < len(self.assistant_turns):
+                out.append(("assistant", self.assistant_turns[i]))
+        return out
 
     def messages(self) -> list[AnyMessage]:
         """The conversation as LangChain messages, user turns first in each pair."""

@@ -60,6 +60,7 @@ from chatbench.data.halie import (
 )
 from chatbench.data.human_conversation import (
     HumanConversation,
+    LoggedMessage,
     Source,
     _conversation,
     _has_turns,
@@ -73,6 +74,7 @@ __all__ = [
     "HALIE_ID_PREFIX",
     "HALIE_TRAIN_IDS",
     "HumanConversation",
+    "LoggedMessage",
     "Source",
     "Split",
     "chatbench_subject",

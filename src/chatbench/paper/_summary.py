@@ -14,8 +14,10 @@ Z95 = 1.96
 TURN_BUCKETS = ("0", "1", "2", "3", "4", "5+")
 """Columns of the turn-count distribution: conversations with 0, 1, ... and 5 or more turns."""
 SUMMARY_COLUMNS = ["questions", "answers", "accuracy", "se", "ci_low", "ci_high"]
-LENGTH_COLUMNS = ["source", "model", "condition", "conversations", "mean", "se", "median",
-                  "max", *TURN_BUCKETS]
+LENGTH_COLUMNS = ["source", "model", "condition", "conversations", "messages", "messages_se",
+                  "mean", "se", "median", "max", *TURN_BUCKETS]
+"""``messages``/``messages_se``: the paper's chat length (messages per chat, both sides);
+``mean`` to the buckets: chatbench's user turns per conversation."""
 
 
 def question_summary(question_ids: pd.Series, values: pd.Series,
@@ -55,24 +57,35 @@ def summary_of_means(means: np.ndarray, answers: float) -> dict[str, float]:
             "ci_low": mean - Z95 * se, "ci_high": mean + Z95 * se}
 
 
-def length_summary(turns: Iterable[int]) -> dict[str, Any]:
-    """The distribution of turns per conversation.
+def _mean_se(values: np.ndarray) -> tuple[float, float]:
+    """Mean and ``np.std(values) / sqrt(n)`` (ddof=0), NaN for none."""
+    if not len(values):
+        return math.nan, math.nan
+    return float(values.mean()), float(values.std() / math.sqrt(len(values)))
 
-    The standard error is ``np.std(lengths) / sqrt(n)``, as ``get_conversations_from_
-    checkpoints`` in ``analyze_results.py`` reports chat lengths.
+
+def length_summary(messages: Iterable[int], turns: Iterable[int]) -> dict[str, Any]:
+    """How long the conversations are, two ways, one value of each per conversation.
+
+    - ``messages``, ``messages_se``: the paper's chat length, ``len(chatHistory)`` (every
+      message, both sides), with SE ``np.std(lengths) / sqrt(n)``, as
+      ``get_conversations_from_checkpoints`` in ``analyze_results.py`` prints it;
+    - ``mean``, ``se``, ``median``, ``max`` and one count per ``TURN_BUCKETS`` entry:
+      chatbench's user turns (the user's messages, consecutive ones joined).
 
     Returns:
-        ``conversations``, ``mean``, ``se``, ``median``, ``max`` and one count per
-        ``TURN_BUCKETS`` entry.
+        ``conversations`` and the fields above.
     """
+    sizes = np.asarray(list(messages), dtype=float)
     values = np.asarray(list(turns), dtype=float)
+    if len(sizes) != len(values):
+        raise ValueError(f"{len(sizes)} message counts for {len(values)} conversations")
     n = len(values)
     out: dict[str, Any] = {"conversations": n}
-    if n == 0:
-        out.update(mean=math.nan, se=math.nan, median=math.nan, max=math.nan)
-    else:
-        out.update(mean=float(values.mean()), se=float(values.std() / math.sqrt(n)),
-                   median=float(np.median(values)), max=int(values.max()))
+    out["messages"], out["messages_se"] = _mean_se(sizes)
+    out["mean"], out["se"] = _mean_se(values)
+    out.update(median=float(np.median(values)) if n else math.nan,
+               max=int(values.max()) if n else math.nan)
     for bucket in TURN_BUCKETS:
         low = int(bucket.rstrip("+"))
         out[bucket] = int((values >= low).sum() if bucket.endswith("+")

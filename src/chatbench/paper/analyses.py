@@ -9,7 +9,8 @@
   ("fixed", out of the wrong own answers) and right->wrong ("misled", out of the right ones).
 - ``agreement_table``: per-question Pearson r and MAE between AI-alone accuracy and real
   users' user-AI accuracy (the paper's simulator table).
-- ``length_table``: user turns per conversation, per model and condition.
+- ``length_table``: messages (the paper's chat length) and user turns per conversation, per
+  model and condition.
 
 ``analyze`` runs them all, on the release alone or with a chatbench store of simulator runs
 (``chatbench.paper.runs``).
@@ -208,7 +209,8 @@ def agreement_table(answers: pd.DataFrame, ai_alone: pd.DataFrame) -> pd.DataFra
 
 
 def length_table(conversations: pd.DataFrame) -> pd.DataFrame:
-    """User turns per conversation, per model and condition (``length_summary``).
+    """Conversation length per model and condition (``length_summary``): the paper's
+    messages per chat and chatbench's user turns.
 
     Returns:
         ``LENGTH_COLUMNS`` with ``source`` ``ChatBench``.
@@ -217,7 +219,7 @@ def length_table(conversations: pd.DataFrame) -> pd.DataFrame:
     for model in ordered(conversations["model"], MODELS):
         mine = conversations[conversations["model"] == model]
         for condition in ordered(mine["condition"], (DIRECT, ANSWER_FIRST)):
-            turns = mine.loc[mine["condition"] == condition, "user_turns"]
+            chats = mine[mine["condition"] == condition]
             rows.append({"source": "ChatBench", "model": model, "condition": condition,
-                         **length_summary(turns)})
+                         **length_summary(chats["messages"], chats["user_turns"])})
     return pd.DataFrame(rows, columns=LENGTH_COLUMNS)

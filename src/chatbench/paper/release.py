@@ -360,17 +360,19 @@ def load_conversations(path: str | Path) -> pd.DataFrame:
     Returns:
         Columns ``question_id``, ``subject``, ``model``, ``condition`` (``direct-to-AI`` /
         ``answer-first``; another value is kept as written, a missing one is ``unknown``),
-        ``worker_id``, ``user_turns``, ``correct`` (NaN when no answer was selected).
+        ``worker_id``, ``messages`` (``len(chatHistory)``, every message as logged: the
+        paper's chat length), ``user_turns``, ``correct`` (NaN when no answer was selected).
 
     Raises:
         ConfigError: The file is missing or not JSON, or a record is malformed.
     """
     path = Path(path)
-    columns = ["question_id", "subject", "model", "condition", "worker_id", "user_turns",
-               "correct"]
+    columns = ["question_id", "subject", "model", "condition", "worker_id", "messages",
+               "user_turns", "correct"]
     rows = [{"question_id": c.question.id, "subject": c.question.subject,
              "model": c.assistant_model, "condition": c.condition or "",
-             "worker_id": c.worker_id, "user_turns": len(c.user_turns),
+             "worker_id": c.worker_id, "messages": len(c.history()),
+             "user_turns": len(c.user_turns),
              "correct": np.nan if c.correct is None else float(c.correct)}
             for c in load_chatbench_conversations(path, min_user_turns=0)]
     frame = pd.DataFrame(rows, columns=columns)

@@ -32,7 +32,7 @@ from chatbench.paper.analyses import (
 from chatbench.paper.release import MODELS, SUBJECTS
 
 RUN_COLUMNS = ["run", "assistant", "question_id", "subject", "scored", "correct", "failed",
-               "chat_turns"]
+               "chat_turns", "chat_messages"]
 SOURCE = "chatbench run"
 _SUFFIXES = re.compile(r"(-instruct|-chat|-\d{4}-\d{2}-\d{2})+$")
 
@@ -48,7 +48,9 @@ def load_runs(path: str | Path, run_id: str | None = None) -> pd.DataFrame:
         ``RUN_COLUMNS``: ``run`` is ``{run_id}/{variant}``; ``assistant`` the assistant model;
         ``scored`` whether the verdict is correct or wrong; ``chat_turns`` the user turns that
         reached the assistant (the simulator's final "Answer: X" is picked outside the chat
-        in the study, so it is not counted).
+        in the study, so it is not counted); ``chat_messages`` the chat's messages, both
+        sides, without that answer (the conversation the paper's
+        ``generate_simulated_conversation`` returns, as its chat length counts them).
 
     Raises:
         ConfigError: The store is missing, not a store, or has no conversations (of the run).
@@ -68,6 +70,8 @@ def load_runs(path: str | Path, run_id: str | None = None) -> pd.DataFrame:
         "correct": (verdict == "correct").astype(float),
         "failed": frame["failed"].astype(bool),
         "chat_turns": frame["assistant_turns"].astype(int),
+        "chat_messages": (frame["turns"] + frame["assistant_turns"]
+                          - frame["answered"].astype(int)).astype(int),
     }, columns=RUN_COLUMNS)
 
 
@@ -156,13 +160,15 @@ def agreement_rows(runs: pd.DataFrame, answers: pd.DataFrame,
 
 
 def length_rows(runs: pd.DataFrame) -> pd.DataFrame:
-    """User turns per conversation of each run (failed conversations left out).
+    """Conversation length of each run (failed conversations left out): messages and user
+    turns, as ``length_summary`` counts them.
 
     Returns:
         ``LENGTH_COLUMNS`` with ``source`` ``chatbench run``, the assistant as ``model`` and
         the run as ``condition``.
     """
     rows = [{"source": SOURCE, "model": assistant, "condition": run,
-             **length_summary(mine.loc[~mine["failed"], "chat_turns"])}
+             **length_summary(mine.loc[~mine["failed"], "chat_messages"],
+                              mine.loc[~mine["failed"], "chat_turns"])}
             for run, assistant, mine in _groups(runs)]
     return pd.DataFrame(rows, columns=LENGTH_COLUMNS)

@@ -23,13 +23,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
-from langchain_core.messages import AnyMessage
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 
 from chatbench import prompts
 from chatbench.data.human_data import HumanConversation
 from chatbench.data.questions import Question
+from chatbench.errors import ConfigError
 from chatbench.simulators.transcript_view import answer_options, render_conversation
 
 CHAT_ROLES = ("system", "user", "assistant")
@@ -86,11 +88,92 @@ class ChatExample:
         return json.dumps(self.record(), ensure_ascii=False)
 
 
-def conversation_chat_examples(conversation: HumanConversation) -> list[ChatExample]:
-    """The chat examples of one human conversation, as the paper builds them.
+class PaperRefusal(ConfigError):
+    """A conversation the paper's ``convert_conversation_to_simulator_data`` cannot convert
+    (it stops there with an error); ``chat_merged`` converts it."""
 
-    Args:
-        conversation: A real user's conversation.
+
+def paper_question(conversation: HumanConversation) -> Question:
+    """The question of a ChatBench conversation as the paper's question table holds it: the
+    bundled MMLU-Redux question with the same id (the paper's ``user_study_questions.csv``,
+    read by ``qa_reasoning.py``, has these ids and texts; ``conversations.json``'s
+    ``questionText`` may differ from it, e.g. in MathJax). Any other conversation (HALIE's,
+    or an id the table does not hold) keeps its own question."""
+    question = conversation.question
+    if conversation.source != "chatbench":
+        return question
+    return _paper_questions().get(question.id, question)
+
+
+@cache
+def _paper_questions() -> dict[str, Question]:
+    from chatbench.data.question_loaders import load_bundled  # noqa: PLC0415  # CSV parse, once
+
+    return {q.id: q for q in load_bundled(include_flagged=True)}
+
+
+def _described(conversation: HumanConversation) -> str:
+    worker = f" (worker {conversation.worker_id})" if conversation.worker_id else ""
+    return f"the conversation on {conversation.question.id}{worker}"
+
+
+def _logged_message(role: str, text: str) -> AnyMessage:
+    return HumanMessage(content=text) if role == "user" else AIMessage(content=text)
+
+
+def paper_chat_examples(conversation: HumanConversation) -> list[ChatExample]:
+    """The chat examples of one conversation exactly as the paper's
+    ``convert_conversation_to_simulator_data`` builds them from its ``chatHistory``
+    (``HumanConversation.history()``, message by message):
+
+    - example 0: the first-prompt instruction; the target is the chat's first message;
+    - after each assistant message ``i``: the chat up to it (each message its own ``YOU:`` /
+      ``SYSTEM:`` block) and, as the target, the next message, or ``"Answer: X"`` after
+      the last. A user's second message in a row is never a target, only context.
+
+    Where the paper's code stops with an error this raises ``PaperRefusal``: a chat that
+    opens with the assistant, two assistant messages in a row, or a chat that ends with the
+    assistant and has no selected answer. A chat with no messages gives no examples.
+    """
+    log = conversation.history()
+    if not log:
+        return []
+    question = paper_question(conversation)
+    qid = conversation.question.id
+    system, first = paper_two_step_prompts(question)
+    if log[0][0] != "user":
+        raise PaperRefusal(f"{_described(conversation)} opens with the assistant's message; "
+                           "the paper's code refuses it ('first message from Bot'); "
+                           "--format chat_merged drops the opening")
+    messages = [_logged_message(role, text) for role, text in log]
+    examples = [ChatExample(system, first, log[0][1], qid)]
+    for i, (role, _) in enumerate(log):
+        if role != "assistant":
+            continue
+        if i == len(log) - 1:
+            if conversation.final_choice is None:
+                raise PaperRefusal(f"{_described(conversation)} ends with the assistant and "
+                                   "has no selected answer; the paper's code fails on it "
+                                   "('Answer: ' + None); --format chat_merged leaves the "
+                                   "answer example out")
+            target = f"{prompts.PAPER_TWO_STEP_ANSWER_PREFIX}{conversation.final_choice}"
+        elif log[i + 1][0] != "user":
+            raise PaperRefusal(f"{_described(conversation)}: messages {i + 1} and {i + 2} are "
+                               "both the assistant's; the paper's code refuses it "
+                               "('consecutive messages from Bot'); --format chat_merged "
+                               "joins them")
+        else:
+            target = log[i + 1][1]
+        user = paper_two_step_prompts(question, messages[: i + 1])[1]
+        examples.append(ChatExample(system, user, target, qid))
+    return examples
+
+
+def merged_chat_examples(conversation: HumanConversation) -> list[ChatExample]:
+    """chatbench's ``chat_merged`` examples of one conversation: the paper's prompts on its
+    turns (consecutive messages of one role joined, an assistant message before the user's
+    first dropped; ``HumanConversation.user_turns``), so that every conversation converts and
+    each user turn is a target.
 
     Returns:
         ``k + 1`` examples for ``k`` user turns: one per user turn, then ``"Answer: X"``.
@@ -116,13 +199,26 @@ def conversation_chat_examples(conversation: HumanConversation) -> list[ChatExam
     return examples
 
 
-def build_chat_examples(conversations: Iterable[HumanConversation]) -> list[ChatExample]:
-    """``conversation_chat_examples`` of every conversation, in order."""
-    return [
-        example
-        for conversation in conversations
-        for example in conversation_chat_examples(conversation)
-    ]
+def conversation_chat_examples(conversation: HumanConversation, *,
+                               merged: bool = False) -> list[ChatExample]:
+    """One conversation's chat examples: the paper's (``paper_chat_examples``) or, with
+    ``merged``, chatbench's (``merged_chat_examples``).
+
+    Raises:
+        PaperRefusal: Not ``merged``, and the paper's code refuses the conversation.
+    """
+    return (merged_chat_examples if merged else paper_chat_examples)(conversation)
+
+
+def build_chat_examples(conversations: Iterable[HumanConversation], *,
+                        merged: bool = False) -> list[ChatExample]:
+    """``conversation_chat_examples`` of every conversation, in order.
+
+    Raises:
+        PaperRefusal: Not ``merged``, and the paper's code refuses a conversation.
+    """
+    return [example for conversation in conversations
+            for example in conversation_chat_examples(conversation, merged=merged)]
 
 
 def chat_record_problem(record: Any) -> str | None:

@@ -4,8 +4,13 @@ Two formats:
 
 - ``"chat"``: ``{"messages": [{"role": "system", ...}, {"role": "user", ...}, {"role":
   "assistant", ...}]}``, OpenAI's chat fine-tuning format (also TRL's conversational one),
-  built with the paper's two-step prompts (``chatbench.training.chat``). For fine-tuning an
-  API model as the simulator, as the paper fine-tuned GPT-4o.
+  built exactly as the paper's ``convert_conversation_to_simulator_data`` builds it from each
+  chat, message by message (``chatbench.training.chat.paper_chat_examples``). For
+  fine-tuning an API model as the simulator, as the paper fine-tuned GPT-4o. A chat the
+  paper's code refuses is refused with a one-line error.
+- ``"chat_merged"``: the same lines made from the merged turns (two user messages in a row
+  are one target; an assistant greeting before the user's first message is dropped), so
+  every conversation converts: chatbench's variant.
 - ``"text"``: ``{"prompt": ..., "completion": ...}``, the causal-LM examples ``chatbench
   train`` fine-tunes a local model on (``chatbench.training.examples``), for other trainers.
 
@@ -31,8 +36,11 @@ from chatbench.errors import ConfigError
 from chatbench.training.chat import build_chat_examples, chat_record_problem
 from chatbench.training.examples import build_examples
 
-ExampleFormat = Literal["text", "chat"]
-EXAMPLE_FORMATS: tuple[str, ...] = ("text", "chat")
+ExampleFormat = Literal["text", "chat", "chat_merged"]
+EXAMPLE_FORMATS: tuple[str, ...] = ("text", "chat", "chat_merged")
+CHAT_FORMATS = ("chat", "chat_merged")
+"""Both write chat lines: ``chat`` exactly as the paper's code converts the chats (refusing
+where it refuses), ``chat_merged`` on the merged turns (every conversation converts)."""
 
 
 @dataclass(frozen=True)
@@ -51,11 +59,11 @@ def check_example_format(fmt: str) -> None:
     """Check an example format name.
 
     Raises:
-        ConfigError: ``fmt`` is not ``text`` or ``chat``.
+        ConfigError: ``fmt`` is not one of ``EXAMPLE_FORMATS``.
     """
     if fmt not in EXAMPLE_FORMATS:
         raise ConfigError(f"field 'format': unknown example format {fmt!r}; expected "
-                          f"{' or '.join(EXAMPLE_FORMATS)}")
+                          f"{', '.join(EXAMPLE_FORMATS)}")
 
 
 def example_records(
@@ -65,15 +73,16 @@ def example_records(
 
     Args:
         conversations: Real users' conversations.
-        fmt: ``"chat"`` (paper's two-step prompts, ``k + 1`` examples per conversation) or
-            ``"text"`` (the causal-LM simulator's prompt and target).
+        fmt: ``"chat"`` (the paper's simulator data), ``"chat_merged"`` (the same on merged
+            turns) or ``"text"`` (the causal-LM simulator's prompt and target).
 
     Raises:
-        ConfigError: Unknown format.
+        ConfigError: Unknown format, or (``chat``) a chat the paper's code refuses.
     """
     check_example_format(fmt)
-    if fmt == "chat":
-        return [example.record() for example in build_chat_examples(conversations)]
+    if fmt in CHAT_FORMATS:
+        return [example.record() for example in
+                build_chat_examples(conversations, merged=fmt == "chat_merged")]
     return [{"prompt": e.prompt, "completion": e.target} for e in build_examples(conversations)]
 
 
@@ -130,7 +139,7 @@ def validate_jsonl(path: str | Path, fmt: str = "chat") -> int:
 
     Args:
         path: The file.
-        fmt: ``"chat"`` or ``"text"``.
+        fmt: ``"chat"``, ``"chat_merged"`` or ``"text"``.
 
     Returns:
         The number of examples (non-empty lines).
@@ -141,7 +150,7 @@ def validate_jsonl(path: str | Path, fmt: str = "chat") -> int:
     """
     check_example_format(fmt)
     path = Path(path)
-    check = chat_record_problem if fmt == "chat" else _text_record_problem
+    check = chat_record_problem if fmt in CHAT_FORMATS else _text_record_problem
     count = 0
     for number, line in enumerate(read_text(path, "JSONL file").splitlines(), start=1):
         if not line.strip():
@@ -172,15 +181,17 @@ def export_examples(
         conversations: Real users' conversations, e.g. ``load_halie("train")``; pass only a
             train split (never fine-tune on held-out questions).
         path: The JSONL file to write.
-        fmt: ``"chat"`` (OpenAI chat fine-tuning, the paper's two-step prompts) or ``"text"``
-            (the causal-LM prompt/completion pairs ``chatbench train`` uses).
+        fmt: ``"chat"`` (OpenAI chat fine-tuning lines, as the paper's code makes them),
+            ``"chat_merged"`` (the same on merged turns) or ``"text"`` (the causal-LM
+            prompt/completion pairs ``chatbench train`` uses).
         max_examples: Write only the first this many examples.
 
     Returns:
         The path, format and counts.
 
     Raises:
-        ConfigError: Unknown format, no examples, or the file cannot be written.
+        ConfigError: Unknown format, no examples, a chat the paper's code refuses
+            (``chat``), or the file cannot be written.
 
     Example:
         >>> export_examples(load_halie("train"), "text.jsonl", "text").examples  # doctest: +SKIP

@@ -116,12 +116,31 @@ def conversation_questions(conversations: Iterable[HumanConversation]) -> list[Q
 
 
 def real_first_prompts(conversations: Iterable[HumanConversation]) -> dict[str, list[str]]:
-    """Each question's real opening messages (blank ones left out)."""
+    """Each question's real opening messages, as the paper's ``get_first_prompts_for_question``
+    takes them: the chat's first logged message when the user wrote it (``chatHistory[0]``
+    with role ``You``), blank ones kept; a chat that opens with the assistant gives none, and
+    a user's second message in a row is not joined to the first (``HumanConversation.log``)."""
     prompts: dict[str, list[str]] = defaultdict(list)
     for conversation in conversations:
-        if conversation.user_turns and conversation.user_turns[0].strip():
-            prompts[conversation.question.id].append(conversation.user_turns[0])
+        history = conversation.history()
+        if history and history[0][0] == "user":
+            prompts[conversation.question.id].append(history[0][1])
     return dict(prompts)
+
+
+PAPER_FIRST_PROMPT_MARK = "-redux-"
+"""The paper scores first prompts on ChatBench's questions whose id holds this
+(``get_bleu_and_rouge_for_all_questions``: ``"-redux-" in qid``); the ``-test-`` ids of high
+school and college mathematics are left out."""
+
+
+def first_prompt_questions(prompts: dict[str, list[str]], data: str) -> dict[str, list[str]]:
+    """The questions whose first prompts the paper's metrics score: on ChatBench's data its
+    ``-redux-`` ids only (``PAPER_FIRST_PROMPT_MARK``); on HALIE (which the paper did not
+    score) every question."""
+    if data != "chatbench":
+        return prompts
+    return {qid: texts for qid, texts in prompts.items() if PAPER_FIRST_PROMPT_MARK in qid}
 
 
 # --------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from statistics import fmean
 
@@ -252,12 +252,23 @@ def question_overlap(
         pairs=len(pairs))
 
 
+def first_prompt_pairs(simulated: Mapping[str, Sequence[str]], real: Mapping[str, Sequence[str]],
+                       ) -> dict[str, list[tuple[str, str]]]:
+    """Each question's ``(simulated, real)`` first-prompt pairs, as the paper's
+    ``get_bleu_and_rouge_for_question`` lists them (every simulated prompt with every real
+    one, in that order), for the questions that have both, in id order."""
+    pairs = {qid: [(s, r) for s in simulated[qid] for r in real[qid]]
+             for qid in sorted(simulated.keys() & real.keys())}
+    return {qid: listed for qid, listed in pairs.items() if listed}
+
+
 def overlap(simulated: dict[str, list[str]], real: dict[str, list[str]]) -> OverlapResult:
     """ROUGE-1 F1 and BLEU between each simulated and each real first prompt of a question.
 
     Each question's pairs (the simulated prompt as prediction, the real one as reference) are
     scored as in the paper (``question_overlap``); the result is the mean over questions that
-    have both simulated and real prompts. Blank prompts are left out.
+    have both simulated and real prompts. Blank prompts are scored as the paper's code scores
+    them (a pair with a blank side scores 0), not left out.
 
     Args:
         simulated: ``{question_id: [simulated opening, ...]}``, e.g. from ``first_prompts``.
@@ -271,11 +282,8 @@ def overlap(simulated: dict[str, list[str]], real: dict[str, list[str]]) -> Over
         MissingDependencyError: The ``train`` extra (rouge-score) is not installed.
     """
     rouge1 = rouge1_scorer()
-    per_question: dict[str, QuestionOverlap] = {}
-    for qid in sorted(simulated.keys() & real.keys()):
-        pairs = [(s, r) for s in simulated[qid] if s.strip() for r in real[qid] if r.strip()]
-        if pairs:
-            per_question[qid] = question_overlap(pairs, rouge1)
+    per_question = {qid: question_overlap(pairs, rouge1)
+                    for qid, pairs in first_prompt_pairs(simulated, real).items()}
     if not per_question:
         return OverlapResult(rouge1=math.nan, bleu=math.nan, questions=0, pairs=0,
                              note="no question has both simulated and real first prompts")

@@ -44,7 +44,11 @@ from chatbench.training.behaviours import (
     opening_sessions,
     simulated_sessions,
 )
-from chatbench.training.fidelity import conversation_questions, real_first_prompts
+from chatbench.training.fidelity import (
+    conversation_questions,
+    first_prompt_questions,
+    real_first_prompts,
+)
 from chatbench.training.openings import first_prompt_jobs, openings_of, overlap
 from chatbench.training.references import TextScore, reference_rows, text_score
 
@@ -150,7 +154,9 @@ def data_digest(humans: Sequence[HumanConversation]) -> str:
     """SHA-256 of the conversations' content, in order."""
     digest = hashlib.sha256()
     for conversation in humans:
-        digest.update(conversation.model_dump_json().encode())
+        # a source without a message log (HALIE) hashes as before the log existed
+        unlogged = {"log"} if conversation.log is None else None
+        digest.update(conversation.model_dump_json(exclude=unlogged).encode())
     return digest.hexdigest()
 
 
@@ -169,6 +175,7 @@ class _Real:
     questions: list[Question]
     digest: str
     first_prompts: dict[str, list[str]]
+    """The real openings the text metrics score: the paper's, on its question set."""
     sessions: list[Session]
 
 
@@ -318,8 +325,8 @@ def evaluate_scorecard(
                          bootstrap)
     questions = _check(humans, simulators, settings)
     typed = [h for h in humans if h.user_turns]
-    real = _Real(typed, questions, data_digest(typed), real_first_prompts(typed),
-                 human_sessions(typed))
+    real = _Real(typed, questions, data_digest(typed),
+                 first_prompt_questions(real_first_prompts(typed), data), human_sessions(typed))
     rows = [_score(entry, real, assistant, settings, store, on_record) for entry in simulators]
     return Scorecard(data=data, split=split, real=real_summary(typed, train), simulators=rows,
                      references=reference_rows(questions, real.first_prompts,
