@@ -158,8 +158,11 @@ def test_a_conversation_run_and_a_baseline_run_may_share_a_name(tmp_store, quest
                       store=store)
         assert run_baselines([question], "fake:say:B", kinds=["letter_zero_shot"], run_id="x",
                              store=store) == []
-        assert run_conversations([question], GraphSpec(), user="fake:say:Answer: B",
-                                 assistant="fake:echo", run_id="x", store=store) == []
+        ran = []
+        assert len(run_conversations([question], GraphSpec(), user="fake:say:Answer: B",
+                                     assistant="fake:echo", run_id="x", store=store,
+                                     on_record=ran.append)) == 1
+        assert ran == []
 
 
 def test_a_run_stored_without_an_identity_is_checked_by_its_rows(tmp_store, question):

@@ -184,7 +184,7 @@ def _essence(record: Any) -> tuple[Any, ...]:
 def _sampled_run(seed: int) -> dict[str, Any]:
     records = run_conversations(load_questions(limit=3), SAMPLED, user=SeededSampler(),
                                 assistant=SeededSampler(), seed=seed, replicates=2)
-    return {r.id: r for r in records}
+    return {(r.question_id, r.replicate): r for r in records}
 
 
 def test_a_rerun_repeats_every_transcript_and_another_run_seed_changes_them():

@@ -143,19 +143,45 @@ def test_editing_the_persona_text_is_refused(tmp_path, monkeypatch, capsys):
 def test_python_api_refuses_a_run_id_stored_with_other_models(tmp_store):
     questions = [Question(id="q1", stem="?", choices=("a", "b"), answer="A")]
     spec = GraphSpec(max_turns=1)
+    one = {"user": "fake:say:Answer: A", "run_id": "r", "store": None}
     with ResultStore(tmp_store) as store:
-        run_conversations(questions, spec, user="fake:say:Answer: A",
-                          assistant=FakeListChatModel(responses=["one"]), store=store)
-        again = run_conversations(questions, spec, user="fake:say:Answer: A",
-                                  assistant=FakeListChatModel(responses=["one"]), store=store)
-        assert again == []  # the same model object, described the same way
+        one["store"] = store
+        first = run_conversations(questions, spec,
+                                  assistant=FakeListChatModel(responses=["one"]), **one)
+        again = run_conversations(questions, spec,
+                                  assistant=FakeListChatModel(responses=["one"]), **one)
+        # the same model object, described the same way: the stored record, nothing rerun
+        assert [r.id for r in again] == [r.id for r in first]
+        assert again[0].started_at == first[0].started_at
         with pytest.raises(ConfigError, match=r"assistant: .*FakeListChatModel\(responses="
-                                              r"\['one'\]\) -> .*\['two'\]"):
-            run_conversations(questions, spec, user="fake:say:Answer: A",
-                              assistant=FakeListChatModel(responses=["two"]), store=store)
+                                              r"\['one'\]\) -> .*\['two'\]") as caught:
+            run_conversations(questions, spec,
+                              assistant=FakeListChatModel(responses=["two"]), **one)
+        # a Python caller is told the Python arguments, not the CLI's flags
+        assert "run_id=" in str(caught.value) and "--run-id" not in str(caught.value)
         with pytest.raises(ConfigError, match="graph max_turns: 1 -> 2"):
-            run_conversations(questions, GraphSpec(max_turns=2), user="fake:say:Answer: A",
-                              assistant=FakeListChatModel(responses=["one"]), store=store)
+            run_conversations(questions, GraphSpec(max_turns=2),
+                              assistant=FakeListChatModel(responses=["one"]), **one)
+
+
+def test_python_api_names_runs_by_their_settings_as_the_cli_does(tmp_store):
+    """No run id: ``run-<hash>`` of the settings, the id ``chatbench run`` gives them, so a
+    second assistant into the same store is a second run, never a refusal or a mix."""
+    from chatbench.config import load_graph_spec
+    from chatbench.data.questions import load_questions
+    from chatbench.runner.plan import plan_run
+
+    questions, quick = load_questions(limit=2), load_graph_spec("quick")
+    with ResultStore(tmp_store) as store:
+        echo = run_conversations(questions, quick, user="fake:say:Answer: A",
+                                 assistant="fake:echo", store=store)
+        other = run_conversations(questions, quick, user="fake:say:Answer: A",
+                                  assistant="fake:say:hi", store=store)
+    assert len({r.run_id for r in echo}) == 1 and echo[0].run_id.startswith("run-")
+    assert other[0].run_id != echo[0].run_id
+    cli_plan = plan_run(RunConfig(limit=2, graph="quick", user="fake:say:Answer: A",
+                                  assistant="fake:echo"))
+    assert cli_plan.run_id == echo[0].run_id
 
 
 def test_resume_from_another_directory_reads_the_files_the_run_was_made_from(

@@ -31,6 +31,7 @@ def test_batch_stores_every_conversation_and_skips_stored_ones(tmp_store):
             store=store,
             replicates=2,
         )
+        ran_again = []
         again = run_conversations(
             questions,
             GraphSpec(),
@@ -38,9 +39,14 @@ def test_batch_stores_every_conversation_and_skips_stored_ones(tmp_store):
             assistant="fake:echo",
             store=store,
             replicates=2,
+            on_record=ran_again.append,
         )
         stored = list(store.records())
-    assert len(first) == 8 and again == []
+    # a rerun runs nothing and returns the stored records, in plan order
+    assert len(first) == 8 and ran_again == []
+    assert [r.id for r in again] == [r.id for r in first]
+    assert [(r.question_id, r.replicate) for r in first] == [
+        (q.id, i) for q in questions for i in range(2)]
     assert len(stored) == 8 and len({r.id for r in stored}) == 8
     record = stored[0]
     assert record.stop_reason is StopReason.ACCEPTED and record.final_choice == "D"

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from chatbench.config import GraphSpec
 from chatbench.data.questions import Question
 from chatbench.records import ConversationRecord
-from chatbench.runner.batch import plan_conversations
+from chatbench.runner.batch import DEFAULT_CONCURRENCY, planned_conversations, records_of
 from chatbench.runner.build import ModelLike
 from chatbench.runner.pipeline import Job, OnRecord, Recorder
 from chatbench.runner.stream import STREAM_MODES, Conversation, NodeUpdate, conversation_job
@@ -113,9 +113,9 @@ async def arun_conversations(
     judge: ModelLike | None = None,
     seed: int = 0,
     replicates: int = 1,
-    run_id: str = "run",
+    run_id: str | None = None,
     store: ResultStore | None = None,
-    concurrency: int = 1,
+    concurrency: int = DEFAULT_CONCURRENCY,
     on_record: OnRecord | None = None,
     retry_failed: bool = True,
 ) -> list[ConversationRecord]:
@@ -136,14 +136,16 @@ async def arun_conversations(
         judge: Optional judge model for final messages the rules cannot read.
         seed: Run seed; each conversation's seed is derived as ``run_conversations`` does.
         replicates: Conversations per question.
-        run_id: Name of the run in the store.
+        run_id: Name of the run in the store; None gives ``run-<hash>`` of the settings, as
+            ``run_conversations`` does.
         store: Where records are written as they finish.
-        concurrency: Conversations running at once on the loop.
+        concurrency: Conversations running at once on the loop (8 by default, as the CLI).
         on_record: Called with each new record, in the loop's thread.
         retry_failed: Run again conversations stored as failed.
 
     Returns:
-        The records of the conversations run now (not those skipped), in finishing order.
+        Every conversation's record in plan order, as ``run_conversations`` returns them
+        (those a rerun skipped read from the store).
 
     Raises:
         ConfigError: Bad models, or ``run_id`` is stored in ``store`` with other settings.
@@ -152,10 +154,12 @@ async def arun_conversations(
         >>> records = asyncio.run(arun_conversations(load_questions(limit=2), GraphSpec(),
         ...     user="fake:user", assistant="fake:echo", concurrency=2))  # doctest: +SKIP
     """
-    jobs = plan_conversations(questions, spec, user=user, assistant=assistant, judge=judge,
-                              seed=seed, replicates=replicates, run_id=run_id, store=store)
+    run_id, jobs = planned_conversations(questions, spec, user=user, assistant=assistant,
+                                         judge=judge, seed=seed, replicates=replicates,
+                                         run_id=run_id, store=store)
     recorder = Recorder(run_id, store, on_record)
-    return await run_bounded(recorder.pending(jobs, retry_failed), recorder, concurrency)
+    fresh = await run_bounded(recorder.pending(jobs, retry_failed), recorder, concurrency)
+    return records_of(jobs, run_id, fresh, store)
 
 
 async def run_bounded(

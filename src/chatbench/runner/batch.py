@@ -27,11 +27,15 @@ from chatbench.storage import ResultStore
 
 Executor = ExecutorName
 """The executor names (``RunConfig.executor``)."""
+DEFAULT_CONCURRENCY: int = RunConfig.model_fields["concurrency"].default
+"""Conversations at once by default, in Python as in the CLI (``RunConfig.concurrency``)."""
+PYTHON_ADVICE = "pass another run_id= (None gives an id made from the settings) or store="
+"""How a Python caller avoids a run id the store holds with other settings."""
 
 __all__ = [
     "Executor", "Job", "OnRecord", "Plan", "Recorder", "RunPlan", "Variant", "execute",
-    "execute_job", "plan_conversations", "plan_jobs", "plan_run", "run", "run_conversations",
-    "run_jobs", "run_to_store",
+    "execute_job", "plan_conversations", "plan_jobs", "plan_run", "planned_conversations",
+    "records_of", "run", "run_conversations", "run_jobs", "run_to_store",
 ]
 
 
@@ -80,9 +84,9 @@ def run_conversations(
     judge: ModelLike | None = None,
     seed: int = 0,
     replicates: int = 1,
-    run_id: str = "run",
+    run_id: str | None = None,
     store: ResultStore | None = None,
-    concurrency: int = 1,
+    concurrency: int = DEFAULT_CONCURRENCY,
     on_record: OnRecord | None = None,
     executor: ExecutorName = "thread",
     processes: int | None = None,
@@ -105,10 +109,14 @@ def run_conversations(
         seed: Run seed; each conversation's seed is derived from (seed, question, variant,
             replicate), so reruns with local models reproduce the same transcripts.
         replicates: Conversations per question.
-        run_id: Name of the run in the store.
+        run_id: Name of the run in the store; None (the default) gives the id ``chatbench
+            run`` gives the same settings, ``run-<hash>`` of the run's identity (questions,
+            variant, models, seed, replicates), so other settings never meet a stored run.
         store: Where records are written as they finish.
-        concurrency: Conversations run at once (local models batch their calls); with
-            the process or Ray executor, in each worker process or task.
+        concurrency: Conversations run at once (local models batch their calls), 8 by
+            default as in the CLI; with the process or Ray executor, in each worker process
+            or task. A model object that keeps state between calls (a scripted fake) is
+            shared by the conversations running at once: pass 1 for it.
         on_record: Called with each new record (progress display).
         executor: ``"thread"`` (this process), ``"process"`` (worker processes: for fake
             and API models given as strings or picklable objects) or ``"ray"``.
@@ -117,7 +125,9 @@ def run_conversations(
             replacing their rows; False skips them like any stored conversation.
 
     Returns:
-        The records of the conversations run now (not those skipped), in finishing order.
+        Every conversation's record, in plan order (question by question, replicate by
+        replicate): those run now, and, on a rerun into the same store, those it held and
+        skipped. ``record.run_id`` is the run's id.
 
     Raises:
         ConfigError: Bad models, or ``run_id`` is stored in ``store`` with other settings.
@@ -128,11 +138,24 @@ def run_conversations(
         >>> records[0].stop_reason.value
         'accepted'
     """
-    jobs = plan_conversations(questions, spec, user=user, assistant=assistant, judge=judge,
-                              seed=seed, replicates=replicates, run_id=run_id, store=store)
-    return list(execute(jobs, run_id=run_id, store=store, concurrency=concurrency,
-                        executor=executor, processes=processes, on_record=on_record,
-                        retry_failed=retry_failed))
+    run_id, jobs = planned_conversations(questions, spec, user=user, assistant=assistant,
+                                         judge=judge, seed=seed, replicates=replicates,
+                                         run_id=run_id, store=store)
+    fresh = list(execute(jobs, run_id=run_id, store=store, concurrency=concurrency,
+                         executor=executor, processes=processes, on_record=on_record,
+                         retry_failed=retry_failed))
+    return records_of(jobs, run_id, fresh, store)
+
+
+def records_of(jobs: Sequence[Job], run_id: str, fresh: Iterable[ConversationRecord],
+               store: ResultStore | None) -> list[ConversationRecord]:
+    """The jobs' records in plan order: ``fresh`` ones (just run), else the store's."""
+    by_id = {record.id: record for record in fresh}
+    missing = [job for job in jobs if job.id(run_id) not in by_id]
+    if missing and store is not None:
+        wanted = {job.id(run_id) for job in missing}
+        by_id.update((r.id, r) for r in store.records(run_id) if r.id in wanted)
+    return [by_id[job.id(run_id)] for job in jobs if job.id(run_id) in by_id]
 
 
 def plan_conversations(
@@ -144,11 +167,11 @@ def plan_conversations(
     judge: ModelLike | None = None,
     seed: int = 0,
     replicates: int = 1,
-    run_id: str = "run",
+    run_id: str | None = None,
     store: ResultStore | None = None,
 ) -> list[Job]:
-    """The jobs ``run_conversations`` runs (and ``arun_conversations``), its models checked
-    and, with a ``store``, the run's identity claimed in it.
+    """The jobs ``run_conversations`` runs, its models checked and, with a ``store``, the
+    run's identity claimed in it (``planned_conversations`` without the run id).
 
     Returns:
         One job per question x replicate, each with its derived seed.
@@ -156,14 +179,42 @@ def plan_conversations(
     Raises:
         ConfigError: Bad models, or ``run_id`` is stored in ``store`` with other settings.
     """
+    return planned_conversations(questions, spec, user=user, assistant=assistant, judge=judge,
+                                 seed=seed, replicates=replicates, run_id=run_id,
+                                 store=store)[1]
+
+
+def planned_conversations(
+    questions: Sequence[Question],
+    spec: GraphSpec,
+    *,
+    user: object,
+    assistant: ModelLike,
+    judge: ModelLike | None = None,
+    seed: int = 0,
+    replicates: int = 1,
+    run_id: str | None = None,
+    store: ResultStore | None = None,
+) -> tuple[str, list[Job]]:
+    """The run id and the jobs of ``run_conversations`` (and ``arun_conversations``).
+
+    The run id is ``run_id``, or, for None, ``run-<hash>`` of the run's identity, as
+    ``chatbench run`` names a run with the same settings (``runner.build.run_id_for``).
+
+    Raises:
+        ConfigError: Bad models, or ``run_id`` is stored in ``store`` with other settings
+            (the message names the Python arguments to change).
+    """
     if isinstance(user, Models):
         recipe = Variant.build(spec, user).recipe
     else:
         recipe = Recipe.plan(spec, user, assistant, judge)
+    identity = run_identity([recipe.identity()], questions, seed, replicates)
+    run_id = run_id if run_id is not None else f"run-{identity.digest()[:10]}"
     if store is not None:
-        identity = run_identity([recipe.identity()], questions, seed, replicates)
-        warn_about(claim_run(store, run_id, identity, names={spec.name: recipe.names}))
-    return plan_jobs(questions, [recipe], replicates, seed)
+        warn_about(claim_run(store, run_id, identity, names={spec.name: recipe.names},
+                             advice=PYTHON_ADVICE))
+    return run_id, plan_jobs(questions, [recipe], replicates, seed)
 
 
 def run(

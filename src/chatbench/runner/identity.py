@@ -93,6 +93,11 @@ def parse_identity(
         ) from None
 
 
+CLI_ADVICE = ("give another run id (--run-id; none gives an id made from the settings) or "
+              "store (--out)")
+"""How a CLI user avoids a run id the store holds with other settings."""
+
+
 class RunIdentity(StoredIdentity):
     """What determines a run's results; stored with the run, compared on every restart."""
 
@@ -264,6 +269,7 @@ def claim_run(
     names: Mapping[str, Mapping[str, str]],
     kind: str | None = None,
     config: dict[str, Any] | None = None,
+    advice: str = CLI_ADVICE,
 ) -> list[str]:
     """Check that ``run_id`` in ``store`` is this run (or new), then record it.
 
@@ -279,6 +285,8 @@ def claim_run(
         kind: "run" or "ablate" to record the run for ``--resume`` (with ``config``); None
             records only its identity (a run started from Python with no config).
         config: The run's configuration as JSON data (with absolute paths).
+        advice: How the caller names another run or store, for the refusal (the CLI's
+            flags by default; the Python API names its arguments).
 
     Returns:
         Warnings to show (about a run from an older chatbench); empty otherwise.
@@ -294,11 +302,10 @@ def claim_run(
         if changes:
             raise ConfigError(
                 f"run {run_id!r} in {store.path} was made with other settings: "
-                f"{list_changes(changes)}. Its stored results would not match: give another run "
-                f"id (--run-id; none gives an id made from the settings) or store (--out)"
+                f"{list_changes(changes)}. Its stored results would not match: {advice}"
             )
     else:
-        notes = _check_older_run(store, run_id, identity, names)
+        notes = _check_older_run(store, run_id, identity, names, advice)
         store.write_run_identity(run_id, identity.to_json())
     if kind is not None:
         store.write_run(run_id, kind, config or {}, datetime.now(timezone.utc).isoformat())
@@ -307,7 +314,7 @@ def claim_run(
 
 def _check_older_run(
     store: ResultStore, run_id: str, identity: RunIdentity,
-    names: Mapping[str, Mapping[str, str]],
+    names: Mapping[str, Mapping[str, str]], advice: str = CLI_ADVICE,
 ) -> list[str]:
     """Compare a run stored without an identity with ``identity``, as far as its rows tell.
 
@@ -334,8 +341,7 @@ def _check_older_run(
     if problems:
         raise ConfigError(
             f"run {run_id!r} in {store.path} (stored by an older chatbench) was made with "
-            f"other settings: {list_changes(sorted(set(problems)))}. Give another run id "
-            f"(--run-id) or store (--out)"
+            f"other settings: {list_changes(sorted(set(problems)))}; {advice}"
         )
     return [f"run {run_id!r} was stored by an older chatbench, which kept no record of its "
             f"settings: its {len(rows)} stored question/variant pairs match these questions, "
