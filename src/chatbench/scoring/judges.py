@@ -16,7 +16,7 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from chatbench import prompts
 from chatbench.config import RoleSettings
@@ -46,33 +46,66 @@ class Judgement(BaseModel):
     """The judge's reply as written."""
 
 
-class _Reply(BaseModel):
-    score: int = Field(ge=1, le=5)
-    reason: str = ""
-
-
+SCALE = (1, 5)
+"""Every rubric's scale: whole numbers from 1 to 5."""
 _JSON_OBJECT = re.compile(r"\{.*?\}", re.S)
-_SCORE = re.compile(r"\bscore\b\W{0,4}([1-5])\b", re.I)
+_SCORE = re.compile(
+    r"\bscore\b\W{0,3}?(?P<sign>[-+\u2212])?(?P<value>\d+(?:[.,]\d+)?)"
+    r"(?P<scale>\s*(?:/|out\s+of)\s*(?P<top>[-+]?\d+(?:[.,]\d+)?))?(?P<after>[.,]\d)?",
+    re.I)
+"""``score`` then a number, with its sign, fraction and any ``/ N`` or ``out of N``: all
+caught, so that one off the scale is refused, not cut down to a digit that is on it."""
+
+
+def scale_score(value: object) -> int | None:
+    """``value`` when it is a whole number on the rubric's scale (``SCALE``), else None: no
+    boolean, no fraction (4.0 included), no text, nothing out of range."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if SCALE[0] <= value <= SCALE[1] else None
+
+
+def _text_score(text: str) -> int | None:
+    """The score of lines like ``Score: 4`` (or ``score 4/5``): every score the text gives
+    must be the same whole number on the scale, unsigned, with no other scale."""
+    scores = set()
+    for match in _SCORE.finditer(text):
+        value, top = match["value"], match["top"]
+        if match["sign"] or match["after"] or not value.isdigit():
+            return None
+        if top is not None and top != str(SCALE[1]):
+            return None
+        score = scale_score(int(value))
+        if score is None:
+            return None
+        scores.add(score)
+    return scores.pop() if len(scores) == 1 else None
 
 
 def parse_judgement(text: str) -> Judgement:
     """Read a judge reply: a JSON object ``{"score": 1-5, "reason": ...}``, or failing that
-    a line like ``Score: 4``. Anything else is a missing score.
+    lines like ``Score: 4``. A score is read only when it is exactly on the rubric's scale: a
+    JSON integer from 1 to 5 (not ``true``, ``4.0``, ``"4"``), or in text an unsigned whole
+    number from 1 to 5, optionally ``/5`` or ``out of 5``, the same wherever the text gives
+    one. Anything else (``-3``, ``3/10``, ``4.5``, ``7``, two different scores) is a
+    missing score, with the reply kept in ``raw``.
 
     Example:
         >>> parse_judgement('{"reason": "clear", "score": 4}').score
         4
-        >>> parse_judgement("I liked it").score is None
+        >>> parse_judgement("Score: 4.5").score is None
         True
     """
     for candidate in _JSON_OBJECT.findall(text):
         try:
-            reply = _Reply.model_validate(json.loads(candidate))
-        except (json.JSONDecodeError, ValidationError):
+            reply = json.loads(candidate)
+        except json.JSONDecodeError:
             continue
-        return Judgement(score=reply.score, reason=reply.reason, raw=text)
-    match = _SCORE.search(text)
-    return Judgement(score=int(match.group(1)) if match else None, raw=text)
+        if isinstance(reply, dict) and "score" in reply:
+            reason = reply.get("reason")
+            return Judgement(score=scale_score(reply["score"]),
+                             reason=reason if isinstance(reason, str) else "", raw=text)
+    return Judgement(score=_text_score(text), raw=text)
 
 
 def render_transcript(messages: Sequence[AnyMessage]) -> str:
