@@ -18,7 +18,7 @@ import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from chatbench import ConfigError, GraphSpec, ResultStore, StopReason, run_conversations
-from chatbench.config import AblationGrid, RunConfig
+from chatbench.config import AblationGrid, RoleSettings, RunConfig
 from chatbench.data.questions import Question
 from chatbench.graphs.builder import retry_policy
 from chatbench.runner.ablate import plan_grid, run_grid
@@ -421,3 +421,44 @@ def test_a_local_models_identity_includes_its_weights_dtype(monkeypatch):
     assert model_identity("hf:some/model") == "hf:some/model (dtype bfloat16)"
     assert model_identity("smollm2") == "smollm2 (dtype bfloat16)"
     assert model_identity("fake:echo") == "fake:echo"  # no weights
+
+
+def _racing(store: ResultStore) -> None:
+    """The store misses the first read, as when another process claims the run between this
+    claim's read and its write."""
+    real, calls = store.run_identity, []
+
+    def run_identity(key: str) -> str | None:
+        calls.append(key)
+        return None if len(calls) == 1 else real(key)
+
+    store.run_identity = run_identity  # type: ignore[method-assign]
+
+
+def test_two_concurrent_claims_of_one_run_id_cannot_both_proceed(tmp_store):
+    """The claim reads back what the store kept (its first write), runs and baselines alike."""
+    from chatbench.baselines.identity import baseline_identity, claim_baselines
+    from chatbench.runner.identity import claim_run, run_identity
+    from chatbench.runner.recipe import Recipe
+
+    questions = [Question(id="q1", stem="?", choices=("a", "b"), answer="A")]
+
+    def identity(assistant: str):
+        recipe = Recipe.plan(GraphSpec(), "fake:user", assistant)
+        return run_identity([recipe.identity()], questions, 0, 1), recipe.names
+
+    with ResultStore(tmp_store) as store:
+        first, names = identity("fake:echo")
+        claim_run(store, "r", first, names={"two_step": names})
+        second, names = identity("fake:say:B")
+        _racing(store)
+        with pytest.raises(ConfigError, match="assistant: fake:echo -> fake:say:B"):
+            claim_run(store, "r", second, names={"two_step": names})
+        def answers(assistant: str):
+            return baseline_identity(questions, ["letter_zero_shot"], assistant, None,
+                                     {"letter_zero_shot": RoleSettings()}, 0, 1)
+
+        claim_baselines(store, "b", answers("fake:echo"), "fake:echo")
+        _racing(store)
+        with pytest.raises(ConfigError, match="baseline run 'b'.*other settings"):
+            claim_baselines(store, "b", answers("fake:say:B"), "fake:say:B")

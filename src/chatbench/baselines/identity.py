@@ -34,7 +34,9 @@ from chatbench.runner.build import model_identity
 
 # The conversation runs' way of naming changes, shared so both read alike.
 from chatbench.runner.identity import (
+    CLI_ADVICE,
     StoredIdentity,
+    claim_identity,
     describe_change,
     describe_question_change,
     flat_differences,
@@ -173,23 +175,15 @@ def claim_baselines(
     Raises:
         ConfigError: The store holds ``run_id`` with other settings; the message says which.
     """
-    key = KEY_PREFIX + run_id
-    stored = store.run_identity(key)
-    notes: list[str] = []
-    if stored is None:
-        notes = _check_older_run(store, run_id, identity, assistant_name)
-        store.write_run_identity(key, identity.to_json())
-        stored = store.run_identity(key)  # another process may have claimed it just before
-    if stored is not None:
-        changes = baseline_differences(
-            parse_identity(BaselineIdentity, stored, f"baseline run {run_id!r}", store), identity)
-        if changes:
-            raise ConfigError(
-                f"baseline run {run_id!r} in {store.path} was made with other settings: "
-                f"{list_changes(changes)}. Its stored answers would not match: give another run "
-                f"id (--run-id; none gives an id made from the settings) or store (--out)"
-            )
-    return notes
+    return claim_identity(
+        store, KEY_PREFIX + run_id, identity,
+        read=lambda stored: parse_identity(BaselineIdentity, stored,
+                                           f"baseline run {run_id!r}", store),
+        changes=lambda old: baseline_differences(old, identity),
+        older=lambda: _check_older_run(store, run_id, identity, assistant_name),
+        refusal=lambda changes: (f"baseline run {run_id!r} in {store.path} was made with other "
+                                 f"settings: {list_changes(changes)}. Its stored answers would "
+                                 f"not match: {CLI_ADVICE}"))
 
 
 def _check_older_run(

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
@@ -294,21 +294,60 @@ def claim_run(
     Raises:
         ConfigError: The store holds ``run_id`` with other settings; the message says which.
     """
-    stored = store.run_identity(run_id)
-    notes: list[str] = []
-    if stored is not None:
-        old = parse_identity(RunIdentity, stored, f"run {run_id!r}", store)
-        changes = differences(old, identity)
-        if changes:
-            raise ConfigError(
-                f"run {run_id!r} in {store.path} was made with other settings: "
-                f"{list_changes(changes)}. Its stored results would not match: {advice}"
-            )
-    else:
-        notes = _check_older_run(store, run_id, identity, names, advice)
-        store.write_run_identity(run_id, identity.to_json())
+    notes = claim_identity(
+        store, run_id, identity,
+        read=lambda stored: parse_identity(RunIdentity, stored, f"run {run_id!r}", store),
+        changes=lambda old: differences(old, identity),
+        older=lambda: _check_older_run(store, run_id, identity, names, advice),
+        refusal=lambda changes: (f"run {run_id!r} in {store.path} was made with other "
+                                 f"settings: {list_changes(changes)}. Its stored results would "
+                                 f"not match: {advice}"))
     if kind is not None:
         store.write_run(run_id, kind, config or {}, datetime.now(timezone.utc).isoformat())
+    return notes
+
+
+def claim_identity(
+    store: ResultStore,
+    key: str,
+    identity: StoredIdentity,
+    *,
+    read: Callable[[str], Any],
+    changes: Callable[[Any], list[str]],
+    older: Callable[[], list[str]],
+    refusal: Callable[[list[str]], str],
+) -> list[str]:
+    """The one claim of a stored identity, for runs and baseline runs alike: a new key gets
+    ``identity`` (after ``older`` checked rows an older chatbench stored without one), then
+    the stored identity is read back and compared, so of two processes claiming one key at
+    once the second sees the first's identity (the store keeps the first write) and is
+    refused if it differs.
+
+    Args:
+        store: The store.
+        key: The key the identity is stored under.
+        identity: This run's identity.
+        read: Parses the stored JSON (raising ``ConfigError`` when it cannot).
+        changes: What differs between the stored identity and this one.
+        older: Checks a run stored without an identity; returns warnings.
+        refusal: The error message for the changes found.
+
+    Returns:
+        ``older``'s warnings (empty for a key that had an identity).
+
+    Raises:
+        ConfigError: The stored identity differs (``refusal``), or ``older`` refused.
+    """
+    stored = store.run_identity(key)
+    notes: list[str] = []
+    if stored is None:
+        notes = older()
+        store.write_run_identity(key, identity.to_json())
+        stored = store.run_identity(key)  # a claim that came first kept its identity
+    if stored is not None:
+        found = changes(read(stored))
+        if found:
+            raise ConfigError(refusal(found))
     return notes
 
 
