@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from langchain_core.language_models import BaseChatModel
 
+from chatbench.errors import ConfigError
 from chatbench.models.base import TextCompleter
 from chatbench.personas import Persona
 
@@ -34,3 +35,15 @@ class SimContext:
     """Per-conversation seed; local models derive each call's sampling seed from it."""
     call_timeout_s: float | None = None
     """Longest wait for one model call; a timeout is retried like any transient failure."""
+
+    def __post_init__(self) -> None:
+        for role in ("assistant", "user", "judge"):
+            model = getattr(self, role)
+            if isinstance(model, str):
+                raise ConfigError(
+                    f"SimContext argument {role!r}: takes a model object, not the string "
+                    f"{model!r}; build one with chatbench.get_chat_model({model!r})")
+        if isinstance(self.persona, str):
+            raise ConfigError(f"SimContext argument 'persona': takes a Persona, not the string "
+                              f"{self.persona!r}; load one with "
+                              f"chatbench.load_persona({self.persona!r})")

@@ -11,6 +11,7 @@ from langgraph.graph.message import add_messages
 from typing_extensions import TypedDict
 
 from chatbench.data.questions import Question
+from chatbench.errors import ConfigError
 from chatbench.scoring.judges import Judgement
 
 # Graph node names. Routers and tests refer to these, never to string literals.
@@ -100,7 +101,13 @@ def initial_state(question: Question, persona: str | None = None) -> Conversatio
 
     Returns:
         A state with an empty transcript.
+
+    Raises:
+        ConfigError: ``question`` is not a ``Question``.
     """
+    if not isinstance(question, Question):
+        raise ConfigError(f"initial_state argument 'question': expected a chatbench Question "
+                          f"(e.g. from load_questions), got {type(question).__name__}")
     return ConversationState(
         question=question,
         persona=persona,

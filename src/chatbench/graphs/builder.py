@@ -12,13 +12,18 @@ With ``ask_user_satisfaction`` a ``user_feedback`` node follows the judge.
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.runtime import Runtime
 from langgraph.types import Checkpointer, RetryPolicy
 
-from chatbench.config import GraphSpec
+from chatbench.config import GraphSpec, load_graph_spec
 from chatbench.context import SimContext
-from chatbench.errors import ChatBenchError
+from chatbench.data.questions import Question
+from chatbench.errors import ChatBenchError, ConfigError
 from chatbench.graphs.checkpoint import with_state_types
 from chatbench.nodes import (
     make_assistant_node,
@@ -31,6 +36,7 @@ from chatbench.nodes import (
     route_after_user,
     untraced,
 )
+from chatbench.nodes._common import Node
 from chatbench.state import (
     ASSISTANT,
     FORCE_ANSWER,
@@ -65,8 +71,45 @@ DEFAULT_RETRY = retry_policy()
 """Three tries with exponential backoff and jitter on every model-calling node."""
 
 
+def checked_input(node: Node) -> Node:
+    """``node``, refusing to run without what every node reads: a ``SimContext`` (the
+    ``context=`` of ``invoke``/``stream``) and a state with a ``Question`` (from
+    ``initial_state``), with a ``ConfigError`` saying which is missing, not a ``KeyError`` or
+    ``AttributeError`` from inside."""
+
+    def run(state: ConversationState, runtime: Runtime[SimContext]) -> dict[str, Any]:
+        if not isinstance(runtime.context, SimContext):
+            got = type(runtime.context).__name__
+            raise ConfigError(f"the conversation graph needs its context: invoke it with "
+                              f"context=SimContext(assistant=..., user=...), not {got}")
+        if not isinstance(state.get("question"), Question):
+            raise ConfigError("the conversation graph's input has no question: invoke it with "
+                              "initial_state(question), a chatbench Question")
+        return node(state, runtime)
+
+    run.__name__ = getattr(node, "__name__", "node")
+    return run
+
+
+def graph_spec(spec: GraphSpec | str | os.PathLike[str] | None) -> GraphSpec:
+    """``spec`` as a ``GraphSpec``: None gives ``GraphSpec()``, a preset name or YAML path is
+    loaded.
+
+    Raises:
+        ConfigError: It is none of these, or names no preset or file.
+    """
+    if spec is None:
+        return GraphSpec()
+    if isinstance(spec, GraphSpec):
+        return spec
+    if isinstance(spec, (str, os.PathLike)):
+        return load_graph_spec(spec)
+    raise ConfigError(f"argument 'spec': expected a GraphSpec, a preset name or a YAML path, "
+                      f"got {type(spec).__name__}")
+
+
 def build_state_graph(
-    spec: GraphSpec, retry: RetryPolicy | None = DEFAULT_RETRY
+    spec: GraphSpec | str, retry: RetryPolicy | None = DEFAULT_RETRY
 ) -> StateGraph[ConversationState, SimContext]:
     """The uncompiled graph of one variant, for users who add nodes of their own.
 
@@ -79,14 +122,15 @@ def build_state_graph(
         compile it with a checkpointer, give the saver ``serde=checkpoint_serde()`` (with
         the types of any fields you add), or LangGraph warns as it loads the state's types.
     """
+    spec = graph_spec(spec)
     graph = StateGraph(ConversationState, context_schema=SimContext)
     user_entry = USER_COT if spec.user_cot else USER
-    graph.add_node(USER, make_user_node(spec), retry_policy=retry)
-    graph.add_node(ASSISTANT, make_assistant_node(spec), retry_policy=retry)
-    graph.add_node(FORCE_ANSWER, make_force_answer_node(spec), retry_policy=retry)
-    graph.add_node(JUDGE, make_judge_node(spec), retry_policy=retry)
+    graph.add_node(USER, checked_input(make_user_node(spec)), retry_policy=retry)
+    graph.add_node(ASSISTANT, checked_input(make_assistant_node(spec)), retry_policy=retry)
+    graph.add_node(FORCE_ANSWER, checked_input(make_force_answer_node(spec)), retry_policy=retry)
+    graph.add_node(JUDGE, checked_input(make_judge_node(spec)), retry_policy=retry)
     if spec.user_cot:
-        graph.add_node(USER_COT, make_user_cot_node(spec), retry_policy=retry)
+        graph.add_node(USER_COT, checked_input(make_user_cot_node(spec)), retry_policy=retry)
         graph.add_edge(USER_COT, USER)
     graph.add_edge(START, user_entry)
     graph.add_conditional_edges(USER, untraced(route_after_user), [JUDGE, ASSISTANT])
@@ -95,7 +139,8 @@ def build_state_graph(
     )
     graph.add_edge(FORCE_ANSWER, JUDGE)
     if spec.ask_user_satisfaction:
-        graph.add_node(USER_FEEDBACK, make_user_feedback_node(spec), retry_policy=retry)
+        graph.add_node(USER_FEEDBACK, checked_input(make_user_feedback_node(spec)),
+                       retry_policy=retry)
         graph.add_edge(JUDGE, USER_FEEDBACK)
         graph.add_edge(USER_FEEDBACK, END)
     else:
@@ -104,14 +149,15 @@ def build_state_graph(
 
 
 def build_graph(
-    spec: GraphSpec | None = None,
+    spec: GraphSpec | str | None = None,
     retry: RetryPolicy | None = DEFAULT_RETRY,
     checkpointer: Checkpointer = None,
 ) -> CompiledStateGraph[ConversationState, SimContext]:
     """The compiled conversation graph of one variant.
 
     Args:
-        spec: The variant; defaults to ``GraphSpec()`` (two-step, 10 turns, no persona).
+        spec: The variant; defaults to ``GraphSpec()`` (two-step, 10 turns, no persona). A
+            preset name (``"quick"``) or a YAML path is loaded (``load_graph_spec``).
         retry: Retry policy of the model-calling nodes; None disables retries.
         checkpointer: A LangGraph checkpointer (``InMemorySaver()``, a SQLite or Postgres
             saver), so a conversation run with a ``thread_id`` can be inspected and resumed
@@ -127,7 +173,7 @@ def build_graph(
         >>> "user_cot" in graph.get_graph().nodes
         True
     """
-    spec = spec or GraphSpec()
+    spec = graph_spec(spec)
     # A conversation is up to 4 steps per user turn (cot, user, assistant, routing slack).
     return (
         build_state_graph(spec, retry)

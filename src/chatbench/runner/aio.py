@@ -14,7 +14,12 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from chatbench.config import GraphSpec
 from chatbench.data.questions import Question
 from chatbench.records import ConversationRecord
-from chatbench.runner.batch import DEFAULT_CONCURRENCY, planned_conversations, records_of
+from chatbench.runner.batch import (
+    DEFAULT_CONCURRENCY,
+    checked_arguments,
+    planned_conversations,
+    records_of,
+)
 from chatbench.runner.build import ModelLike
 from chatbench.runner.pipeline import Job, OnRecord, Recorder
 from chatbench.runner.stream import STREAM_MODES, Conversation, NodeUpdate, conversation_job
@@ -154,6 +159,7 @@ async def arun_conversations(
         >>> records = asyncio.run(arun_conversations(load_questions(limit=2), GraphSpec(),
         ...     user="fake:user", assistant="fake:echo", concurrency=2))  # doctest: +SKIP
     """
+    checked_arguments(concurrency=concurrency, retry_failed=retry_failed)
     run_id, jobs = planned_conversations(questions, spec, user=user, assistant=assistant,
                                          judge=judge, seed=seed, replicates=replicates,
                                          run_id=run_id, store=store)

@@ -3,11 +3,17 @@ models in hand), and the names older code imports from here."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Annotated, Any
+
+from pydantic import TypeAdapter, ValidationError
 
 from chatbench.config import GraphSpec, RunConfig
-from chatbench.data.questions import Question, load_questions  # noqa: F401  (doctest)
+from chatbench.data.questions import Question, load_questions
+from chatbench.data.rows import validated_row
+from chatbench.errors import ConfigError
+from chatbench.graphs.builder import graph_spec
 from chatbench.records import ConversationRecord
 from chatbench.runner.build import ModelLike, Models
 from chatbench.runner.executors import ExecutorName, make_executor
@@ -76,8 +82,8 @@ def execute(
 
 
 def run_conversations(
-    questions: Sequence[Question],
-    spec: GraphSpec,
+    questions: Sequence[Question] | str | os.PathLike[str],
+    spec: GraphSpec | str,
     *,
     user: object,
     assistant: ModelLike,
@@ -100,8 +106,9 @@ def run_conversations(
     a ``run_id`` the store holds for other questions, spec, persona or models is refused.
 
     Args:
-        questions: The questions.
-        spec: The variant.
+        questions: The questions: ``Question`` objects, dicts of their fields, or a
+            questions file's path (``load_questions``).
+        spec: The variant: a ``GraphSpec``, a preset name (``"quick"``) or a YAML path.
         user: The simulator's model: a chat model or a model string (None for scripted), or
             all roles' models already resolved (``Models``).
         assistant: The assistant: a chat model or a model string.
@@ -130,7 +137,9 @@ def run_conversations(
         skipped. ``record.run_id`` is the run's id.
 
     Raises:
-        ConfigError: Bad models, or ``run_id`` is stored in ``store`` with other settings.
+        ConfigError: An argument of the wrong type or out of range (``RunConfig``'s rules,
+            named by argument), bad models, or ``run_id`` is stored in ``store`` with other
+            settings.
 
     Example:
         >>> records = run_conversations(load_questions(limit=1), GraphSpec(),
@@ -138,6 +147,8 @@ def run_conversations(
         >>> records[0].stop_reason.value
         'accepted'
     """
+    checked_arguments(concurrency=concurrency, executor=executor, processes=processes,
+                      retry_failed=retry_failed)
     run_id, jobs = planned_conversations(questions, spec, user=user, assistant=assistant,
                                          judge=judge, seed=seed, replicates=replicates,
                                          run_id=run_id, store=store)
@@ -184,9 +195,50 @@ def plan_conversations(
                                  store=store)[1]
 
 
+def checked_arguments(**values: object) -> None:
+    """Check Python arguments by the rules of the ``RunConfig`` fields of the same names
+    (``seed``, ``replicates``, ``concurrency``, ...): the CLI's rules, at the door.
+
+    Raises:
+        ConfigError: A value breaks its field's rule; the message names the argument.
+    """
+    for name, value in values.items():
+        field = RunConfig.model_fields[name]
+        try:
+            TypeAdapter(Annotated[field.annotation, field]).validate_python(value)
+        except ValidationError as exc:
+            raise ConfigError(f"argument {name!r}: {exc.errors()[0]['msg'].lower()}, got "
+                              f"{value!r}") from None
+
+
+def question_list(questions: object) -> list[Question]:
+    """The questions of a Python call: ``Question`` objects, dicts of their fields, or a
+    questions file's path (``load_questions``).
+
+    Raises:
+        ConfigError: Anything else, or an item that is no valid question (named by index).
+    """
+    if isinstance(questions, (str, os.PathLike)):
+        return load_questions(questions)
+    if isinstance(questions, (bytes, Mapping)) or not isinstance(questions, Iterable):
+        raise ConfigError(f"argument 'questions': expected Question objects or a questions "
+                          f"file's path, got {type(questions).__name__}")
+    out = []
+    for index, item in enumerate(questions):
+        if isinstance(item, Question):
+            out.append(item)
+        elif isinstance(item, Mapping):
+            out.append(validated_row(Question, f"argument 'questions', item {index}",
+                                     dict(item)))
+        else:
+            raise ConfigError(f"argument 'questions', item {index}: expected a Question, got "
+                              f"{type(item).__name__}")
+    return out
+
+
 def planned_conversations(
-    questions: Sequence[Question],
-    spec: GraphSpec,
+    questions: Sequence[Question] | str | os.PathLike[str],
+    spec: GraphSpec | str,
     *,
     user: object,
     assistant: ModelLike,
@@ -205,6 +257,14 @@ def planned_conversations(
         ConfigError: Bad models, or ``run_id`` is stored in ``store`` with other settings
             (the message names the Python arguments to change).
     """
+    checked_arguments(seed=seed, replicates=replicates)
+    if run_id is not None and (not isinstance(run_id, str) or not run_id.strip()):
+        raise ConfigError(f"argument 'run_id': expected a non-empty text or None, got "
+                          f"{run_id!r}")
+    if store is not None and not isinstance(store, ResultStore):
+        raise ConfigError(f"argument 'store': expected an open ResultStore (with "
+                          f"ResultStore(path) as store: ...), got {type(store).__name__}")
+    questions, spec = question_list(questions), graph_spec(spec)
     if isinstance(user, Models):
         recipe = Variant.build(spec, user).recipe
     else:
