@@ -310,3 +310,92 @@ def test_accepts_lists_and_tuples() -> None:
     """``choices`` may be any sequence."""
     assert extract_choice("Answer: B", ["x", "y"]) == "B"
     assert extract_choice("Answer: B", ("x", "y")) == "B"
+
+
+# --------------------------------------------------------------------------------------------
+# Held out: "Option C" phrasings (issue item 7), read by no rule above when they were written
+# --------------------------------------------------------------------------------------------
+
+HELD_OUT = [
+    # Positives: a named option with assurance, a pick, a label or a stronger verb.
+    ("Option C, clearly.", NUMS, "C"),
+    ("Option C, definitely.", NUMS, "C"),
+    ("option c for sure", NUMS, "C"),
+    ("Option C, no doubt.", NUMS, "C"),
+    ("Option C without a doubt!", NUMS, "C"),
+    ("Option (C), of course.", NUMS, "C"),
+    ("Choice C, obviously.", NUMS, "C"),
+    ("Option C, I think.", NUMS, "C"),
+    ("Option C please", NUMS, "C"),
+    ("Option C, definitely, thanks!", NUMS, "C"),
+    ("Option C all the way.", NUMS, "C"),
+    ("Clearly option C.", NUMS, "C"),
+    ("Absolutely, (B).", NUMS, "B"),
+    ("C, definitely.", NUMS, "C"),
+    ("A, for sure.", NUMS, "A"),
+    ("Option: C", NUMS, "C"),
+    ("Choice: b", NUMS, "B"),
+    ("I'll take option C.", NUMS, "C"),
+    ("I'd take (b).", NUMS, "B"),
+    ("Option C is my pick.", NUMS, "C"),
+    ("B is my final choice.", NUMS, "B"),
+    ("Option C is the best answer.", NUMS, "C"),
+    ("Option C makes the most sense.", NUMS, "C"),
+    # Positives that the rules above already read; kept here as the issue's examples.
+    ("Option C", NUMS, "C"),
+    ("option (C)", NUMS, "C"),
+    ("Choice C", NUMS, "C"),
+    ("Answer C", NUMS, "C"),
+    ("the answer is option C", NUMS, "C"),
+    ("I'd pick option C", NUMS, "C"),
+    ("(C) is correct", NUMS, "C"),
+]
+
+HELD_OUT_NON_ANSWERS = [
+    ("Option C is wrong", NUMS),
+    ("options C and D", NUMS),
+    ("not option C", NUMS),
+    ("Option C or D?", NUMS),
+    ("Option C, clearly wrong.", NUMS),
+    ("Option C, definitely not.", NUMS),
+    ("Option C for sure is wrong.", NUMS),
+    ("Option C, clearly, or D.", NUMS),
+    ("Option C, then D.", NUMS),
+    ("Option C, certainly?", NUMS),
+    ("Not option C, clearly.", NUMS),
+    ("Option C, clearly. Option D, definitely.", NUMS),
+    ("Option C, maybe.", NUMS),
+    ("Option Cats, clearly.", NUMS),
+    ("Cats, definitely.", NUMS),
+    ("Clearly, A is wrong.", NUMS),
+    ("A definitely.", NUMS),
+    ("I thank you.", NUMS),
+    ("Options: A, B, C", NUMS),
+    ("Option C is not my pick", NUMS),
+    ("A or B is my pick", NUMS),
+    ("Take B for example.", NUMS),
+    ("I'll take a look.", NUMS),
+    ("Option C makes the most sense, right?", NUMS),
+]
+
+
+@pytest.mark.parametrize(("text", "choices", "expected"), HELD_OUT)
+def test_held_out_option_phrasings(text: str, choices: tuple[str, ...], expected: str) -> None:
+    """"Option C" and its kin commit, with or without a trailing end token."""
+    assert extract_choice(text, choices) == expected
+    assert extract_choice(text + " [END]", choices) == expected
+
+
+@pytest.mark.parametrize(("text", "choices"), HELD_OUT_NON_ANSWERS)
+def test_held_out_option_non_answers(text: str, choices: tuple[str, ...]) -> None:
+    """Ruled out, listed, negated, asked or extended "Option C" phrasings commit to nothing,
+    and a final "Answer: C" line still decides."""
+    assert extract_choice(text, choices) is None
+    assert extract_choice(f"{text}\nAnswer: C", choices) == "C"
+
+
+@pytest.mark.parametrize("text", ["I'll go with options C and D", "I choose letters",
+                                  "The answer is options C and D"])
+def test_plural_option_words_name_no_letter(text: str) -> None:
+    """"options" is no "option S", even with 26 options."""
+    assert extract_choice(text, _options(26)) is None

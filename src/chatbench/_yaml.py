@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+import typing
+from collections.abc import Iterable, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import TypeVar
@@ -33,6 +36,39 @@ def shorten(text: str, limit: int = MAX_ECHO_CHARS) -> str:
     if len(text) <= limit:
         return text
     return f"{text[:limit]}... ({len(text) - limit} more characters)"
+
+
+def close_names(word: str, known: Iterable[str], *, limit: int = 3) -> list[str]:
+    """The names in ``known`` closest to ``word``, closest first (``difflib``, ignoring case);
+    none for a word longer than ``MAX_ECHO_CHARS``."""
+    if not word or len(word) > MAX_ECHO_CHARS:
+        return []
+    by_lower: dict[str, str] = {}
+    for name in known:
+        by_lower.setdefault(name.lower(), name)
+    close = difflib.get_close_matches(word.lower(), list(by_lower), n=limit, cutoff=0.6)
+    return [by_lower[name] for name in close]
+
+
+def suggestion(names: Sequence[str]) -> str:
+    """``"did you mean 'a', 'b' or 'c'?"``, or ``""`` for no names."""
+    shown = [repr(name) for name in names]
+    if not shown:
+        return ""
+    listed = ", ".join(shown[:-1]) + " or " + shown[-1] if len(shown) > 1 else shown[0]
+    return f"did you mean {listed}?"
+
+
+def did_you_mean(word: str, known: Iterable[str]) -> str:
+    """``suggestion`` of the names in ``known`` closest to ``word``: ``""`` when none is close.
+
+    Example:
+        >>> did_you_mean("smolm2", ["smollm2", "openai", "hf"])
+        "did you mean 'smollm2'?"
+        >>> did_you_mean("zzz", ["smollm2"])
+        ''
+    """
+    return suggestion(close_names(word, known))
 
 
 class _PresetLoader(yaml.SafeLoader):
@@ -117,9 +153,11 @@ def resolve_preset(kind: str, name_or_path: str | Path) -> Path:
         return candidate
     shipped = preset_dir(kind) / f"{name_or_path}.yaml"
     if not _exists(shipped) or not shipped.is_file():
-        known = ", ".join(preset_names(kind)) or "none"
+        names = preset_names(kind)
+        hint = did_you_mean(str(name_or_path), names)
         raise ConfigError(
-            f"unknown {_singular(kind)} {shorten(str(name_or_path))!r}; shipped: {known}")
+            f"unknown {_singular(kind)} {shorten(str(name_or_path))!r}; "
+            f"{hint + ' ' if hint else ''}shipped: {', '.join(names) or 'none'}")
     return shipped
 
 
@@ -131,14 +169,39 @@ def _exists(path: Path) -> bool:
         return False
 
 
-def format_validation_error(source: str, error: ValidationError) -> str:
-    """One line per problem, each naming the field, prefixed by the source (a file name)."""
+def _field_names(model: type[BaseModel], path: Sequence[int | str]) -> list[str]:
+    """The field names of the model found at ``path`` inside ``model`` (through fields whose
+    type is a model, or an optional one); empty where the path leads elsewhere."""
+    for part in path:
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        if field is None:
+            return []
+        nested = [arg for arg in (field.annotation, *typing.get_args(field.annotation))
+                  if isinstance(arg, type) and issubclass(arg, BaseModel)]
+        if not nested:
+            return []
+        model = nested[0]
+    return list(model.model_fields)
+
+
+def format_validation_error(
+    source: str, error: ValidationError, model: type[BaseModel] | None = None
+) -> str:
+    """One line per problem, each naming the field, prefixed by the source (a file name).
+
+    Given the ``model`` that was validated, an unknown key also gets the closest field names
+    ("did you mean 'max_turns'?").
+    """
     problems = error.errors()
     source = shorten(source)
     lines = []
     for problem in problems[:MAX_PROBLEMS]:
         field = ".".join(str(part) for part in problem["loc"]) or "(top level)"
         message = shorten(problem["msg"].removeprefix("Value error, "), MAX_MESSAGE_CHARS)
+        loc = problem["loc"]
+        if model is not None and problem["type"] == "extra_forbidden" and loc:
+            hint = did_you_mean(str(loc[-1]), _field_names(model, loc[:-1]))
+            message = f"{message}; {hint}" if hint else message
         lines.append(f"{source}: field '{shorten(field, 80)}': {message}")
     if len(problems) > MAX_PROBLEMS:
         lines.append(f"{source}: and {len(problems) - MAX_PROBLEMS} more problems")
@@ -186,4 +249,4 @@ def load_yaml_model(model: type[ModelT], kind: str, name_or_path: str | Path) ->
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(str(path), exc)) from None
+        raise ConfigError(format_validation_error(str(path), exc, model)) from None

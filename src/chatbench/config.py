@@ -17,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from chatbench._yaml import load_yaml_model, preset_names, shorten
+from chatbench._yaml import did_you_mean, load_yaml_model, preset_names, shorten
 
 Role = Literal["user", "assistant", "judge"]
 ROLES: tuple[Role, ...] = ("user", "assistant", "judge")
@@ -253,9 +253,10 @@ class AblationGrid(BaseModel):
         allowed = (set(GraphSpec.model_fields) - {"name", "description"}) | set(MODEL_FACTORS)
         for factor, values in factors.items():
             if factor not in allowed:
+                hint = did_you_mean(str(factor), allowed)
                 raise ValueError(
-                    f"unknown factor {shorten(repr(factor), 60)}; factors are GraphSpec fields "
-                    f"or models: {', '.join(sorted(allowed))}"
+                    f"unknown factor {shorten(repr(factor), 60)}; {hint + ' ' if hint else ''}"
+                    f"factors are GraphSpec fields or models: {', '.join(sorted(allowed))}"
                 )
             if not values:
                 raise ValueError(f"factor {factor!r} has no values")

@@ -26,6 +26,19 @@ A model string ``app:package.module:attribute`` names an app by import path (an 
 or a function with no required argument that returns one), so grids can compare apps and
 worker processes rebuild them. A module that is not importable is looked for in the current
 directory too, as ``uvicorn module:app`` does.
+
+Apps per conversation: a factory (a class, or a function with no required argument) named
+by an ``app:`` string is called once per conversation, so an app with state of its own (a
+scripted or recorded model, a memory, a counter) never serves two conversations:
+``ConversationModels`` gives each conversation's ``SimContext`` a model made by a new call
+(``chatbench.runner.recipe.Variant.context``); the app made when the variant is built, which
+checks the factory, serves the first conversation. A factory that returns a chat model is
+made again the same way, and stays a chat model (the role's settings and seed apply). An
+app object, given as an object or named by an ``app:`` string that is not a factory, is one
+object that every conversation of the process calls, concurrently too: it must be safe to
+share (a stateless chain or function; a graph with a checkpointer, whose memory is kept per
+thread, one thread per conversation). To give each conversation state of its own, name a
+factory.
 """
 
 from __future__ import annotations
@@ -352,16 +365,29 @@ def load_app(target: str) -> Any:
         ConfigError: As ``find_app``, a factory that fails, or something that is no app.
     """
     found = find_app(target)
-    if is_factory(found):
-        try:
-            found = found()
-        except ChatBenchError:
-            raise
-        except Exception as exc:  # the user's factory: any failure is a bad app string
-            raise ConfigError(f"app model {APP_PROVIDER}:{target}: its factory raised "
-                              f"{type(exc).__name__}: {exc}") from None
+    return make_app(found, f"{APP_PROVIDER}:{target.strip()}") if is_factory(found) else (
+        _checked_app(found, f"{APP_PROVIDER}:{target.strip()}"))
+
+
+def make_app(factory: Callable[[], Any], name: str) -> Any:
+    """Call an app's ``factory``; ``name`` (its ``app:`` string) names it in errors.
+
+    Raises:
+        ConfigError: The factory raised, or made something that is no app.
+    """
+    try:
+        made = factory()
+    except ChatBenchError:
+        raise
+    except Exception as exc:  # the user's factory: any failure is a bad app string
+        raise ConfigError(f"app model {name}: its factory raised "
+                          f"{type(exc).__name__}: {exc}") from None
+    return _checked_app(made, name)
+
+
+def _checked_app(found: Any, name: str) -> Any:
     if not is_app(found):
-        raise ConfigError(f"app model {APP_PROVIDER}:{target} is a {type(found).__name__}, "
+        raise ConfigError(f"app model {name} is a {type(found).__name__}, "
                           "not an app (a Runnable, a compiled graph, a function of the "
                           "messages, or a function with no argument that returns one)")
     return found
@@ -382,9 +408,68 @@ def check_app_string(spec: str) -> None:
 
 @register_provider(APP_PROVIDER)
 def app_chat_model(target: str) -> BaseChatModel:
-    """The app named by ``app:<target>`` (``package.module:attribute``) as a chat model.
+    """The app named by ``app:<target>`` (``package.module:attribute``) as a chat model (a
+    factory's is made again for each conversation: ``ConversationModels``).
 
     Raises:
         ConfigError: As ``load_app``.
     """
     return as_chat_model(load_app(target), name=f"{APP_PROVIDER}:{target.strip()}")
+
+
+class ConversationModels:
+    """Each conversation's model of a role whose ``app:`` string names a factory: the
+    factory is called again for each conversation (the model built with the variant, which
+    checked the factory, serves the first), so no two conversations share an app's state.
+
+    Example:
+        >>> make = ConversationModels(lambda: (lambda messages: "hi"), "app:x:y",
+        ...                           first=as_chat_model(len))
+        >>> first, second = make(), make()
+        >>> first.app is len, second.app is len, second.invoke("hey").content
+        (True, False, 'hi')
+    """
+
+    def __init__(self, factory: Callable[[], Any], name: str, first: BaseChatModel) -> None:
+        self.factory = factory
+        """The factory the ``app:`` string names."""
+        self.name = name
+        """The ``app:`` string: the name of each model made."""
+        self._unused = [first]
+
+    def __call__(self) -> BaseChatModel:
+        """A new model for one conversation. A factory that fails here fails that
+        conversation (its first call to the model raises the ``ConfigError``: an error
+        record), not the run."""
+        try:
+            return self._unused.pop()  # atomic: one conversation only gets it
+        except IndexError:
+            pass
+        try:
+            return as_chat_model(make_app(self.factory, self.name), name=self.name)
+        except ConfigError as exc:
+            return AppChatModel(app=_failing(exc), app_name=self.name)
+
+
+def conversation_models(model: object, built: BaseChatModel) -> ConversationModels | None:
+    """A role's per-conversation models when ``model`` (as given: a model string or an
+    object) is an ``app:`` string naming a factory, ``built`` what it built; None for any
+    other model, which every conversation shares.
+
+    Raises:
+        ConfigError: As ``find_app``.
+    """
+    if not (isinstance(model, str) and is_app_string(model)):
+        return None
+    name = model.strip()
+    found = find_app(name.removeprefix(f"{APP_PROVIDER}:"))
+    return ConversationModels(found, name, built) if is_factory(found) else None
+
+
+def _failing(error: ConfigError) -> Callable[[list[BaseMessage]], Any]:
+    """An app that raises ``error``: a conversation whose factory call failed."""
+
+    def failed(messages: list[BaseMessage]) -> Any:
+        raise error
+
+    return failed

@@ -9,6 +9,8 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph.constants import TAG_NOSTREAM
 
 from chatbench._concurrency import CallTimedOut, call_with_timeout
 from chatbench.config import RoleSettings
@@ -22,6 +24,13 @@ SEED_FIELDS = ("seed", "random_seed")
 """Fields through which LangChain providers take a sampling seed: ``seed`` (OpenAI and
 OpenAI-compatible servers such as llama.cpp's ``llama-server`` or vLLM, Ollama,
 Hugging Face endpoints...), ``random_seed`` (Mistral)."""
+
+
+NOT_STREAMED: RunnableConfig = {"tags": [TAG_NOSTREAM]}
+"""The config of every model call: LangGraph's ``stream_mode="messages"`` leaves out the
+calls (the simulator's role-flipped view, the assistant's raw reply, the judge's verdict) and
+streams only what the nodes write to the transcript, each turn once, the simulated user's as
+a ``HumanMessage``. Tracers still see the calls, tagged ``nostream``."""
 
 
 class ModelCallTimeout(TimeoutError):
@@ -39,9 +48,9 @@ def _invoke(
     does not keep the process alive. A sync call cannot be cancelled, so a timed-out call
     finishes in the background and its reply is dropped."""
     if timeout_s is None:
-        return model.invoke(messages, **kwargs)
+        return model.invoke(messages, NOT_STREAMED, **kwargs)
     context = contextvars.copy_context()  # keep LangChain's callbacks and tracing config
-    call = functools.partial(context.run, model.invoke, messages, **kwargs)
+    call = functools.partial(context.run, model.invoke, messages, NOT_STREAMED, **kwargs)
     try:
         return call_with_timeout(call, timeout_s)
     except CallTimedOut:

@@ -7,7 +7,11 @@
 - ``gguf:<file>``: a GGUF model on llama.cpp, in this process;
 - ``hf:<folder or hub id>``: a local transformers model;
 - ``fake:<name>``: deterministic fakes for dry runs (``fake:echo``, ``fake:say:TEXT``, ...);
-- anything else, ``openai:gpt-4o`` say, goes to LangChain's ``init_chat_model``.
+- anything else, ``openai:gpt-4o`` say, goes to LangChain's ``init_chat_model``, and so does
+  a bare model name whose provider it infers (``gpt-4o``, ``claude-...``, ``gemini-...``,
+  ``mistral-...``: ``inferred_provider``).
+
+An unknown name is refused with the closest known ones: ``smolm2`` -> "did you mean 'smollm2'?".
 """
 
 from __future__ import annotations
@@ -18,12 +22,15 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
+from chatbench._yaml import close_names, shorten, suggestion
 from chatbench.errors import ConfigError, MissingDependencyError
 from chatbench.models.base import TextCompleter
 from chatbench.models.hf_langchain import adapt_hf_langchain, is_hf_langchain, served_lm
 
 ChatFactory = Callable[[str], BaseChatModel]
 _PROVIDERS: dict[str, ChatFactory] = {}
+LOCAL_MODEL_NAMES = ("smollm2",)
+"""Bare names chatbench itself serves (no ``provider:`` prefix)."""
 
 
 def register_provider(name: str) -> Callable[[ChatFactory], ChatFactory]:
@@ -53,6 +60,29 @@ def known_providers() -> list[str]:
     """Every provider prefix a model string may start with."""
     _register_builtin()
     return sorted({"smollm2", *_PROVIDERS, *langchain_providers()})
+
+
+def inferred_provider(name: str) -> str | None:
+    """The provider LangChain's ``init_chat_model`` infers from a bare model name, or None:
+    ``gpt-4o`` -> ``openai``, ``claude-...`` -> ``anthropic``, ``gemini-...``,
+    ``mistral-...``, ``deepseek-...``, ``grok-...``... (its ``_attempt_infer_model_provider``).
+    A name with a colon is a ``provider:model`` string, never inferred.
+
+    Example:
+        >>> inferred_provider("gpt-4o"), inferred_provider("smolm2")
+        ('openai', None)
+    """
+    name = name.strip()
+    if not name or ":" in name or name in LOCAL_MODEL_NAMES:
+        return None
+    from langchain.chat_models import base
+
+    infer = getattr(base, "_attempt_infer_model_provider", None)
+    try:
+        provider = infer(name) if callable(infer) else None
+    except Exception:  # a private helper of LangChain's: any failure means "cannot infer"
+        return None
+    return provider if isinstance(provider, str) and provider else None
 
 
 def _split(spec: str) -> tuple[str, str]:
@@ -88,11 +118,30 @@ def get_chat_model(spec: str | BaseChatModel | object) -> BaseChatModel:
     if provider in _PROVIDERS:
         return _PROVIDERS[provider](rest)
     if provider in langchain_providers() and rest:
-        return _init_langchain(spec)
-    raise ConfigError(
-        f"unknown model {spec!r}: expected smollm2, gguf:<file>, hf:<folder or hub id>, "
-        f"fake:<name> or "
-        f"<provider>:<model> with a provider among: {', '.join(known_providers())}"
+        return _init_langchain(spec, provider)
+    if (inferred := inferred_provider(spec)) is not None:
+        return _init_langchain(spec.strip(), inferred)
+    raise ConfigError(unknown_model_message(spec))
+
+
+def unknown_model_message(spec: str) -> str:
+    """The one-line refusal of a model string no provider takes, with the closest known
+    names first ("did you mean 'smollm2'?")."""
+    spec = spec.strip()
+    provider, sep, rest = spec.partition(":")
+    providers = known_providers()
+    if sep:  # an unknown (or model-less) provider: the closest providers, with the model
+        named = [p for p in providers if p not in LOCAL_MODEL_NAMES]
+        close = [f"{name}:{rest or '<model>'}" for name in close_names(provider, named)]
+    else:  # a bare name: the closest local names, and providers (which need a model)
+        close = [name if name in LOCAL_MODEL_NAMES else f"{name}:<model>"
+                 for name in close_names(spec, [*LOCAL_MODEL_NAMES, *providers])]
+    hint = suggestion([shorten(name) for name in close])
+    return (
+        f"unknown model {shorten(spec)!r}; {hint + ' ' if hint else ''}expected smollm2, "
+        f"gguf:<file>, hf:<folder or hub id>, fake:<name>, a model name LangChain's "
+        f"init_chat_model places (gpt-..., claude-..., gemini-..., mistral-..., ...) or "
+        f"<provider>:<model> with a provider among: {', '.join(providers)}"
     )
 
 
@@ -107,13 +156,14 @@ def provider_package(provider: str) -> str | None:
     return entry[0].split(".", 1)[0].replace("_", "-")
 
 
-def _init_langchain(spec: str) -> BaseChatModel:
+def _init_langchain(spec: str, provider: str) -> BaseChatModel:
+    """``init_chat_model(spec)``; ``provider`` is the one it names or infers."""
     from langchain.chat_models import init_chat_model
 
     try:
         model: BaseChatModel = init_chat_model(spec)
     except ImportError as exc:
-        package = provider_package(_split(spec.strip())[0])
+        package = provider_package(provider)
         if package is None and exc.name:  # what failed to import is what to install
             package = exc.name.split(".", 1)[0].replace("_", "-")
         if package is None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +13,17 @@ from langchain_core.language_models import BaseChatModel
 from chatbench.config import AblationGrid, GraphSpec, RunConfig, load_graph_spec
 from chatbench.data.questions import BUNDLED
 from chatbench.errors import ConfigError
-from chatbench.models.apps import app_label
+from chatbench.models.apps import app_label, conversation_models
 from chatbench.models.base import DTYPE_ENV, TextCompleter
 from chatbench.models.fake import FakeChatModel
 from chatbench.models.hf_langchain import hf_identity, hf_model_name, is_hf_langchain
-from chatbench.models.registry import get_chat_model, get_text_completer, known_providers
+from chatbench.models.registry import (
+    LOCAL_MODEL_NAMES,
+    get_chat_model,
+    get_text_completer,
+    inferred_provider,
+    known_providers,
+)
 from chatbench.personas import Persona, load_persona
 from chatbench.scoring.rubrics import needs_judge_model
 
@@ -34,6 +41,18 @@ class Models:
     identity: dict[str, str] = field(default_factory=dict)
     """Role -> ``model_identity`` of the model given (its string, or an object's class and
     identifying parameters): part of the run's identity. Empty: the names stand in."""
+    per_conversation: dict[str, Callable[[], BaseChatModel]] = field(default_factory=dict)
+    """Role -> what makes that role's model for each conversation: the roles whose
+    ``app:`` string names a factory (``chatbench.models.apps.conversation_models``). Every
+    other role's model is shared by the conversations."""
+
+    def for_conversation(self) -> Models:
+        """The models one conversation runs with: an ``app:`` factory's made anew, the others
+        as they are."""
+        if not self.per_conversation:
+            return self
+        made = {role: make() for role, make in self.per_conversation.items()}
+        return replace(self, **made)
 
 
 def model_name(model: object) -> str:
@@ -100,9 +119,21 @@ def _stable(value: Any) -> str:
 
 def is_model_string(name: str) -> bool:
     """Whether ``name`` is a model string a worker process can resolve (``smollm2``,
-    ``hf:...``, ``fake:...``, ``openai:...``), as opposed to the name of a model object."""
-    provider, sep, rest = name.strip().partition(":")
-    return name.strip() == "smollm2" or bool(sep and rest) and provider in known_providers()
+    ``hf:...``, ``fake:...``, ``openai:...``, a bare ``gpt-4o`` whose provider LangChain
+    infers), as opposed to the name of a model object.
+
+    A bare name spelled like a class (``ClaudeProxy``: an identifier starting in upper case,
+    what ``model_name`` gives an object without a model name) is an object's name, even
+    where LangChain would infer a provider from it.
+    """
+    name = name.strip()
+    provider, sep, rest = name.partition(":")
+    if name in LOCAL_MODEL_NAMES:
+        return True
+    if not sep:
+        class_like = name.isidentifier() and name[:1].isupper()
+        return not class_like and inferred_provider(name) is not None
+    return bool(rest) and provider in known_providers()
 
 
 def is_local_model_string(name: str) -> bool:
@@ -156,12 +187,22 @@ def build_models(
         "assistant": model_identity(assistant),
         "judge": model_identity(judge) if judge is not None else "rules",
     }
+    assistant_model = get_chat_model(assistant)
+    judge_model = get_chat_model(judge) if judge is not None else None
+    given = {"user": (user, user_model), "assistant": (assistant, assistant_model),
+             "judge": (judge, judge_model)}
+    per_conversation = {
+        role: make for role, (model, built) in given.items()
+        if isinstance(built, BaseChatModel)
+        and (make := conversation_models(model, built)) is not None
+    }
     models = Models(
         user=user_model,
-        assistant=get_chat_model(assistant),
-        judge=get_chat_model(judge) if judge is not None else None,
+        assistant=assistant_model,
+        judge=judge_model,
         names=names,
         identity=identity,
+        per_conversation=per_conversation,
     )
     for role, model in (("user", models.user), ("assistant", models.assistant),
                         ("judge", models.judge)):

@@ -15,7 +15,7 @@ import pickle
 import threading
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Protocol, TypeVar
 
@@ -149,11 +149,12 @@ class Variant:
                                 self.models.identity or self.models.names)
 
     def context(self, seed: int | None) -> SimContext:
-        """What one conversation of this variant runs with: its models, persona, call
+        """What one conversation of this variant runs with: its models (a role's ``app:``
+        factory called for this conversation, ``Models.for_conversation``), persona, call
         timeout, and the conversation's ``seed``."""
-        return SimContext(assistant=self.models.assistant, user=self.models.user,
-                          judge=self.models.judge, persona=self.persona, seed=seed,
-                          call_timeout_s=self.call_timeout_s)
+        models = self.models.for_conversation()
+        return SimContext(assistant=models.assistant, user=models.user, judge=models.judge,
+                          persona=self.persona, seed=seed, call_timeout_s=self.call_timeout_s)
 
     @cached_property
     def recipe(self) -> Recipe:
@@ -243,8 +244,7 @@ class Recipe:
                 ) from None
         user, assistant, judge = (self.models[role] for role in ROLES)
         models = build_models(self.spec, user, assistant, judge)  # type: ignore[arg-type]  # str or model
-        models = Models(models.user, models.assistant, models.judge, dict(self.names),
-                        dict(self.model_ids))
+        models = replace(models, names=dict(self.names), identity=dict(self.model_ids))
         return Variant.build(self.spec, models, self.factors, self.retry, self.call_timeout_s,
                              self.persona)
 

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import cached_property
 from typing import Any, NamedTuple
 
 from langchain_core.runnables import RunnableConfig
@@ -58,9 +59,10 @@ class Conversation:
         persona = self.variant.persona.name if self.variant.persona else None
         self.state = initial_state(self.job.question, persona)
 
-    @property
+    @cached_property
     def context(self) -> SimContext:
-        """Models, persona and seed of the conversation (as ``execute_job`` gives them)."""
+        """Models, persona and seed of the conversation (as ``execute_job`` gives them),
+        made once: an ``app:`` factory's app is this conversation's own."""
         return self.variant.context(self.job.seed)
 
     @property

@@ -26,21 +26,28 @@ _EXPLICIT_LEAD = re.compile(
     r"(?:[:=]+|[-\u2013\u2014]+|'s\b|\bis\b\s*:?|\b(?:would|will|should|must|has\s+to)\s+be\b\s*:?)",
     re.I,
 )
-# "B is my final answer", "B is the answer", "B, final answer".
+# "B is my final answer", "B is the answer", "Option B is the best answer", "B, final answer".
 _EXPLICIT_AFTER = re.compile(
     rf"(?<![\w']){_TOKEN}(?:\s*[,:\-\u2013\u2014]\s*(?:my\s+)?final\s+answer"
     r"|\s+(?:is|would\s+be|will\s+be)\s+(?:(?:definitely|clearly|certainly)\s+)?(?:my|the)\s+"
-    r"(?:(?:final|correct|right)\s+)*answer)\b",
+    r"(?:(?:final|correct|right|best)\s+)*answer)\b",
     re.I,
 )
-# "I'll go with B", "I choose option C", "I pick A", "my final choice is B", "I'll say B".
+# "I'll go with B", "I choose option C", "I pick A", "my final choice is B", "I'll say B",
+# "I'll take option C", "Option: C".
 _COMMIT_LEAD = re.compile(
     r"\b(?:go(?:ing)?\s+(?:with|for)|went\s+(?:with|for)|choos(?:e|ing)|chose|pick(?:ing|ed)?"
     r"|select(?:ing|ed)?|opt(?:ing|ed)?\s+for|settl(?:e|ing)\s+(?:on|for)|stick(?:ing)?\s+with"
     r"|lock(?:ing)?\s+in|submit(?:ting)?"
-    r"|(?:i'?ll|i\s+will|i'?d|i\s+would|going\s+to|gonna)\s+(?:answer|say)"
+    r"|(?:i'?ll|i\s+will|i'?d|i\s+would|going\s+to|gonna)\s+(?:answer|say|take)"
     r"|my\s+(?:final\s+)?(?:choice|pick|selection|guess|vote)\s*(?:\bis\b|[:\-\u2013\u2014])"
-    r"|(?:final|correct|right|best)\s+(?:choice|option)\s*(?:\bis\b|:))\s*:?",
+    r"|(?:final|correct|right|best)\s+(?:choice|option)\s*(?:\bis\b|:)|(?:choice|option)\s*:)\s*:?",
+    re.I,
+)
+# "Option C is my pick", "B is my final choice".
+_COMMIT_AFTER = re.compile(
+    rf"(?<![\w']){_TOKEN}\s+is\s+(?:(?:definitely|clearly|certainly)\s+)?my\s+(?:final\s+)?"
+    r"(?:choice|pick|selection|guess|vote)\b",
     re.I,
 )
 # "I think it's B", "it's B", "it must be B", "I'd say B", "48,900, which is B".
@@ -50,11 +57,12 @@ _WEAK_LEAD = re.compile(
     r"|which\s+is|(?:it|that)\s+(?:must|should|would|has\s+to|will)\s+be|must\s+be)\b",
     re.I,
 )
-# "B is correct", "option B seems right", "B is the correct one", "B it is".
+# "B is correct", "option B seems right", "B is the correct one", "B it is",
+# "option C makes the most sense".
 _WEAK_AFTER = re.compile(
     rf"(?<![\w']){_TOKEN}\s+(?:(?:is|seems|looks|sounds)\s+(?:(?:definitely|clearly|probably"
     r"|obviously|surely|certainly)\s+)?(?:correct|right|the\s+(?:(?:correct|right|best)\s+)?"
-    r"(?:one|option|choice))|it\s+is)\b",
+    r"(?:one|option|choice))|it\s+is|makes\s+the\s+most\s+sense)\b",
     re.I,
 )
 # A colon, dash or "final" makes a commitment a label ("Answer: B", "B, final answer"): it
@@ -102,7 +110,7 @@ class _Rule:
 
 _TIERS: tuple[tuple[_Rule, ...], ...] = (
     (_Rule(_EXPLICIT_LEAD, False), _Rule(_EXPLICIT_AFTER, True)),
-    (_Rule(_COMMIT_LEAD, False),),
+    (_Rule(_COMMIT_LEAD, False), _Rule(_COMMIT_AFTER, True)),
     (_Rule(_WEAK_LEAD, False), _Rule(_WEAK_AFTER, True)),
 )
 # Adverbs between a lead and its letter: "the answer is probably B", "Answer: I think B".
@@ -188,17 +196,29 @@ def _scan(tier: tuple[_Rule, ...], sentences: list[_Sentence], options: _Options
 # Harmless openers before a bare letter: "OK, B", "Hmm... b.", "Final answer B", "Definitely D".
 _BARE_OPENER = re.compile(
     r"\s*(?:(?:ok(?:ay)?|so|then|alright|all\s+right|yes|yeah|yep|well|hmm+|fine|got\s+it"
-    r"|thanks|thank\s+you|definitely|probably|final(?:ly)?|answer|final\s+answer|my\s+answer"
+    r"|thanks|thank\s+you|definitely|probably|clearly|certainly|obviously|surely|absolutely"
+    r"|final(?:ly)?|answer|final\s+answer|my\s+answer"
     r"|i\s+(?:say|choose|pick))\b[\s,.!:;\u2026-]*)*",
     re.I,
 )
 _PUNCTUATION_ONLY = re.compile(r"[\s.!,;:\u2026]*")
 # A bare letter with its reason: "b) because 48,872 rounds up", "C, since it is even".
 _REASON = re.compile(r"[\s.,;:)\-\u2013\u2014]*(?:because|since)\b", re.I)
+# A bare letter with nothing after it but assurance or politeness: "Option C, clearly.",
+# "B for sure", "(C), definitely, thanks!". Anything else after it ("Option C, clearly wrong",
+# "C, definitely not", "C, then D") is not a bare letter.
+_ASSURANCE = re.compile(
+    r"(?:[\s,;:\u2013\u2014-]*(?:clearly|definitely|certainly|obviously|surely|absolutely"
+    r"|undoubtedly|for\s+(?:sure|certain)|of\s+course|no\s+doubt|without\s+(?:a\s+)?doubt"
+    r"|all\s+the\s+way|i\s+(?:think|believe)|please|thanks|thank\s+you|then)(?![\w']))+"
+    r"[\s.!,\u2026]*",
+    re.I,
+)
 
 
 def _bare(text: str, options: _Options) -> str | None:
-    """The letter that makes up the whole sentence ("b.", "(B)", "Option B", "B) 48,900")."""
+    """The letter that makes up the whole sentence ("b.", "(B)", "Option B", "B) 48,900",
+    "Option C, clearly.")."""
     body = _skip(_BARE_OPENER, text)
     match = _LETTER_AT.match(body)
     if match is None:
@@ -206,9 +226,21 @@ def _bare(text: str, options: _Options) -> str | None:
     letter, tail = match["letter"].upper(), body[match.end() :]
     if _PUNCTUATION_ONLY.fullmatch(tail) or _REASON.match(tail):
         return letter
+    if _ASSURANCE.fullmatch(tail) and not _word_letter(match, tail):
+        return letter
     # A label followed by exactly that option's text; "A train leaves at 3pm" is not one.
     named = options.match(tail.lstrip(" .:)-\u2013\u2014"), prefix=False)
     return letter if named == letter else None
+
+
+def _word_letter(match: re.Match[str], tail: str) -> bool:
+    """Whether a plain "A" or "I" runs straight into the next word, as the article or the
+    pronoun does ("I thank you.", "A definitely"); "A, definitely" and "option A for sure"
+    name the option."""
+    named = match.group().strip().lower().startswith(("option", "choice", "letter"))
+    plain = not (named or match["open"] or match["close"])
+    separated = tail.lstrip()[:1] in tuple(",;:\u2013\u2014-")
+    return plain and match["letter"] in "aAiI" and not separated
 
 
 def _bare_letter(sentences: list[_Sentence], options: _Options) -> str | None:

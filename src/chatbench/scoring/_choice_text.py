@@ -233,9 +233,10 @@ def _strip_listings(text: str, options: _Options) -> str:
 # Letters
 # --------------------------------------------------------------------------------------------
 
-# An option letter, perhaps named ("option C") and bracketed or quoted ("(c)", "[B]", "'B'").
+# An option letter, perhaps named ("option C", "option(C)") and bracketed or quoted ("(c)",
+# "[B]", "'B'"). The name ends at a space or bracket: "options" is no "option S".
 _TOKEN = (
-    r"(?:(?:option|choice|letter)\s*)?"
+    r"(?:(?:option|choice|letter)(?:\s+|(?=['\"(\[])))?"
     r"(?P<open>['\"(\[]?)(?P<letter>[A-Za-z])(?P<close>['\")\]]?)(?![\w'])"
 )
 _LETTER_AT = re.compile(r"\s*" + _TOKEN, re.I)

@@ -5,9 +5,11 @@ A simulated user in a ChatBench conversation ends the dialogue by committing to 
 an option letter with a small, ordered set of rules, strongest first:
 
 1. explicit answer phrases: "Answer: B", "the answer is B", "B is my final answer";
-2. commitment verbs: "I'll go with B", "I choose option C", "I pick A";
+2. commitment verbs: "I'll go with B", "I choose option C", "I pick A", "Option C is my pick",
+   "Option: C";
 3. weaker statements: "I think it's B", "B is correct";
-4. a sentence that is nothing but a letter: "b.", "(B)", "**D**", "Option B";
+4. a sentence that is nothing but a letter, perhaps with assurance: "b.", "(B)", "**D**",
+   "Option B", "Option C, clearly.", "B for sure";
 5. a message (or line) that is nothing but one option's text: "99,000".
 
 The first rule that finds anything decides; within a rule the last commitment wins, because
