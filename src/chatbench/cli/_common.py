@@ -10,9 +10,12 @@ may print, get ``Text`` cells and titles.
 
 from __future__ import annotations
 
+import os
+import signal
+import sys
 from collections import Counter
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -61,7 +64,11 @@ def with_progress(
 ) -> None:
     """Call ``run(on_record)`` under a progress bar of ``planned`` jobs (conversations,
     answers) with ETA and a live ``status`` (computed from counts it keeps per record); the
-    bar starts at the ``stored`` jobs a resumed run skips."""
+    bar starts at the ``stored`` jobs a resumed run skips.
+
+    Ctrl-C ends the command at once, even while model calls hang (``stop_at_interrupt``):
+    every finished job is already stored, so it says how many and exits 130.
+    """
     progress = Progress(
         TextColumn(f"[bold]{escape(label)}"),
         BarColumn(),
@@ -73,9 +80,34 @@ def with_progress(
     )
     task = progress.add_task(label, total=planned, completed=stored, status="")
     counts = Counter[str]()
+    done = [0]
 
     def on_record(record: Record) -> None:
+        done[0] += 1
         progress.update(task, advance=1, status=status(counts, record))
 
-    with progress:
-        run(on_record)
+    try:
+        with progress:
+            run(on_record)
+    except KeyboardInterrupt:
+        stop_at_interrupt(f"interrupted: {stored + done[0]} of {planned} {label} stored "
+                          f"({done[0]} in this invocation); run the same command again to "
+                          f"finish: stored ones are kept and skipped")
+
+
+EXIT_INTERRUPTED = 130
+"""The exit status after Ctrl-C (128 + SIGINT), as shells report it."""
+
+
+def stop_at_interrupt(message: str) -> NoReturn:
+    """End the command after Ctrl-C: print ``message`` and exit ``EXIT_INTERRUPTED`` now.
+
+    Results are stored as each job ends (a committed SQLite row), so nothing is lost by not
+    waiting: the process exits without joining the worker threads, which may sit in a model
+    call that hangs. A second Ctrl-C while the message prints exits at once, quietly.
+    """
+    signal.signal(signal.SIGINT, lambda *_: os._exit(EXIT_INTERRUPTED))
+    console.print(Text(message, style="yellow"), soft_wrap=True)
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(EXIT_INTERRUPTED)

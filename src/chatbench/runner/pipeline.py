@@ -303,9 +303,24 @@ def _threaded(
     def start(item: Item) -> None:
         pool.submit(fn, item).add_done_callback(finished.put)
 
+    def next_finished() -> list[Result]:
+        while True:  # a blocking SimpleQueue.get() would hold Ctrl-C until a job finishes
+            try:
+                return [finished.get(timeout=INTERRUPT_POLL_S).result()]
+            except queue.Empty:
+                continue
+
+    interrupted = False
     try:
-        yield from windowed(items, start, lambda: [finished.get().result()], 2 * concurrency)
+        yield from windowed(items, start, next_finished, 2 * concurrency)
+    except KeyboardInterrupt:
+        interrupted = True  # jobs in a hung model call must not hold the interrupt
+        raise
     finally:
         # When the caller stops early (a closed generator), jobs not started are dropped.
-        pool.shutdown(wait=True, cancel_futures=True)
+        pool.shutdown(wait=not interrupted, cancel_futures=True)
+
+
+INTERRUPT_POLL_S = 0.2
+"""How often a thread waiting for jobs wakes to let Ctrl-C through."""
 
