@@ -78,7 +78,7 @@ def _train_config(fields: dict[str, Any]) -> Any:
     try:
         return TrainConfig.model_validate(fields)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error("options", exc)) from None
+        raise ConfigError(format_validation_error("options", exc, TrainConfig)) from None
 
 
 def train_command(

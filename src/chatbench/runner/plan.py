@@ -119,7 +119,7 @@ def _cell_spec(grid: AblationGrid, base: GraphSpec, cell: dict[str, Any]) -> Gra
         return GraphSpec.model_validate(data)
     except ValidationError as exc:
         source = f"grid {grid.name!r}, cell {cell}"
-        raise ConfigError(format_validation_error(source, exc)) from None
+        raise ConfigError(format_validation_error(source, exc, GraphSpec)) from None
 
 
 def grid_run_id(grid: AblationGrid, identity: RunIdentity) -> str:
