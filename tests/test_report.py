@@ -15,7 +15,13 @@ from typer.testing import CliRunner
 
 from chatbench import cli_report
 from chatbench.errors import ConfigError, MissingDependencyError
-from chatbench.reporting.report import FIGURES, print_report, save_figures, write_html_report
+from chatbench.reporting.report import (
+    FIGURES,
+    print_report,
+    report_figures,
+    save_figures,
+    write_html_report,
+)
 from chatbench.reporting.results import Results, export, load_results
 from chatbench.storage import ResultStore
 from tests.test_stats import baselines_frame, make_record, store_results
@@ -49,7 +55,9 @@ def test_html_report_embeds_pngs_tables_and_escaped_transcripts(store, tmp_path)
     results = dataclasses.replace(load_results(store), baselines=baselines_frame())
     out = write_html_report(results, tmp_path / "out" / "report.html")
     page = out.read_text(encoding="utf-8")
-    assert page.count('<img src="data:image/png;base64,') == len(FIGURES)
+    # the records have no timings: no latency chart is drawn, a line says why
+    assert page.count('<img src="data:image/png;base64,') == len(FIGURES) - 1
+    assert "no figure for latency (no timed node calls)" in page
     assert 'alt="accuracy_by_variant"' in page
     assert "is 1 &lt; 2 &amp; 3?" in page and "&lt;b&gt;B&lt;/b&gt;" in page
     assert "<b>B</b>" not in page
@@ -72,7 +80,9 @@ def test_print_report_shows_every_table(store):
 
 def _assert_pngs(folder: Path, results: Results) -> None:
     paths = save_figures(results, folder)
-    assert [p.stem for p in paths] == list(FIGURES)
+    drawn, empty = report_figures(results)
+    assert [p.stem for p in paths] == [name for name, _ in drawn]
+    assert sorted([*empty, *(p.stem for p in paths)]) == sorted(FIGURES)  # no empty chart
     for path in paths:
         assert path.read_bytes().startswith(PNG)
 

@@ -20,7 +20,15 @@ from rich.text import Text
 
 from chatbench._files import file_error
 from chatbench._yaml import format_validation_error
-from chatbench.cli._common import cells, console, error_line, opt, with_progress
+from chatbench.cli._common import (
+    EXIT_INTERRUPTED,
+    cells,
+    console,
+    error_line,
+    opt,
+    stop_at_interrupt,
+    with_progress,
+)
 from chatbench.config import AblationGrid, RunConfig, list_graph_specs, load_grid
 from chatbench.data.questions import SUBJECTS
 from chatbench.errors import ChatBenchError, ConfigError
@@ -107,10 +115,12 @@ def _num(value: float | None) -> str:
 
 
 def summary_table(summaries: list[Summary], title: str) -> Table:
-    """A rich table of per-group summaries."""
-    table = Table(title=title, caption="acc.: correct / answered; acc. all: no answer = wrong")
+    """A rich table of per-group summaries (the title is plain text, never markup)."""
+    table = Table(title=Text(title), caption="acc.: correct / answered; acc. all: no answer = "
+                  "wrong; turns: mean user turns, a forced answer after the turn limit "
+                  "counted as one")
     table.add_column("group", min_width=24, overflow="fold")
-    for column in ("n", "err", "answered", "acc.", "acc. all", "turns", "sec"):
+    for column in ("n", "err", "answered", "acc.", "acc. all", "turns incl. forced", "sec"):
         table.add_column(column, justify="right")
     for s in summaries:
         table.add_row(*cells(
@@ -181,7 +191,8 @@ def _report(out: Path, run_id: str, started: float, by: str) -> None:
         summaries = store.summarize(run_id, by)
         kinds = store.failure_kinds(run_id)
         lost = len(store.lost_ids(run_id))
-    console.print(summary_table(summaries, f"accuracy by {by}"))
+        others = [r for r in store.run_ids() if r != run_id]
+    console.print(summary_table(summaries, f"run {run_id}: accuracy by {by}"))
     if kinds:
         console.print(Text.assemble(
             (f"{sum(n for _, n in kinds)} failed conversations", "yellow"),
@@ -191,10 +202,16 @@ def _report(out: Path, run_id: str, started: float, by: str) -> None:
     if lost:
         console.print(Text.assemble((f"{lost} stored conversations", "yellow"),
                                     " cannot be read (no valid JSON) and are left out"))
-    console.print(
-        f"{summaries[-1].conversations} conversations in {out}; this invocation took "
-        f"{time.perf_counter() - started:.1f} s"
-    )
+    if others:
+        console.print(Text.assemble(
+            ("note:", "yellow"), f" {out} holds {len(others)} other "
+            f"run{'s' if len(others) > 1 else ''} ({', '.join(others[:3])}"
+            f"{', ...' if len(others) > 3 else ''}): the table above is this run's alone, and "
+            "`chatbench report` shows each run apart"), soft_wrap=True)
+    console.print(Text(
+        f"{summaries[-1].conversations} conversations in {out} (run {run_id}); this invocation "
+        f"took {time.perf_counter() - started:.1f} s"
+    ))
 
 
 def _validated(
@@ -203,7 +220,7 @@ def _validated(
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(source, exc)) from None
+        raise ConfigError(format_validation_error(source, exc, model)) from None
 
 
 def _execute_run(config: RunConfig, started: float) -> None:
@@ -419,7 +436,9 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     _print_any_text()
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+    except KeyboardInterrupt:  # Ctrl-C outside typer's own handling (it returns 130)
+        code = EXIT_INTERRUPTED
     except ChatBenchError as exc:
         console.print(error_line(exc), soft_wrap=True)
         raise SystemExit(EXIT_CONFIG_ERROR) from None
@@ -435,6 +454,13 @@ def main() -> None:
     except _usage_errors() as exc:  # they carry their own exit code (2 for usage)
         exc.show()
         raise SystemExit(exc.exit_code) from None
+    # Out of standalone mode typer returns the code of a ``typer.Exit`` (and 130 for a
+    # Ctrl-C it caught) instead of exiting with it.
+    if code == EXIT_INTERRUPTED:
+        stop_at_interrupt("interrupted: nothing was left half-stored; run the same command "
+                          "again to go on")
+    if isinstance(code, int) and not isinstance(code, bool) and code:
+        raise SystemExit(code)
 
 
 def _print_any_text() -> None:

@@ -46,16 +46,22 @@ def report_command(
     run_id: RunIdOpt = None,
     figures: Annotated[Path | None, opt("Also write the figures as PNGs into this folder.",
                                          "FIGURES")] = None,
+    pool: Annotated[bool, typer.Option(
+        "--pool/--no-pool", help="Pool the runs of each variant name into one row (the report "
+        "says which runs it pooled); by default each run's variants are rows of their own, "
+        "side by side.", envvar="CHATBENCH_POOL")] = False,
 ) -> None:
-    """Print accuracy, AI-alone comparison, interaction outcomes, rubric scores and latency;
-    write a self-contained HTML report."""
-    from chatbench.reporting.report import print_report, save_figures, write_html_report
-    from chatbench.reporting.results import load_results
+    """Print accuracy, AI-alone comparison, interaction outcomes, rubric scores and latency,
+    one row per run and variant; write a self-contained HTML report."""
+    from chatbench.reporting.report import FIGURES, print_report, save_figures, write_html_report
+    from chatbench.reporting.results import load_results, pool_runs
 
     results = load_results(_existing(path), run_id)
     if run_id is not None and results.conversations.empty:
         raise ConfigError(f"{path}: no conversations of run {run_id!r}; runs: "
                           + (", ".join(_run_ids(path)) or "none"))
+    if pool:
+        results = pool_runs(results)
     print_report(results, console)
     try:
         written = write_html_report(results, html or path.with_suffix(".html"))
@@ -69,7 +75,8 @@ def report_command(
         console.print(f"HTML report: {written}")
     if figures is not None:
         pngs = save_figures(results, figures)
-        console.print(f"{len(pngs)} figures in {figures}")
+        console.print(f"{len(pngs)} figures in {figures}"
+                      + (" (the others have no data)" if len(pngs) < len(FIGURES) else ""))
 
 
 def export_command(

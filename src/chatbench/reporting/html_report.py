@@ -1,5 +1,9 @@
 """The HTML report: one self-contained file with the figures (base64 PNGs), the tables and example
-transcripts."""
+transcripts.
+
+A figure with no data is not drawn: a line names it and says why. A missing value reads ``-``
+(a conversation with no answer: ``no answer``), never ``nan``.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +17,9 @@ import pandas as pd
 from chatbench._files import writing
 from chatbench.errors import ConfigError
 from chatbench.models.app_steps import step_summary
-from chatbench.reporting.figures import FIGURES, figure_png
-from chatbench.reporting.results import Results
-from chatbench.reporting.tables import report_tables
+from chatbench.reporting.figures import figure_png, report_figures
+from chatbench.reporting.results import GROUP, Results, with_groups
+from chatbench.reporting.tables import _missing, overview, report_tables, run_notes
 
 EXAMPLE_TRANSCRIPTS = 3
 
@@ -27,7 +31,7 @@ body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; 
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.85em; }
 th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
 th { background: #f0f0f0; } td:first-child, td:nth-child(2) { text-align: left; }
-img { max-width: 100%; display: block; margin: 0.5em 0 1.5em; }
+img { max-width: 100%; height: auto; display: block; margin: 0.5em 0 1.5em; }
 .turn { border-radius: 6px; padding: 6px 10px; margin: 4px 0; white-space: pre-wrap; }
 .user { background: #e8f0fe; } .assistant { background: #f3f3f3; margin-left: 2em; }
 .note { color: #666; font-style: italic; font-size: 0.9em; white-space: pre-wrap; }
@@ -42,13 +46,37 @@ def _html_table(title: str, frame: pd.DataFrame) -> str:
     return f"<h3>{html.escape(title)}</h3>\n{body}"
 
 
+def _shown(value: object, missing: str = "-") -> str:
+    """A value as the page shows it: ``missing`` for None or NaN, never ``nan``."""
+    return missing if value is pd.NA or _missing(value) else str(value)
+
+
+def _user_choice(row: pd.Series) -> str:
+    """What the user answered: an option letter, an answer with none, or ``no answer``."""
+    choice, invalid = row.get("final_choice"), row.get("invalid_answer")
+    if not _missing(choice) and choice is not pd.NA:
+        return f"user chose {choice}"
+    if isinstance(invalid, str):
+        return f"user answered {invalid!r} (no option letter)"
+    return "no answer"
+
+
+def _turn_count(row: pd.Series) -> str:
+    """``N user turns``, saying when the last was the answer forced after the turn limit."""
+    turns = _shown(row.get("turns"))
+    forced = row.get("stop_reason") == "forced"
+    return f"{turns} user turns" + (" (the last a forced answer after the turn limit)"
+                                     if forced else "")
+
+
 def _html_transcript(row: pd.Series, turns: pd.DataFrame) -> str:
     """One conversation: a header line, then each message (scratchpad note before its turn)."""
     e = html.escape
-    parts = [f"<h3>{e(str(row['question_id']))} &middot; {e(str(row['variant']))}</h3>",
-             f"<p class='meta'>correct answer {e(str(row['correct_answer']))}, user chose "
-             f"{e(str(row['final_choice']))}, verdict {e(str(row['verdict']))}, stop "
-             f"{e(str(row['stop_reason']))}, {row['turns']} user turns</p>"]
+    group = row.get(GROUP, row["variant"])
+    parts = [f"<h3>{e(str(row['question_id']))} &middot; {e(_shown(group))}</h3>",
+             f"<p class='meta'>correct answer {e(_shown(row['correct_answer']))}, "
+             f"{e(_user_choice(row))}, verdict {e(_shown(row['verdict']))}, stop "
+             f"{e(_shown(row['stop_reason']))}, {e(_turn_count(row))}</p>"]
     for turn in turns.itertuples(index=False):
         if turn.role == "user" and isinstance(turn.scratchpad, str):
             parts.append(f"<div class='note'>scratchpad: {e(turn.scratchpad)}</div>")
@@ -92,18 +120,25 @@ def write_html_report(results: Results, out_html: str | Path,
                           f"{out / 'report.html'}")
     with writing(out, "the HTML report"):
         out.parent.mkdir(parents=True, exist_ok=True)
+    drawn, empty = report_figures(results)
     figures = [f"<img src=\"data:image/png;base64,"
-               f"{base64.b64encode(figure_png(build(results))).decode('ascii')}\" alt=\"{name}\">"
-               for name, build in FIGURES.items()]
+               f"{base64.b64encode(figure_png(fig)).decode('ascii')}\" alt=\"{name}\">"
+               for name, fig in drawn]
+    if empty:
+        figures.append("<p class='meta'>no figure for " + ", ".join(
+            f"{html.escape(name)} ({html.escape(why)})" for name, why in empty.items()) + "</p>")
     tables = [_html_table(t, f) for t, f in report_tables(results)]
-    conv = results.conversations
+    conv = with_groups(results.conversations)
     examples = [_html_transcript(row, results.turns[results.turns["conversation_id"]
                                                     == row["id"]])
-                for _, row in conv.head(EXAMPLE_TRANSCRIPTS).iterrows()]
+                for _, row in _examples(conv).iterrows()]
+    failed = int(conv["failed"].sum()) if len(conv) else 0
+    notes = "".join(f"<p class='meta note-runs'>note: {html.escape(n)}</p>\n"
+                    for n in run_notes(results))
     page = (f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{html.escape(title)}"
             f"</title><style>{REPORT_CSS}</style></head><body>\n<h1>{html.escape(title)}</h1>\n"
-            f"<p class='meta'>{len(conv)} conversations, {int(conv['failed'].sum())} failed "
-            f"(never scored), {len(results.baselines)} AI-alone baseline answers</p>\n"
+            f"<p class='meta' id='overview'>{html.escape(overview(results))}, {failed} failed "
+            "(never scored)</p>\n" + notes +
             "<h2>Figures</h2>\n" + "\n".join(figures) + "\n<h2>Tables</h2>\n"
             + "\n".join(tables) + "\n<h2>Example transcripts</h2>\n"
             + ("\n".join(examples) or "<p class='meta'>no conversations</p>")
@@ -111,3 +146,12 @@ def write_html_report(results: Results, out_html: str | Path,
     with writing(out, "the HTML report"):
         out.write_text(page, encoding="utf-8")
     return out
+
+
+def _examples(conversations: pd.DataFrame) -> pd.DataFrame:
+    """``EXAMPLE_TRANSCRIPTS`` conversations, taking each group's first in turn (store order),
+    so that runs shown side by side each show one."""
+    if conversations.empty:
+        return conversations
+    turn = conversations.groupby(GROUP, sort=False).cumcount()
+    return conversations.loc[turn.sort_values(kind="stable").index].head(EXAMPLE_TRANSCRIPTS)

@@ -7,6 +7,10 @@ baselines, every conversation failed).
 
 The tables and their terminal rendering live in ``tables``, the figures in ``figures``, the HTML
 page in ``html_report``; every name stays importable from here.
+
+Every table and figure is per run and variant (``results.group_labels``): two runs of one graph
+with different assistants are two rows, side by side. ``pool_runs`` pools the runs of each
+variant name instead (``chatbench report --pool``), and the report says what it pooled.
 """
 
 # Every import re-exports (private names too, for code that imported them from here).
@@ -28,8 +32,11 @@ from chatbench.reporting.figures import (
     ai_vs_user_figure,
     figure_png,
     latency_figure,
+    no_data_reason,
     outcomes_figure,
+    report_figures,
     save_figures,
+    series_style,
     turns_figure,
 )
 from chatbench.reporting.figures import figure_png as _png  # its name before
@@ -41,7 +48,7 @@ from chatbench.reporting.html_report import (
     write_html_report,
 )
 from chatbench.reporting.html_report import REPORT_CSS as _CSS  # its name before
-from chatbench.reporting.results import Results
+from chatbench.reporting.results import GROUP, Results, group_labels, pool_runs, run_groups
 from chatbench.reporting.tables import (
     ACCURACY_TITLE,
     KEY_COLUMNS,
@@ -59,10 +66,12 @@ from chatbench.reporting.tables import (
     conversation_latency_table,
     node_latency_table,
     outcome_table,
+    overview,
     print_report,
     report_tables,
     rich_table,
     rubric_table,
+    run_notes,
     token_table,
 )
 from chatbench.scoring import stats
@@ -71,6 +80,7 @@ __all__ = [
     "ACCURACY_TITLE",
     "EXAMPLE_TRANSCRIPTS",
     "FIGURES",
+    "GROUP",
     "KEY_COLUMNS",
     "OUTCOME_HEADERS",
     "OUTCOME_LABELS",
@@ -81,15 +91,23 @@ __all__ = [
     "ai_vs_user_frame",
     "comparison_table",
     "conversation_latency_table",
+    "group_labels",
     "latency_figure",
+    "no_data_reason",
     "node_latency_table",
     "outcome_table",
     "outcomes_figure",
+    "overview",
+    "pool_runs",
     "print_report",
+    "report_figures",
     "report_tables",
     "rich_table",
     "rubric_table",
+    "run_groups",
+    "run_notes",
     "save_figures",
+    "series_style",
     "token_table",
     "turns_figure",
     "write_html_report",

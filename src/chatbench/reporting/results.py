@@ -4,21 +4,28 @@
 frame to CSV or Parquet. The frames are flat (one value per cell) so that both formats round
 trip: a conversation's assistant choices are one string (``"A,-,C"``, see
 ``chatbench.scoring.stats.format_choices``) and its models both one ``models`` string and one
-``model_<role>`` column per role.
+``model_<role>`` column per role, with the identity the run stored for each
+(``model_identity_<role>``: a model string with its dtype, an object with its parameters).
+
+Conversations are grouped by run and variant, never by variant name alone: two runs of the
+``quick`` graph with different assistants are two groups. Each conversation's ``group`` is
+its group's label (``group_labels``), what the report's tables and figures key on;
+``pool_runs`` pools the runs of each variant name instead, when asked (``report --pool``).
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
 
 from chatbench._files import output_folder, writing
+from chatbench._text import encodable
 from chatbench.errors import ConfigError, MissingDependencyError
 from chatbench.records import ConversationRecord
 from chatbench.scoring.stats import OUTCOMES, ROLE_OF_NODE, ROLES, RUBRICS, format_choices
@@ -28,10 +35,17 @@ from chatbench.storage import ResultStore
 
 ExportFormat = Literal["csv", "parquet"]
 FRAMES = ("conversations", "turns", "timings", "baselines")
+GROUP = "group"
+"""The conversations' column that the report groups by: the label of (run id, variant)."""
+LABEL_ROLES = ("assistant", "user", "judge")
+"""The order in which a group label names the models that tell groups apart."""
+Identities = Mapping[tuple[str, str], Mapping[str, str]]
+"""(run id, variant) -> role -> the model identity the run stored."""
 
 CONVERSATION_COLUMNS = [
-    "id", "run_id", "variant", "question_id", "subject", "replicate", "seed", "models",
-    "model_user", "model_assistant", "model_judge", "persona", "final_choice", "invalid_answer",
+    "id", "run_id", "variant", GROUP, "question_id", "subject", "replicate", "seed", "models",
+    "model_user", "model_assistant", "model_judge",
+    *[f"model_identity_{role}" for role in ROLES], "persona", "final_choice", "invalid_answer",
     "correct_answer",
     "verdict", "correct", "answered", "stop_reason", "failed", "error", "turns",
     "assistant_turns", "assistant_steps", "tool_calls", "assistant_choices", "seconds",
@@ -59,12 +73,15 @@ class Results:
             an app's inner steps (``steps``: JSON text, None when it took none).
         timings: One row per node call.
         baselines: One row per AI-alone baseline answer; empty when the store has none.
+        pooled: The runs of each variant name are pooled (``pool_runs``): each
+            conversation's ``group`` is its variant's name, not its run's and variant's.
     """
 
     conversations: pd.DataFrame
     turns: pd.DataFrame
     timings: pd.DataFrame
     baselines: pd.DataFrame
+    pooled: bool = False
 
     def frames(self) -> dict[str, pd.DataFrame]:
         """Frame name -> frame, in ``FRAMES`` order."""
@@ -90,23 +107,27 @@ def load_results(path: str | Path, run_id: str | None = None) -> Results:
     with ResultStore(path, read_only=True) as store:
         records = list(store.records(run_id))
         baselines = _stored_baselines(store)
-    return results_from_records(records, baselines)
+        identities = _stored_identities(store, {r.run_id for r in records})
+    return results_from_records(records, baselines, identities)
 
 
 def results_from_records(records: Iterable[ConversationRecord],
-                         baselines: Iterable[Any] = ()) -> Results:
+                         baselines: Iterable[Any] = (),
+                         identities: Identities | None = None) -> Results:
     """Build the frames from records in memory (what ``load_results`` does after reading).
 
     Args:
         records: Conversation records.
         baselines: Baseline records (pydantic models, dataclasses or dicts).
+        identities: (run id, variant) -> role -> the model identity the run stored; a
+            record with none there gets its model names.
 
     Returns:
         The ``Results``.
     """
     records = list(records)
     return Results(
-        conversations=conversations_frame(records),
+        conversations=conversations_frame(records, identities),
         turns=pd.DataFrame([row for r in records for row in _turn_rows(r)],
                            columns=TURN_COLUMNS),
         timings=pd.DataFrame([row for r in records for row in _timing_rows(r)],
@@ -115,9 +136,11 @@ def results_from_records(records: Iterable[ConversationRecord],
     )
 
 
-def conversations_frame(records: Sequence[ConversationRecord]) -> pd.DataFrame:
-    """One row per record, with the interaction outcome columns."""
-    rows = [_conversation_row(r) for r in records]
+def conversations_frame(records: Sequence[ConversationRecord],
+                        identities: Identities | None = None) -> pd.DataFrame:
+    """One row per record, with the interaction outcome columns and each row's ``group``."""
+    rows = [_conversation_row(r, (identities or {}).get((r.run_id, r.variant), {}))
+            for r in records]
     factors = sorted({k for row in rows for k in row if k.startswith("factor_")})
     at = CONVERSATION_COLUMNS.index("variant") + 1
     columns = [c for c in CONVERSATION_COLUMNS if c not in OUTCOMES]
@@ -127,10 +150,12 @@ def conversations_frame(records: Sequence[ConversationRecord]) -> pd.DataFrame:
         frame[column] = frame[column].astype(bool)
     for column in RUBRICS:
         frame[column] = frame[column].astype(float)
+    frame[GROUP] = group_labels(frame)
     return pd.concat([frame, _interaction_outcomes(frame)], axis=1)
 
 
-def _conversation_row(record: ConversationRecord) -> dict[str, Any]:
+def _conversation_row(record: ConversationRecord,
+                      identity: Mapping[str, str]) -> dict[str, Any]:
     failed = record.stop_reason is StopReason.ERROR
     row: dict[str, Any] = {
         "id": record.id, "run_id": record.run_id, "variant": record.variant,
@@ -139,6 +164,8 @@ def _conversation_row(record: ConversationRecord) -> dict[str, Any]:
         "replicate": record.replicate, "seed": record.seed,
         "models": ", ".join(f"{role}={name}" for role, name in record.models.items()),
         **{f"model_{role}": record.models.get(role) for role in ROLES},
+        **{f"model_identity_{role}": identity.get(role) or record.models.get(role)
+           for role in ROLES},
         "persona": record.persona, "final_choice": record.final_choice,
         "invalid_answer": record.invalid_answer, "correct_answer": record.correct_answer,
         "verdict": record.verdict,
@@ -202,6 +229,139 @@ def _timing_rows(record: ConversationRecord) -> list[dict[str, Any]]:
              "input_tokens": math.nan if t["input_tokens"] is None else t["input_tokens"],
              "output_tokens": math.nan if t["output_tokens"] is None else t["output_tokens"]}
             for call, t in enumerate(record.timings)]
+
+
+# --- groups: run and variant ----------------------------------------------------------------
+
+
+def run_groups(conversations: pd.DataFrame) -> pd.DataFrame:
+    """One row per (run id, variant) of the conversations, sorted by run id then variant.
+
+    Args:
+        conversations: Needs ``run_id`` and ``variant``; the ``model_<role>`` and
+            ``model_identity_<role>`` columns where there are any.
+
+    Returns:
+        Columns ``run_id``, ``variant``, ``conversations``, ``model_<role>``,
+        ``model_identity_<role>`` (several values in a group joined by `` | ``; None when
+        unknown) and ``label`` (see ``group_labels``).
+    """
+    columns = ["run_id", "variant", "conversations", *[f"model_{r}" for r in ROLES],
+               *[f"model_identity_{r}" for r in ROLES], "label"]
+    if conversations.empty:
+        return pd.DataFrame(columns=columns)
+    rows = []
+    for (run_id, variant), group in conversations.groupby(["run_id", "variant"], sort=True,
+                                                          dropna=False):
+        row: dict[str, Any] = {"run_id": run_id, "variant": variant,
+                               "conversations": len(group)}
+        for role in ROLES:
+            name = _distinct(group.get(f"model_{role}"))
+            row[f"model_{role}"] = name
+            row[f"model_identity_{role}"] = _distinct(group.get(f"model_identity_{role}")) or name
+        rows.append(row)
+    frame = pd.DataFrame(rows, columns=columns[:-1])
+    frame["label"] = _labels(frame)
+    return frame
+
+
+def group_labels(conversations: pd.DataFrame) -> pd.Series:
+    """Per conversation, the label of its (run id, variant) group.
+
+    With one run, a group's label is its variant's name (as reports always showed it). With
+    several, it is ``run-id/variant``, followed by the models that tell the groups apart,
+    ``(assistant=..., user=...)``: a role whose model is the same in every group is left
+    out, so labels stay short; a role is named by its model names, or by the stored model
+    identities where the names alone are ambiguous (one name, two dtypes).
+
+    Example:
+        >>> frame = pd.DataFrame({"run_id": ["r1", "r2"], "variant": ["quick", "quick"],
+        ...                       "model_assistant": ["a", "b"], "model_user": ["u", "u"]})
+        >>> group_labels(frame).tolist()
+        ['r1/quick (assistant=a)', 'r2/quick (assistant=b)']
+    """
+    if conversations.empty:
+        return pd.Series([], index=conversations.index, dtype=object)
+    groups = run_groups(conversations)
+    label = {(r, v): lab for r, v, lab in groups[["run_id", "variant", "label"]].itertuples(
+        index=False)}
+    return pd.Series([label[key] for key in zip(conversations["run_id"],
+                                                conversations["variant"], strict=True)],
+                     index=conversations.index, dtype=object)
+
+
+def _distinct(values: pd.Series | None) -> str | None:
+    if values is None:
+        return None
+    seen = [str(v) for v in dict.fromkeys(values.dropna())]
+    return " | ".join(seen) if seen else None
+
+
+def _labels(groups: pd.DataFrame) -> list[str]:
+    """The label of each row of ``run_groups`` (before its ``label`` column)."""
+    if groups["run_id"].nunique() <= 1:
+        return [str(v) for v in groups["variant"]]
+    shown = []
+    for role in LABEL_ROLES:
+        names, ids = groups[f"model_{role}"].fillna("?"), groups[f"model_identity_{role}"].fillna(
+            "?")
+        if ids.nunique() <= 1 and names.nunique() <= 1:
+            continue  # the same model in every group: the label need not say it
+        pairs = len(set(zip(names, ids, strict=True)))
+        shown.append((role, names if pairs == names.nunique() else ids))
+    labels = []
+    for index, (run_id, variant) in enumerate(zip(groups["run_id"], groups["variant"],
+                                                  strict=True)):
+        models = ", ".join(f"{role}={values.iloc[index]}" for role, values in shown)
+        labels.append(f"{run_id}/{variant}" + (f" ({models})" if models else ""))
+    return labels
+
+
+def pool_runs(results: Results) -> Results:
+    """The same frames with the runs of each variant name pooled: each conversation's
+    ``group`` becomes its variant's name (what ``report --pool`` shows).
+
+    Example:
+        >>> frame = pd.DataFrame({"run_id": ["r1", "r2"], "variant": ["quick", "quick"],
+        ...                       "group": ["r1/quick", "r2/quick"]})
+        >>> empty = pd.DataFrame()
+        >>> pool_runs(Results(frame, empty, empty, empty)).conversations["group"].tolist()
+        ['quick', 'quick']
+    """
+    conv = results.conversations.copy()
+    conv[GROUP] = conv["variant"].astype(object) if len(conv) else pd.Series(dtype=object)
+    return replace(results, conversations=conv, pooled=True)
+
+
+def with_groups(conversations: pd.DataFrame) -> pd.DataFrame:
+    """``conversations`` with its ``group`` column; added (unpooled) when missing, as in a
+    frame built by hand."""
+    if GROUP in conversations:
+        return conversations
+    frame = conversations.copy()
+    if "run_id" not in frame:
+        frame["run_id"] = ""
+    frame[GROUP] = group_labels(frame) if len(frame) else pd.Series(dtype=object)
+    return frame
+
+
+def _stored_identities(store: ResultStore, run_ids: Iterable[str]) -> dict[tuple[str, str],
+                                                                         dict[str, str]]:
+    """(run id, variant) -> role -> the model identity each run stored; runs stored without
+    an identity (an older chatbench) or with one this version cannot read are left out."""
+    out: dict[tuple[str, str], dict[str, str]] = {}
+    for run_id in sorted(run_ids):
+        try:
+            data = json.loads(store.run_identity(run_id) or "null")
+        except ValueError:
+            continue
+        variants = data.get("variants") if isinstance(data, dict) else None
+        for variant, identity in (variants or {}).items():
+            models = identity.get("models") if isinstance(identity, dict) else None
+            if isinstance(models, dict):  # as records store text: lone surrogates escaped
+                out[(run_id, encodable(str(variant)))] = {
+                    encodable(str(k)): encodable(str(v)) for k, v in models.items()}
+    return out
 
 
 def _stored_baselines(store: ResultStore) -> list[Any]:

@@ -1,5 +1,10 @@
 """The report's tables: each built once as a frame of display strings (``report_tables``), shown
-in the terminal as a rich ``Table`` (``print_report``) or written into the HTML report."""
+in the terminal as a rich ``Table`` (``print_report``) or written into the HTML report.
+
+Rows are per run and variant (the conversations' ``group``, see
+``chatbench.reporting.results.group_labels``), so runs are shown side by side, never pooled
+unless the results were pooled on purpose (``pool_runs``); ``run_notes`` says which.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +15,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from chatbench.reporting.results import Results
+from chatbench.reporting.results import GROUP, LABEL_ROLES, Results, run_groups, with_groups
 from chatbench.scoring import stats
 
-KEY_COLUMNS = {"variant", "subject", "source", "a", "b", "AI-alone", "rubric", "node"}
+KEY_COLUMNS = {"variant", "subject", "source", "a", "b", "AI-alone", "rubric", "node", "run"}
 """Columns that name a row (left-aligned in rich tables)."""
 OUTCOME_HEADERS = ("AI wrong at some point", "recovered", "misled", "AI right, user wrong",
                    "AI never committed")
@@ -45,6 +50,11 @@ def _num(value: float | None, digits: int = 2) -> str:
     return "-" if _missing(value) else f"{float(value):.{digits}f}"
 
 
+def _text(value: object) -> str:
+    """A cell as text: ``-`` for a missing value, never ``nan`` or ``None``."""
+    return "-" if _missing(value) or value is pd.NA else str(value)
+
+
 def _count_rate(count: int, rate: float) -> str:
     return f"{count} ({_pct(rate)})"
 
@@ -60,22 +70,23 @@ APP_STEPS_TITLE = "App steps per conversation (tool calls, tool results, documen
 
 
 def accuracy_table(conversations: pd.DataFrame) -> pd.DataFrame:
-    """Accuracy by variant and subject (plus each variant's ``all`` row), both conventions,
-    with the per-question-means CI (clipped to [0, 100]) and the bootstrap CI."""
-    by_subject = stats.accuracy(conversations, ["variant", "subject"])
-    overall = stats.accuracy(conversations, "variant").assign(subject="all")
+    """Accuracy by group (run and variant) and subject (plus each group's ``all`` row), both
+    conventions, with the per-question-means CI (clipped to [0, 100]) and the bootstrap CI."""
+    conversations = with_groups(conversations)
+    by_subject = stats.accuracy(conversations, [GROUP, "subject"])
+    overall = stats.accuracy(conversations, GROUP).assign(subject="all")
     frame = pd.concat([by_subject, overall], ignore_index=True) if len(overall) else overall
     if frame.empty:
         return pd.DataFrame()
     frame = (frame.assign(_last=frame["subject"] == "all")
-             .sort_values(["variant", "_last", "subject"], kind="stable"))
+             .sort_values([GROUP, "_last", "subject"], kind="stable"))
 
     def ci(low: str, high: str, clip: bool = True) -> list[str]:
         return [_ci(a, b, clip=clip, digits=0) for a, b in zip(frame[low], frame[high],
                                                                 strict=True)]
 
     return pd.DataFrame({
-        "variant": frame["variant"], "subject": frame["subject"],
+        "variant": frame[GROUP], "subject": frame["subject"],
         "n": frame["conversations"], "failed": frame["failed"],
         "q.": frame["answered_questions"], "acc.": frame["answered_mean"].map(_pct),
         "95% CI": ci("answered_lo", "answered_hi"),
@@ -90,19 +101,35 @@ def _with_all(per_subject: pd.Series, overall: pd.Series) -> pd.Series:
     return pd.concat([per_subject, tail])
 
 
+def baseline_groups(results: Results) -> pd.DataFrame:
+    """The baselines, each (kind, model) that several baseline runs share split by run (its
+    kind shown as ``kind [run id]``), unless the results are pooled (``pool_runs``)."""
+    base = results.baselines
+    if base.empty or "run_id" not in base or results.pooled:
+        return base
+    runs = base.groupby(["kind", "model"], dropna=False)["run_id"].transform("nunique")
+    if not (runs > 1).any():
+        return base
+    out = base.copy()
+    out["kind"] = [f"{kind} [{run}]" if n > 1 else kind
+                   for kind, run, n in zip(base["kind"], base["run_id"], runs, strict=True)]
+    return out
+
+
 def ai_vs_user_frame(results: Results) -> pd.DataFrame:
     """Mean accuracy per subject (rows, then ``all``): one column per AI-alone baseline
-    (``AI-alone: kind (model)``), then one per user-AI variant (no answer left out)."""
+    (``AI-alone: kind (model)``), then one per user-AI group, run and variant (no answer
+    left out)."""
     columns: dict[str, pd.Series] = {}
-    base = results.baselines
+    base = baseline_groups(results)
     if len(base):
         for (kind, model), group in base.groupby(["kind", "model"], sort=True):
             per_subject = stats.baseline_accuracy(group, "subject").set_index("subject")
             columns[f"AI-alone: {kind} ({model})"] = _with_all(
                 per_subject["mean"], stats.baseline_accuracy(group, None)["mean"])
-    conv = results.conversations
-    for variant in sorted(conv["variant"].unique()) if len(conv) else []:
-        mine = conv[conv["variant"] == variant]
+    conv = with_groups(results.conversations)
+    for variant in sorted(conv[GROUP].unique()) if len(conv) else []:
+        mine = conv[conv[GROUP] == variant]
         per_subject = stats.accuracy(mine, "subject", n_boot=0).set_index("subject")
         columns[f"user-AI: {variant}"] = _with_all(
             per_subject["answered_mean"], stats.accuracy(mine, None, n_boot=0)["answered_mean"])
@@ -112,11 +139,11 @@ def ai_vs_user_frame(results: Results) -> pd.DataFrame:
 
 
 def outcome_table(conversations: pd.DataFrame) -> pd.DataFrame:
-    """Interaction outcomes per variant: counts with their share of scored conversations."""
-    rates = stats.outcome_rates(conversations, "variant")
+    """Interaction outcomes per group: counts with their share of scored conversations."""
+    rates = stats.outcome_rates(with_groups(conversations), GROUP)
     if rates.empty:
         return pd.DataFrame()
-    out = pd.DataFrame({"variant": rates["variant"], "scored": rates["scored"],
+    out = pd.DataFrame({"variant": rates[GROUP], "scored": rates["scored"],
                         "failed": rates["failed"]})
     for outcome, header in zip(stats.OUTCOMES, OUTCOME_HEADERS, strict=True):
         out[header] = [
@@ -128,8 +155,9 @@ def outcome_table(conversations: pd.DataFrame) -> pd.DataFrame:
 
 
 def comparison_table(conversations: pd.DataFrame) -> pd.DataFrame:
-    """Each variant against the first: paired per-question accuracy differences."""
-    pairs = stats.paired_comparisons(conversations)
+    """Each group (run and variant) against the first: paired per-question accuracy
+    differences."""
+    pairs = stats.paired_comparisons(with_groups(conversations), column=GROUP)
     if pairs.empty:
         return pd.DataFrame()
     return pd.DataFrame({
@@ -144,7 +172,8 @@ def comparison_table(conversations: pd.DataFrame) -> pd.DataFrame:
 
 def agreement_table(results: Results) -> pd.DataFrame:
     """Pearson r and MAE between AI-alone and user-AI per-question accuracy."""
-    frame = stats.agreement(results.conversations, results.baselines)
+    frame = stats.agreement(with_groups(results.conversations), baseline_groups(results),
+                            column=GROUP)
     if frame.empty:
         return pd.DataFrame()
     return pd.DataFrame({
@@ -158,24 +187,33 @@ def agreement_table(results: Results) -> pd.DataFrame:
 
 
 def rubric_table(conversations: pd.DataFrame) -> pd.DataFrame:
-    """Rubric score means (1-5) with 95% CIs and missing counts per variant."""
-    frame = stats.rubric_scores(conversations, "variant")
+    """Rubric score means (1-5) with 95% CIs and missing counts per group."""
+    frame = stats.rubric_scores(with_groups(conversations), GROUP)
     if frame.empty:
         return pd.DataFrame()
     return pd.DataFrame({
-        "variant": frame["variant"], "rubric": frame["rubric"], "mean": frame["mean"].map(_num),
+        "variant": frame[GROUP], "rubric": frame["rubric"], "mean": frame["mean"].map(_num),
         "95% CI": [f"[{_num(a)}, {_num(b)}]" if not _missing(a) else "-"
                    for a, b in zip(frame["lo"], frame["hi"], strict=True)],
         "scored": frame["scored"], "missing": frame["missing"],
     })
 
 
-def node_latency_table(timings: pd.DataFrame) -> pd.DataFrame:
-    """Seconds and tokens per node call."""
-    frame = stats.node_latency(timings)
+def node_latency_table(timings: pd.DataFrame, by_run: bool | None = None) -> pd.DataFrame:
+    """Seconds and tokens per node call; per run and node (a ``run`` column first) when
+    ``by_run``, which None reads as "the timings are of more than one run"."""
+    if by_run is None:
+        by_run = "run_id" in timings and timings["run_id"].nunique() > 1
+    if by_run:
+        parts = [stats.node_latency(part).assign(run=run_id)
+                 for run_id, part in timings.groupby("run_id", sort=True)]
+        frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    else:
+        frame = stats.node_latency(timings)
     if frame.empty:
         return pd.DataFrame()
     return pd.DataFrame({
+        **({"run": frame["run"]} if by_run else {}),
         "node": frame["node"], "calls": frame["calls"],
         **{f"{k} s": frame[f"seconds_{k}"].map(lambda v: _num(v, 3))
            for k in ("mean", "median", "p90")},
@@ -185,11 +223,11 @@ def node_latency_table(timings: pd.DataFrame) -> pd.DataFrame:
 
 
 def conversation_latency_table(conversations: pd.DataFrame) -> pd.DataFrame:
-    """Wall time and user turns to accept per conversation, per variant."""
-    frame = stats.conversation_latency(conversations, "variant")
+    """Wall time and user turns to accept per conversation, per group."""
+    frame = stats.conversation_latency(with_groups(conversations), GROUP)
     if frame.empty:
         return pd.DataFrame()
-    out = pd.DataFrame({"variant": frame["variant"], "conversations": frame["conversations"]})
+    out = pd.DataFrame({"variant": frame[GROUP], "conversations": frame["conversations"]})
     for k in ("mean", "median", "p90"):
         out[f"wall s {k}"] = frame[f"seconds_{k}"].map(lambda v: _num(v, 3))
     out["accepted"] = frame["accepted"]
@@ -199,11 +237,11 @@ def conversation_latency_table(conversations: pd.DataFrame) -> pd.DataFrame:
 
 
 def token_table(conversations: pd.DataFrame) -> pd.DataFrame:
-    """Mean tokens in / out per conversation for each role, per variant."""
-    tokens = stats.token_usage(conversations, "variant")
+    """Mean tokens in / out per conversation for each role, per group."""
+    tokens = stats.token_usage(with_groups(conversations), GROUP)
     if tokens.empty:
         return pd.DataFrame()
-    out = pd.DataFrame({"variant": tokens["variant"]})
+    out = pd.DataFrame({"variant": tokens[GROUP]})
     for role in stats.ROLES:
         out[f"{role} in / out"] = [
             f"{_num(i, 0)} / {_num(o, 0)}" for i, o in zip(
@@ -212,11 +250,11 @@ def token_table(conversations: pd.DataFrame) -> pd.DataFrame:
 
 
 def app_steps_table(conversations: pd.DataFrame) -> pd.DataFrame:
-    """Per variant, an app's inner steps and tool calls per conversation (mean) and the share
+    """Per group, an app's inner steps and tool calls per conversation (mean) and the share
     of conversations with a tool call; empty when no conversation has steps."""
     if conversations.empty or not conversations["assistant_steps"].any():
         return pd.DataFrame()
-    grouped = conversations.groupby("variant", sort=True)
+    grouped = with_groups(conversations).groupby(GROUP, sort=True)
     frame = grouped.agg(conversations=("id", "size"), steps=("assistant_steps", "mean"),
                         tool_calls=("tool_calls", "mean"),
                         with_tools=("tool_calls", lambda calls: (calls > 0).mean()))
@@ -231,7 +269,8 @@ def app_steps_table(conversations: pd.DataFrame) -> pd.DataFrame:
 def report_tables(results: Results) -> list[tuple[str, pd.DataFrame]]:
     """Every table of the report as (title, frame of display strings); empty frames mean
     "no data"."""
-    conv = results.conversations
+    conv = with_groups(results.conversations)
+    by_run = not results.pooled and results.timings["run_id"].nunique() > 1
     # Series.map per column: DataFrame.map needs pandas 2.1
     # one row per source (baselines grow with kinds x models): subjects as columns
     wide = ai_vs_user_frame(results).apply(lambda column: column.map(_pct)).T
@@ -244,7 +283,8 @@ def report_tables(results: Results) -> list[tuple[str, pd.DataFrame]]:
         ("Paired comparison with the first variant (per-question accuracy)",
          comparison_table(conv)),
         ("Rubric scores (1-5)", rubric_table(conv)),
-        ("Latency per node call", node_latency_table(results.timings)),
+        ("Latency per node call" + (" and run" if by_run else ""),
+         node_latency_table(results.timings, by_run)),
         ("Wall time and turns per conversation", conversation_latency_table(conv)),
         ("Tokens per conversation (mean, unknown counts left out)", token_table(conv)),
         *_app_tables(conv),
@@ -276,8 +316,72 @@ def rich_table(title: str, frame: pd.DataFrame) -> Table:
         table.add_column(Text(str(column)), overflow="fold",
                          justify="left" if str(column) in KEY_COLUMNS else "right")
     for row in frame.itertuples(index=False):
-        table.add_row(*(Text(str(v)) for v in row))
+        table.add_row(*(Text(_text(v)) for v in row))
     return table
+
+
+# --- runs -----------------------------------------------------------------------------------
+
+
+def overview(results: Results) -> str:
+    """One line: conversations, runs and variants (or run/variant groups), questions and
+    AI-alone answers."""
+    conv = results.conversations
+    runs = conv["run_id"].nunique() if len(conv) else 0
+    variants = conv["variant"].nunique() if len(conv) else 0
+    questions = conv["question_id"].nunique() if len(conv) else 0
+    if results.pooled and runs > 1:
+        shape = f"{runs} runs pooled into {variants} variants"
+    elif runs > 1:
+        shape = f"{runs} runs, {with_groups(conv)[GROUP].nunique()} run/variant groups"
+    else:
+        shape = f"{variants} variants"
+    return (f"{len(conv)} conversations, {shape}, {questions} questions, "
+            f"{len(results.baselines)} AI-alone baseline answers")
+
+
+def run_notes(results: Results) -> list[str]:
+    """What the report groups by when the conversations are of several runs: runs side by
+    side, or which runs ``pool_runs`` pooled (and whether their models differ); AI-alone
+    baselines of several runs. Empty for one run."""
+    conv = results.conversations
+    groups = run_groups(conv)
+    notes = []
+    if results.pooled:
+        for variant, part in groups.groupby("variant", sort=True):
+            if part["run_id"].nunique() < 2:
+                continue
+            runs = " + ".join(f"{run} ({n} conversations)" for run, n in zip(
+                part["run_id"], part["conversations"], strict=True))
+            differ = [role for role in LABEL_ROLES
+                      if part[f"model_identity_{role}"].nunique(dropna=False) > 1]
+            models = "; ".join(
+                f"{row['run_id']}: "
+                + ", ".join(f"{role}={row[f'model_identity_{role}']}" for role in differ)
+                for _, row in part.iterrows())
+            notes.append(f"pooled (--pool): {variant} = {runs}" + (
+                f"; their {' and '.join(differ)} models differ ({models})" if differ else ""))
+        if not notes and groups["run_id"].nunique() > 1:
+            notes.append("--pool: no variant name is in more than one run; nothing pooled")
+    elif groups["run_id"].nunique() > 1:
+        notes.append(f"{groups['run_id'].nunique()} runs in this store, shown side by side "
+                     "(one row per run and variant; --pool pools the runs of each variant "
+                     "name)")
+    if groups["run_id"].nunique() > 1:
+        shared = [f"{role}={groups[f'model_identity_{role}'].iloc[0]}" for role in LABEL_ROLES
+                  if groups[f"model_identity_{role}"].nunique(dropna=False) == 1
+                  and groups[f"model_identity_{role}"].notna().all()]
+        if shared:
+            notes.append("every run's models: " + ", ".join(shared))
+    base = results.baselines
+    if len(base) and "run_id" in base:
+        runs = base.groupby(["kind", "model"], dropna=False)["run_id"].unique()
+        for (kind, model), ids in runs.items():
+            if len(ids) > 1:
+                how = "pooled (--pool)" if results.pooled else "shown apart as kind [run]"
+                notes.append(f"AI-alone {kind} ({model}) is in {len(ids)} baseline runs "
+                             f"({', '.join(sorted(map(str, ids)))}): {how}")
+    return notes
 
 
 def print_report(results: Results, console: Console) -> None:
@@ -289,12 +393,12 @@ def print_report(results: Results, console: Console) -> None:
     """
     conv = results.conversations
     failed = int(conv["failed"].sum()) if len(conv) else 0
-    line = Text.assemble((f"{len(conv)} conversations", "bold"),
-                         f", {conv['variant'].nunique()} variants, "
-                         f"{conv['question_id'].nunique()} questions, {len(results.baselines)} "
-                         "AI-alone baseline answers")
+    head, rest = overview(results).split(", ", 1)
+    line = Text.assemble((head, "bold"), ", ", rest)
     if failed:
         line.append(", ").append(f"{failed} failed (not scored)", style="yellow")
     console.print(line)
+    for note in run_notes(results):
+        console.print(Text.assemble(("note:", "yellow"), " ", note), soft_wrap=True)
     for title, frame in report_tables(results):
         console.print(rich_table(title, frame))

@@ -171,10 +171,17 @@ def pearson_mae(x: Sequence[float] | np.ndarray,
 
 
 def agreement(conversations: pd.DataFrame, baselines: pd.DataFrame,
-              convention: Convention = "answered") -> pd.DataFrame:
+              convention: Convention = "answered", *, column: str = "variant") -> pd.DataFrame:
     """How well AI-alone per-question accuracy tracks user-AI accuracy (the paper's r / MAE).
 
     One row per baseline (kind, model) and variant, on the questions both have.
+
+    Args:
+        conversations: The conversations frame.
+        baselines: The baselines frame.
+        convention: Accuracy convention of the user-AI per-question means.
+        column: The column holding the variants (the report passes ``group``: run and
+            variant); its values fill the ``variant`` column of the result.
 
     Returns:
         Columns ``kind``, ``model``, ``variant``, ``same_model`` (the baseline's model is the
@@ -185,11 +192,11 @@ def agreement(conversations: pd.DataFrame, baselines: pd.DataFrame,
     ai = baseline_question_means(baselines)
     if ai.empty or conversations.empty:
         return pd.DataFrame(columns=columns)
-    user = question_means(conversations, convention, by="variant")
-    assistants = _assistant_models(conversations)
+    user = question_means(conversations, convention, by=column)
+    assistants = _assistant_models(conversations, column)
     rows = []
     for (kind, model), base in ai.groupby(["kind", "model"], sort=True):
-        for variant, mine in user.groupby("variant", sort=True):
+        for variant, mine in user.groupby(column, sort=True):
             shared = base.merge(mine, on="question_id", suffixes=("_ai", "_user"))
             stats = pearson_mae(shared["accuracy_ai"], shared["accuracy_user"])
             rows.append({"kind": kind, "model": model, "variant": variant,
@@ -199,10 +206,11 @@ def agreement(conversations: pd.DataFrame, baselines: pd.DataFrame,
     return pd.DataFrame(rows, columns=columns)
 
 
-def _assistant_models(conversations: pd.DataFrame) -> dict[str, set[str]]:
+def _assistant_models(conversations: pd.DataFrame,
+                      column: str = "variant") -> dict[str, set[str]]:
     if "model_assistant" not in conversations:
         return {}
-    pairs = conversations[["variant", "model_assistant"]].dropna().drop_duplicates()
+    pairs = conversations[[column, "model_assistant"]].dropna().drop_duplicates()
     out: dict[str, set[str]] = {}
     for variant, model in pairs.itertuples(index=False):
         out.setdefault(variant, set()).add(model)
