@@ -75,3 +75,43 @@ def test_a_model_that_raises_keyboard_interrupt_ends_the_run_as_ctrl_c_does(tmp_
     assert proc.returncode == 130, output
     assert "interrupted: 0 of 2 conversations stored" in output
     assert "Traceback" not in output
+
+
+# --- exit status of a run whose model calls failed -------------------------------------------
+
+def _cli(*args: str) -> tuple[int, str]:
+    from typer.testing import CliRunner
+
+    from chatbench.cli import app
+
+    result = CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
+    code = result.exit_code if result.return_value is None else result.return_value
+    return code, result.output
+
+
+@pytest.mark.parametrize("command", [
+    ("run", "--user", "fake:user", "--assistant", "fake:fail", "--limit", "2"),
+    ("ablate", "cot", "--user", "fake:user", "--assistant", "fake:fail", "--limit", "1"),
+    ("baseline", "--assistant", "fake:fail", "--limit", "1", "--kinds", "letter_zero_shot"),
+])
+def test_failed_conversations_exit_3_unless_allowed(tmp_path, command):
+    out = ("--out", str(tmp_path / "r.sqlite"), "--max-attempts", "1")
+    code, output = _cli(*command, *out)
+    assert code == 3, output
+    assert "exit 3:" in output and "--allow-failures" in output
+    code, output = _cli(*command, *out, "--allow-failures")
+    assert code == 0, output
+
+
+def test_a_run_without_failures_exits_0(tmp_path):
+    code, output = _cli("run", "--user", "fake:say:Answer: A", "--assistant", "fake:echo",
+                        "--limit", "2", "--out", str(tmp_path / "r.sqlite"))
+    assert code == 0, output and "exit 3" not in output
+
+
+def test_the_command_line_exits_with_the_code_it_reports(tmp_path):
+    """Through the entry point, not only typer's runner: 3 reaches the shell."""
+    proc = _start("run", "--user", "fake:user", "--assistant", "fake:fail", "--limit", "1",
+                  "--max-attempts", "1", "--out", str(tmp_path / "r.sqlite"), cwd=tmp_path)
+    output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 3, output

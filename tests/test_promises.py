@@ -290,7 +290,7 @@ def test_ablate_gives_every_variant_the_max_attempts_of_the_command(tmp_path, pr
     # assistant call fails twice before it succeeds
     grid = _grid(tmp_path, 1, "fake:say:Answer: B", "flaky:2")
     cli("ablate", grid, "--max-attempts", str(max_attempts), "--retry-wait", "0",
-        "--concurrency", "1", "--out", str(out))
+        "--concurrency", "1", "--out", str(out), "--allow-failures")
     used = [m for m in made if m.attempts]
     assert len(used) == 4  # one model per variant
     assert [len(m.attempts) for m in used] == [max_attempts] * 4
@@ -390,7 +390,7 @@ def test_run_summary_counts_the_conversations_that_failed(tmp_path, provider):
                                                  fail_on=tuple(q.stem for q in failing)))
     output = cli("run", "--user", "failon:some", "--assistant", "fake:echo", "--limit", "4",
                  "--graph", "two_step", "--max-attempts", "1", "--out",
-                 str(tmp_path / "r.sqlite"))
+                 str(tmp_path / "r.sqlite"), "--allow-failures")
     rows = _table_rows(output)
     # columns: n, err, answered, acc., acc. all, turns, sec
     assert rows["all"][:2] == ["4", "2"]

@@ -15,7 +15,7 @@ import signal
 import sys
 from collections import Counter
 from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -97,6 +97,26 @@ def with_progress(
 
 EXIT_INTERRUPTED = 130
 """The exit status after Ctrl-C (128 + SIGINT), as shells report it."""
+EXIT_FAILURES = 3
+"""The exit status of a command whose model calls failed for some jobs (stored with their
+errors), unless ``--allow-failures``: a script or CI job can tell a broken run from a good
+one. 2 is for bad input (nothing ran), 130 for Ctrl-C."""
+
+AllowFailures = Annotated[bool, typer.Option(
+    "--allow-failures/--no-allow-failures",
+    help="Exit 0 even when some conversations or answers failed (they are stored with their "
+         "errors and asked again on a rerun); by default such a command exits 3.",
+    envvar="CHATBENCH_ALLOW_FAILURES")]
+
+
+def exit_for_failures(failed: int, what: str, allow: bool) -> None:
+    """Exit ``EXIT_FAILURES`` (after saying so) when ``failed`` jobs failed and failures are
+    not allowed; return otherwise."""
+    if failed and not allow:
+        console.print(Text.assemble(
+            ("exit 3:", "yellow"), f" {failed} {what} failed (stored with their errors; a rerun "
+            "asks them again); --allow-failures exits 0"), soft_wrap=True)
+        raise typer.Exit(EXIT_FAILURES)
 
 
 def stop_at_interrupt(message: str) -> NoReturn:

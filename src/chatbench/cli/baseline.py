@@ -25,7 +25,14 @@ from chatbench.baselines import (
     summarize_baselines,
 )
 from chatbench.baselines.prompts import BASELINE_KINDS, PAPER_KINDS
-from chatbench.cli._common import cells, console, opt, with_progress
+from chatbench.cli._common import (
+    AllowFailures,
+    cells,
+    console,
+    exit_for_failures,
+    opt,
+    with_progress,
+)
 from chatbench.data.questions import load_questions
 from chatbench.storage import ResultStore
 
@@ -68,8 +75,12 @@ def baseline_command(
     concurrency: ConcurrencyOpt = 8, out: OutOpt = Path("chatbench-results.sqlite"),
     run_id: RunIdOpt = None, max_attempts: MaxAttemptsOpt = 3, retry_wait: RetryWaitOpt = 1.0,
     retry_failed: RetryFailedOpt = True,
+    allow_failures: AllowFailures = False,
 ) -> None:
-    """Ask the questions AI-alone (the paper's letter-only zero/few-shot and free text)."""
+    """Ask the questions AI-alone (the paper's letter-only zero/few-shot and free text).
+
+    Exit status: 0 when every answer call ended without error; 3 when some failed (stored
+    with their errors; --allow-failures gives 0); 2 for bad input; 130 after Ctrl-C."""
     check_execution(concurrency, max_attempts, retry_wait)
     checked = check_kinds(kinds.split(","))
     subject_list = [s.strip() for s in subjects.split(",") if s.strip()] if subjects else None
@@ -90,6 +101,7 @@ def baseline_command(
         planned = {encodable(job.id(plan.run_id)) for job in plan.jobs}
         records = [r for r in store.baselines(plan.run_id) if r.id in planned]
     console.print(baseline_table(summarize_baselines(records)))
+    exit_for_failures(sum(r.error is not None for r in records), "answers", allow_failures)
 
 
 def _grader_note(kinds: Sequence[str], grader: str | None, assistant: str) -> str:

@@ -22,9 +22,11 @@ from chatbench._files import file_error
 from chatbench._yaml import format_validation_error
 from chatbench.cli._common import (
     EXIT_INTERRUPTED,
+    AllowFailures,
     cells,
     console,
     error_line,
+    exit_for_failures,
     opt,
     stop_at_interrupt,
     with_progress,
@@ -184,9 +186,13 @@ def _with_progress(
     with_progress("conversations", planned, stored, run, _conversation_status)
 
 
-def _report(out: Path, run_id: str, started: float, by: str) -> None:
+def _report(out: Path, run_id: str, started: float, by: str) -> int:
     """The run's summary table and failures, computed in SQL from the store: no record is
-    loaded, so memory stays flat however long the run (``ResultStore.summarize``)."""
+    loaded, so memory stays flat however long the run (``ResultStore.summarize``).
+
+    Returns:
+        The run's failed conversations (stored with their errors).
+    """
     with ResultStore(out, read_only=True) as store:
         summaries = store.summarize(run_id, by)
         kinds = store.failure_kinds(run_id)
@@ -212,6 +218,7 @@ def _report(out: Path, run_id: str, started: float, by: str) -> None:
         f"{summaries[-1].conversations} conversations in {out} (run {run_id}); this invocation "
         f"took {time.perf_counter() - started:.1f} s"
     ))
+    return sum(n for _, n in kinds)
 
 
 def _validated(
@@ -223,7 +230,7 @@ def _validated(
         raise ConfigError(format_validation_error(source, exc, model)) from None
 
 
-def _execute_run(config: RunConfig, started: float) -> None:
+def _execute_run(config: RunConfig, started: float, allow_failures: bool = False) -> None:
     from chatbench.runner.batch import plan_run, run_to_store
 
     plan = plan_run(config)
@@ -233,14 +240,16 @@ def _execute_run(config: RunConfig, started: float) -> None:
         f"{config.graph}, user {config.user}, assistant {config.assistant} -> {config.out}"
     ))
     _with_progress(plan.planned, stored, lambda cb: run_to_store(plan, on_record=cb))
-    _report(config.out, plan.run_id, started, "subject")
+    failed = _report(config.out, plan.run_id, started, "subject")
+    exit_for_failures(failed, "conversations", allow_failures)
 
 
 GRID_EXECUTION = ("concurrency", "executor", "ray_address", "processes", "retry_failed")
 """Execution settings that ``run_grid`` takes; the others shape each variant's graph."""
 
 
-def _execute_grid(grid: AblationGrid, out: Path, execution: dict[str, Any], started: float) -> None:
+def _execute_grid(grid: AblationGrid, out: Path, execution: dict[str, Any], started: float,
+                  allow_failures: bool = False) -> None:
     from chatbench.graphs.builder import retry_policy
     from chatbench.runner.ablate import plan_grid, run_grid_to_store
 
@@ -255,7 +264,8 @@ def _execute_grid(grid: AblationGrid, out: Path, execution: dict[str, Any], star
     ))
     _with_progress(plan.planned, stored,
                    lambda cb: run_grid_to_store(plan, str(out), on_record=cb, **execution))
-    _report(out, plan.run_id, started, "variant")
+    failed = _report(out, plan.run_id, started, "variant")
+    exit_for_failures(failed, "conversations", allow_failures)
 
 
 @app.command()
@@ -282,15 +292,20 @@ def run(
     call_timeout: CallTimeout = 600.0,
     dtype: Dtype = None,
     retry_failed: RetryFailed = True,
+    allow_failures: AllowFailures = False,
 ) -> None:
-    """Run an evaluation. With no options: a small offline run on the embedded SmolLM2."""
+    """Run an evaluation. With no options: a small offline run on the embedded SmolLM2.
+
+    Exit status: 0 when every conversation ended without error; 3 when some failed (stored
+    with their errors; --allow-failures gives 0); 2 for bad input (nothing ran); 130 after
+    Ctrl-C (what finished is stored: run the same command again to go on)."""
     started = time.perf_counter()
     execution = _execution(
         concurrency, executor, processes, ray_address, max_attempts, retry_wait, call_timeout,
         dtype, retry_failed,
     )
     if resume is not None:
-        return _resume(resume, run_id, execution, started)
+        return _resume(resume, run_id, execution, started, allow_failures)
     fields = {
         "questions": questions,
         "limit": limit,
@@ -305,7 +320,8 @@ def run(
         "run_id": run_id,
         "subjects": tuple(s.strip() for s in subjects.split(",")) if subjects else None,
     }
-    _execute_run(_validated(RunConfig, {**fields, **execution}, "options"), started)
+    _execute_run(_validated(RunConfig, {**fields, **execution}, "options"), started,
+                 allow_failures)
 
 
 @app.command()
@@ -325,8 +341,12 @@ def ablate(
     call_timeout: CallTimeout = 600.0,
     dtype: Dtype = None,
     retry_failed: RetryFailed = True,
+    allow_failures: AllowFailures = False,
 ) -> None:
-    """Run the full factorial of an ablation grid into one store, rows tagged by factor."""
+    """Run the full factorial of an ablation grid into one store, rows tagged by factor.
+
+    Exit status as for run: 0 all ended without error, 3 some failed (--allow-failures
+    gives 0), 2 bad input, 130 Ctrl-C."""
     started = time.perf_counter()
     loaded = load_grid(grid)
     overrides = {
@@ -339,7 +359,7 @@ def ablate(
         concurrency, executor, processes, ray_address, max_attempts, retry_wait, call_timeout,
         dtype, retry_failed,
     )
-    _execute_grid(merged, out, execution, started)
+    _execute_grid(merged, out, execution, started, allow_failures)
 
 
 def _execution(
@@ -377,7 +397,8 @@ def _execution(
     }
 
 
-def _resume(path: Path, run_id: str | None, execution: dict[str, Any], started: float) -> None:
+def _resume(path: Path, run_id: str | None, execution: dict[str, Any], started: float,
+            allow_failures: bool = False) -> None:
     if not path.exists():  # a folder or unreadable file: the store says which
         raise ConfigError(f"nothing to resume: {path} does not exist")
     with ResultStore(path, read_only=True) as store:  # written only once the run is claimed
@@ -394,9 +415,10 @@ def _resume(path: Path, run_id: str | None, execution: dict[str, Any], started: 
     console.print(Text.assemble("resuming ", (stored.run_id, "bold"), f" from {path}"))
     if stored.kind == "ablate":
         grid = _validated(AblationGrid, stored.config, f"{path} run {stored.run_id}")
-        return _execute_grid(grid, path, execution, started)
+        return _execute_grid(grid, path, execution, started, allow_failures)
     data = {**stored.config, **execution, "out": path, "run_id": stored.run_id}
-    _execute_run(_validated(RunConfig, data, f"{path} run {stored.run_id}"), started)
+    _execute_run(_validated(RunConfig, data, f"{path} run {stored.run_id}"), started,
+                 allow_failures)
 
 
 @app.command("list")

@@ -22,7 +22,13 @@ from rich.table import Table
 from rich.text import Text
 
 from chatbench._files import writing
-from chatbench.cli._common import console, opt, with_progress
+from chatbench.cli._common import (
+    AllowFailures,
+    console,
+    exit_for_failures,
+    opt,
+    with_progress,
+)
 from chatbench.cli.train import Data, DataPath, Seed, Split, load_split
 from chatbench.errors import ConfigError
 from chatbench.reporting.numbers import number, with_ci
@@ -269,10 +275,14 @@ def fidelity_command(
                                                    "page with a plot per behaviour here.")]
     = None,
     seed: Seed = 0,
+    allow_failures: AllowFailures = False,
 ) -> None:
     """The realism scorecard: simulators beside the real users of a split (HALIE held-out by
     default): behaviours with distances and CIs, answers given the real transcripts, and the
-    paper's first-prompt ROUGE-1/BLEU beside copy-the-question, human and floor rows."""
+    paper's first-prompt ROUGE-1/BLEU beside copy-the-question, human and floor rows.
+
+    Exit status: 0 when every simulator call ended without error; 3 when some failed (they
+    are stored and left out; --allow-failures gives 0); 2 for bad input; 130 after Ctrl-C."""
     from chatbench.storage import ResultStore
     from chatbench.training.scorecard import evaluate_scorecard
 
@@ -312,3 +322,7 @@ def fidelity_command(
 
         write_scorecard_html(card, html_path)
         console.print(f"page written to {html_path}")
+    failed = sum(row.failed_first_prompts + row.failed_conversations
+                 + (row.answer_agreement.failed if row.answer_agreement else 0)
+                 for row in card.simulators)
+    exit_for_failures(failed, "simulator calls", allow_failures)
