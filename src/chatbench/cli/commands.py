@@ -268,8 +268,35 @@ def _execute_grid(grid: AblationGrid, out: Path, execution: dict[str, Any], star
     exit_for_failures(failed, "conversations", allow_failures)
 
 
+RESUME_KEEPS = frozenset({"resume", "run_id", "concurrency", "executor", "processes",
+                          "ray_address", "max_attempts", "retry_wait", "call_timeout", "dtype",
+                          "retry_failed", "allow_failures"})
+"""The options ``run --resume`` takes: which run, and how to execute it. Every other option
+is the stored run's own, so giving one is refused rather than ignored."""
+
+
+def refuse_ignored_options(ctx: typer.Context, kept: frozenset[str], mode: str) -> None:
+    """Refuse the options given on the command line that ``mode`` ignores (a ``CHATBENCH_*``
+    variable is ambient configuration, not a request for this run, so it is not refused).
+
+    Raises:
+        ConfigError: One line naming them.
+    """
+    def given_by_user(name: str) -> bool:
+        # by name: typer may vendor its own copy of click's ParameterSource enum
+        source = ctx.get_parameter_source(name)
+        return source is not None and source.name == "COMMANDLINE"
+
+    given = [name for name in ctx.params if name not in kept and given_by_user(name)]
+    if given:
+        flags = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise ConfigError(f"{mode} ignores {flags}: the stored run keeps its own; give only "
+                          f"--run-id and execution options, or start a new run without it")
+
+
 @app.command()
 def run(
+    ctx: typer.Context,
     questions: Questions = None,
     subjects: Subjects = None,
     limit: Limit = 5,
@@ -305,6 +332,7 @@ def run(
         dtype, retry_failed,
     )
     if resume is not None:
+        refuse_ignored_options(ctx, RESUME_KEEPS, "--resume")
         return _resume(resume, run_id, execution, started, allow_failures)
     fields = {
         "questions": questions,

@@ -63,6 +63,8 @@ def report_command(
     if pool:
         results = pool_runs(results)
     print_report(results, console)
+    for note in incomplete_runs(path, sorted(set(results.conversations["run_id"]))):
+        console.print(Text.assemble(("incomplete:", "yellow"), " ", note), soft_wrap=True)
     try:
         written = write_html_report(results, html or path.with_suffix(".html"))
     except ConfigError as exc:
@@ -90,8 +92,11 @@ def export_command(
     """Export conversations, turns, timings and baselines as CSV or Parquet files."""
     from chatbench.reporting.results import ExportFormat, export
 
+    path = _existing(path)
+    if run_id is not None:
+        _check_run_exists(path, run_id)
     # export() checks the value and raises ConfigError for anything but csv/parquet
-    for written in export(_existing(path), out_dir, cast(ExportFormat, fmt), run_id):
+    for written in export(path, out_dir, cast(ExportFormat, fmt), run_id):
         console.print(str(written))
 
 
@@ -109,6 +114,43 @@ def show_command(
         question = _question_of(store, record)
     for part in render_conversation(record, question):
         console.print(part)
+
+
+def incomplete_runs(path: Path, run_ids: list[str]) -> list[str]:
+    """A line for each run the store holds fewer conversations of than it planned (its
+    stored identity: questions x variants x replicates), saying how to finish it; a run
+    stored without an identity (an older chatbench) cannot be checked and gives none."""
+    from chatbench.runner.identity import RunIdentity, parse_identity
+
+    notes = []
+    with ResultStore(path, read_only=True) as store:
+        for run_id in run_ids:
+            stored = store.run_identity(run_id)
+            if stored is None:
+                continue
+            identity = parse_identity(RunIdentity, stored, f"run {run_id!r}", store)
+            planned = len(identity.questions) * len(identity.variants) * identity.replicates
+            held = len(store.ids(run_id))
+            if held < planned:
+                notes.append(f"run {run_id} has {held} of its {planned} planned conversations "
+                             f"(the tables cover those); `chatbench run --resume {path} "
+                             f"--run-id {run_id}` finishes it")
+    return notes
+
+
+def _check_run_exists(path: Path, run_id: str) -> None:
+    """Refuse a run id the store holds neither conversations nor baseline answers of.
+
+    Raises:
+        ConfigError: No such run; the message lists the store's runs.
+    """
+    with ResultStore(path, read_only=True) as store:
+        held = bool(store.ids(run_id)) or (
+            store.has_table("baselines") and bool(store.baseline_ids(run_id)))
+        runs = store.run_ids()
+    if not held:
+        raise ConfigError(f"{path}: no conversations or baseline answers of run {run_id!r}; "
+                          f"runs: {', '.join(runs) or 'none'}")
 
 
 def _run_ids(path: Path) -> list[str]:

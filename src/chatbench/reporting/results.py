@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -426,11 +427,41 @@ def export(path: str | Path, out_dir: str | Path, fmt: ExportFormat = "csv",
         target = folder / f"{name}.{fmt}"
         with writing(target, "the exported table"):
             if fmt == "csv":
-                frame.to_csv(target, index=False)
+                spreadsheet_safe(frame).to_csv(target, index=False)
             else:
                 _parquet_ready(frame).to_parquet(target, index=False)
         written.append(target)
     return written
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What makes a spreadsheet read a CSV cell as a formula (OWASP, "CSV injection")."""
+
+
+_PLAIN_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def _formula_like(value: object) -> bool:
+    """A text cell a spreadsheet would run: it starts with ``FORMULA_STARTS`` and is more
+    than that one character and not a plain number (``-`` and ``-2`` are data)."""
+    return (isinstance(value, str) and value.startswith(FORMULA_STARTS) and len(value) > 1
+            and _PLAIN_NUMBER.fullmatch(value) is None)
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every text cell a spreadsheet would run as a formula (``=cmd|calc``,
+    ``+1+1``, ``-2+3``, ``@SUM``, a leading tab or CR) prefixed with ``'``, so Excel,
+    LibreOffice and Sheets show it as text (OWASP's rule for CSV injection); numbers, a lone
+    ``-`` and every other cell are unchanged. Only CSV needs this: Parquet keeps types."""
+    out = frame.copy()
+    for column in out.columns:
+        values = out[column]
+        if values.dtype != object and not pd.api.types.is_string_dtype(values):
+            continue
+        risky = values.map(_formula_like)
+        if risky.any():
+            out[column] = values.where(~risky, "'" + values.astype(str))
+    return out
 
 
 def _require_pyarrow() -> None:
