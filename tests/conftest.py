@@ -208,3 +208,53 @@ def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
         code = exc.code if isinstance(exc.code, int) else 1
     captured = capsys.readouterr()
     return code, captured.out + captured.err
+
+
+# --- read-only files and folders, for root too --------------------------------------------------
+
+IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+_LOCKED: list[Path] = []
+
+
+def _chattr_works() -> bool:
+    """Whether ``chattr +i`` (immutable: no writes, no new entries, even for root) works on
+    the temporary folder's file system."""
+    folder = Path(tempfile.mkdtemp())
+    try:
+        locked = subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode == 0
+        if locked:
+            subprocess.run(["chattr", "-i", str(folder)], check=True)
+        return locked
+    except OSError:  # no chattr
+        return False
+    finally:
+        folder.rmdir()
+
+
+CAN_MAKE_READ_ONLY = not IS_ROOT or _chattr_works()
+needs_read_only = pytest.mark.skipif(
+    not CAN_MAKE_READ_ONLY, reason="root ignores file modes, and chattr +i does not work here")
+DENIED = "permission denied"
+"""The reason a write to a read-only path gives: chatbench words EPERM (an immutable path,
+root) and EACCES (a mode that forbids it) alike."""
+
+
+def make_read_only(path: Path) -> None:
+    """Make ``path`` (a file or a folder) read-only for this process: by its mode, or, for
+    root, whom modes do not stop, with ``chattr +i``. Undone after the test."""
+    if IS_ROOT:
+        subprocess.run(["chattr", "+i", str(path)], check=True)
+    else:
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    _LOCKED.append(path)
+
+
+@pytest.fixture(autouse=True)
+def _undo_read_only() -> Iterator[None]:
+    yield
+    while _LOCKED:
+        path = _LOCKED.pop()
+        if IS_ROOT:
+            subprocess.run(["chattr", "-i", str(path)], check=False)
+        else:
+            path.chmod(0o755 if path.is_dir() else 0o644)

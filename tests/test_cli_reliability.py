@@ -122,8 +122,8 @@ def test_the_command_line_exits_with_the_code_it_reports(tmp_path):
 
 def test_resume_refuses_the_options_it_would_ignore(tmp_path, run_cli):
     out = str(tmp_path / "r.sqlite")
-    assert run_cli("run", "--user", "fake:say:Answer: A", "--assistant", "fake:echo", "--limit", "1",
-                "--out", out)[0] == 0
+    assert run_cli("run", "--user", "fake:say:Answer: A", "--assistant", "fake:echo",
+                   "--limit", "1", "--out", out)[0] == 0
     code, output = run_cli("run", "--resume", out, "--questions", "other.jsonl", "--limit", "3")
     assert code == 2 and "--resume ignores --questions, --limit" in output, output
     code, output = run_cli("run", "--resume", out, "--concurrency", "2", "--max-attempts", "1")

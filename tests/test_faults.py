@@ -25,7 +25,7 @@ from chatbench import GraphSpec, ResultStore, StopReason, load_questions, run_co
 from chatbench.errors import MissingDependencyError
 from chatbench.runner.batch import Variant, plan_jobs, run_jobs
 from chatbench.runner.build import build_models
-from tests.conftest import ScriptedChatModel, cli
+from tests.conftest import DENIED, ScriptedChatModel, cli, make_read_only, needs_read_only
 
 
 def encodable(text: str) -> str:
@@ -35,7 +35,7 @@ def encodable(text: str) -> str:
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 """Root reads and writes files whatever their mode: chmod cases cannot fail there."""
-needs_non_root = pytest.mark.skipif(IS_ROOT, reason="root ignores file permissions")
+needs_non_root = pytest.mark.skipif(IS_ROOT, reason="root reads any file whatever its mode")
 
 BAD_TEXT = [
     pytest.param("\ud800", id="lone-high-surrogate"),
@@ -316,14 +316,14 @@ def _under_a_file(tmp_path: Path, name: str) -> Path:
 def _read_only_folder(tmp_path: Path, name: str) -> Path:
     folder = tmp_path / "locked"
     folder.mkdir()
-    folder.chmod(0o500)
+    make_read_only(folder)
     return folder / name
 
 
 UNWRITABLE_OUT = [
     pytest.param(lambda tmp, name: _folder(tmp / name), "is a directory", id="a-directory"),
     pytest.param(_under_a_file, "plain.txt is not a folder", id="under-a-file"),
-    pytest.param(_read_only_folder, "", id="read-only-folder", marks=needs_non_root),
+    pytest.param(_read_only_folder, "", id="read-only-folder", marks=needs_read_only),
 ]
 
 
@@ -367,17 +367,14 @@ def test_read_only_store_gives_one_line_naming_it(tmp_path, monkeypatch, capsys,
     assert_one_error_line(code, output, str(out), "readonly")
 
 
-@needs_non_root
+@needs_read_only
 def test_read_only_store_file_gives_one_line(tmp_path, monkeypatch, capsys):
     out = tmp_path / "r.sqlite"
     assert cli(monkeypatch, capsys, *fake_run_args(out, "--limit", "1"))[0] == 0
     for path in tmp_path.iterdir():
-        path.chmod(0o444)
-    tmp_path.chmod(0o555)
-    try:
-        code, output = cli(monkeypatch, capsys, *fake_run_args(out, "--seed", "7"))
-    finally:
-        tmp_path.chmod(0o755)
+        make_read_only(path)
+    make_read_only(tmp_path)
+    code, output = cli(monkeypatch, capsys, *fake_run_args(out, "--seed", "7"))
     assert_one_error_line(code, output, str(out))
 
 
@@ -392,8 +389,8 @@ OUTPUT_TARGETS = [
     pytest.param(lambda tmp: _folder(tmp / "out.html"), "is a directory", id="a-directory"),
     pytest.param(lambda tmp: _under_a_file(tmp, "out.html"), "is not a folder",
                  id="under-a-file"),
-    pytest.param(lambda tmp: _read_only_folder(tmp, "out.html"), "permission denied",
-                 id="read-only-folder", marks=needs_non_root),
+    pytest.param(lambda tmp: _read_only_folder(tmp, "out.html"), DENIED,
+                 id="read-only-folder", marks=needs_read_only),
 ]
 
 
@@ -408,8 +405,8 @@ def test_unwritable_html_report_gives_one_line(tmp_path, monkeypatch, capsys, wh
 FOLDER_TARGETS = [
     pytest.param(lambda tmp: tmp / "plain.txt", "is not a folder", id="an-existing-file"),
     pytest.param(lambda tmp: _under_a_file(tmp, "sub"), "is not a folder", id="under-a-file"),
-    pytest.param(lambda tmp: _read_only_folder(tmp, "sub"), "permission denied",
-                 id="read-only-folder", marks=needs_non_root),
+    pytest.param(lambda tmp: _read_only_folder(tmp, "sub"), DENIED,
+                 id="read-only-folder", marks=needs_read_only),
 ]
 
 

@@ -35,7 +35,8 @@ from chatbench.records import ConversationRecord, TranscriptTurn
 from chatbench.reporting.results import load_results
 from chatbench.runner.batch import run
 from chatbench.scoring.metrics import Summary, summarize_by
-from tests.test_faults import assert_one_error_line, cli, fake_run_args, needs_non_root
+from tests.conftest import make_read_only, needs_read_only
+from tests.test_faults import assert_one_error_line, cli, fake_run_args
 from tests.test_stats import make_record
 
 # --- shared helpers -----------------------------------------------------------------------------
@@ -336,17 +337,14 @@ def test_readers_read_a_store_whose_folder_sqlite_cannot_write(tmp_path, monkeyp
     assert digest(store) == before
 
 
-@needs_non_root
+@needs_read_only
 @pytest.mark.parametrize("command", list(READERS))
 def test_readers_read_a_store_in_a_read_only_folder(tmp_path, monkeypatch, capsys, command):
     folder = tmp_path / "locked"
     folder.mkdir()
     store = mixed_store(folder)
-    folder.chmod(0o555)
-    try:
-        code, output = cli(monkeypatch, capsys, *READERS[command](store, tmp_path))
-    finally:
-        folder.chmod(0o755)
+    make_read_only(folder)
+    code, output = cli(monkeypatch, capsys, *READERS[command](store, tmp_path))
     assert code == 0, output
 
 
