@@ -409,3 +409,17 @@ def test_html_report_in_a_headless_browser(two_runs, tmp_path):
     shown = {row["variant"]: {k: row[k] for k in ("n", "acc.", "acc. all")}
              for row in rows if row["subject"] == "all"}
     assert shown == _expected_accuracy(two_runs)
+
+
+def test_tokens_of_feedback_and_rubric_calls_count_for_their_roles():
+    """``user_feedback`` is the simulated user's call and ``judge:<rubric>`` the judge's, so
+    their tokens land in those roles' columns, not nowhere."""
+    from chatbench.reporting.results import results_from_records
+    from tests.test_stats import make_record
+
+    timings = [{"node": "user_feedback", "seconds": 0.1, "input_tokens": 7, "output_tokens": 3},
+               {"node": "judge:coherence", "seconds": 0.1, "input_tokens": 11,
+                "output_tokens": 2}]
+    row = results_from_records([make_record(timings=timings)]).conversations.iloc[0]
+    assert (row["user_input_tokens"], row["user_output_tokens"]) == (7, 3)
+    assert (row["judge_input_tokens"], row["judge_output_tokens"]) == (11, 2)

@@ -13,8 +13,19 @@ from chatbench.config import ROLES
 from chatbench.scoring.grouping import By, _groups
 
 ROLE_OF_NODE = {"user": "user", "user_cot": "user", "force_answer": "user",
-                "assistant": "assistant", "judge": "judge"}
+                "user_feedback": "user", "assistant": "assistant", "judge": "judge"}
 """Graph node -> the role whose model it calls (tokens and latency per role)."""
+
+
+def role_of_node(node: str) -> str:
+    """The role whose model a timed call used: ``ROLE_OF_NODE`` of the node, where a rubric
+    judgement ``judge:<rubric>`` is the judge's; a node of a user's own graph is its own role.
+
+    Example:
+        >>> role_of_node("judge:coherence"), role_of_node("user_feedback")
+        ('judge', 'user')
+    """
+    return ROLE_OF_NODE.get(node.partition(":")[0], node)
 
 
 # --- latency, tokens, turns -----------------------------------------------------------------
