@@ -23,7 +23,7 @@ def main() -> None:
     watching = signal.getsignal(signal.SIGINT) is signal.default_int_handler
     if watching:  # not when SIGINT is ignored (a background job keeps ignoring it)
         signal.signal(signal.SIGINT, _quit_while_starting)
-    from chatbench.cli.commands import main as run_command
+    from chatbench.cli import main as run_command
 
     if watching:
         signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -117,7 +117,9 @@ def test_bad_text_in_an_error_message_is_stored(tmp_store, question, bad):
 
 
 def test_surrogates_in_a_run_id_and_factor_keys_resume_cleanly(tmp_store):
-    spec = GraphSpec(name="v\udcff")
+    # a variant name holding one is refused (tests/test_strict_inputs.py); the low-level
+    # run_jobs still stores a run id or factor key holding one escaped, and finds it again
+    spec = GraphSpec(name="v")
     models = build_models(spec, "fake:say:Answer: A", "fake:echo", None)
     jobs = plan_jobs(load_questions(limit=2), [Variant.build(spec, models, {"k\ud800": 1})], 1, 0)
     with ResultStore(tmp_store) as store:
@@ -172,9 +174,12 @@ def test_cli_stores_every_conversation_and_shows_them(tmp_path):
 
 def test_text_utf8_cannot_hold_prints_escaped_on_a_strict_console(tmp_path):
     out = tmp_path / "r.sqlite"
-    ran = chatbench(*fake_run_args(out, "--run-id", "r\udcff"), strict=True)
+    ran = chatbench(*fake_run_args(out, user="fake:say:Answer: A \udcff"), strict=True)
     assert ran.returncode == 0, ran.stdout + ran.stderr
-    assert "run r\\udcff:" in ran.stdout
+    assert "user fake:say:Answer: A \\udcff" in ran.stdout
+    refused = chatbench(*fake_run_args(out, "--run-id", "r\udcff"), strict=True)  # an id
+    assert_one_error_line(refused.returncode, refused.stdout + refused.stderr, "run_id",
+                          "\\udcff", alone=True)
     failed = chatbench("run", "--graph", str(tmp_path / "g\udcff.yaml"), strict=True)
     assert_one_error_line(failed.returncode, failed.stdout + failed.stderr, "g\\udcff.yaml",
                           alone=True)

@@ -91,7 +91,9 @@ def _run(gpt2, tok, seed: int) -> dict[str, tuple]:
     records = run_conversations(QUESTIONS, SAMPLED, user=user, assistant=_chat_model(gpt2, tok),
                                 seed=seed, replicates=2, concurrency=1)
     assert all(r.stop_reason is not StopReason.ERROR for r in records), records[0].error
-    return {r.id: (r.transcript, r.final_choice, r.stop_reason) for r in records}
+    # keyed by question and replicate: each run seed names its own run (run-<hash>)
+    return {(r.question_id, r.replicate): (r.transcript, r.final_choice, r.stop_reason)
+            for r in records}
 
 
 def test_a_rerun_on_local_models_repeats_every_transcript(gpt2, tok):

@@ -99,7 +99,7 @@ def test_failing_model_is_recorded_and_the_run_goes_on(tmp_path):
         chatbench("run", "--user", "fake:user", "--assistant", "fake:fail", "--limit", "2",
                   "--max-attempts", "2", "--retry-wait", "0.01", "--out", str(out)),
         capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 3, result.stderr  # failed conversations: exit 3
     assert "2 failed conversations" in result.stdout and "ConnectionError x2" in result.stdout
     with ResultStore(out) as store:
         records = list(store.records())
@@ -114,9 +114,9 @@ def test_ablate_failures_use_the_cli_retry_settings(tmp_path):
         chatbench("ablate", "cot", "--user", "fake:user", "--assistant", "fake:fail", "--limit",
                   "1", "--max-attempts", "2", "--retry-wait", "0.01", "--out", str(out)),
         capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 3, result.stderr  # failed conversations: exit 3
     assert "2 failed conversations" in result.stdout
     resumed = subprocess.run(chatbench("run", "--resume", str(out), "--retry-wait", "0.01"),
                              capture_output=True, text=True, timeout=120)
-    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.returncode == 3, resumed.stderr  # still failing: still exit 3
     assert len(stored_ids(out)) == 2

@@ -7,7 +7,10 @@ file, read-only or on a full disk.
 
 from __future__ import annotations
 
+import codecs
 import errno
+import io
+import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -75,6 +78,65 @@ def read_text(path: Path, what: str) -> str:
             f"{path}, line {line}: not a {what} (byte 0x{data[exc.start]:02x} is not UTF-8 "
             "text); save it as UTF-8"
         ) from None
+
+
+def read_lines(path: Path, what: str, *, newline: str = "") -> Iterator[str]:
+    """The lines of a user's file as UTF-8 (a BOM is allowed), read one at a time: memory
+    holds one line, however long the file. Errors are those of ``read_text``.
+
+    The file is opened here (so a missing file fails at the call) and closed when the lines
+    run out or the iterator is closed or dropped.
+
+    Args:
+        path: The file.
+        what: What it should be, for messages: "question file".
+        newline: As for ``open``: ``""`` splits at any line ending and keeps it (what the
+            ``csv`` module wants); ``"\n"`` splits at ``\n`` only.
+
+    Raises:
+        ConfigError: The file is missing, a directory or unreadable (at the call), or a byte
+            is not UTF-8 (when that line is reached; the message names the line).
+    """
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a {what}") from None
+    except OSError as exc:
+        raise file_error(path, exc, f"read the {what}") from None
+    return _lines(handle, path, what, newline)
+
+
+def _lines(handle: io.BufferedReader, path: Path, what: str, newline: str) -> Iterator[str]:
+    with io.TextIOWrapper(handle, encoding="utf-8-sig", newline=newline) as text:
+        try:
+            yield from text
+        except UnicodeDecodeError:
+            raise _not_utf8(path, what) from None
+        except OSError as exc:
+            raise file_error(path, exc, f"read the {what}") from None
+
+
+def _not_utf8(path: Path, what: str) -> ConfigError:
+    """The ``read_text`` error for ``path``'s first byte that is not UTF-8, found by reading
+    it again in chunks (only when decoding failed)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line = 1
+    try:
+        with path.open("rb") as handle:
+            for chunk in itertools.chain(iter(lambda: handle.read(1 << 20), b""), [None]):
+                try:
+                    decoder.decode(chunk or b"", final=chunk is None)
+                except UnicodeDecodeError as exc:  # exc.object: any held bytes, then chunk
+                    line += exc.object.count(b"\n", 0, exc.start)
+                    return ConfigError(
+                        f"{path}, line {line}: not a {what} (byte 0x{exc.object[exc.start]:02x} "
+                        "is not UTF-8 text); save it as UTF-8")
+                line += (chunk or b"").count(b"\n")
+    except OSError as exc:
+        return file_error(path, exc, f"read the {what}")
+    return ConfigError(f"{path}: not a {what} (not UTF-8 text); save it as UTF-8")
 
 
 @contextmanager

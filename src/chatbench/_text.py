@@ -37,6 +37,38 @@ def encodable(text: str) -> str:
     return text
 
 
+def unicode_problem(text: str) -> str | None:
+    """Why ``text`` is not valid Unicode (it holds a lone surrogate), or None when it is.
+
+    Ids (question ids, run ids, variant names) must be valid Unicode: a store keeps a lone
+    surrogate escaped, so an id holding one would not be found again as given.
+
+    Example:
+        >>> unicode_problem("q\\ud800")
+        'is not valid Unicode text (a lone surrogate \\\\ud800 at character 2)'
+        >>> unicode_problem("ok") is None
+        True
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return (f"is not valid Unicode text (a lone surrogate {encodable(text[exc.start])} at "
+                f"character {exc.start + 1})")
+    return None
+
+
+def valid_id(text: str) -> str:
+    """``text``, refused when it is not valid Unicode (a pydantic ``AfterValidator`` of ids).
+
+    Raises:
+        ValueError: It holds a lone surrogate (``unicode_problem``).
+    """
+    problem = unicode_problem(text)
+    if problem is not None:
+        raise ValueError(problem)
+    return text
+
+
 def encodable_data(value: Any) -> Any:
     """JSON-like ``value`` (dicts, lists, tuples, strings, numbers) with every string, keys
     included, made ``encodable``; other values are returned as they are."""

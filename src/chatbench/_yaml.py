@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 import typing
 from collections.abc import Iterable, Sequence
 from importlib import resources
@@ -118,6 +119,41 @@ class _PresetLoader(yaml.SafeLoader):
 
 _PresetLoader.add_constructor("tag:yaml.org,2002:int", _PresetLoader.construct_yaml_int)
 
+# Plain scalars are resolved as YAML 1.2 does (its core schema), not as PyYAML's YAML 1.1:
+# ``010`` is not octal 8, ``1:30`` not the sexagesimal 90, and ``yes``/``no``/``on``/``off``
+# not booleans. They are read as written, as text: a text field (a scripted turn, a
+# persona's words) keeps them, and a number or boolean field refuses them, with a hint
+# (``yaml11_hint``). Decimal, ``0x`` and ``0b`` integers, decimals, ``.inf``/``.nan``,
+# ``true``/``false`` and ``null`` resolve as before.
+_BOOL, _INT, _FLOAT = (f"tag:yaml.org,2002:{kind}" for kind in ("bool", "int", "float"))
+_PresetLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_BOOL, _INT, _FLOAT)]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_PresetLoader.add_implicit_resolver(
+    _BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+_PresetLoader.add_implicit_resolver(
+    _INT, re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"),
+    list("-+0123456789"))
+_PresetLoader.add_implicit_resolver(
+    _FLOAT, re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?
+                       |\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?
+                       |[-+]?\.(?:inf|Inf|INF)
+                       |\.(?:nan|NaN|NAN))$""", re.X), list("-+0123456789."))
+
+_YAML11_ONLY = re.compile(
+    r"^(?:[-+]?0[0-9_]+|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?"
+    r"|yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF)$")
+
+
+def yaml11_hint(value: object) -> str:
+    """For text that YAML 1.1 would read as a number or boolean (``010``, ``1:30``,
+    ``yes``), a note saying how to write what was meant; ``""`` otherwise."""
+    if not isinstance(value, str) or not _YAML11_ONLY.match(value):
+        return ""
+    return (f"; {shorten(value, 40)} is read as text, as YAML 1.2 reads it (not as YAML 1.1's "
+            "octal 010, sexagesimal 1:30 or yes/no/on/off): write a decimal number, or true/false")
+
 # Where presets live inside the wheel (force-included from the top-level folders), and in a
 # source checkout (editable installs do not apply force-include).
 _PACKAGE_DATA = resources.files("chatbench") / "_data"
@@ -199,6 +235,9 @@ def format_validation_error(
         field = ".".join(str(part) for part in problem["loc"]) or "(top level)"
         message = shorten(problem["msg"].removeprefix("Value error, "), MAX_MESSAGE_CHARS)
         loc = problem["loc"]
+        if problem["type"] in ("int_type", "bool_type", "float_type", "int_parsing",
+                               "bool_parsing", "float_parsing"):
+            message += yaml11_hint(problem.get("input"))
         if model is not None and problem["type"] == "extra_forbidden" and loc:
             hint = did_you_mean(str(loc[-1]), _field_names(model, loc[:-1]))
             message = f"{message}; {hint}" if hint else message

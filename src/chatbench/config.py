@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     StrictBool,
     StrictFloat,
     StrictInt,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
+from chatbench._text import valid_id
 from chatbench._yaml import did_you_mean, load_yaml_model, preset_names, shorten
 
 Role = Literal["user", "assistant", "judge"]
@@ -48,6 +53,32 @@ more conversations than memory holds."""
 MAX_GRID_CELLS = 1000
 """Most variants (combinations of factor values) in one ablation grid, for the same reason:
 a few short lines of factors can otherwise describe billions of them."""
+MAX_TOKENS = 1_000_000
+"""Most new tokens one call may ask for: more than any model writes in one reply, and within
+what every backend takes (llama.cpp and API servers read a 32-bit integer); a larger
+``max_tokens`` is a typo that would make every call fail."""
+MAX_SEED = 2**63 - 1
+"""Largest run seed: what SQLite stores as an integer and numpy and torch accept (seeds are
+0 to this)."""
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("is empty")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_not_blank)]
+"""Text that is not empty or only spaces: an empty option never silently means the default."""
+Id = Annotated[str, AfterValidator(_not_blank), AfterValidator(valid_id)]
+"""A name records are stored and found under (run id, variant name): non-blank, valid
+Unicode (``chatbench._text.valid_id``)."""
+Seed = Annotated[StrictInt, Field(ge=0, le=MAX_SEED)]
+
+MAX_REPLY_CHARS = 100_000
+"""Default of ``RoleSettings.max_reply_chars``: the longest reply kept of one model call."""
+MAX_REPLY_CHARS_LIMIT = 100_000_000
+"""The most ``RoleSettings.max_reply_chars`` may be set to."""
 
 
 class RoleSettings(BaseModel):
@@ -57,12 +88,27 @@ class RoleSettings(BaseModel):
 
     temperature: StrictFloat | None = Field(default=None, ge=0.0, le=2.0, allow_inf_nan=False)
     """Sampling temperature; 0 means greedy for local models."""
-    max_tokens: StrictInt | None = Field(default=None, ge=1)
-    """Most new tokens per call."""
+    max_tokens: StrictInt | None = Field(default=None, ge=1, le=MAX_TOKENS)
+    """Most new tokens per call (at most ``MAX_TOKENS``)."""
+    max_reply_chars: StrictInt = Field(default=MAX_REPLY_CHARS, ge=1, le=MAX_REPLY_CHARS_LIMIT)
+    """Longest reply kept of one call, in characters (an app's inner steps: their texts
+    together). A longer one is cut to this before anything reads, stores or shows it, and its
+    timing says so (``truncated``): see ``chatbench.models.base.bounded``. Never sent to the
+    model, and left out of the settings' dump at its default, so the identities (and default
+    run ids) of runs made before it existed stay the same."""
+
+    @model_serializer(mode="wrap")
+    def _without_default_cap(self, write: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = write(self)
+        if self.max_reply_chars == MAX_REPLY_CHARS:
+            data.pop("max_reply_chars", None)
+        return data
 
     def call_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for ``chat_model.invoke`` (only the settings that are set)."""
-        return {key: value for key, value in self.model_dump().items() if value is not None}
+        """Keyword arguments for ``chat_model.invoke`` (only the settings that are set; the
+        reply cap is chatbench's own, never sent)."""
+        return {key: value for key, value in self.model_dump().items()
+                if value is not None and key != "max_reply_chars"}
 
 
 class GraphSpec(BaseModel):
@@ -75,8 +121,8 @@ class GraphSpec(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = "two_step"
-    """Variant name, stored with every conversation."""
+    name: Annotated[str, AfterValidator(valid_id)] = "two_step"
+    """Variant name, stored with every conversation (valid Unicode)."""
     description: str = ""
     simulator: str = "two_step"
     """How the user turns are written: a prompted chat model (the paper's two-step, its
@@ -166,24 +212,24 @@ class RunConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    questions: str | None = None
+    questions: Text | None = None
     """Bundled set name (``mmlu_redux``) or a path to a CSV/JSONL file; None for bundled."""
-    subjects: tuple[str, ...] | None = None
+    subjects: tuple[Text, ...] | None = None
     """Only these subjects."""
     limit: StrictInt | None = Field(default=5, ge=1)
     """At most this many questions, taken round-robin over subjects."""
-    graph: str = "quick"
+    graph: Text = "quick"
     """A shipped graph preset name or a path to a GraphSpec YAML."""
-    persona: str | None = None
+    persona: Text | None = None
     """Overrides the graph's persona (a shipped name or a path)."""
-    user: str = "smollm2"
+    user: Text = "smollm2"
     """The simulated user's model."""
-    assistant: str = "smollm2"
+    assistant: Text = "smollm2"
     """The assistant under evaluation."""
-    judge: str | None = None
+    judge: Text | None = None
     """Optional judge model for final messages the rules cannot read."""
-    seed: StrictInt = 0
-    """Run seed; each conversation's seed derives from it."""
+    seed: Seed = 0
+    """Run seed (0 to ``MAX_SEED``); each conversation's seed derives from it."""
     replicates: StrictInt = Field(default=1, ge=1, le=MAX_REPLICATES)
     """Conversations per question."""
     concurrency: StrictInt = Field(default=8, ge=1)
@@ -199,19 +245,34 @@ class RunConfig(BaseModel):
     Ray tasks (``pip install 'chatbench[ray]'``)."""
     processes: StrictInt | None = Field(default=None, ge=1)
     """Worker processes of the process executor; None for one per CPU."""
-    ray_address: str | None = None
+    ray_address: Text | None = None
     """Ray cluster address; None starts a local one."""
     out: Path = Path("chatbench-results.sqlite")
     """The SQLite result store."""
-    run_id: str | None = None
-    """Name of the run in the store; defaults to a hash of what determines the results (the
-    resolved graph, persona text, question content, models, seed, replicates)."""
+    run_id: Id | None = None
+    """Name of the run in the store (valid Unicode, not blank); defaults to a hash of what
+    determines the results (the resolved graph, persona text, question content, models, seed,
+    replicates)."""
     retry_failed: StrictBool = True
     """Run again the conversations stored as failed (stop reason ``error``) when the run is
     resumed or rerun, replacing their rows; False keeps them as they are."""
 
 
 _SCALARS = (str, int, float, bool, type(None))
+
+
+def factor_label(value: Any) -> str:
+    """How a factor value is written in a variant's name: text as it is, anything else as
+    JSON (``1``, ``true``, ``null``); two values with one label would name one variant."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _same_as(value: Any) -> tuple[tuple[str, Any], ...]:
+    """Keys under which two factor values are the same: their label (one variant name), and
+    for numbers their value (``2`` and ``2.0``)."""
+    label = ("label", factor_label(value))
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    return (label, ("number", value)) if number else (label,)
 
 MODEL_FACTORS: tuple[Role, ...] = ROLES
 """Factors that vary a role's model rather than a ``GraphSpec`` field."""
@@ -231,21 +292,21 @@ class AblationGrid(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str
+    name: Id
     description: str = ""
-    base: str = "two_step"
+    base: Text = "two_step"
     """The graph preset (name or path) every variant starts from."""
     factors: dict[str, list[Any]] = Field(min_length=1)
     """Factor name -> the values it takes: scalars (text, numbers, true/false, null), at most
     ``MAX_GRID_CELLS`` combinations in all."""
-    questions: str | None = None
-    subjects: tuple[str, ...] | None = None
+    questions: Text | None = None
+    subjects: tuple[Text, ...] | None = None
     limit: StrictInt | None = Field(default=5, ge=1)
     replicates: StrictInt = Field(default=1, ge=1, le=MAX_REPLICATES)
-    seed: StrictInt = 0
-    user: str = "smollm2"
-    assistant: str = "smollm2"
-    judge: str | None = None
+    seed: Seed = 0
+    user: Text = "smollm2"
+    assistant: Text = "smollm2"
+    judge: Text | None = None
 
     @field_validator("factors")
     @classmethod
@@ -260,12 +321,21 @@ class AblationGrid(BaseModel):
                 )
             if not values:
                 raise ValueError(f"factor {factor!r} has no values")
+            first: dict[tuple[str, Any], int] = {}
             for index, value in enumerate(values):
                 if not isinstance(value, _SCALARS):
                     raise ValueError(
                         f"factor {factor!r}, value {index + 1}: a {type(value).__name__}; "
                         "factor values are scalars (text, numbers, true/false or null)"
                     )
+                keys = _same_as(value)
+                again = next((first[key] for key in keys if key in first), None)
+                if again is not None:  # one variant for two cells: one would be dropped
+                    raise ValueError(
+                        f"factor {factor!r}: {shorten(factor_label(value), 60)} is given twice "
+                        f"(values {again} and {index + 1}); each value may appear once"
+                    )
+                first.update(dict.fromkeys(keys, index + 1))
         cells = math.prod(len(values) for values in factors.values())
         if cells > MAX_GRID_CELLS:
             raise ValueError(

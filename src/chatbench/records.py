@@ -102,6 +102,13 @@ class ConversationRecord(BaseModel):
         """The user's final choice is the correct option."""
         return self.verdict == "correct"
 
+    @property
+    def truncated(self) -> list[NodeTiming]:
+        """The timings of the calls whose reply was cut to the role's
+        ``RoleSettings.max_reply_chars`` (each with its ``truncated`` note); empty when none
+        was."""
+        return [timing for timing in self.timings if timing.get("truncated")]
+
     def tokens(self, node: str | None = None) -> tuple[int, int]:
         """Input and output tokens summed over calls (of one node, if given); unknown counts
         as 0."""
@@ -207,6 +214,17 @@ class BaselineRecord(BaseModel):
     replicate: int = 0
     seed: int
     """The per-call seed (only local models receive it)."""
+    truncated: dict[str, int] = Field(default_factory=dict)
+    """The replies cut to their ``RoleSettings.max_reply_chars``, with the characters each
+    had: ``{"reply": n}`` (the assistant's), ``{"grader_reply": n}``. Empty when none was,
+    and then not written, so such records read the same in older versions."""
+
+    @model_serializer(mode="wrap")
+    def _without_empty_truncated(self, write: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = write(self)
+        if not self.truncated:
+            data.pop("truncated", None)
+        return data
 
 
 SampleKind = Literal["first_prompt", "answer"]

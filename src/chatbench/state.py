@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
-from typing_extensions import TypedDict
+from typing_extensions import NotRequired, TypedDict
 
 from chatbench.data.questions import Question
 from chatbench.errors import ConfigError
@@ -46,6 +46,10 @@ class NodeTiming(TypedDict):
     seconds: float
     input_tokens: int | None
     output_tokens: int | None
+    truncated: NotRequired[dict[str, int]]
+    """Only when the call's reply was cut to the role's ``RoleSettings.max_reply_chars``:
+    ``{"text": characters the reply had}``, ``{"steps": size of an app's inner steps}``
+    (``chatbench.models.base.bounded``)."""
 
 
 class ConversationState(TypedDict, total=False):

@@ -182,6 +182,8 @@ class _Reading:
     grader: str = RULES
     grader_reply: str | None = None
     grader_json: dict[str, Any] | None = None
+    grader_truncated: int | None = None
+    """The characters the grader's reply had when it was cut to its ``max_reply_chars``."""
 
 
 def _call(setup: BaselineSetup, model: BaseChatModel, messages: list[BaseMessage],
@@ -212,15 +214,17 @@ def _ask_grader(setup: BaselineSetup, models: _Models, job: BaselineJob,
     """
     model, name = setup.free_text_grader(models)
     messages = grader_messages(job.question, reply)
-    text = _call(setup, model, messages, GRADER_SETTINGS, derive_seed(job.seed, "grader")).text
+    completion = _call(setup, model, messages, GRADER_SETTINGS, derive_seed(job.seed, "grader"))
+    text, cut = completion.text, completion.truncated.get("text")
     graded = parse_grader_reply(text)
     paper = job.kind == "free_text"
     if graded is None:
         return _Reading(None, valid=False, correct=False, scored=not paper, grader=name,
-                        grader_reply=text)
+                        grader_reply=text, grader_truncated=cut)
     verdict = grader_verdict(graded, job.question)
     return _Reading(verdict.choice, valid=paper or verdict.choice is not None,
-                    correct=verdict.correct, grader=name, grader_reply=text, grader_json=graded)
+                    correct=verdict.correct, grader=name, grader_reply=text, grader_json=graded,
+                    grader_truncated=cut)
 
 
 def _read(setup: BaselineSetup, models: _Models, job: BaselineJob, reply: str) -> _Reading:
@@ -250,9 +254,14 @@ def execute_baseline(job: BaselineJob, setup: BaselineSetup, models: _Models) ->
                            job.seed)
         fields.update(reply=completion.text, input_tokens=completion.input_tokens,
                       output_tokens=completion.output_tokens)
+        if "text" in completion.truncated:  # cut to the assistant's max_reply_chars
+            fields["truncated"] = {"reply": completion.truncated["text"]}
         reading = _read(setup, models, job, completion.text)
     except Exception as exc:  # any failure is stored with the record, as in conversations
         fields["error"] = f"{type(exc).__name__}: {exc}"
+    if reading.grader_truncated is not None:
+        fields["truncated"] = {**fields.get("truncated", {}),
+                               "grader_reply": reading.grader_truncated}
     return BaselineRecord(
         id=job.id(setup.run_id), run_id=setup.run_id, kind=job.kind, question_id=question.id,
         subject=question.subject, model=setup.assistant_name, prompt=str(messages[-1].content),

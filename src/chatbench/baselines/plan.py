@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import cast
 
-from chatbench._text import encodable
+from chatbench._text import encodable, unicode_problem
 from chatbench.baselines.identity import (
     BaselineIdentity,
     baseline_identity,
@@ -23,7 +23,7 @@ from chatbench.baselines.jobs import (
     make_setup,
 )
 from chatbench.baselines.prompts import BASELINE_KINDS, PAPER_KINDS, BaselineKind
-from chatbench.config import RoleSettings
+from chatbench.config import MAX_REPLICATES, MAX_SEED, RoleSettings
 from chatbench.data.questions import SUBJECTS, Question, load_few_shot
 from chatbench.errors import ConfigError
 from chatbench.records import BaselineRecord
@@ -77,12 +77,14 @@ def plan_baselines(
     """Every kind x question x replicate, each with seed ``derive_seed(seed, kind, id, r)``.
 
     Raises:
-        ConfigError: A kind is unknown, ``replicates`` is below 1, or few-shot examples are
-            missing for a subject.
+        ConfigError: A kind is unknown, ``replicates`` is not 1 to ``MAX_REPLICATES``, the
+            seed not 0 to ``MAX_SEED``, or few-shot examples are missing for a subject.
     """
     checked = check_kinds(kinds)
-    if replicates < 1:
-        raise ConfigError(f"replicates must be at least 1, got {replicates}")
+    if not 1 <= replicates <= MAX_REPLICATES:
+        raise ConfigError(f"replicates must be 1 to {MAX_REPLICATES}, got {replicates}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"seed must be an integer from 0 to {MAX_SEED}, got {seed!r}")
     examples = few_shot_examples(questions) if "letter_few_shot" in checked else {}
     return [
         BaselineJob(kind, q, r, derive_seed(seed, kind, q.id, r),
@@ -176,6 +178,10 @@ def plan_baseline_run(
             examples for a subject.
     """
     check_execution(concurrency, max_attempts, retry_wait_s)
+    if run_id is not None and (not isinstance(run_id, str) or not run_id.strip()):
+        raise ConfigError(f"run_id must be a non-empty text or None, got {run_id!r}")
+    if run_id is not None and unicode_problem(run_id):
+        raise ConfigError(f"run_id {encodable(run_id)!r} {unicode_problem(run_id)}")
     checked = check_kinds(kinds)
     jobs = plan_baselines(questions, checked, replicates, seed)
     identity = baseline_identity(questions, checked, assistant, grader, kind_settings(settings),

@@ -1,5 +1,5 @@
 """``python -m chatbench.cli``: the ``chatbench`` command."""
 
-from chatbench.cli.commands import main
+from chatbench.cli.main import main
 
 main()

@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from chatbench.cli._common import cells, console, opt
+from chatbench.config import MAX_REPLY_CHARS
 from chatbench.data.questions import Question, load_questions
 from chatbench.errors import ChatBenchError, ConfigError
 from chatbench.models.app_steps import step_summary
@@ -26,6 +27,10 @@ from chatbench.storage import ResultStore
 
 IDS_LISTED = 5
 """How many ids an unknown-id error lists."""
+SHOWN_CHARS = MAX_REPLY_CHARS
+"""Longest text ``show`` prints of one turn, note or reason (a reply within the default
+``RoleSettings.max_reply_chars`` is shown whole): rich lays a text out in time that grows
+with its length times its lines, so a longer one is cut, saying how much is left out."""
 
 
 StorePath = Annotated[Path, typer.Argument(help="SQLite result store.")]
@@ -242,17 +247,28 @@ def _turns(record: ConversationRecord) -> list[RenderableType]:
         seen[message.role] += 1
         if message.role == "user":
             if cot and turn < len(record.scratchpad):
-                out.append(Text(f"  (scratchpad) {record.scratchpad[turn]}", style="dim italic"))
-            out.append(Text.assemble((f"USER {turn + 1}: ", "bold cyan"), message.content))
+                out.append(Text(f"  (scratchpad) {_shown(record.scratchpad[turn])}",
+                                style="dim italic"))
+            out.append(Text.assemble((f"USER {turn + 1}: ", "bold cyan"),
+                                     _shown(message.content)))
             continue
         choice = record.assistant_choices[turn] if turn < len(record.assistant_choices) else None
         note = f"  -> points to {choice}" if choice else "  -> no single option"
         out.extend(Text(f"  (step) {step_summary(step)}", style="dim") for step in message.steps)
         out.append(Group(Text.assemble((f"ASSISTANT {turn + 1}: ", "bold magenta"),
-                                       message.content), Text(note, style="dim")))
+                                       _shown(message.content)), Text(note, style="dim")))
     if not cot and record.scratchpad:
-        out.extend(Text(f"  (scratchpad) {note}", style="dim italic") for note in record.scratchpad)
+        out.extend(Text(f"  (scratchpad) {_shown(note)}", style="dim italic")
+                   for note in record.scratchpad)
     return out
+
+
+def _shown(text: str) -> str:
+    """``text``, cut to ``SHOWN_CHARS`` with a note of what is left out."""
+    if len(text) <= SHOWN_CHARS:
+        return text
+    return (f"{text[:SHOWN_CHARS]} [... {len(text) - SHOWN_CHARS:,} more characters not "
+            "shown; chatbench export writes them all]")
 
 
 def _verdict(record: ConversationRecord) -> Text:
@@ -262,7 +278,7 @@ def _verdict(record: ConversationRecord) -> Text:
     text = Text.assemble("verdict: ", (str(record.verdict), f"bold {style}"),
                          f"  ({chose}, correct {record.correct_answer})")
     if record.error:
-        text.append(f"\nerror: {record.error}", style="red")
+        text.append(f"\nerror: {_shown(record.error)}", style="red")
     return text
 
 
@@ -273,5 +289,5 @@ def _judgements(record: ConversationRecord) -> Table:
     for name, judgement in record.judgements.items():
         score = "missing" if judgement.score is None else str(judgement.score)
         reason = judgement.reason or (f"raw: {judgement.raw}" if judgement.raw else "")
-        table.add_row(*cells(name, score, reason))
+        table.add_row(*cells(name, score, _shown(reason)))
     return table

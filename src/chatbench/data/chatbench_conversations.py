@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 from typing import cast
 
+from chatbench import _json as strict_json
 from chatbench._files import read_text
 from chatbench.data.human_conversation import (
     HumanConversation,
@@ -188,9 +189,11 @@ def load_chatbench_conversations(
     """
     path = Path(path)
     try:
-        data = json.loads(read_text(path, "conversations file"))
-    except json.JSONDecodeError as exc:
+        data = strict_json.loads(read_text(path, "conversations file"))
+    except json.JSONDecodeError as exc:  # a key given twice included
         raise ConfigError(f"{path}, line {exc.lineno}: invalid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: invalid JSON: nested too deeply") from None
     conversations = []
     for where, record in _chatbench_entries(data, path):
         conversation = _chatbench_record(record, where, min_user_turns)

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from chatbench._files import read_text
 from chatbench.data.human_conversation import HumanConversation, _conversation, _has_turns
 from chatbench.data.question import LETTERS, Question
-from chatbench.data.rows import _BadField, _choices, _csv_records, _text
+from chatbench.data.rows import _BadField, _choices, _csv_records, _text, _unique_columns
 from chatbench.errors import ConfigError
 
 Split = Literal["train", "heldout", "all"]
@@ -82,11 +82,13 @@ def _header_rows(
     """Yield ``(line, {column: cell})`` for each data row of a CSV with a header row.
 
     Raises:
-        ConfigError: A required column is missing or a row has the wrong number of fields.
+        ConfigError: A required column is missing, a column repeats, or a row has the wrong
+            number of fields.
     """
     records = _csv_records(text, name)
     header_line, header = next(records, (1, []))
     header = [column.strip() for column in header]
+    _unique_columns(header, name, header_line)
     missing = [column for column in required if column not in header]
     if missing:
         raise ConfigError(

@@ -6,6 +6,8 @@ import string
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from chatbench._text import valid_id
+
 LETTERS = string.ascii_uppercase
 MAX_TEXT_CHARS = 1_000_000
 """Longest question or option text, in characters, whatever the file format."""
@@ -41,6 +43,12 @@ class Question(BaseModel):
         if len(value) > MAX_NAME_CHARS:
             raise ValueError(f"{len(value)} characters; at most {MAX_NAME_CHARS}")
         return value
+
+    @field_validator("id")
+    @classmethod
+    def _valid_unicode(cls, value: str) -> str:
+        # a store keeps a lone surrogate escaped: an id holding one would not be found again
+        return valid_id(value)
 
     @field_validator("id", "stem")
     @classmethod

@@ -8,9 +8,10 @@ import functools
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from importlib.resources import files
 
+from chatbench import _json as strict_json
 from chatbench.data.question import Question
 from chatbench.data.rows import (
     _answer_letter,
@@ -20,6 +21,7 @@ from chatbench.data.rows import (
     _names,
     _question,
     _text,
+    _unique_columns,
 )
 from chatbench.errors import ConfigError
 
@@ -90,8 +92,19 @@ def _parse_mmlu(text: str, name: str, subject: str, split: str) -> list[Question
     Raises:
         ConfigError: A record is malformed or the file has no questions.
     """
-    questions = []
-    for i, (line, row) in enumerate(_csv_records(text, name)):
+    return list(_mmlu_questions(_csv_records(text, name), name, subject, split))
+
+
+def _mmlu_questions(
+    records: Iterable[tuple[int, list[str]]], name: str, subject: str, split: str
+) -> Iterator[Question]:
+    """``_parse_mmlu`` of CSV records, one question at a time (as they are read).
+
+    Raises:
+        ConfigError: A record is malformed, or the file ends with no questions.
+    """
+    count = 0
+    for i, (line, row) in enumerate(records):
         where = f"{name}, line {line}"
         if len(row) != len(_MMLU_FIELDS):
             raise ConfigError(
@@ -104,27 +117,26 @@ def _parse_mmlu(text: str, name: str, subject: str, split: str) -> list[Question
             answer = _answer_letter(row[5], len(choices))
         except _BadField as exc:
             raise ConfigError(f"{where}: field {exc.field!r}: {exc.message}") from None
-        questions.append(
-            _question(
-                where,
-                id=f"{subject}-{split}-{i}",
-                subject=subject,
-                stem=stem,
-                choices=choices,
-                answer=answer,
-            )
+        count += 1
+        yield _question(
+            where,
+            id=f"{subject}-{split}-{i}",
+            subject=subject,
+            stem=stem,
+            choices=choices,
+            answer=answer,
         )
-    if not questions:
+    if not count:
         raise ConfigError(f"{name}: no questions in the file")
-    return questions
 
 
 def _redux_columns(header: list[str], name: str, line: int) -> dict[str, int]:
     """Map the lower-cased column names of a Redux header to their positions.
 
     Raises:
-        ConfigError: A required column is missing.
+        ConfigError: A required column is missing, or a column repeats.
     """
+    _unique_columns(header, name, line, ignore_case=True)
     columns = {column.strip().lower(): i for i, column in enumerate(header)}
     missing = [column for column in (*_REDUX_REQUIRED, "error_type") if column not in columns]
     if missing:
@@ -174,10 +186,21 @@ def _parse_redux(text: str, name: str, subject: str, include_flagged: bool) -> l
     Raises:
         ConfigError: A column is missing, a record is malformed or the file has no questions.
     """
-    records = _csv_records(text, name)
+    return list(_redux_questions(_csv_records(text, name), name, subject, include_flagged))
+
+
+def _redux_questions(
+    records: Iterable[tuple[int, list[str]]], name: str, subject: str, include_flagged: bool
+) -> Iterator[Question]:
+    """``_parse_redux`` of CSV records, one question at a time (as they are read).
+
+    Raises:
+        ConfigError: A column is missing or repeats, a record is malformed, or the file ends
+            with no data rows.
+    """
+    records = iter(records)
     header_line, header = next(records, (1, []))
     columns = _redux_columns(header, name, header_line)
-    questions = []
     rows = 0
     for i, (line, row) in enumerate(records):
         rows += 1
@@ -202,10 +225,9 @@ def _parse_redux(text: str, name: str, subject: str, include_flagged: bool) -> l
             answer=answer,
         )
         if include_flagged or cell["error_type"].strip().lower() == "ok":
-            questions.append(question)
+            yield question
     if not rows:
         raise ConfigError(f"{name}: no questions in the file")
-    return questions
 
 
 def _jsonl_question(obj: object, where: str) -> Question:
@@ -244,17 +266,26 @@ def _parse_jsonl(text: str, name: str) -> list[Question]:
     """Parse JSONL questions, one object per line; blank lines are skipped.
 
     Raises:
-        ConfigError: A line is not valid JSON, a field is wrong, an id repeats, or there are
-            no questions.
+        ConfigError: A line is not valid JSON (a key given twice included), a field is wrong,
+            an id repeats, or there are no questions.
     """
-    questions = []
+    return list(_jsonl_questions(text.split("\n"), name))
+
+
+def _jsonl_questions(lines: Iterable[str], name: str) -> Iterator[Question]:
+    """``_parse_jsonl`` of a file's lines, one question at a time (as they are read). Ids
+    are checked for repeats among the lines read so far.
+
+    Raises:
+        ConfigError: As ``_parse_jsonl``; no questions once the lines run out.
+    """
     first_line: dict[str, int] = {}
-    for line_no, line in enumerate(text.split("\n"), start=1):
+    for line_no, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         where = f"{name}, line {line_no}"
         try:
-            obj = json.loads(line)
+            obj = strict_json.loads(line)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{where}: invalid JSON: {exc.msg} (column {exc.colno})") from None
         except RecursionError:  # arrays or objects nested thousands deep
@@ -266,7 +297,6 @@ def _parse_jsonl(text: str, name: str) -> list[Question]:
                 f"(already used on line {first_line[question.id]})"
             )
         first_line[question.id] = line_no
-        questions.append(question)
-    if not questions:
+        yield question
+    if not first_line:
         raise ConfigError(f"{name}: no questions in the file")
-    return questions

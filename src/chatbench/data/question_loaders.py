@@ -4,19 +4,20 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from chatbench._files import read_text
+from chatbench._files import read_lines
 from chatbench.data.question import Question
 from chatbench.data.question_formats import (
     _SPLIT_SUFFIX,
     _bundled_text,
-    _parse_jsonl,
+    _jsonl_questions,
+    _mmlu_questions,
     _parse_mmlu,
-    _parse_redux,
+    _redux_questions,
 )
-from chatbench.data.rows import _csv_records
+from chatbench.data.rows import _csv_records, _csv_rows
 from chatbench.errors import ConfigError
 
 SUBJECTS: tuple[str, ...] = (
@@ -30,6 +31,13 @@ SUBJECTS: tuple[str, ...] = (
 
 BUNDLED = "mmlu_redux"
 """The ``source`` name of the bundled MMLU-Redux questions."""
+
+SUBJECT_LOOKAHEAD = 10_000
+"""How far into a question file ``load_questions`` looks for subjects when it is given a
+``limit`` and no ``subjects``: a subject takes part in the round-robin if its first question
+is among the file's first ``max(SUBJECT_LOOKAHEAD, limit)`` questions (in a file no longer
+than that, every subject does). So reading stops once those subjects fill the limit, and
+memory holds at most ``limit`` questions of each of at most ``limit`` subjects."""
 
 
 def _known_subjects(subjects: Sequence[str] | str | None) -> list[str]:
@@ -67,13 +75,22 @@ def load_bundled(
     Raises:
         ConfigError: A subject is not one of ``SUBJECTS``.
     """
-    questions: list[Question] = []
-    for subject in _known_subjects(subjects):
-        filename = f"mmlu_{subject}.csv"
-        text = _bundled_text("mmlu_redux", filename)
-        name = f"chatbench/_data/questions/mmlu_redux/{filename}"
-        questions.extend(_parse_redux(text, name, subject, include_flagged))
-    return questions
+    return [question for subject in _known_subjects(subjects)
+            for question in _bundled_subject(subject, include_flagged)]
+
+
+def _bundled_subject(subject: str, include_flagged: bool) -> Iterator[Question]:
+    """One bundled subject's questions, parsed as they are taken."""
+    filename = f"mmlu_{subject}.csv"
+    name = f"chatbench/_data/questions/mmlu_redux/{filename}"
+    records = _csv_records(_bundled_text("mmlu_redux", filename), name)
+    return _redux_questions(records, name, subject, include_flagged)
+
+
+def _question_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """The CSV records of a user's question file, read as they are taken."""
+    lines = read_lines(path, "question file")
+    return _csv_rows(lines, str(path), path.stat().st_size)
 
 
 def load_mmlu_csv(path: str | Path, subject: str | None = None) -> list[Question]:
@@ -96,8 +113,8 @@ def load_mmlu_csv(path: str | Path, subject: str | None = None) -> list[Question
     match = _SPLIT_SUFFIX.fullmatch(path.stem)
     split = match["split"] if match else "mmlu"
     default_subject = match["subject"] if match else path.stem
-    text = read_text(path, "question file")
-    return _parse_mmlu(text, str(path), subject or default_subject, split)
+    return list(_mmlu_questions(_question_rows(path), str(path), subject or default_subject,
+                                split))
 
 
 def load_redux_csv(
@@ -117,12 +134,13 @@ def load_redux_csv(
         that MMLU id, ``{subject}-test-{mmlu_row}``, as in the paper.
 
     Raises:
-        ConfigError: The file is missing, unreadable or malformed, or has no data rows.
+        ConfigError: The file is missing, unreadable or malformed (a column given twice
+            included), or has no data rows.
     """
     path = Path(path)
     default_subject = path.stem.removeprefix("mmlu_")
-    text = read_text(path, "question file")
-    return _parse_redux(text, str(path), subject or default_subject, include_flagged)
+    return list(_redux_questions(_question_rows(path), str(path), subject or default_subject,
+                                 include_flagged))
 
 
 def load_jsonl(path: str | Path) -> list[Question]:
@@ -138,10 +156,11 @@ def load_jsonl(path: str | Path) -> list[Question]:
         The questions in file order.
 
     Raises:
-        ConfigError: The file is missing or unreadable, a line is bad, or an id repeats.
+        ConfigError: The file is missing or unreadable, a line is bad (a key given twice
+            included), or an id repeats.
     """
     path = Path(path)
-    return _parse_jsonl(read_text(path, "question file"), str(path))
+    return list(_jsonl_questions(read_lines(path, "question file", newline="\n"), str(path)))
 
 
 def load_few_shot(subject: str) -> list[Question]:
@@ -168,6 +187,27 @@ def _load_file(path: Path, include_flagged: bool) -> list[Question]:
     Raises:
         ConfigError: The file is missing, of an unknown type, or bad.
     """
+    return list(_file_questions(path, include_flagged))
+
+
+def _file_questions(path: Path, include_flagged: bool) -> Iterator[Question]:
+    """A user's question file's questions, read and parsed as they are taken (the loader
+    chosen by suffix and, for CSV, by the header row).
+
+    Raises:
+        ConfigError: The file is missing or of an unknown type (at the call), or bad (when
+            the bad line is reached).
+    """
+    return _file_stream(path, include_flagged)[0]
+
+
+def _file_stream(path: Path, include_flagged: bool) -> tuple[Iterator[Question], str | None]:
+    """``_file_questions``, and the one subject of all its questions where the format says
+    (a CSV's subject comes from its name), else None (JSONL: each line has its own).
+
+    Raises:
+        ConfigError: As ``_file_questions``.
+    """
     suffix = path.suffix.lower()
     if suffix not in (".jsonl", ".csv"):
         if not path.exists():
@@ -175,17 +215,19 @@ def _load_file(path: Path, include_flagged: bool) -> list[Question]:
         raise ConfigError(
             f"{path}: unknown question file type {suffix or '(none)'!r}; expected .jsonl or .csv"
         )
-    text = read_text(path, "question file")
     if suffix == ".jsonl":
-        return _parse_jsonl(text, str(path))
-    _, first = next(_csv_records(text, str(path)), (1, []))
-    header = {cell.strip().lower() for cell in first}
+        lines = read_lines(path, "question file", newline="\n")
+        return _jsonl_questions(lines, str(path)), None
+    records = _question_rows(path)
+    first = next(records, None)
+    header = {cell.strip().lower() for cell in first[1]} if first else set()
+    records = itertools.chain([first] if first else [], records)
     if {"question", "choices"} <= header:
         subject = path.stem.removeprefix("mmlu_")
-        return _parse_redux(text, str(path), subject, include_flagged)
+        return _redux_questions(records, str(path), subject, include_flagged), subject
     match = _SPLIT_SUFFIX.fullmatch(path.stem)
     subject, split = (match["subject"], match["split"]) if match else (path.stem, "mmlu")
-    return _parse_mmlu(text, str(path), subject, split)
+    return _mmlu_questions(records, str(path), subject, split), subject
 
 
 def _interleave(questions: list[Question], order: Sequence[str]) -> list[Question]:
@@ -193,8 +235,61 @@ def _interleave(questions: list[Question], order: Sequence[str]) -> list[Questio
     groups: dict[str, list[Question]] = {subject: [] for subject in order}
     for question in questions:
         groups.setdefault(question.subject, []).append(question)
-    rounds = itertools.zip_longest(*groups.values())
+    return _rounds(groups.values())
+
+
+def _rounds(groups: Iterable[Sequence[Question]]) -> list[Question]:
+    """One question of each group in turn (the first of each, then the second, ...)."""
+    rounds = itertools.zip_longest(*groups)
     return [question for batch in rounds for question in batch if question is not None]
+
+
+_MAX_NAMED_SUBJECTS = 20
+"""Most subjects of a file that an error message lists."""
+
+
+def _subject_groups(
+    questions: Iterable[Question], wanted: Sequence[str] | None, limit: int | None
+) -> tuple[dict[str, list[Question]], list[str]]:
+    """The questions that can be among the first ``limit`` round-robin over subjects, by
+    subject in round order, reading ``questions`` only as far as they decide them; and the
+    subjects met (the first ``_MAX_NAMED_SUBJECTS``, for messages).
+
+    ``wanted``: these subjects, in this order; reading stops once each has its share of the
+    limit (``limit / len(wanted)``, rounded up): the selection is then that of the whole file.
+    ``None``: the subjects in order of first appearance, among the first
+    ``max(SUBJECT_LOOKAHEAD, limit)`` questions (all of them without a limit); reading stops
+    once those are settled, or once ``limit`` subjects are met (a later one would come after
+    the limit). A subject short of its share makes the reader go on to the end of the file.
+    Memory holds at most ``limit`` questions of each of at most ``limit`` subjects (and of
+    each wanted one).
+    """
+    groups: dict[str, list[Question]] = {subject: [] for subject in wanted or ()}
+    met: dict[str, None] = {}
+    joining = wanted is None  # subjects met later may still take part
+    window = max(SUBJECT_LOOKAHEAD, limit or 0)
+    share = -(-limit // len(groups)) if limit is not None and groups else 0
+    short = len(groups)  # groups below their share, counted once no subject can join
+    for index, question in enumerate(questions, start=1):
+        subject = question.subject
+        if len(met) < _MAX_NAMED_SUBJECTS:
+            met.setdefault(subject)
+        group = groups.get(subject)
+        if group is None and joining and (limit is None or len(groups) < limit):
+            group = groups[subject] = []
+        if group is not None and (limit is None or len(group) < limit):
+            group.append(question)
+            if not joining and len(group) == share:
+                short -= 1
+        if limit is None:
+            continue
+        if joining and (index >= window or len(groups) == limit):
+            joining = False
+            share = -(-limit // len(groups))
+            short = sum(len(group) < share for group in groups.values())
+        if not joining and short == 0:
+            break
+    return groups, list(met)
 
 
 def load_questions(
@@ -212,7 +307,12 @@ def load_questions(
             ``question`` and ``choices``, else headerless MMLU).
         subjects: Keep only these subjects, interleaved in this order.
         limit: Keep the first ``limit`` questions after interleaving subjects round-robin, so
-            a limit of 5 over five subjects gives one question of each.
+            a limit of 5 over five subjects gives one question of each. A file is read line
+            by line and only as far as the selection needs: once each subject has its share
+            (the limit over the subjects, rounded up), reading stops, so the lines after are
+            neither read nor checked. Without ``subjects``, a JSONL file's subjects are those
+            first met among its first ``max(SUBJECT_LOOKAHEAD, limit)`` questions (10,000:
+            every subject, in a smaller file); a CSV file has one subject, its name's.
         include_flagged: Keep MMLU-Redux rows whose ``error_type`` is not ``ok``.
 
     Returns:
@@ -225,31 +325,71 @@ def load_questions(
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise ConfigError(f"limit must be a positive integer, got {limit!r}")
     if source is None or str(source) == BUNDLED:
-        questions = load_bundled(subjects, include_flagged=include_flagged)
+        streams = [_bundled_subject(subject, include_flagged)
+                   for subject in _known_subjects(subjects)]
+        selected = _take_rounds(streams, limit)
         name = BUNDLED
     else:
-        questions = _load_file(Path(source), include_flagged)
         name = str(source)
-    present = list(dict.fromkeys(question.subject for question in questions))
-    wanted = present if subjects is None else _present_subjects(subjects, present, name)
-    selected = [question for question in questions if question.subject in wanted]
-    selected = _interleave(selected, wanted)[:limit]
+        questions, only = _file_stream(Path(source), include_flagged)
+        wanted = _wanted(subjects) if subjects is not None else None
+        try:  # a CSV's one subject is known: no need to look ahead for others
+            groups, met = _subject_groups(
+                questions, wanted if wanted is not None else (None if only is None else [only]),
+                limit)
+        finally:
+            questions.close()  # type: ignore[attr-defined]  # a generator: closes the file
+        if wanted is not None:
+            _present_subjects(wanted, [s for s, group in groups.items() if group], name, met)
+        selected = _rounds(groups.values())[:limit]
     if not selected:
         raise ConfigError(f"{name}: no questions left to ask")
     return selected
 
 
-def _present_subjects(subjects: Sequence[str] | str, present: list[str], name: str) -> list[str]:
+def _take_rounds(streams: list[Iterator[Question]], limit: int | None) -> list[Question]:
+    """Up to ``limit`` questions, one of each stream in turn, taking no more than needed."""
+    taken: list[Question] = []
+    while streams and (limit is None or len(taken) < limit):
+        going = []
+        for stream in streams:
+            question = next(stream, None)
+            if question is not None:
+                taken.append(question)
+                going.append(stream)
+                if limit is not None and len(taken) == limit:
+                    break
+        streams = going
+    return taken
+
+
+def _wanted(subjects: Sequence[str] | str) -> list[str]:
+    """The requested subjects, each once, in order."""
+    return [subjects] if isinstance(subjects, str) else list(dict.fromkeys(subjects))
+
+
+def _present_subjects(
+    subjects: Sequence[str] | str, present: list[str], name: str,
+    met: Sequence[str] | None = None,
+) -> list[str]:
     """Check that every requested subject occurs in the loaded questions.
+
+    Args:
+        subjects: The requested subjects.
+        present: The subjects that have questions.
+        name: The source, for the message.
+        met: The file's subjects to list in the message (default: ``present``).
 
     Raises:
         ConfigError: A subject does not occur.
     """
-    wanted = [subjects] if isinstance(subjects, str) else list(dict.fromkeys(subjects))
+    wanted = _wanted(subjects)
     unknown = [subject for subject in wanted if subject not in present]
     if unknown:
+        listed = list(present if met is None else met)
+        more = ", ..." if len(listed) >= _MAX_NAMED_SUBJECTS else ""
         raise ConfigError(
             f"{name}: no questions of subject(s) {', '.join(map(repr, unknown))}; "
-            f"its subjects are {', '.join(map(repr, present))}"
+            f"its subjects are {', '.join(map(repr, listed[:_MAX_NAMED_SUBJECTS]))}{more}"
         )
     return wanted

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from chatbench._yaml import shorten
 from chatbench.data.question import LETTERS, Question
 from chatbench.errors import ConfigError
 
@@ -29,11 +30,29 @@ def _csv_records(text: str, name: str) -> Iterator[tuple[int, list[str]]]:
     Raises:
         ConfigError: The CSV is malformed (e.g. an unclosed quote).
     """
+    return _csv_rows(io.StringIO(text, newline=""), name, len(text))
+
+
+def _csv_rows(
+    lines: Iterable[str], name: str, longest: int
+) -> Iterator[tuple[int, list[str]]]:
+    """``_csv_records`` of a file read line by line (``_files.read_lines``): rows are parsed
+    as they are reached, so a caller that stops early reads no further.
+
+    Args:
+        lines: The file's lines, line endings kept.
+        name: The file, for messages.
+        longest: No field is longer than this (the file's size): the csv module's own field
+            limit is raised to it.
+
+    Raises:
+        ConfigError: The CSV is malformed (e.g. an unclosed quote).
+    """
     # No field limit of the csv module's own (128 KiB by default, process-wide): questions
     # from every format share the limits of ``Question``. No field is longer than the text.
-    if csv.field_size_limit() <= len(text):
-        csv.field_size_limit(len(text) + 1)
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    if csv.field_size_limit() <= longest:
+        csv.field_size_limit(min(longest + 1, 2**31 - 1))
+    reader = csv.reader(lines, strict=True)
     start = 1
     try:
         for row in reader:
@@ -42,6 +61,27 @@ def _csv_records(text: str, name: str) -> Iterator[tuple[int, list[str]]]:
             start = reader.line_num + 1
     except csv.Error as exc:
         raise ConfigError(f"{name}, line {start}: malformed CSV: {exc}") from None
+
+
+def _unique_columns(
+    header: Sequence[str], name: str, line: int, *, ignore_case: bool = False
+) -> None:
+    """Refuse a header that names a column twice (after ``strip``; ignoring case where the
+    reader does): one of the two would be read and the other silently dropped.
+
+    Raises:
+        ConfigError: A column repeats; the message names the file, line and column.
+    """
+    first: dict[str, int] = {}
+    for position, column in enumerate(header, start=1):
+        key = column.strip().lower() if ignore_case else column.strip()
+        if not key:  # no name: no reader asks for it (an unnamed index column)
+            continue
+        if key in first:
+            raise ConfigError(
+                f"{name}, line {line}: column {shorten(column.strip(), 60)!r} appears twice "
+                f"(columns {first[key]} and {position}); each column may appear once")
+        first[key] = position
 
 
 def _answer_letter(value: object, n_choices: int) -> str:

@@ -15,13 +15,13 @@ Example:
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from chatbench import _json as strict_json
 from chatbench.errors import ConfigError, MissingDependencyError
 
 OUT_TYPES = ("f32", "f16", "q8_0")
@@ -41,7 +41,7 @@ def _gguf() -> Any:
 
 def _read_json(path: Path) -> dict[str, Any]:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+        return strict_json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
     except FileNotFoundError:
         raise ConfigError(f"{str(path.parent)!r} has no {path.name}: not a model folder") from None
     except (OSError, ValueError) as exc:

@@ -14,7 +14,7 @@ from langgraph.constants import TAG_NOSTREAM
 
 from chatbench._concurrency import CallTimedOut, call_with_timeout
 from chatbench.config import RoleSettings
-from chatbench.models.base import STEPS_KEY, Completion
+from chatbench.models.base import STEPS_KEY, Completion, bounded
 
 LOCAL_LLM_TYPE = "chatbench-local"
 """``_llm_type`` of ``LocalChatModel``: the models that take a per-call ``seed``."""
@@ -147,16 +147,18 @@ def invoke_chat(
             as the paper's code keeps the assistant's replies).
 
     Returns:
-        The reply's text and, where the model reports them, its token counts.
+        The reply's text and, where the model reports them, its token counts; the text (and
+        an app's inner steps) cut to ``settings.max_reply_chars``, noted in ``truncated``
+        (``chatbench.models.base.bounded``).
     """
     kwargs: dict[str, Any] = dict(_call_kwargs(settings))
     model = _seeded(model, seed, kwargs)
     reply = _invoke(model, list(messages), kwargs, timeout_s)
     usage = reply.usage_metadata if isinstance(reply, AIMessage) else None
     text = message_text(reply)
-    return Completion(
+    return bounded(Completion(
         text=text.strip() if strip else text,
         input_tokens=usage["input_tokens"] if usage else None,
         output_tokens=usage["output_tokens"] if usage else None,
         steps=tuple(reply.additional_kwargs.get(STEPS_KEY, ())),
-    )
+    ), settings.max_reply_chars)

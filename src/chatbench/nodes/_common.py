@@ -16,10 +16,14 @@ Node = Callable[[ConversationState, Runtime[SimContext]], dict[str, Any]]
 
 
 def node_timing(node: str, seconds: float, completion: Completion | None = None) -> NodeTiming:
-    """A ``NodeTiming`` for one call, with the completion's token counts when there is one."""
-    return NodeTiming(
+    """A ``NodeTiming`` for one call, with the completion's token counts when there is one
+    and, when its reply was cut to the role's ``max_reply_chars``, what was (``truncated``)."""
+    timing = NodeTiming(
         node=node,
         seconds=seconds,
         input_tokens=completion.input_tokens if completion else None,
         output_tokens=completion.output_tokens if completion else None,
     )
+    if completion is not None and completion.truncated:
+        timing["truncated"] = dict(completion.truncated)
+    return timing

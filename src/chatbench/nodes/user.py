@@ -14,7 +14,7 @@ from chatbench.config import GraphSpec
 from chatbench.context import SimContext
 from chatbench.data.questions import Question
 from chatbench.errors import ModelOutputError
-from chatbench.models.base import Completion
+from chatbench.models.base import Completion, bounded
 from chatbench.nodes._common import Node, node_timing
 from chatbench.scoring.answers import UserTurn, read_turn
 from chatbench.scoring.judges import USER_SATISFACTION, parse_judgement
@@ -58,6 +58,13 @@ def _clean(text: str) -> str:
     return text.replace(END_TOKEN, "").strip()
 
 
+def simulated(simulate: SimulatorFn, request: TurnRequest) -> Completion:
+    """The simulator's reply, cut to the user's ``max_reply_chars`` (``bounded``): chat
+    models and the causal LM are cut where they reply, and this bounds any registered
+    simulator's too."""
+    return bounded(simulate(request), request.spec.user.max_reply_chars)
+
+
 def write_turn(simulate: SimulatorFn, request: TurnRequest,
                paper: bool = False) -> tuple[str, Completion]:
     """Call the simulator; an empty turn is retried once with another seed, then an error.
@@ -76,12 +83,12 @@ def write_turn(simulate: SimulatorFn, request: TurnRequest,
     Raises:
         ModelOutputError: The turn was empty twice (never with ``paper``).
     """
-    completion = simulate(request)
+    completion = simulated(simulate, request)
     if paper:
         return completion.text, completion
     if not _clean(completion.text):
         retry_seed = None if request.seed is None else request.seed + 1
-        completion = simulate(TurnRequest(**{**vars(request), "seed": retry_seed}))
+        completion = simulated(simulate, TurnRequest(**{**vars(request), "seed": retry_seed}))
     text = _clean(completion.text)
     if not text:
         raise ModelOutputError(
@@ -146,7 +153,7 @@ def make_user_feedback_node(spec: GraphSpec) -> Node:
     ) -> dict[str, Any]:
         request = _request(state, runtime, spec, "feedback")
         started = time.perf_counter()
-        completion = simulate(request)
+        completion = simulated(simulate, request)
         return {
             "judgements": {USER_SATISFACTION: parse_judgement(completion.text)},
             "timings": [node_timing(USER_FEEDBACK, time.perf_counter() - started, completion)],

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from chatbench._text import encodable, unicode_problem
 from chatbench.config import GraphSpec, RunConfig
 from chatbench.data.questions import Question, load_questions
 from chatbench.data.rows import validated_row
@@ -261,6 +262,8 @@ def planned_conversations(
     if run_id is not None and (not isinstance(run_id, str) or not run_id.strip()):
         raise ConfigError(f"argument 'run_id': expected a non-empty text or None, got "
                           f"{run_id!r}")
+    if run_id is not None and unicode_problem(run_id):
+        raise ConfigError(f"argument 'run_id': {encodable(run_id)!r} {unicode_problem(run_id)}")
     if store is not None and not isinstance(store, ResultStore):
         raise ConfigError(f"argument 'store': expected an open ResultStore (with "
                           f"ResultStore(path) as store: ...), got {type(store).__name__}")

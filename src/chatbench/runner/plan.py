@@ -7,7 +7,6 @@ the variants as ``Recipe`` s (checked, nothing loaded), the questions, and the r
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -16,7 +15,14 @@ from langgraph.types import RetryPolicy
 from pydantic import ValidationError
 
 from chatbench._yaml import format_validation_error
-from chatbench.config import MODEL_FACTORS, AblationGrid, GraphSpec, RunConfig, load_graph_spec
+from chatbench.config import (
+    MODEL_FACTORS,
+    AblationGrid,
+    GraphSpec,
+    RunConfig,
+    factor_label,
+    load_graph_spec,
+)
 from chatbench.data.questions import Question, load_questions
 from chatbench.errors import ConfigError
 from chatbench.graphs.builder import DEFAULT_RETRY, retry_policy
@@ -107,8 +113,7 @@ def plan_run(config: RunConfig) -> Plan:
 
 def cell_name(grid: AblationGrid, cell: dict[str, Any]) -> str:
     """A variant's name: the grid's name and its factor values, e.g. ``cot[user_cot=true]``."""
-    values = ",".join(f"{k}={json.dumps(v) if not isinstance(v, str) else v}"
-                      for k, v in cell.items())
+    values = ",".join(f"{k}={factor_label(v)}" for k, v in cell.items())
     return f"{grid.name}[{values}]"
 
 

@@ -21,8 +21,10 @@ from chatbench.scoring._choice_text import (
 # --------------------------------------------------------------------------------------------
 
 # "Answer: B", "Final answer - B", "the correct answer is B", "the answer's B", "Ans: B".
+# At most four words before "answer": tried at each word of a long run of them ("final final
+# ..."), an unbounded run would be scanned to its end from each (quadratic).
 _EXPLICIT_LEAD = re.compile(
-    r"\b(?:(?:final|correct|right|true|my)\s+)*(?:answer|ans\.?)\s*"
+    r"\b(?:(?:final|correct|right|true|my)\s+){0,4}(?:answer|ans\.?)\s*"
     r"(?:[:=]+|[-\u2013\u2014]+|'s\b|\bis\b\s*:?|\b(?:would|will|should|must|has\s+to)\s+be\b\s*:?)",
     re.I,
 )
@@ -166,7 +168,9 @@ def _commitment(
     """
     label = _LABEL_MARK.search(match.group()) is not None
     prefix = sentence.text[max(0, match.start() - _CONTEXT) : match.start()]
-    suffix = sentence.text[match.end() :]
+    # only what the vetoes and the target read (``options.reach >= _CONTEXT``): the rest of a
+    # long sentence, copied for each of its matches, would make the scan quadratic
+    suffix = sentence.text[match.end() : match.end() + options.reach]
     if sentence.question or (asked and not label) or _vetoed(prefix, suffix[:_CONTEXT], label):
         return None
     if not rule.letter_inside:

@@ -35,8 +35,12 @@ _LATEX_WRAPPER = re.compile(r"\\(?:boxed|text|textbf|mathrm|mathbf)\{([^{}]*)\}|
 # Markdown emphasis and code marks never change which option is meant.
 _MARKUP = re.compile(r"\*+|`+|__")
 # A sentence ends at a line break, at ! or ? before a space, or at . or an ellipsis before a
-# space and a word that is not lower case; "4.5" and "Answer: C. elegans" stay whole.
-_SENTENCE_BREAK = re.compile(r"(?<=[!?])\s+|(?<=[.\u2026])\s+(?![a-z])|\s*\n\s*")
+# space and a word that is not lower case; "4.5" and "Answer: C. elegans" stay whole. A break
+# with a line break starts where its run of spaces does (``(?<!\s)``): tried at every space
+# of a long run without one, ``\s*\n`` would scan the rest of the run each time (quadratic).
+_SENTENCE_BREAK = re.compile(
+    r"(?<=[!?])\s+|(?<=[.\u2026])\s+(?![a-z])|(?<!\s)\s*\n\s*"
+)
 # "Is it B", "Could it be B or C", "Why is B wrong", "What does option B mean" (with or without
 # a "?"): a wh-word, or an auxiliary verb followed by its subject, opens the sentence.
 _INTERROGATIVE = re.compile(
@@ -223,10 +227,13 @@ def _strip_listings(text: str, options: _Options) -> str:
             runs[-1].append((start, max(end, last)))
         else:
             runs.append([(start, end)])
-    for run in reversed(runs):
+    # Joined once: cutting each listing out of the whole text would copy it per listing.
+    pieces, kept = [], 0
+    for run in runs:
         if len(run) > 1:
-            text = text[: run[0][0]] + "\n" + text[run[-1][1] :]
-    return text
+            pieces += [text[kept : run[0][0]], "\n"]
+            kept = run[-1][1]
+    return "".join([*pieces, text[kept:]]) if pieces else text
 
 
 # --------------------------------------------------------------------------------------------

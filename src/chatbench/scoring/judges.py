@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -48,7 +48,6 @@ class Judgement(BaseModel):
 
 SCALE = (1, 5)
 """Every rubric's scale: whole numbers from 1 to 5."""
-_JSON_OBJECT = re.compile(r"\{.*?\}", re.S)
 _SCORE = re.compile(
     r"\bscore\b\W{0,3}?(?P<sign>[-+\u2212])?(?P<value>\d+(?:[.,]\d+)?)"
     r"(?P<scale>\s*(?:/|out\s+of)\s*(?P<top>[-+]?\d+(?:[.,]\d+)?))?(?P<after>[.,]\d)?",
@@ -82,6 +81,24 @@ def _text_score(text: str) -> int | None:
     return scores.pop() if len(scores) == 1 else None
 
 
+def _json_objects(text: str) -> Iterator[str]:
+    """What ``re.findall(r"\\{.*?\\}", text, re.S)`` finds (each ``{`` up to the next ``}``, not
+    overlapping), in linear time: the regex rescans the rest of the text from every ``{``
+    that no ``}`` follows, quadratic in a long reply of braces.
+
+    Example:
+        >>> list(_json_objects('a {"x": {1} b {2'))
+        ['{"x": {1}']
+    """
+    start = text.find("{")
+    while start >= 0:
+        end = text.find("}", start + 1)
+        if end < 0:
+            return
+        yield text[start:end + 1]
+        start = text.find("{", end + 1)
+
+
 def parse_judgement(text: str) -> Judgement:
     """Read a judge reply: a JSON object ``{"score": 1-5, "reason": ...}``, or failing that
     lines like ``Score: 4``. A score is read only when it is exactly on the rubric's scale: a
@@ -96,7 +113,7 @@ def parse_judgement(text: str) -> Judgement:
         >>> parse_judgement("Score: 4.5").score is None
         True
     """
-    for candidate in _JSON_OBJECT.findall(text):
+    for candidate in _json_objects(text):
         try:
             reply = json.loads(candidate)
         except json.JSONDecodeError:

@@ -26,7 +26,7 @@ from langchain_core.messages import AnyMessage
 from chatbench import prompts
 from chatbench.data.questions import Question
 from chatbench.errors import ConfigError
-from chatbench.models.base import Completion, TextCompleter
+from chatbench.models.base import Completion, TextCompleter, bounded
 from chatbench.personas import Persona, render_persona
 from chatbench.simulators.base import TurnRequest
 from chatbench.simulators.registry import register_simulator
@@ -109,4 +109,7 @@ def causal_lm_turn(request: TurnRequest) -> Completion:
         seed=request.seed,
     )[0]
     text = f"{FORCED_PREFIX} {completion.text.strip()}" if forced else completion.text.strip()
-    return Completion(text, completion.input_tokens, completion.output_tokens)
+    # the text completer's reply, cut to the role's maximum as ``invoke_chat`` cuts a chat
+    # model's (a completer stops at its token limit, but a stop string may never come)
+    return bounded(Completion(text, completion.input_tokens, completion.output_tokens),
+                   settings.max_reply_chars)

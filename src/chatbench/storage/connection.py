@@ -179,8 +179,13 @@ class StoreConnection:
                 raise StoreError(f"{self.path}: not a chatbench result store ({exc})") from None
             raise StoreError(f"{self.path}: cannot {doing}: {exc}") from None
 
-    def _insert(self, table: str, row: Sequence[object], what: str) -> None:
+    def _insert(self, table: str, row: Sequence[object], what: str,
+                kept: Sequence[tuple[str, Sequence[object]]] = ()) -> None:
         """Insert or replace one row and commit it; strings are made ``encodable``.
+
+        Args:
+            kept: (table, row) pairs inserted first, in the same transaction, unless a row
+                with their key is there (``INSERT OR IGNORE``): what the row refers to.
 
         Raises:
             UnstorableRecordError: SQLite refuses a value of this row.
@@ -190,6 +195,9 @@ class StoreConnection:
         marks = ",".join("?" * len(values))
         try:
             with self._sqlite(f"write {what}"), self._db:
+                for other, other_row in kept:
+                    self._db.execute(f"INSERT OR IGNORE INTO {other} VALUES "
+                                     f"({','.join('?' * len(other_row))})", tuple(other_row))
                 self._db.execute(f"INSERT OR REPLACE INTO {table} VALUES ({marks})", values)
         except (sqlite3.InterfaceError, sqlite3.DataError, sqlite3.IntegrityError, OverflowError,
                 ValueError) as exc:

@@ -3,28 +3,69 @@ SQLite computes over it."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
-from chatbench._text import encodable
+from pydantic import ValidationError
+
+from chatbench._text import encodable, encodable_data
 from chatbench.records import ConversationRecord
 from chatbench.scoring.metrics import Summary, summary_from_totals
 from chatbench.storage.connection import StoreConnection
-from chatbench.storage.rows import _json_object, _parsed, _record_json
-from chatbench.storage.schema import _GROUPS, _JSON_OBJECT, StoreError
+from chatbench.storage.rows import _json_object, _parsed, _record_json, _why
+from chatbench.storage.schema import _GROUPS, _JSON_OBJECT, SPEC_INLINE_CHARS, StoreError
+
+_SPEC_REF = '"spec_ref":'
+"""What a row that refers to a stored spec holds (a cheap test before parsing it)."""
+_NO_SPEC = '"spec":{}'
+"""An empty spec in a record's JSON: where ``_referring_json`` puts the reference."""
+
+
+def _referring_json(record: ConversationRecord, digest: str) -> str:
+    """The record's JSON with ``"spec_ref": digest`` in place of its spec.
+
+    Raises:
+        UnstorableRecordError: A field holds something JSON cannot.
+    """
+    text = _record_json(record.model_copy(update={"spec": {}}))
+    # The first '"spec":{}' is the field: only text (escaped) and numbers come before it.
+    at = text.find(_NO_SPEC)
+    if at < 0:
+        return _record_json(record)
+    return f"{text[:at]}{_SPEC_REF}{json.dumps(digest)}{text[at + len(_NO_SPEC):]}"
 
 
 class ConversationTable(StoreConnection):
-    """The conversation records of a store."""
+    """The conversation records of a store.
+
+    A graph spec longer than ``SPEC_INLINE_CHARS`` (a long ``description``, many scripted
+    turns) is stored once, in the ``specs`` table, and each of its rows refers to it; readers
+    fill it back in, so every record reads as it was written.
+    """
+
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+        super().__init__(path, read_only=read_only)
+        self._written_specs: dict[tuple[str, str], tuple[dict[str, Any], str | None]] = {}
+        """(run id, variant) -> the spec last written for it here, and its digest in the
+        ``specs`` table (None: kept in the row)."""
+        self._read_specs: dict[str, dict[str, Any] | None] = {}
+        """Digest -> the spec the ``specs`` table holds (None: none)."""
 
     def write(self, record: ConversationRecord) -> None:
         """Insert or replace one record and commit it.
 
-        Text SQLite cannot hold (lone surrogates) is stored backslash-escaped.
+        Text SQLite cannot hold (lone surrogates) is stored backslash-escaped. A long spec is
+        stored once (``SPEC_INLINE_CHARS``), in the record's transaction.
 
         Raises:
             UnstorableRecordError: This record cannot be stored as it is.
             StoreError: The file cannot be written (read-only, locked, full).
         """
+        digest, new_spec = self._spec_row(record)
         self._insert("conversations", (
             record.id,
             record.run_id,
@@ -36,8 +77,61 @@ class ConversationTable(StoreConnection):
             record.stop_reason.value,
             record.turns,
             record.seconds,
-            _record_json(record),
-        ), f"record {encodable(record.id)!r}")
+            _record_json(record) if digest is None else _referring_json(record, digest),
+        ), f"record {encodable(record.id)!r}", kept=[("specs", new_spec)] if new_spec else ())
+        self._written_specs[(record.run_id, record.variant)] = (record.spec, digest)
+
+    def _spec_row(self, record: ConversationRecord) -> tuple[str | None, tuple[str, str] | None]:
+        """The digest under which ``record``'s spec is stored (None: in the row), and the
+        ``specs`` row to write with it (None: written already, or none)."""
+        known = self._written_specs.get((record.run_id, record.variant))
+        if known is not None and known[0] == record.spec:  # the usual case: no JSON made
+            return known[1], None
+        try:
+            text = json.dumps(encodable_data(record.spec), ensure_ascii=False,
+                              separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError):  # not JSON data: the row's writer says why
+            return None, None
+        if len(text) <= SPEC_INLINE_CHARS:
+            return None, None
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        return digest, (digest, text)
+
+    def _conversation(self, raw: object) -> ConversationRecord | str:
+        """The record a row's JSON holds, its spec filled in from the ``specs`` table when
+        the row refers to it; or why it cannot be read."""
+        if not (isinstance(raw, str) and _SPEC_REF in raw):
+            return _parsed(ConversationRecord, raw)
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            return _parsed(ConversationRecord, raw)  # says why, as for any row
+        if not (isinstance(data, dict) and "spec_ref" in data):  # the key only in a value
+            return _parsed(ConversationRecord, raw)
+        digest = data.pop("spec_ref")
+        spec = self._stored_spec(digest) if isinstance(digest, str) else None
+        if spec is None:
+            return encodable(f"its graph spec {str(digest)[:16]!r} is not in the store's specs "
+                             "table")
+        if "spec" in data:
+            return "it holds both a spec and a spec_ref"
+        try:
+            return ConversationRecord.model_validate({**data, "spec": spec})
+        except ValidationError as exc:
+            return _why(exc)
+
+    def _stored_spec(self, digest: str) -> dict[str, Any] | None:
+        """The spec stored under ``digest`` (read once per store object); None when there
+        is none."""
+        if digest not in self._read_specs:
+            try:
+                row = self._db.execute("SELECT spec FROM specs WHERE digest = ?",
+                                       (digest,)).fetchone()
+            except sqlite3.OperationalError:  # no specs table: a store from before them
+                row = None
+            spec = _json_object(row[0]) if row is not None else None
+            self._read_specs[digest] = spec
+        return self._read_specs[digest]
 
     def records(self, run_id: str | None = None) -> Iterator[ConversationRecord]:
         """Stored records, in insertion order, of one run or of all.
@@ -53,7 +147,7 @@ class ConversationTable(StoreConnection):
             query, args = query + " WHERE run_id = ?", (encodable(run_id),)
         with self._skipping("conversation") as skip:
             for row_id, raw in self._db.execute(query + " ORDER BY rowid", args):
-                record = _parsed(ConversationRecord, raw)
+                record = self._conversation(raw)
                 if isinstance(record, ConversationRecord):
                     yield record
                 else:
@@ -69,7 +163,7 @@ class ConversationTable(StoreConnection):
                                (encodable(record_id),)).fetchone()
         if row is None:
             return None
-        record = _parsed(ConversationRecord, row[0])
+        record = self._conversation(row[0])
         if isinstance(record, str):
             raise StoreError(f"{self.path}: conversation {record_id!r} cannot be read: {record}")
         return record

@@ -78,6 +78,10 @@ CREATE TABLE IF NOT EXISTS run_identities (
     run_id TEXT PRIMARY KEY,
     identity TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS specs (
+    digest TEXT PRIMARY KEY,
+    spec TEXT NOT NULL
+);
 """
 
 
@@ -93,6 +97,12 @@ _STORE_COLUMNS = frozenset({"id", "run_id", "question_id", "subject", "variant",
 (another application's ``conversations`` table is not one)."""
 _JSON_OBJECT = "(CASE WHEN json_valid(record) THEN json_type(record) END) IS 'object'"
 """SQL: the row's record is a JSON object (``json_type`` fails on text that is no JSON)."""
+SPEC_INLINE_CHARS = 8192
+"""A conversation's graph spec whose JSON is longer than this is stored once, in the
+``specs`` table under its SHA-256 digest, and its rows hold ``"spec_ref": digest`` in place of
+``"spec"`` (readers fill it back in). A shorter one stays in each row, as stores have always
+held it: older chatbench versions read those rows as before (a row with a ``spec_ref`` they
+skip with a warning naming the field)."""
 _GROUPS = ("subject", "variant")
 """Columns ``ResultStore.summarize`` groups by."""
 MAX_WARNED = 5

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from chatbench import _json as strict_json
 from chatbench._files import read_text
 from chatbench.data.human_data import HumanConversation
 from chatbench.errors import ConfigError
@@ -156,9 +157,11 @@ def validate_jsonl(path: str | Path, fmt: str = "chat") -> int:
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
+            record = strict_json.loads(line)
+        except json.JSONDecodeError as exc:  # a key given twice included
             raise ConfigError(f"{path}, line {number}: invalid JSON: {exc.msg}") from None
+        except RecursionError:
+            raise ConfigError(f"{path}, line {number}: invalid JSON: nested too deeply") from None
         problem = check(record)
         if problem is not None:
             raise ConfigError(f"{path}, line {number}: not a {fmt} example: {problem}")
