@@ -64,12 +64,8 @@ def read_text(path: Path, what: str) -> str:
     """
     try:
         data = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a directory, not a {what}") from None
     except OSError as exc:
-        raise file_error(path, exc, f"read the {what}") from None
+        raise read_error(path, what, exc) from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -78,6 +74,16 @@ def read_text(path: Path, what: str) -> str:
             f"{path}, line {line}: not a {what} (byte 0x{data[exc.start]:02x} is not UTF-8 "
             "text); save it as UTF-8"
         ) from None
+
+
+def read_error(path: Path, what: str, exc: OSError) -> ConfigError:
+    """The one-line error of a user's file that cannot be opened for reading (``what``: what
+    it should be): missing, a directory, or ``file_error``'s wording of the rest."""
+    if isinstance(exc, FileNotFoundError):
+        return ConfigError(f"{path}: file not found")
+    if isinstance(exc, IsADirectoryError):
+        return ConfigError(f"{path}: is a directory, not a {what}")
+    return file_error(path, exc, f"read the {what}")
 
 
 def read_lines(path: Path, what: str, *, newline: str = "") -> Iterator[str]:
@@ -99,12 +105,8 @@ def read_lines(path: Path, what: str, *, newline: str = "") -> Iterator[str]:
     """
     try:
         handle = path.open("rb")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a directory, not a {what}") from None
     except OSError as exc:
-        raise file_error(path, exc, f"read the {what}") from None
+        raise read_error(path, what, exc) from None
     return _lines(handle, path, what, newline)
 
 
