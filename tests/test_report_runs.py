@@ -194,7 +194,7 @@ def test_cli_runs_two_assistants_into_one_store_and_reports_them_apart(tmp_path,
                                      "--limit", "3", "--out", str(store)])
         assert result.exit_code == 0, (result.output, result.exception)
     ran = wide_console.export_text()
-    assert "turns incl. forced" in ran and "holds 1 other run" in ran
+    assert "correct / answered" in ran and "holds 1 other run" in ran
     conv = load_results(store).conversations
     runs = dict(zip(conv["model_assistant"], conv["run_id"], strict=True))
     labels = [f"{runs[a]}/quick (assistant={a})" for a in ("fake:echo", "fake:say:I would pick B")]

@@ -30,7 +30,7 @@ from chatbench.errors import ConfigError
 from chatbench.models.base import DTYPE_ENV, check_dtype
 from chatbench.personas import list_personas
 from chatbench.records import ConversationRecord
-from chatbench.scoring.metrics import Summary
+from chatbench.scoring.metrics import ACCURACY_WORDS, Summary
 from chatbench.state import StopReason
 from chatbench.storage import ResultStore
 
@@ -102,29 +102,35 @@ Resume = Annotated[
 ]
 
 
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f}%"
+def _pct(value: float | None, none: str = "-") -> str:
+    return none if value is None else f"{100 * value:.1f}%"
 
 
 def _num(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
+SUMMARY_CAPTION = (f"{ACCURACY_WORDS}; turns: mean user "
+                   "turns, a forced answer after the turn limit counted as one; s/conv.: mean "
+                   "seconds per conversation (conversations overlap, so they add up to more "
+                   "than the wall time)")
+
+
 def summary_table(summaries: list[Summary], title: str) -> Table:
     """A rich table of per-group summaries (the title is plain text, never markup)."""
-    table = Table(title=Text(title), caption="acc.: correct / answered; acc. all: no answer = "
-                  "wrong; turns: mean user turns, a forced answer after the turn limit "
-                  "counted as one")
-    table.add_column("group", min_width=24, overflow="fold")
-    for column in ("n", "err", "answered", "acc.", "acc. all", "turns incl. forced", "sec"):
+    table = Table(title=Text(title), caption=SUMMARY_CAPTION)
+    table.add_column("group", min_width=16, overflow="fold")
+    for column in ("conv.", "failed", "correct / answered", "acc.", "acc. all", "turns",
+                   "s/conv."):
         table.add_column(column, justify="right")
     for s in summaries:
+        scored = s.scored > 0
         table.add_row(*cells(
             s.group,
             s.conversations,
             s.errors,
-            _pct(s.answered_share),
-            _pct(s.accuracy),
+            f"{s.correct} / {s.answered}" if scored else "-",
+            _pct(s.accuracy, "no answer" if scored else "-"),
             _pct(s.accuracy_all),
             _num(s.mean_turns),
             _num(s.mean_seconds),
@@ -163,11 +169,11 @@ def _claim(out: Path, plan: RunPlan | GridPlan, retry_failed: bool) -> int:
 
 
 def _conversation_status(counts: Counter[str], record: ConversationRecord) -> str:
-    """The progress bar's live accuracy and failures of conversations."""
+    """The progress bar's live counts: correct and answered conversations, and failures."""
     counts["answered"] += record.answered
     counts["correct"] += record.correct
     counts["failed"] += record.stop_reason is StopReason.ERROR
-    status = f"acc {counts['correct']}/{counts['answered']}" if counts["answered"] else ""
+    status = f"correct {counts['correct']} / answered {counts['answered']}"
     return status + (f" failed {counts['failed']}" if counts["failed"] else "")
 
 

@@ -62,8 +62,9 @@ def _count_rate(count: int, rate: float) -> str:
 # --- tables ---------------------------------------------------------------------------------
 
 
-ACCURACY_TITLE = ("Accuracy by variant and subject (acc.: no answer left out; acc. all: no "
-                  "answer = wrong; q.: questions; mean of per-question means, SE = sample std "
+ACCURACY_TITLE = ("Accuracy by variant and subject (acc.: mean over questions of each "
+                  "question's correct / answered, no answer left out, as chatbench run prints "
+                  "it; acc. all: no answer = wrong; q.: questions; SE = sample std "
                   "(ddof=1) / sqrt(q.), chatbench's convention; the paper's code uses ddof=0; "
                   "CIs in points)")
 APP_STEPS_TITLE = "App steps per conversation (tool calls, tool results, documents...)"

@@ -27,9 +27,65 @@ RUBRICS = ("coherence", "satisfaction", "user_satisfaction")
 # --- accuracy -------------------------------------------------------------------------------
 
 
+TOTALS = ("scored", "answered", "correct")
+"""Per-question counts every accuracy here is computed from: conversations that reached the
+judge (not failed), those answered, those answered correctly."""
+
+
+def question_totals(conversations: pd.DataFrame, by: By = None) -> pd.DataFrame:
+    """Per-question counts (``TOTALS``) within each group, failed conversations left out.
+
+    Args:
+        conversations: Needs ``question_id``, ``correct``, ``answered``, ``failed``.
+        by: Extra grouping column(s) kept in the result.
+
+    Returns:
+        Columns: the ``by`` columns, ``question_id``, ``scored``, ``answered``, ``correct``.
+    """
+    keys = [*_columns(by), "question_id"]
+    scored = conversations.loc[~conversations["failed"].astype(bool), keys].copy()
+    kept = conversations.loc[scored.index]
+    scored["scored"] = 1
+    scored["answered"] = kept["answered"].astype(bool).astype(int)
+    scored["correct"] = (kept["correct"].astype(bool) & kept["answered"].astype(bool)).astype(int)
+    return scored.groupby(keys, dropna=False, sort=True)[list(TOTALS)].sum().reset_index()
+
+
+def per_question_accuracy(totals: pd.DataFrame, convention: Convention = "answered"
+                          ) -> pd.DataFrame:
+    """Each question's mean accuracy from its counts: correct over answered (``answered``)
+    or over scored (``all``); a question with nothing to divide by is left out.
+
+    This is the one definition of accuracy in chatbench: ``chatbench run``'s summary, the
+    Python ``summarize`` and ``chatbench report`` all average these means over questions.
+
+    Args:
+        totals: ``question_totals`` (or the same counts from SQL).
+        convention: ``answered`` or ``all``.
+
+    Returns:
+        ``totals`` less ``TOTALS``, with ``accuracy`` and ``n`` (conversations averaged).
+
+    Example:
+        >>> t = pd.DataFrame({"question_id": ["a", "b"], "scored": [3, 1],
+        ...                   "answered": [2, 0], "correct": [1, 0]})
+        >>> per_question_accuracy(t)["accuracy"].tolist()
+        [0.5]
+        >>> per_question_accuracy(t, "all")["accuracy"].tolist()
+        [0.3333333333333333, 0.0]
+    """
+    if convention not in CONVENTIONS:
+        raise ValueError(f"unknown convention {convention!r}; use one of {CONVENTIONS}")
+    n = totals["answered" if convention == "answered" else "scored"]
+    kept = totals.loc[n > 0]
+    keys = [c for c in totals.columns if c not in TOTALS]
+    return kept[keys].assign(accuracy=kept["correct"] / n[n > 0], n=n[n > 0])
+
+
 def question_means(conversations: pd.DataFrame, convention: Convention = "answered",
                    by: By = None) -> pd.DataFrame:
-    """Per-question mean accuracy (within each group), failed conversations left out.
+    """Per-question mean accuracy (within each group), failed conversations left out
+    (``per_question_accuracy`` of ``question_totals``).
 
     Args:
         conversations: Needs ``question_id``, ``correct``, ``answered``, ``failed``.
@@ -39,16 +95,18 @@ def question_means(conversations: pd.DataFrame, convention: Convention = "answer
     Returns:
         Columns: the ``by`` columns, ``question_id``, ``accuracy``, ``n`` (conversations).
     """
-    keys = [*_columns(by), "question_id"]
-    mask = ~conversations["failed"].astype(bool)
-    if convention == "answered":
-        mask &= conversations["answered"].astype(bool)
-    elif convention != "all":
+    if convention not in CONVENTIONS:
         raise ValueError(f"unknown convention {convention!r}; use one of {CONVENTIONS}")
-    scored = conversations.loc[mask, keys].assign(
-        correct=conversations.loc[mask, "correct"].astype(float))
-    grouped = scored.groupby(keys, dropna=False, sort=True)["correct"]
-    return grouped.agg(accuracy="mean", n="size").reset_index()
+    means = per_question_accuracy(question_totals(conversations, by), convention)
+    return means.reset_index(drop=True)
+
+
+def mean_over_questions(totals: pd.DataFrame, convention: Convention = "answered"
+                        ) -> tuple[int, float | None]:
+    """(questions averaged, mean of their accuracies) of one group's per-question counts;
+    None when no question counts. ``accuracy``'s ``c_questions`` and ``c_mean``."""
+    means = per_question_accuracy(totals, convention)["accuracy"]
+    return len(means), (float(means.mean()) if len(means) else None)
 
 
 def mean_ci(values: Sequence[float] | np.ndarray) -> tuple[float, float, float, float]:

@@ -1,22 +1,36 @@
-"""Metrics: pure functions over conversation records."""
+"""Run summaries: accuracy and conversation shape per group, from records or from the
+store's per-question counts (``ResultStore.summarize``), by one definition of accuracy
+(``accuracy.per_question_accuracy``, the one ``chatbench report`` uses)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from chatbench.records import ConversationRecord
 from chatbench.state import StopReason
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+ACCURACY_WORDS = ("acc.: mean over questions of each question's correct / answered, as "
+                  "chatbench report computes it (no answer left out); acc. all: the same with "
+                  "no answer counted wrong; correct / answered: pooled counts")
+"""What the accuracy columns of a summary mean, as a table caption says it."""
 
 
 @dataclass(frozen=True)
 class Summary:
     """Accuracy and conversation shape of a group of records.
 
-    Failed conversations (stop reason ``error``) are counted, never scored. Accuracy comes in
-    the paper's two conventions: over answered conversations (no answer left out, as the
-    authors' code does) and over all scored ones (no answer counts as wrong).
+    Failed conversations (stop reason ``error``) are counted, never scored. Accuracy is the
+    mean over questions of each question's mean, as ``chatbench report`` and the paper
+    compute it, in the paper's two conventions: over answered conversations (no answer left
+    out, as the authors' code does) and over all scored ones (no answer counts as wrong).
+    ``correct`` and ``answered`` are pooled counts; ``pooled_accuracy`` is their ratio, which
+    differs from ``accuracy`` when questions have unequal numbers of answers.
     """
 
     group: str
@@ -24,6 +38,9 @@ class Summary:
     errors: int
     answered: int
     correct: int
+    questions: int
+    accuracy: float | None
+    accuracy_all: float | None
     mean_turns: float | None
     mean_seconds: float | None
 
@@ -33,14 +50,9 @@ class Summary:
         return self.conversations - self.errors
 
     @property
-    def accuracy(self) -> float | None:
-        """Correct over answered; None when nothing was answered."""
+    def pooled_accuracy(self) -> float | None:
+        """Correct over answered, pooled over questions; None when nothing was answered."""
         return self.correct / self.answered if self.answered else None
-
-    @property
-    def accuracy_all(self) -> float | None:
-        """Correct over scored, no answer counting as wrong; None when nothing was scored."""
-        return self.correct / self.scored if self.scored else None
 
     @property
     def answered_share(self) -> float | None:
@@ -49,38 +61,66 @@ class Summary:
 
 
 def summary_from_totals(
-    group: str, conversations: int, errors: int, answered: int, correct: int,
-    turns: float, seconds: float,
+    group: str, per_question: pd.DataFrame, conversations: int, turns: float, seconds: float,
 ) -> Summary:
-    """The ``Summary`` of a group from its counts and sums, however they were counted (in
-    Python by ``summarize``, in SQL by ``ResultStore.summarize``).
+    """The ``Summary`` of a group from its per-question counts and its sums, however they
+    were counted (in Python by ``summarize``, in SQL by ``ResultStore.summarize``).
 
     Args:
         group: The group's name.
-        conversations: Conversations in the group.
-        errors: Those that failed (stop reason ``error``).
-        answered: Those not failed whose user answered.
-        correct: Those answered correctly.
+        per_question: One row per question: ``question_id`` and ``accuracy.TOTALS``
+            (``scored``, ``answered``, ``correct``), failed conversations not counted.
+        conversations: Conversations in the group, failed ones included.
         turns: User turns summed over the conversations that did not fail.
         seconds: Wall time summed over all conversations.
 
     Returns:
-        The ``Summary``; a mean over no conversations is None.
+        The ``Summary``; a mean over no conversations (or questions) is None.
 
     Example:
-        >>> summary_from_totals("all", 2, 1, 1, 1, 3, 5.0).mean_seconds
-        2.5
+        >>> import pandas as pd
+        >>> counts = pd.DataFrame({"question_id": ["a", "b"], "scored": [2, 1],
+        ...                        "answered": [2, 1], "correct": [2, 0]})
+        >>> s = summary_from_totals("all", counts, 4, 6, 10.0)
+        >>> s.accuracy, s.pooled_accuracy, s.errors, s.mean_turns
+        (0.5, 0.6666666666666666, 1, 2.0)
     """
-    scored = conversations - errors
+    from chatbench.scoring.accuracy import mean_over_questions
+
+    scored = int(per_question["scored"].sum())
+    questions, accuracy = mean_over_questions(per_question, "answered")
+    _, accuracy_all = mean_over_questions(per_question, "all")
     return Summary(
         group=group,
         conversations=conversations,
-        errors=errors,
-        answered=answered,
-        correct=correct,
+        errors=conversations - scored,
+        answered=int(per_question["answered"].sum()),
+        correct=int(per_question["correct"].sum()),
+        questions=questions,
+        accuracy=accuracy,
+        accuracy_all=accuracy_all,
         mean_turns=turns / scored if scored else None,
         mean_seconds=seconds / conversations if conversations else None,
     )
+
+
+def question_counts(records: Iterable[ConversationRecord]) -> pd.DataFrame:
+    """Per-question counts (``accuracy.TOTALS``) of records, failed ones not counted."""
+    import pandas as pd
+
+    from chatbench.scoring.accuracy import TOTALS
+
+    counts: dict[str, list[int]] = {}
+    for r in records:
+        if r.stop_reason is StopReason.ERROR:
+            continue
+        row = counts.setdefault(r.question_id, [0, 0, 0])
+        row[0] += 1
+        row[1] += r.answered
+        row[2] += r.answered and r.correct
+    frame = pd.DataFrame([[q, *c] for q, c in sorted(counts.items())],
+                         columns=["question_id", *TOTALS])
+    return frame
 
 
 def summarize(group: str, records: Sequence[ConversationRecord]) -> Summary:
@@ -91,15 +131,9 @@ def summarize(group: str, records: Sequence[ConversationRecord]) -> Summary:
         True
     """
     scored = [r for r in records if r.stop_reason is not StopReason.ERROR]
-    answered = [r for r in scored if r.answered]
     return summary_from_totals(
-        group,
-        conversations=len(records),
-        errors=len(records) - len(scored),
-        answered=len(answered),
-        correct=sum(r.correct for r in answered),
-        turns=sum(r.turns for r in scored),
-        seconds=sum(r.seconds for r in records),
+        group, question_counts(scored), conversations=len(records),
+        turns=sum(r.turns for r in scored), seconds=sum(r.seconds for r in records),
     )
 
 

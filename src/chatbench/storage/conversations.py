@@ -231,20 +231,33 @@ class ConversationTable(StoreConnection):
         """
         if by not in _GROUPS:
             raise ValueError(f"summarize groups by one of {_GROUPS}, not {by!r}")
+        import pandas as pd
+
         answered = ("stop_reason IS NOT 'error' AND json_extract(record, '$.final_choice', "
                     "'$.invalid_answer') IS NOT '[null,null]'")
         rows = self._db.execute(
-            f"SELECT grp, COUNT(*), TOTAL(failed), TOTAL(answered), "
+            f"SELECT grp, question_id, COUNT(*), TOTAL(NOT failed), TOTAL(answered), "
             f"TOTAL(answered AND verdict IS 'correct'), TOTAL(CASE WHEN failed THEN 0 "
-            f"ELSE turns END), TOTAL(seconds) FROM (SELECT {by} AS grp, verdict, turns, "
-            f"seconds, stop_reason IS 'error' AS failed, {answered} AS answered "
-            f"FROM conversations WHERE run_id = ? AND {_JSON_OBJECT}) GROUP BY grp",
+            f"ELSE turns END), TOTAL(seconds) FROM (SELECT {by} AS grp, question_id, verdict, "
+            f"turns, seconds, stop_reason IS 'error' AS failed, {answered} AS answered "
+            f"FROM conversations WHERE run_id = ? AND {_JSON_OBJECT}) "
+            f"GROUP BY grp, question_id",
             (encodable(run_id),),
         ).fetchall()
-        totals = {str(row[0]): [int(n) for n in row[1:5]] + [row[5], row[6]] for row in rows}
-        overall = [sum(values) for values in zip(*totals.values(), strict=True)] or [0] * 6
-        return [summary_from_totals(name, *totals[name]) for name in sorted(totals)] + [
-            summary_from_totals("all", *overall)]
+        frame = pd.DataFrame(
+            [(str(g), str(q), int(n), int(s), int(a), int(c), t, sec)
+             for g, q, n, s, a, c, t, sec in rows],
+            columns=["grp", "question_id", "n", "scored", "answered", "correct", "turns",
+                     "seconds"])
+
+        def summary(name: str, part: pd.DataFrame) -> Summary:
+            counts = part.groupby("question_id", sort=True)[["scored", "answered",
+                                                             "correct"]].sum().reset_index()
+            return summary_from_totals(name, counts, int(part["n"].sum()),
+                                       float(part["turns"].sum()), float(part["seconds"].sum()))
+
+        return [summary(name, frame[frame["grp"] == name])
+                for name in sorted(frame["grp"].unique())] + [summary("all", frame)]
 
     def failure_kinds(self, run_id: str) -> list[tuple[str, int]]:
         """How the run's failed conversations failed: the start of each error (up to its
