@@ -54,7 +54,8 @@ from rich.table import Table
 from chatbench import prompts
 from chatbench.config import GraphSpec, RoleSettings
 from chatbench.data.questions import Question, load_questions
-from chatbench.models.base import DTYPE_ENV, Completion
+from chatbench.datatypes import Completion
+from chatbench.models.base import DTYPE_ENV
 from chatbench.models.cpu import cpu_description
 from chatbench.models.engine import EngineStats
 from chatbench.models.gguf import ENGINE_ENV, load_smollm2, smollm2_engine

@@ -17,7 +17,7 @@ from chatbench.models import registry
 from chatbench.models.fake import FakeChatModel
 from chatbench.reporting.report import accuracy_table
 from chatbench.reporting.results import load_results
-from chatbench.scoring.metrics import summarize_by
+from chatbench.scoring.metrics import summarize_by, summarize_store
 from chatbench.storage import ResultStore
 from tests.test_promises import _table_rows
 from tests.test_stats import make_record
@@ -59,7 +59,7 @@ def test_run_summary_store_python_and_report_agree_with_replicates(varying_run: 
     with ResultStore(varying_run, read_only=True) as store:
         (run_id,) = store.run_ids()
         records = list(store.records(run_id))
-        in_sql = store.summarize(run_id, "subject")[-1]
+        in_sql = summarize_store(store, run_id, "subject")[-1]
     in_python = summarize_by(records, "subject")[-1]
     assert in_sql == in_python
     assert in_python.errors > 0 and in_python.questions == 5

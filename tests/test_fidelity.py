@@ -20,8 +20,8 @@ from chatbench import ConfigError, GraphSpec, MissingDependencyError, Question, 
 from chatbench.cli.fidelity import fidelity_command
 from chatbench.cli.train import perplexity_command, train_command
 from chatbench.data.human_data import HumanConversation, load_chatbench_conversations
+from chatbench.datatypes import StopReason
 from chatbench.records import TranscriptTurn
-from chatbench.state import StopReason
 from chatbench.training.fidelity import (
     accuracy_agreement,
     chatbench_split,

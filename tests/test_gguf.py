@@ -20,9 +20,9 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage  # no
 
 from chatbench import GraphSpec, StopReason, load_questions, run_conversations  # noqa: E402
 from chatbench.config import RoleSettings  # noqa: E402
+from chatbench.datatypes import Completion, TextCompleter  # noqa: E402
 from chatbench.errors import ConfigError  # noqa: E402
 from chatbench.models import gguf, gguf_chat  # noqa: E402
-from chatbench.models.base import Completion, TextCompleter  # noqa: E402
 from chatbench.models.gguf_file import read_metadata  # noqa: E402
 from chatbench.models.registry import get_chat_model, get_text_completer  # noqa: E402
 from chatbench.runner.build import model_identity  # noqa: E402

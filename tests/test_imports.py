@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 SCRIPT = """
 import sys
@@ -33,28 +36,21 @@ def test_core_imports_and_runs_without_torch():
     assert result.stdout.strip() == "ok"
 
 
-ALIAS_SCRIPT = """
-import importlib, warnings
-from chatbench._moved import MOVED
-for old, new in MOVED.items():
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        module = importlib.import_module(old)
-    assert module is importlib.import_module(new), old
-    assert module.__name__ == new, module.__name__
-    assert any(new in str(w.message) for w in caught), (old, [str(w.message) for w in caught])
-from chatbench.questions import Question, _BadField  # private names come along too
-from chatbench.data.questions import Question as Moved
-assert Question is Moved
-print("ok")
-"""
+OLD_PATHS = ("chatbench.questions", "chatbench.human_data", "chatbench.choice",
+             "chatbench.answers", "chatbench.judges", "chatbench.metrics", "chatbench.stats",
+             "chatbench.results", "chatbench.report", "chatbench.cli_report",
+             "chatbench.cli_train", "chatbench.cli_paper", "chatbench.cli_baseline",
+             "chatbench._cli", "chatbench.baseline_prompts", "chatbench.baseline_identity")
+"""Module paths 0.1 had and 0.2 aliased; CHANGELOG.md says they are gone in 0.3."""
 
 
-def test_old_module_paths_are_the_moved_modules_with_a_deprecation_warning():
-    result = subprocess.run([sys.executable, "-c", ALIAS_SCRIPT], capture_output=True,
-                            text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "ok"
+@pytest.mark.parametrize("old", OLD_PATHS)
+def test_old_module_paths_are_gone_as_the_changelog_says(old: str) -> None:
+    import importlib
+
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module(old)
+    assert old in (Path(__file__).parents[1] / "CHANGELOG.md").read_text()
 
 
 def test_python_dash_m_chatbench_cli_is_the_command():

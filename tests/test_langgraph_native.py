@@ -19,11 +19,11 @@ from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from chatbench import SimContext, get_chat_model
 from chatbench.config import GraphSpec
 from chatbench.data.questions import Question, load_questions
+from chatbench.datatypes import Judgement, StopReason
 from chatbench.errors import ConfigError
 from chatbench.graphs import build_graph, build_state_graph, checkpoint_serde, with_state_types
 from chatbench.graphs.studio import StudioSettings, studio_question
-from chatbench.scoring.judges import Judgement
-from chatbench.state import CHECKPOINT_TYPES, ConversationState, StopReason, initial_state
+from chatbench.state import CHECKPOINT_TYPES, ConversationState, initial_state
 
 ROOT = Path(__file__).parents[1]
 QUESTION = Question(id="q1", subject="math", stem="2+2?", choices=("3", "4"), answer="B")

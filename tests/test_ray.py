@@ -15,7 +15,7 @@ from chatbench.graphs.builder import retry_policy  # noqa: E402
 from chatbench.records import ConversationRecord  # noqa: E402
 from chatbench.runner.batch import Job, Variant, plan_jobs, run_jobs  # noqa: E402
 from chatbench.runner.build import build_models  # noqa: E402
-from chatbench.runner.ray_executor import _run_shard, _shards, run_jobs_ray  # noqa: E402
+from chatbench.runner.ray_executor import _shards, run_jobs_ray, run_shard  # noqa: E402
 from chatbench.runner.recipe import resolve  # noqa: E402
 from tests.conftest import record_essence, stored_ids, variant_a_worker_cannot_build  # noqa: E402
 
@@ -131,7 +131,7 @@ def test_a_shard_carries_the_variant_with_its_retry_policy_and_call_timeout(retr
     assert rebuilt.retry == retry and rebuilt.models.names == variant.models.names
     assert all(job.recipe is None for job in sent.jobs)  # the recipe travels once per shard
     shipped = [ConversationRecord.model_validate_json(row)
-               for row in _run_shard(sent, RUN, concurrency=3)]
+               for row in run_shard(sent, RUN, concurrency=3)]
     threaded = list(run_jobs(jobs, run_id=RUN))
     assert sorted(map(record_essence, shipped)) == sorted(map(record_essence, threaded))
     assert resolve(recipe) is resolve(recipe)  # built once per process

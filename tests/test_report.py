@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from typer.testing import CliRunner
 
-from chatbench import cli_report
+from chatbench.cli import report as cli_report
 from chatbench.errors import ConfigError, MissingDependencyError
 from chatbench.reporting.report import (
     FIGURES,

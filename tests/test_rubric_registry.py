@@ -7,10 +7,11 @@ from collections.abc import Iterator
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
-from pydantic import ValidationError
 
 from chatbench import ConfigError, GraphSpec, get_chat_model, load_questions, run_conversations
 from chatbench.config import RoleSettings, load_graph_spec
+from chatbench.graphs import build_graph
+from chatbench.graphs.builder import graph_spec
 from chatbench.scoring import rubrics
 from chatbench.scoring.judges import RUBRICS, get_rubric, judge_rubric, register_rubric
 
@@ -50,19 +51,34 @@ def test_a_registered_rubric_is_scored_end_to_end(concision):
 
 
 def test_an_unknown_rubric_is_refused_naming_the_field_and_the_known_ones():
-    with pytest.raises(ValidationError) as caught:
-        GraphSpec(rubrics=("coherence", "concisness"))
-    (error,) = caught.value.errors()
-    assert error["loc"] == ("rubrics",)
-    assert "unknown rubric 'concisness'; known: coherence, satisfaction" in error["msg"]
+    spec = GraphSpec(rubrics=("coherence", "concisness"))  # a spec is data: names unchecked
+    for run in (lambda: build_graph(spec),
+                lambda: run_conversations(load_questions(limit=1), spec, user="fake:user",
+                                          assistant="fake:echo", judge="fake:echo")):
+        with pytest.raises(ConfigError) as caught:
+            run()
+        assert ("graph spec 'two_step': field 'rubrics.1': unknown rubric 'concisness'; "
+                "known: coherence, satisfaction") in str(caught.value)
 
 
-def test_an_unknown_rubric_in_yaml_is_a_config_error_naming_the_field(tmp_path):
+def test_a_rubric_registered_after_the_spec_was_made_counts():
+    spec = GraphSpec(rubrics=("coherence", "brevity"))
+    with pytest.raises(ConfigError, match="unknown rubric 'brevity'"):
+        build_graph(spec)
+    register_rubric("brevity", CONCISION)
+    try:
+        assert build_graph(spec) is not None
+    finally:
+        rubrics._RUBRICS.pop("brevity", None)
+
+
+def test_an_unknown_rubric_in_yaml_is_a_config_error_naming_the_file_and_field(tmp_path):
     path = tmp_path / "graph.yaml"
     path.write_text("rubrics: [coherence, tone]\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"rubrics.*unknown rubric 'tone'; known: coherence, "
-                                          r"satisfaction"):
-        load_graph_spec(path)
+    assert load_graph_spec(path).rubrics == ("coherence", "tone")  # loaded as data
+    with pytest.raises(ConfigError, match=r"graph.yaml: field 'rubrics.1': unknown rubric "
+                                          r"'tone'; known: coherence, satisfaction"):
+        graph_spec(path)
 
 
 def test_the_shipped_rubrics_stay_valid():
@@ -104,3 +120,14 @@ def test_a_worker_process_without_the_rubric_refuses_rather_than_skipping_it(con
         run_conversations(load_questions(limit=1), spec, user="fake:say:Answer: B",
                           assistant="fake:echo", judge="fake:echo", executor="process",
                           processes=1)
+
+
+def test_an_unknown_simulator_is_refused_where_the_run_is_planned(tmp_path):
+    spec = GraphSpec(name="mine", simulator="two_stepp")
+    with pytest.raises(ConfigError, match=r"graph spec 'mine': field 'simulator': unknown "
+                                          r"simulator 'two_stepp'; known: .*two_step"):
+        run_conversations(load_questions(limit=1), spec, user="fake:user", assistant="fake:echo")
+    path = tmp_path / "g.yaml"
+    path.write_text("simulator: two_stepp\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"g.yaml: field 'simulator': unknown simulator"):
+        graph_spec(path)

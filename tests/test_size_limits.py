@@ -18,9 +18,10 @@ from chatbench.baselines import run_baselines
 from chatbench.config import MAX_REPLY_CHARS, GraphSpec, RoleSettings
 from chatbench.context import SimContext
 from chatbench.data.questions import Question
+from chatbench.datatypes import Completion
 from chatbench.errors import ConfigError
 from chatbench.graphs.builder import build_graph
-from chatbench.models.base import Completion, bounded
+from chatbench.models.base import bounded
 from chatbench.models.fake import FakeChatModel
 from chatbench.records import ConversationRecord
 from chatbench.runner.batch import run_conversations

@@ -14,12 +14,11 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from chatbench import stats
+from chatbench.datatypes import Judgement, StopReason
 from chatbench.errors import ConfigError
 from chatbench.records import ConversationRecord, TranscriptTurn
 from chatbench.reporting.results import Results, load_results
-from chatbench.scoring.judges import Judgement
-from chatbench.state import StopReason
+from chatbench.scoring import stats
 from chatbench.storage import ResultStore
 
 STARTED = datetime(2025, 1, 1, tzinfo=timezone.utc)

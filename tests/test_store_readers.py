@@ -29,12 +29,13 @@ import pytest
 
 from chatbench import ResultStore, StopReason
 from chatbench.config import RunConfig
+from chatbench.datatypes import Summary
 from chatbench.errors import ConfigError
 from chatbench.paper.runs import load_runs
 from chatbench.records import ConversationRecord, TranscriptTurn
 from chatbench.reporting.results import load_results
 from chatbench.runner.batch import run
-from chatbench.scoring.metrics import Summary, summarize_by
+from chatbench.scoring.metrics import summarize_by, summarize_store
 from tests.conftest import make_read_only, needs_read_only
 from tests.test_faults import assert_one_error_line, cli, fake_run_args
 from tests.test_stats import make_record
@@ -473,8 +474,8 @@ def test_sql_summary_matches_the_summary_of_the_records(tmp_path, by):
     store = mixed_store(tmp_path)
     with ResultStore(store, read_only=True) as s:
         records = list(s.records("run"))
-        got, kinds = s.summarize("run", by), s.failure_kinds("run")
-        assert s.summarize("no-such-run", by) == summarize_by([], by)
+        got, kinds = summarize_store(s, "run", by), s.failure_kinds("run")
+        assert summarize_store(s, "no-such-run", by) == summarize_by([], by)
     want = summarize_by(records, by)
     assert_same(got, want)
     failed = [r for r in records if r.stop_reason is StopReason.ERROR]
@@ -543,7 +544,7 @@ def test_run_and_ablate_summarise_without_loading_records(tmp_path, monkeypatch,
     with ResultStore(out, read_only=True) as store:
         run_id = store.run_ids()[-1]
         by = "subject" if command == "run" else "variant"
-        assert_same(store.summarize(run_id, by), summarize_by(store.records(run_id), by))
+        assert_same(summarize_store(store, run_id, by), summarize_by(store.records(run_id), by))
 
 
 def test_blocked_sidecars_stop_sqlite_as_a_read_only_folder_does(tmp_path):

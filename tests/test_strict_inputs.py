@@ -95,7 +95,7 @@ def test_a_nested_key_given_twice_is_placed_on_its_line(tmp_path):
 
 
 def test_training_jsonl_and_model_configs_refuse_keys_given_twice(tmp_path):
-    from chatbench.models.gguf_export import _read_json
+    from chatbench.models.gguf_export import read_json
     from chatbench.training.export import validate_jsonl
 
     examples = tmp_path / "train.jsonl"
@@ -106,7 +106,7 @@ def test_training_jsonl_and_model_configs_refuse_keys_given_twice(tmp_path):
     config = tmp_path / "config.json"
     config.write_text('{\n "model_type": "llama",\n "model_type": "gpt2"\n}', encoding="utf-8")
     with pytest.raises(ConfigError) as info:
-        _read_json(config)
+        read_json(config)
     _one_line(str(info.value), "config.json", "duplicate key 'model_type'", "line 3")
 
 

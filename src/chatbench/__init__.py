@@ -6,10 +6,10 @@ Example:
     ...     user="fake:say:Answer: B", assistant="fake:echo")
 """
 
-from chatbench._moved import install_aliases
 from chatbench.config import GraphSpec, RunConfig, load_graph_spec
 from chatbench.context import SimContext
 from chatbench.data.questions import Question, load_questions
+from chatbench.datatypes import Completion, Judgement, StopReason, Summary, TextCompleter
 from chatbench.errors import ChatBenchError, ConfigError, MissingDependencyError, ModelOutputError
 from chatbench.graphs import build_graph, build_state_graph, checkpoint_serde
 from chatbench.models.registry import get_chat_model
@@ -19,15 +19,17 @@ from chatbench.runner import run, run_conversations, simulate
 from chatbench.runner.aio import arun_conversations, astream_conversation
 from chatbench.runner.stream import NodeUpdate, stream_conversation
 from chatbench.scoring.choice import extract_choice
-from chatbench.state import ConversationState, StopReason, initial_state
+from chatbench.state import ConversationState, initial_state
 from chatbench.storage import ResultStore
 
 __all__ = [
     "ChatBenchError",
+    "Completion",
     "ConfigError",
     "ConversationRecord",
     "ConversationState",
     "GraphSpec",
+    "Judgement",
     "MissingDependencyError",
     "ModelOutputError",
     "NodeUpdate",
@@ -37,6 +39,8 @@ __all__ = [
     "RunConfig",
     "SimContext",
     "StopReason",
+    "Summary",
+    "TextCompleter",
     "arun_conversations",
     "astream_conversation",
     "build_graph",
@@ -65,4 +69,3 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module 'chatbench' has no attribute {name!r}")
 
 
-install_aliases()  # old module paths (chatbench.questions, ...) for one release

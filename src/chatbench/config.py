@@ -127,7 +127,8 @@ class GraphSpec(BaseModel):
     simulator: str = "two_step"
     """How the user turns are written: a prompted chat model (the paper's two-step, its
     "problem" and "help" variants, IQA-EVAL), a causal LM in the chatbench-distilgpt2 text
-    format, fixed scripted turns, or any simulator registered with ``register_simulator``."""
+    format, fixed scripted turns, or any simulator registered with ``register_simulator``
+    (checked where a run is planned or a graph built: ``graphs.builder.check_names``)."""
     accept: AcceptRule = "paper"
     """How a user turn is read as an answer (see ``AcceptRule``): the paper's rule, or
     chatbench's ``natural`` reader."""
@@ -150,34 +151,10 @@ class GraphSpec(BaseModel):
     """The user's turns, in order, for ``simulator: scripted``."""
     rubrics: tuple[str, ...] = ()
     """Rubrics a judge model scores 1-5 after each conversation (needs a judge model):
-    ``coherence``, ``satisfaction``, or any rubric registered with ``register_rubric``."""
+    ``coherence``, ``satisfaction``, or any rubric registered with ``register_rubric``
+    (checked where a run is planned or a graph built)."""
     ask_user_satisfaction: StrictBool = False
     """After answering, the simulator rates its satisfaction with the AI in character."""
-
-    @field_validator("simulator")
-    @classmethod
-    def _registered_simulator(cls, name: str) -> str:
-        from chatbench.errors import ConfigError
-        from chatbench.simulators.registry import get_simulator
-
-        try:
-            get_simulator(name)
-        except ConfigError as exc:
-            raise ValueError(str(exc)) from None
-        return name
-
-    @field_validator("rubrics")
-    @classmethod
-    def _registered_rubrics(cls, names: tuple[str, ...]) -> tuple[str, ...]:
-        from chatbench.errors import ConfigError
-        from chatbench.scoring.rubrics import get_rubric
-
-        for name in names:
-            try:
-                get_rubric(name)
-            except ConfigError as exc:
-                raise ValueError(str(exc)) from None
-        return names
 
     @model_validator(mode="after")
     def _check_combinations(self) -> GraphSpec:

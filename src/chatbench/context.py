@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from langchain_core.language_models import BaseChatModel
 
+from chatbench.datatypes import TextCompleter
 from chatbench.errors import ConfigError
-from chatbench.models.base import TextCompleter
 from chatbench.personas import Persona
 
 

@@ -14,8 +14,7 @@ from pydantic import (
 )
 
 from chatbench._text import encodable, json_data, model_json
-from chatbench.scoring.judges import Judgement
-from chatbench.state import NodeTiming, StopReason, Verdict
+from chatbench.datatypes import Judgement, NodeTiming, StopReason, Verdict
 
 
 class TranscriptTurn(BaseModel):

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import operator
-from enum import Enum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
-from typing_extensions import NotRequired, TypedDict
+from typing_extensions import TypedDict
 
 from chatbench.data.questions import Question
+from chatbench.datatypes import Judgement, NodeTiming, StopReason, Verdict
 from chatbench.errors import ConfigError
-from chatbench.scoring.judges import Judgement
 
 # Graph node names. Routers and tests refer to these, never to string literals.
 USER = "user"
@@ -24,33 +23,6 @@ USER_FEEDBACK = "user_feedback"
 
 END_TOKEN = "[END]"
 """Terminator of a user turn in the chatbench-distilgpt2 text format."""
-
-Verdict = Literal["correct", "wrong", "no_answer"]
-
-
-class StopReason(str, Enum):
-    """Why a conversation ended."""
-
-    ACCEPTED = "accepted"
-    """The simulated user committed to an answer on its own."""
-    FORCED = "forced"
-    """The turn limit was reached and the user was asked for the answer only."""
-    ERROR = "error"
-    """A model call failed after its retries, or its output was unusable."""
-
-
-class NodeTiming(TypedDict):
-    """Wall time and token counts of one node call."""
-
-    node: str
-    seconds: float
-    input_tokens: int | None
-    output_tokens: int | None
-    truncated: NotRequired[dict[str, int]]
-    """Only when the call's reply was cut to the role's ``RoleSettings.max_reply_chars``:
-    ``{"text": characters the reply had}``, ``{"steps": size of an app's inner steps}``
-    (``chatbench.models.base.bounded``)."""
-
 
 class ConversationState(TypedDict, total=False):
     """The state that flows through a chatbench graph.

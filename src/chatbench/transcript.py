@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
-
-from chatbench.models.invoke import message_text
+from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage
 
 
 def labelled_turns(messages: Sequence[AnyMessage], user_label: str,
@@ -30,3 +28,10 @@ def labelled_turns(messages: Sequence[AnyMessage], user_label: str,
         elif isinstance(message, AIMessage):
             blocks.append(f"{assistant_label} {message_text(message)}")
     return blocks
+
+
+def message_text(message: BaseMessage) -> str:
+    """``message.text``, without the copy LangChain makes of plain string content (the usual
+    case). Transcripts are read again on every turn, so this is on the hot path."""
+    content = message.content
+    return content if isinstance(content, str) else message.text

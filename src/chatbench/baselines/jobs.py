@@ -27,9 +27,9 @@ from chatbench.baselines.prompts import (
 )
 from chatbench.config import RoleSettings
 from chatbench.data.questions import Question
+from chatbench.datatypes import Completion
 from chatbench.graphs.builder import retry_policy
 from chatbench.graphs.call import call_with_retry
-from chatbench.models.base import Completion
 from chatbench.models.invoke import invoke_chat
 from chatbench.models.registry import get_chat_model
 from chatbench.records import RULES, BaselineRecord

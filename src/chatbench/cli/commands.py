@@ -26,12 +26,12 @@ from chatbench.cli._common import (
 from chatbench.cli._strict import NoBlankValues
 from chatbench.config import AblationGrid, RunConfig, list_graph_specs, load_grid
 from chatbench.data.questions import SUBJECTS
+from chatbench.datatypes import StopReason, Summary
 from chatbench.errors import ConfigError
 from chatbench.models.base import DTYPE_ENV, check_dtype
 from chatbench.personas import list_personas
 from chatbench.records import ConversationRecord
-from chatbench.scoring.metrics import ACCURACY_WORDS, Summary
-from chatbench.state import StopReason
+from chatbench.scoring.metrics import ACCURACY_WORDS, summarize_store
 from chatbench.storage import ResultStore
 
 if TYPE_CHECKING:  # the runner is imported when a run starts, not for every command
@@ -188,13 +188,13 @@ def _with_progress(
 
 def _report(out: Path, run_id: str, started: float, by: str) -> int:
     """The run's summary table and failures, computed in SQL from the store: no record is
-    loaded, so memory stays flat however long the run (``ResultStore.summarize``).
+    loaded, so memory stays flat however long the run (``metrics.summarize_store``).
 
     Returns:
         The run's failed conversations (stored with their errors).
     """
     with ResultStore(out, read_only=True) as store:
-        summaries = store.summarize(run_id, by)
+        summaries = summarize_store(store, run_id, by)
         kinds = store.failure_kinds(run_id)
         lost = len(store.lost_ids(run_id))
         others = [r for r in store.run_ids() if r != run_id]

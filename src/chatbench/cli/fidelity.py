@@ -89,12 +89,13 @@ def _entries(users: list[str], graphs: list[str], simulators: Path | None,
 
 def build_simulators(entries: list[SimulatorEntry]) -> list[Any]:
     """``ScorecardSimulator`` rows: each entry's graph loaded, its sampling settings set."""
-    from chatbench.config import RoleSettings, load_graph_spec
+    from chatbench.config import RoleSettings
+    from chatbench.graphs.builder import graph_spec
     from chatbench.training.scorecard import ScorecardSimulator
 
     rows = []
     for entry in entries:
-        spec = load_graph_spec(entry.graph)
+        spec = graph_spec(entry.graph)
         user = spec.user.model_dump()
         user.update({k: v for k, v in (("temperature", entry.temperature),
                                        ("max_tokens", entry.max_tokens)) if v is not None})

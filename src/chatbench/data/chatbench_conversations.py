@@ -14,14 +14,14 @@ from chatbench.data.human_conversation import (
     HumanConversation,
     LoggedMessage,
     Role,
-    _conversation,
-    _has_turns,
+    checked_conversation,
+    has_turns,
 )
 from chatbench.data.question import LETTERS
-from chatbench.data.rows import _BadField, _choices, _question, _text
+from chatbench.data.rows import BadField, checked_choices, checked_question, checked_text
 from chatbench.errors import ConfigError
 
-_CHATBENCH_REQUIRED = (
+CHATBENCH_REQUIRED = (
     "questionID",
     "questionText",
     "choices",
@@ -29,23 +29,23 @@ _CHATBENCH_REQUIRED = (
     "model",
     "chatHistory",
 )
-_ROLES: dict[str, Role] = {"you": "user", "user": "user", "bot": "assistant",
+CHATBENCH_ROLES: dict[str, Role] = {"you": "user", "user": "user", "bot": "assistant",
                            "assistant": "assistant"}
-_SUBJECT = re.compile(r"(?P<subject>.+?)-(?:redux|test)-")
+SUBJECT = re.compile(r"(?P<subject>.+?)-(?:redux|test)-")
 
 
 def chatbench_subject(question_id: str) -> str:
     """The subject of a ChatBench question id: ``elementary_mathematics-redux-12`` gives
     ``elementary_mathematics``; an id without ``-redux-``/``-test-`` gives ``""``."""
-    match = _SUBJECT.match(question_id)
+    match = SUBJECT.match(question_id)
     return match["subject"] if match else ""
 
 
-def _option_index(value: object, labels: list[str], choices: tuple[str, ...], field: str) -> int:
+def option_index(value: object, labels: list[str], choices: tuple[str, ...], field: str) -> int:
     """The position of the option ``value`` names: a label (any case) or an option's text.
 
     Raises:
-        _BadField: It names no option.
+        BadField: It names no option.
     """
     if isinstance(value, str):
         wanted = value.strip().upper()
@@ -54,14 +54,14 @@ def _option_index(value: object, labels: list[str], choices: tuple[str, ...], fi
                 return i
         if value in choices:
             return choices.index(value)
-    raise _BadField(field, f"{value!r} is none of the option labels {''.join(labels)}")
+    raise BadField(field, f"{value!r} is none of the option labels {''.join(labels)}")
 
 
-def _labels(record: dict[str, object], n_choices: int) -> list[str]:
+def choice_labels(record: dict[str, object], n_choices: int) -> list[str]:
     """``choiceLabels``, defaulting to ``A, B, ...``.
 
     Raises:
-        _BadField: They are not one text per option.
+        BadField: They are not one text per option.
     """
     labels = record.get("choiceLabels")
     if labels is None:
@@ -71,7 +71,7 @@ def _labels(record: dict[str, object], n_choices: int) -> list[str]:
         or len(labels) != n_choices
         or not all(isinstance(label, str) for label in labels)
     ):
-        raise _BadField("choiceLabels", f"expected {n_choices} label texts, got {labels!r}")
+        raise BadField("choiceLabels", f"expected {n_choices} label texts, got {labels!r}")
     return labels
 
 
@@ -79,23 +79,23 @@ def _chat_log(history: object) -> list[LoggedMessage]:
     """``chatHistory`` as ``(role, text)`` messages, as logged.
 
     Raises:
-        _BadField: The history is not a list of ``{role: You|Bot, content}`` objects.
+        BadField: The history is not a list of ``{role: You|Bot, content}`` objects.
     """
     if not isinstance(history, list):
-        raise _BadField("chatHistory", f"expected a list, got {type(history).__name__}")
+        raise BadField("chatHistory", f"expected a list, got {type(history).__name__}")
     log: list[LoggedMessage] = []
     for i, message in enumerate(history):
         role = message.get("role") if isinstance(message, dict) else None
         content = message.get("content") if isinstance(message, dict) else None
-        if not isinstance(role, str) or role.strip().lower() not in _ROLES:
-            raise _BadField(f"chatHistory[{i}].role", f"expected 'You' or 'Bot', got {role!r}")
+        if not isinstance(role, str) or role.strip().lower() not in CHATBENCH_ROLES:
+            raise BadField(f"chatHistory[{i}].role", f"expected 'You' or 'Bot', got {role!r}")
         if not isinstance(content, str):
-            raise _BadField(f"chatHistory[{i}].content", "expected text")
-        log.append((_ROLES[role.strip().lower()], content))
+            raise BadField(f"chatHistory[{i}].content", "expected text")
+        log.append((CHATBENCH_ROLES[role.strip().lower()], content))
     return log
 
 
-def _chat_turns(log: list[LoggedMessage]) -> tuple[list[str], list[str]]:
+def chat_turns(log: list[LoggedMessage]) -> tuple[list[str], list[str]]:
     """Split a chat log into user and assistant turns.
 
     Consecutive messages of one role are joined with a blank line, and assistant messages
@@ -111,13 +111,13 @@ def _chat_turns(log: list[LoggedMessage]) -> tuple[list[str], list[str]]:
     return [t for k, t in turns if k == "user"], [t for k, t in turns if k == "assistant"]
 
 
-def _optional_text(record: dict[str, object], key: str) -> str | None:
+def optional_text(record: dict[str, object], key: str) -> str | None:
     """``record[key]`` as text; missing, null or blank gives ``None``."""
     value = record.get(key)
     return None if value is None or not str(value).strip() else str(value)
 
 
-def _chatbench_record(record: object, where: str, min_user_turns: int) -> HumanConversation | None:
+def chatbench_record(record: object, where: str, min_user_turns: int) -> HumanConversation | None:
     """One ChatBench record as a conversation (``None`` when it has too few user turns).
 
     Raises:
@@ -125,30 +125,30 @@ def _chatbench_record(record: object, where: str, min_user_turns: int) -> HumanC
     """
     if not isinstance(record, dict):
         raise ConfigError(f"{where}: expected a JSON object, got {type(record).__name__}")
-    missing = [key for key in _CHATBENCH_REQUIRED if key not in record]
+    missing = [key for key in CHATBENCH_REQUIRED if key not in record]
     if missing:
         raise ConfigError(f"{where}: missing field(s) {', '.join(map(repr, missing))}")
     try:
-        qid = _text(str(record["questionID"]), "questionID")
-        stem = _text(record["questionText"], "questionText")
-        choices = _choices(record["choices"])
-        labels = _labels(record, len(choices))
-        answer = LETTERS[_option_index(record["correctAnswer"], labels, choices, "correctAnswer")]
+        qid = checked_text(str(record["questionID"]), "questionID")
+        stem = checked_text(record["questionText"], "questionText")
+        choices = checked_choices(record["choices"])
+        labels = choice_labels(record, len(choices))
+        answer = LETTERS[option_index(record["correctAnswer"], labels, choices, "correctAnswer")]
         selected = record.get("selectedAnswer")
         choice = None
         if selected is not None and str(selected).strip():
-            choice = LETTERS[_option_index(selected, labels, choices, "selectedAnswer")]
+            choice = LETTERS[option_index(selected, labels, choices, "selectedAnswer")]
         log = _chat_log(record["chatHistory"])
-        users, replies = _chat_turns(log)
-        model = _text(record["model"], "model")
-    except _BadField as exc:
+        users, replies = chat_turns(log)
+        model = checked_text(record["model"], "model")
+    except BadField as exc:
         raise ConfigError(f"{where}: field {exc.field!r}: {exc.message}") from None
-    if not _has_turns(users, min_user_turns):
+    if not has_turns(users, min_user_turns):
         return None
-    question = _question(
+    question = checked_question(
         where, id=qid, subject=chatbench_subject(qid), stem=stem, choices=choices, answer=answer
     )
-    return _conversation(
+    return checked_conversation(
         where,
         question=question,
         user_turns=users,
@@ -157,8 +157,8 @@ def _chatbench_record(record: object, where: str, min_user_turns: int) -> HumanC
         correct=None if choice is None else choice == answer,
         assistant_model=model,
         source="chatbench",
-        worker_id=_optional_text(record, "worker_id"),
-        condition=_optional_text(record, "condition"),
+        worker_id=optional_text(record, "worker_id"),
+        condition=optional_text(record, "condition"),
         log=tuple(log),
     )
 
@@ -195,14 +195,14 @@ def load_chatbench_conversations(
     except RecursionError:
         raise ConfigError(f"{path}: invalid JSON: nested too deeply") from None
     conversations = []
-    for where, record in _chatbench_entries(data, path):
-        conversation = _chatbench_record(record, where, min_user_turns)
+    for where, record in chatbench_entries(data, path):
+        conversation = chatbench_record(record, where, min_user_turns)
         if conversation is not None:
             conversations.append(conversation)
     return conversations
 
 
-def _chatbench_entries(data: object, path: Path) -> list[tuple[str, object]]:
+def chatbench_entries(data: object, path: Path) -> list[tuple[str, object]]:
     """``(where, record)`` for each record of a list, or of an object keyed by question id.
 
     Raises:

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from chatbench._files import read_text
-from chatbench.data.human_conversation import HumanConversation, _conversation, _has_turns
+from chatbench.data.human_conversation import HumanConversation, checked_conversation, has_turns
 from chatbench.data.question import LETTERS, Question
-from chatbench.data.rows import _BadField, _choices, _csv_records, _text, _unique_columns
+from chatbench.data.rows import BadField, checked_choices, checked_text, csv_records, unique_columns
 from chatbench.errors import ConfigError
 
 Split = Literal["train", "heldout", "all"]
@@ -25,9 +25,9 @@ HALIE_HELDOUT_IDS = range(20, 30)
 HALIE_ID_PREFIX = "halie-"
 """HALIE questions get ids ``halie-{question_id}``."""
 
-_HALIE_EVENTS = "event_blocks.csv"
-_HALIE_QUESTIONS = "questions.csv"
-_HALIE_REQUIRED = (
+HALIE_EVENTS = "event_blocks.csv"
+HALIE_QUESTIONS = "questions.csv"
+HALIE_REQUIRED = (
     "worker_id",
     "model",
     "question_id",
@@ -38,7 +38,7 @@ _HALIE_REQUIRED = (
     "user_answer",
     "user_correct",
 )
-_QUESTION_COLUMNS = ("question", "a", "b", "c", "d", "answer")
+HALIE_QUESTION_COLUMNS = ("question", "a", "b", "c", "d", "answer")
 
 
 def halie_question_number(question_id: str) -> int:
@@ -52,7 +52,7 @@ def halie_question_number(question_id: str) -> int:
     return int(question_id.removeprefix(HALIE_ID_PREFIX))
 
 
-def _split_ids(split: str) -> range | None:
+def split_ids(split: str) -> range | None:
     """The question ids of a split (``None`` for all).
 
     Raises:
@@ -64,7 +64,7 @@ def _split_ids(split: str) -> range | None:
     return splits[split]
 
 
-def _halie_file(folder: Path | None, name: str) -> tuple[str, str]:
+def halie_file(folder: Path | None, name: str) -> tuple[str, str]:
     """``(text, name for messages)`` of a HALIE file, bundled (``folder=None``) or a user's.
 
     Raises:
@@ -76,7 +76,7 @@ def _halie_file(folder: Path | None, name: str) -> tuple[str, str]:
     return read_text(folder / name, "HALIE file"), str(folder / name)
 
 
-def _header_rows(
+def header_rows(
     text: str, name: str, required: Iterable[str]
 ) -> Iterator[tuple[int, dict[str, str]]]:
     """Yield ``(line, {column: cell})`` for each data row of a CSV with a header row.
@@ -85,10 +85,10 @@ def _header_rows(
         ConfigError: A required column is missing, a column repeats, or a row has the wrong
             number of fields.
     """
-    records = _csv_records(text, name)
+    records = csv_records(text, name)
     header_line, header = next(records, (1, []))
     header = [column.strip() for column in header]
-    _unique_columns(header, name, header_line)
+    unique_columns(header, name, header_line)
     missing = [column for column in required if column not in header]
     if missing:
         raise ConfigError(
@@ -103,7 +103,7 @@ def _header_rows(
         yield line, dict(zip(header, row, strict=True))
 
 
-def _halie_questions(text: str, name: str) -> dict[int, dict[str, object]]:
+def halie_questions(text: str, name: str) -> dict[int, dict[str, object]]:
     """HALIE ``questions.csv``: row ``i`` (from 0) is ``question_id`` ``i``.
 
     Returns:
@@ -113,65 +113,65 @@ def _halie_questions(text: str, name: str) -> dict[int, dict[str, object]]:
         ConfigError: A row is malformed.
     """
     questions: dict[int, dict[str, object]] = {}
-    for i, (line, cell) in enumerate(_header_rows(text, name, _QUESTION_COLUMNS)):
+    for i, (line, cell) in enumerate(header_rows(text, name, HALIE_QUESTION_COLUMNS)):
         try:
-            stem = _text(cell["question"], "question")
-            choices = _choices([_text(cell[c], c) for c in "abcd"])
+            stem = checked_text(cell["question"], "question")
+            choices = checked_choices([checked_text(cell[c], c) for c in "abcd"])
             answer = cell["answer"].strip().upper()
             if answer not in LETTERS[: len(choices)]:
-                raise _BadField("answer", f"{cell['answer']!r} is not a letter A-D")
-        except _BadField as exc:
+                raise BadField("answer", f"{cell['answer']!r} is not a letter A-D")
+        except BadField as exc:
             raise ConfigError(f"{name}, line {line}: field {exc.field!r}: {exc.message}") from None
         questions[i] = {"stem": stem, "choices": choices, "answer": answer}
     return questions
 
 
-def _literal_list(raw: str, field: str) -> list[str]:
+def literal_list(raw: str, field: str) -> list[str]:
     """Parse a Python-list string of texts, like HALIE's ``"['query 1', 'query 2']"``.
 
     Raises:
-        _BadField: It is not a list literal of strings.
+        BadField: It is not a list literal of strings.
     """
     if not raw.strip():
         return []
     try:
         value = ast.literal_eval(raw.strip())
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        raise _BadField(field, f"{raw[:60]!r} is not a Python list of strings") from None
+        raise BadField(field, f"{raw[:60]!r} is not a Python list of strings") from None
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise _BadField(field, f"{raw[:60]!r} is not a Python list of strings")
+        raise BadField(field, f"{raw[:60]!r} is not a Python list of strings")
     return value
 
 
-def _halie_flag(raw: str) -> bool | None:
+def halie_flag(raw: str) -> bool | None:
     """HALIE's ``user_correct``: ``1``/``0`` (blank: unknown).
 
     Raises:
-        _BadField: Any other value.
+        BadField: Any other value.
     """
     value = raw.strip()
     if value in ("", "1", "0"):
         return None if not value else value == "1"
-    raise _BadField("user_correct", f"expected 0 or 1, got {raw!r}")
+    raise BadField("user_correct", f"expected 0 or 1, got {raw!r}")
 
 
-def _halie_question(
+def halie_question(
     cell: dict[str, str], questions: dict[int, dict[str, object]], cache: dict[int, Question]
 ) -> Question:
     """The row's question, built once per ``question_id`` from ``questions.csv``.
 
     Raises:
-        _BadField: The id is not in ``questions.csv`` or the row's answer disagrees with it.
+        BadField: The id is not in ``questions.csv`` or the row's answer disagrees with it.
     """
     raw = cell["question_id"].strip()
     if not raw.isdigit() or int(raw) not in questions:
-        raise _BadField("question_id", f"{raw!r} is not a row of {_HALIE_QUESTIONS}")
+        raise BadField("question_id", f"{raw!r} is not a row of {HALIE_QUESTIONS}")
     number = int(raw)
     fields = questions[number]
     row_answer = cell.get("answer", "").strip().upper()
     if row_answer and row_answer != fields["answer"]:
-        raise _BadField(
-            "answer", f"{row_answer!r} disagrees with {_HALIE_QUESTIONS} ({fields['answer']!r})"
+        raise BadField(
+            "answer", f"{row_answer!r} disagrees with {HALIE_QUESTIONS} ({fields['answer']!r})"
         )
     if number not in cache:
         subject = re.sub(r"\W+", "_", cell["question_category"].strip().lower()).strip("_")
@@ -179,24 +179,24 @@ def _halie_question(
     return cache[number]
 
 
-def _halie_fields(cell: dict[str, str], letters: tuple[str, ...]) -> dict[str, Any]:
+def halie_fields(cell: dict[str, str], letters: tuple[str, ...]) -> dict[str, Any]:
     """The conversation fields of one HALIE ``lm`` row (all but the question).
 
     Raises:
-        _BadField: A cell is malformed, or queries and replies do not pair up.
+        BadField: A cell is malformed, or queries and replies do not pair up.
     """
-    queries = _literal_list(cell["user_queries"], "user_queries")
-    replies = _literal_list(cell["lm_responses"], "lm_responses")
+    queries = literal_list(cell["user_queries"], "user_queries")
+    replies = literal_list(cell["lm_responses"], "lm_responses")
     if len(queries) != len(replies):
-        raise _BadField("lm_responses", f"{len(replies)} replies for {len(queries)} queries")
+        raise BadField("lm_responses", f"{len(replies)} replies for {len(queries)} queries")
     choice = cell["user_answer"].strip().upper() or None
     if choice is not None and choice not in letters:
-        raise _BadField("user_answer", f"{cell['user_answer']!r} is not an option letter")
+        raise BadField("user_answer", f"{cell['user_answer']!r} is not an option letter")
     return {
         "user_turns": queries,
         "assistant_turns": replies,
         "final_choice": choice,
-        "correct": _halie_flag(cell["user_correct"]),
+        "correct": halie_flag(cell["user_correct"]),
         "assistant_model": cell["model"].strip(),
         "source": "halie",
         "worker_id": cell["worker_id"].strip() or None,
@@ -225,25 +225,25 @@ def load_halie(
         ConfigError: The split is unknown, a file is missing, or a row is malformed (the
             message names the file and line).
     """
-    ids = _split_ids(split)
+    ids = split_ids(split)
     folder = None if path is None else Path(path)
     if folder is not None and not folder.is_dir():
-        raise ConfigError(f"{folder}: not a folder with {_HALIE_EVENTS} and {_HALIE_QUESTIONS}")
-    questions = _halie_questions(*_halie_file(folder, _HALIE_QUESTIONS))
-    events, events_name = _halie_file(folder, _HALIE_EVENTS)
+        raise ConfigError(f"{folder}: not a folder with {HALIE_EVENTS} and {HALIE_QUESTIONS}")
+    questions = halie_questions(*halie_file(folder, HALIE_QUESTIONS))
+    events, events_name = halie_file(folder, HALIE_EVENTS)
     cache: dict[int, Question] = {}
     conversations = []
-    for line, cell in _header_rows(events, events_name, _HALIE_REQUIRED):
+    for line, cell in header_rows(events, events_name, HALIE_REQUIRED):
         if cell["question_type"].strip() != "lm":
             continue
         where = f"{events_name}, line {line}"
         try:
-            question = _halie_question(cell, questions, cache)
+            question = halie_question(cell, questions, cache)
             if ids is not None and halie_question_number(question.id) not in ids:
                 continue
-            fields = _halie_fields(cell, question.letters)
-        except _BadField as exc:
+            fields = halie_fields(cell, question.letters)
+        except BadField as exc:
             raise ConfigError(f"{where}: field {exc.field!r}: {exc.message}") from None
-        if _has_turns(fields["user_turns"], min_user_turns):
-            conversations.append(_conversation(where, question=question, **fields))
+        if has_turns(fields["user_turns"], min_user_turns):
+            conversations.append(checked_conversation(where, question=question, **fields))
     return conversations

@@ -82,7 +82,7 @@ class HumanConversation(BaseModel):
         return out
 
 
-def _conversation(where: str, **fields: object) -> HumanConversation:
+def checked_conversation(where: str, **fields: object) -> HumanConversation:
     """Build a ``HumanConversation``, reporting a validation error against ``where``.
 
     Raises:
@@ -91,7 +91,7 @@ def _conversation(where: str, **fields: object) -> HumanConversation:
     return validated_row(HumanConversation, where, fields)
 
 
-def _has_turns(user_turns: list[str], min_user_turns: int) -> bool:
+def has_turns(user_turns: list[str], min_user_turns: int) -> bool:
     """Whether there are at least ``min_user_turns`` non-blank user turns."""
     return sum(1 for turn in user_turns if turn.strip()) >= min_user_turns
 

@@ -55,7 +55,7 @@ class Question(BaseModel):
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("is empty")
-        return _bounded_text(value)
+        return bounded_text(value)
 
     @field_validator("choices")
     @classmethod
@@ -63,7 +63,7 @@ class Question(BaseModel):
         for letter, text in zip(LETTERS, choices, strict=False):
             if not text.strip():
                 raise ValueError(f"option {letter} is empty")
-            _bounded_text(text, f"option {letter}")
+            bounded_text(text, f"option {letter}")
         return choices
 
     @model_validator(mode="after")
@@ -87,7 +87,7 @@ class Question(BaseModel):
         return f"{self.stem}\n{options}"
 
 
-def _bounded_text(text: str, what: str = "text") -> str:
+def bounded_text(text: str, what: str = "text") -> str:
     """``text``, unless it is longer than ``MAX_TEXT_CHARS``.
 
     Raises:

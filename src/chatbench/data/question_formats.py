@@ -14,14 +14,14 @@ from importlib.resources import files
 from chatbench import _json as strict_json
 from chatbench.data.question import Question
 from chatbench.data.rows import (
-    _answer_letter,
-    _BadField,
-    _choices,
-    _csv_records,
-    _names,
-    _question,
-    _text,
-    _unique_columns,
+    BadField,
+    answer_letter,
+    checked_choices,
+    checked_question,
+    checked_text,
+    csv_records,
+    quoted_names,
+    unique_columns,
 )
 from chatbench.errors import ConfigError
 
@@ -33,18 +33,18 @@ MMLU-Redux (``{subject}-redux-{row}``); see ``convert_mmlu_id_to_mmlu_redux_id``
 ``constants_and_utils.py``. A Redux row of these subjects gets the id of the MMLU test row
 with the same question, options and answer (``mmlu_redux_test_rows.csv``, bundled)."""
 
-_TEST_ROWS_FILE = "mmlu_redux_test_rows.csv"
+TEST_ROWS_FILE = "mmlu_redux_test_rows.csv"
 
-_MMLU_FIELDS = ("question", "A", "B", "C", "D", "answer")
-_REDUX_REQUIRED = ("question", "choices", "answer")
-_REDUX_COLUMNS = (*_REDUX_REQUIRED, "error_type", "source", "correct_answer", "potential_reason")
+MMLU_FIELDS = ("question", "A", "B", "C", "D", "answer")
+REDUX_REQUIRED = ("question", "choices", "answer")
+REDUX_COLUMNS = (*REDUX_REQUIRED, "error_type", "source", "correct_answer", "potential_reason")
 """MMLU-Redux's columns; only ``error_type`` (besides the question) is read."""
-_JSONL_REQUIRED = ("id", "question", "choices", "answer")
-_JSONL_FIELDS = ("id", "subject", "question", "choices", "answer")
-_SPLIT_SUFFIX = re.compile(r"(?P<subject>.+?)_(?P<split>test|dev|val)")
+JSONL_REQUIRED = ("id", "question", "choices", "answer")
+JSONL_FIELDS = ("id", "subject", "question", "choices", "answer")
+SPLIT_SUFFIX = re.compile(r"(?P<subject>.+?)_(?P<split>test|dev|val)")
 
 
-def _bundled_text(*parts: str) -> str:
+def bundled_text(*parts: str) -> str:
     """Read a bundled data file under ``chatbench/_data/questions``."""
     resource = files("chatbench") / "_data" / "questions"
     for part in parts:
@@ -70,13 +70,13 @@ def mmlu_test_rows() -> dict[tuple[str, str], int]:
     Computed once from MMLU's test CSVs by exact match of question, options and answer, and
     bundled; rows with no match are not in it.
     """
-    records = _csv_records(_bundled_text(_TEST_ROWS_FILE), _TEST_ROWS_FILE)
+    records = csv_records(bundled_text(TEST_ROWS_FILE), TEST_ROWS_FILE)
     _, header = next(records)
     subject, key, test_row = (header.index(c) for c in ("subject", "content_key", "mmlu_test_row"))
     return {(row[subject], row[key]): int(row[test_row]) for _, row in records if row[test_row]}
 
 
-def _redux_id(subject: str, row: int, stem: str, choices: Sequence[str], answer: str) -> str:
+def redux_id(subject: str, row: int, stem: str, choices: Sequence[str], answer: str) -> str:
     """The paper's id of a Redux row: its MMLU test id for ``TEST_ID_SUBJECTS`` when MMLU has
     the same question, else ``{subject}-redux-{row}``."""
     if subject in TEST_ID_SUBJECTS:
@@ -86,19 +86,19 @@ def _redux_id(subject: str, row: int, stem: str, choices: Sequence[str], answer:
     return f"{subject}-redux-{row}"
 
 
-def _parse_mmlu(text: str, name: str, subject: str, split: str) -> list[Question]:
+def parse_mmlu(text: str, name: str, subject: str, split: str) -> list[Question]:
     """Parse a headerless MMLU CSV (question, A, B, C, D, answer letter).
 
     Raises:
         ConfigError: A record is malformed or the file has no questions.
     """
-    return list(_mmlu_questions(_csv_records(text, name), name, subject, split))
+    return list(mmlu_questions(csv_records(text, name), name, subject, split))
 
 
-def _mmlu_questions(
+def mmlu_questions(
     records: Iterable[tuple[int, list[str]]], name: str, subject: str, split: str
 ) -> Iterator[Question]:
-    """``_parse_mmlu`` of CSV records, one question at a time (as they are read).
+    """``parse_mmlu`` of CSV records, one question at a time (as they are read).
 
     Raises:
         ConfigError: A record is malformed, or the file ends with no questions.
@@ -106,19 +106,19 @@ def _mmlu_questions(
     count = 0
     for i, (line, row) in enumerate(records):
         where = f"{name}, line {line}"
-        if len(row) != len(_MMLU_FIELDS):
+        if len(row) != len(MMLU_FIELDS):
             raise ConfigError(
-                f"{where}: expected {len(_MMLU_FIELDS)} fields "
-                f"({', '.join(_MMLU_FIELDS)}), got {len(row)}"
+                f"{where}: expected {len(MMLU_FIELDS)} fields "
+                f"({', '.join(MMLU_FIELDS)}), got {len(row)}"
             )
         try:
-            stem = _text(row[0], "question")
-            choices = _choices(row[1:5])
-            answer = _answer_letter(row[5], len(choices))
-        except _BadField as exc:
+            stem = checked_text(row[0], "question")
+            choices = checked_choices(row[1:5])
+            answer = answer_letter(row[5], len(choices))
+        except BadField as exc:
             raise ConfigError(f"{where}: field {exc.field!r}: {exc.message}") from None
         count += 1
-        yield _question(
+        yield checked_question(
             where,
             id=f"{subject}-{split}-{i}",
             subject=subject,
@@ -130,69 +130,69 @@ def _mmlu_questions(
         raise ConfigError(f"{name}: no questions in the file")
 
 
-def _redux_columns(header: list[str], name: str, line: int) -> dict[str, int]:
+def redux_columns(header: list[str], name: str, line: int) -> dict[str, int]:
     """Map the lower-cased column names of a Redux header to their positions.
 
     Raises:
         ConfigError: A required column is missing, or a column repeats.
     """
-    _unique_columns(header, name, line, ignore_case=True)
+    unique_columns(header, name, line, ignore_case=True)
     columns = {column.strip().lower(): i for i, column in enumerate(header)}
-    missing = [column for column in (*_REDUX_REQUIRED, "error_type") if column not in columns]
+    missing = [column for column in (*REDUX_REQUIRED, "error_type") if column not in columns]
     if missing:
         raise ConfigError(
             f"{name}, line {line}: missing column(s) {', '.join(map(repr, missing))}; "
-            f"the header has {_names(header)}"
+            f"the header has {quoted_names(header)}"
         )
-    unknown = [column for column in header if column.strip().lower() not in _REDUX_COLUMNS]
+    unknown = [column for column in header if column.strip().lower() not in REDUX_COLUMNS]
     if unknown:
         raise ConfigError(
-            f"{name}, line {line}: unknown column(s) {_names(unknown)}; "
-            f"an MMLU-Redux file has {', '.join(_REDUX_COLUMNS)}"
+            f"{name}, line {line}: unknown column(s) {quoted_names(unknown)}; "
+            f"an MMLU-Redux file has {', '.join(REDUX_COLUMNS)}"
         )
     return columns
 
 
-def _redux_choices(raw: str) -> tuple[str, ...]:
+def redux_choices(raw: str) -> tuple[str, ...]:
     """Parse the Python-list string of a Redux ``choices`` cell.
 
     Raises:
-        _BadField: It is not a list literal of option texts.
+        BadField: It is not a list literal of option texts.
     """
     try:
         value = ast.literal_eval(raw.strip())
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        raise _BadField(
+        raise BadField(
             "choices", f"{raw[:60]!r} is not a Python list of strings like ['a', 'b']"
         ) from None
-    return _choices(value)
+    return checked_choices(value)
 
 
-def _redux_answer(raw: str, n_choices: int) -> str:
+def redux_answer(raw: str, n_choices: int) -> str:
     """Turn a Redux ``answer`` cell (a 0-based index; a letter is also accepted) into a letter.
 
     Raises:
-        _BadField: It names no option.
+        BadField: It names no option.
     """
     cell = raw.strip()
-    return _answer_letter(int(cell) if re.fullmatch(r"-?\d+", cell) else cell, n_choices)
+    return answer_letter(int(cell) if re.fullmatch(r"-?\d+", cell) else cell, n_choices)
 
 
-def _parse_redux(text: str, name: str, subject: str, include_flagged: bool) -> list[Question]:
+def parse_redux(text: str, name: str, subject: str, include_flagged: bool) -> list[Question]:
     """Parse an MMLU-Redux CSV (header with question, choices, answer, error_type).
 
-    Ids are the paper's (``_redux_id``).
+    Ids are the paper's (``redux_id``).
 
     Raises:
         ConfigError: A column is missing, a record is malformed or the file has no questions.
     """
-    return list(_redux_questions(_csv_records(text, name), name, subject, include_flagged))
+    return list(redux_questions(csv_records(text, name), name, subject, include_flagged))
 
 
-def _redux_questions(
+def redux_questions(
     records: Iterable[tuple[int, list[str]]], name: str, subject: str, include_flagged: bool
 ) -> Iterator[Question]:
-    """``_parse_redux`` of CSV records, one question at a time (as they are read).
+    """``parse_redux`` of CSV records, one question at a time (as they are read).
 
     Raises:
         ConfigError: A column is missing or repeats, a record is malformed, or the file ends
@@ -200,7 +200,7 @@ def _redux_questions(
     """
     records = iter(records)
     header_line, header = next(records, (1, []))
-    columns = _redux_columns(header, name, header_line)
+    columns = redux_columns(header, name, header_line)
     rows = 0
     for i, (line, row) in enumerate(records):
         rows += 1
@@ -211,14 +211,14 @@ def _redux_questions(
             )
         cell = {column: row[index] for column, index in columns.items()}
         try:
-            stem = _text(cell["question"], "question")
-            choices = _redux_choices(cell["choices"])
-            answer = _redux_answer(cell["answer"], len(choices))
-        except _BadField as exc:
+            stem = checked_text(cell["question"], "question")
+            choices = redux_choices(cell["choices"])
+            answer = redux_answer(cell["answer"], len(choices))
+        except BadField as exc:
             raise ConfigError(f"{where}: field {exc.field!r}: {exc.message}") from None
-        question = _question(
+        question = checked_question(
             where,
-            id=_redux_id(subject, i, stem, choices, answer),
+            id=redux_id(subject, i, stem, choices, answer),
             subject=subject,
             stem=stem,
             choices=choices,
@@ -230,7 +230,7 @@ def _redux_questions(
         raise ConfigError(f"{name}: no questions in the file")
 
 
-def _jsonl_question(obj: object, where: str) -> Question:
+def jsonl_question(obj: object, where: str) -> Question:
     """Build a ``Question`` from one decoded JSONL object.
 
     Raises:
@@ -238,46 +238,47 @@ def _jsonl_question(obj: object, where: str) -> Question:
     """
     if not isinstance(obj, dict):
         raise ConfigError(f"{where}: expected a JSON object, got {type(obj).__name__}")
-    missing = [key for key in _JSONL_REQUIRED if key not in obj]
+    missing = [key for key in JSONL_REQUIRED if key not in obj]
     if missing:
         raise ConfigError(f"{where}: missing field(s) {', '.join(map(repr, missing))}")
-    unknown = [key for key in obj if key not in _JSONL_FIELDS]
+    unknown = [key for key in obj if key not in JSONL_FIELDS]
     if unknown:
         raise ConfigError(
-            f"{where}: unknown field(s) {_names(unknown)}; a question has "
-            f"{', '.join(_JSONL_FIELDS)}"
+            f"{where}: unknown field(s) {quoted_names(unknown)}; a question has "
+            f"{', '.join(JSONL_FIELDS)}"
         )
     try:
         qid = obj["id"]
         if isinstance(qid, bool) or not isinstance(qid, (str, int)) or not str(qid).strip():
-            raise _BadField("id", f"expected non-empty text or an integer, got {qid!r}")
-        stem = _text(obj["question"], "question")
-        choices = _choices(obj["choices"])
-        answer = _answer_letter(obj["answer"], len(choices))
+            raise BadField("id", f"expected non-empty text or an integer, got {qid!r}")
+        stem = checked_text(obj["question"], "question")
+        choices = checked_choices(obj["choices"])
+        answer = answer_letter(obj["answer"], len(choices))
         subject = "" if obj.get("subject") is None else obj["subject"]
         if not isinstance(subject, str):
-            raise _BadField("subject", f"expected text, got {type(subject).__name__}")
-    except _BadField as exc:
+            raise BadField("subject", f"expected text, got {type(subject).__name__}")
+    except BadField as exc:
         raise ConfigError(f"{where}: field {exc.field!r}: {exc.message}") from None
-    return _question(where, id=str(qid), subject=subject, stem=stem, choices=choices, answer=answer)
+    return checked_question(where, id=str(qid), subject=subject, stem=stem, choices=choices,
+                            answer=answer)
 
 
-def _parse_jsonl(text: str, name: str) -> list[Question]:
+def parse_jsonl(text: str, name: str) -> list[Question]:
     """Parse JSONL questions, one object per line; blank lines are skipped.
 
     Raises:
         ConfigError: A line is not valid JSON (a key given twice included), a field is wrong,
             an id repeats, or there are no questions.
     """
-    return list(_jsonl_questions(text.split("\n"), name))
+    return list(jsonl_questions(text.split("\n"), name))
 
 
-def _jsonl_questions(lines: Iterable[str], name: str) -> Iterator[Question]:
-    """``_parse_jsonl`` of a file's lines, one question at a time (as they are read). Ids
+def jsonl_questions(lines: Iterable[str], name: str) -> Iterator[Question]:
+    """``parse_jsonl`` of a file's lines, one question at a time (as they are read). Ids
     are checked for repeats among the lines read so far.
 
     Raises:
-        ConfigError: As ``_parse_jsonl``; no questions once the lines run out.
+        ConfigError: As ``parse_jsonl``; no questions once the lines run out.
     """
     first_line: dict[str, int] = {}
     for line_no, line in enumerate(lines, start=1):
@@ -290,7 +291,7 @@ def _jsonl_questions(lines: Iterable[str], name: str) -> Iterator[Question]:
             raise ConfigError(f"{where}: invalid JSON: {exc.msg} (column {exc.colno})") from None
         except RecursionError:  # arrays or objects nested thousands deep
             raise ConfigError(f"{where}: invalid JSON: nested too deeply") from None
-        question = _jsonl_question(obj, where)
+        question = jsonl_question(obj, where)
         if question.id in first_line:
             raise ConfigError(
                 f"{where}: field 'id': duplicate id {question.id!r} "

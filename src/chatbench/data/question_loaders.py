@@ -10,14 +10,14 @@ from pathlib import Path
 from chatbench._files import read_lines
 from chatbench.data.question import Question
 from chatbench.data.question_formats import (
-    _SPLIT_SUFFIX,
-    _bundled_text,
-    _jsonl_questions,
-    _mmlu_questions,
-    _parse_mmlu,
-    _redux_questions,
+    SPLIT_SUFFIX,
+    bundled_text,
+    jsonl_questions,
+    mmlu_questions,
+    parse_mmlu,
+    redux_questions,
 )
-from chatbench.data.rows import _csv_records, _csv_rows
+from chatbench.data.rows import csv_records, csv_rows
 from chatbench.errors import ConfigError
 
 SUBJECTS: tuple[str, ...] = (
@@ -40,7 +40,7 @@ than that, every subject does). So reading stops once those subjects fill the li
 memory holds at most ``limit`` questions of each of at most ``limit`` subjects."""
 
 
-def _known_subjects(subjects: Sequence[str] | str | None) -> list[str]:
+def known_subjects(subjects: Sequence[str] | str | None) -> list[str]:
     """Check ``subjects`` against ``SUBJECTS``; ``None`` means all five.
 
     Raises:
@@ -75,7 +75,7 @@ def load_bundled(
     Raises:
         ConfigError: A subject is not one of ``SUBJECTS``.
     """
-    return [question for subject in _known_subjects(subjects)
+    return [question for subject in known_subjects(subjects)
             for question in _bundled_subject(subject, include_flagged)]
 
 
@@ -83,14 +83,14 @@ def _bundled_subject(subject: str, include_flagged: bool) -> Iterator[Question]:
     """One bundled subject's questions, parsed as they are taken."""
     filename = f"mmlu_{subject}.csv"
     name = f"chatbench/_data/questions/mmlu_redux/{filename}"
-    records = _csv_records(_bundled_text("mmlu_redux", filename), name)
-    return _redux_questions(records, name, subject, include_flagged)
+    records = csv_records(bundled_text("mmlu_redux", filename), name)
+    return redux_questions(records, name, subject, include_flagged)
 
 
 def _question_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
     """The CSV records of a user's question file, read as they are taken."""
     lines = read_lines(path, "question file")
-    return _csv_rows(lines, str(path), path.stat().st_size)
+    return csv_rows(lines, str(path), path.stat().st_size)
 
 
 def load_mmlu_csv(path: str | Path, subject: str | None = None) -> list[Question]:
@@ -110,10 +110,10 @@ def load_mmlu_csv(path: str | Path, subject: str | None = None) -> list[Question
         ConfigError: The file is missing, unreadable or malformed, or has no questions.
     """
     path = Path(path)
-    match = _SPLIT_SUFFIX.fullmatch(path.stem)
+    match = SPLIT_SUFFIX.fullmatch(path.stem)
     split = match["split"] if match else "mmlu"
     default_subject = match["subject"] if match else path.stem
-    return list(_mmlu_questions(_question_rows(path), str(path), subject or default_subject,
+    return list(mmlu_questions(_question_rows(path), str(path), subject or default_subject,
                                 split))
 
 
@@ -139,7 +139,7 @@ def load_redux_csv(
     """
     path = Path(path)
     default_subject = path.stem.removeprefix("mmlu_")
-    return list(_redux_questions(_question_rows(path), str(path), subject or default_subject,
+    return list(redux_questions(_question_rows(path), str(path), subject or default_subject,
                                  include_flagged))
 
 
@@ -160,7 +160,7 @@ def load_jsonl(path: str | Path) -> list[Question]:
             included), or an id repeats.
     """
     path = Path(path)
-    return list(_jsonl_questions(read_lines(path, "question file", newline="\n"), str(path)))
+    return list(jsonl_questions(read_lines(path, "question file", newline="\n"), str(path)))
 
 
 def load_few_shot(subject: str) -> list[Question]:
@@ -175,13 +175,13 @@ def load_few_shot(subject: str) -> list[Question]:
     Raises:
         ConfigError: The subject is not one of ``SUBJECTS``.
     """
-    (subject,) = _known_subjects([subject])
+    (subject,) = known_subjects([subject])
     filename = f"{subject}_dev.csv"
-    text = _bundled_text("mmlu_dev", filename)
-    return _parse_mmlu(text, f"chatbench/_data/questions/mmlu_dev/{filename}", subject, "dev")
+    text = bundled_text("mmlu_dev", filename)
+    return parse_mmlu(text, f"chatbench/_data/questions/mmlu_dev/{filename}", subject, "dev")
 
 
-def _load_file(path: Path, include_flagged: bool) -> list[Question]:
+def load_file(path: Path, include_flagged: bool) -> list[Question]:
     """Load a user's question file, choosing the loader by suffix and, for CSV, by header.
 
     Raises:
@@ -217,20 +217,20 @@ def _file_stream(path: Path, include_flagged: bool) -> tuple[Iterator[Question],
         )
     if suffix == ".jsonl":
         lines = read_lines(path, "question file", newline="\n")
-        return _jsonl_questions(lines, str(path)), None
+        return jsonl_questions(lines, str(path)), None
     records = _question_rows(path)
     first = next(records, None)
     header = {cell.strip().lower() for cell in first[1]} if first else set()
     records = itertools.chain([first] if first else [], records)
     if {"question", "choices"} <= header:
         subject = path.stem.removeprefix("mmlu_")
-        return _redux_questions(records, str(path), subject, include_flagged), subject
-    match = _SPLIT_SUFFIX.fullmatch(path.stem)
+        return redux_questions(records, str(path), subject, include_flagged), subject
+    match = SPLIT_SUFFIX.fullmatch(path.stem)
     subject, split = (match["subject"], match["split"]) if match else (path.stem, "mmlu")
-    return _mmlu_questions(records, str(path), subject, split), subject
+    return mmlu_questions(records, str(path), subject, split), subject
 
 
-def _interleave(questions: list[Question], order: Sequence[str]) -> list[Question]:
+def interleave(questions: list[Question], order: Sequence[str]) -> list[Question]:
     """Order questions round-robin over subjects: one of each subject in ``order``, repeat."""
     groups: dict[str, list[Question]] = {subject: [] for subject in order}
     for question in questions:
@@ -326,7 +326,7 @@ def load_questions(
         raise ConfigError(f"limit must be a positive integer, got {limit!r}")
     if source is None or str(source) == BUNDLED:
         streams = [_bundled_subject(subject, include_flagged)
-                   for subject in _known_subjects(subjects)]
+                   for subject in known_subjects(subjects)]
         selected = _take_rounds(streams, limit)
         name = BUNDLED
     else:
@@ -340,7 +340,7 @@ def load_questions(
         finally:
             questions.close()  # type: ignore[attr-defined]  # a generator: closes the file
         if wanted is not None:
-            _present_subjects(wanted, [s for s, group in groups.items() if group], name, met)
+            present_subjects(wanted, [s for s, group in groups.items() if group], name, met)
         selected = _rounds(groups.values())[:limit]
     if not selected:
         raise ConfigError(f"{name}: no questions left to ask")
@@ -368,7 +368,7 @@ def _wanted(subjects: Sequence[str] | str) -> list[str]:
     return [subjects] if isinstance(subjects, str) else list(dict.fromkeys(subjects))
 
 
-def _present_subjects(
+def present_subjects(
     subjects: Sequence[str] | str, present: list[str], name: str,
     met: Sequence[str] | None = None,
 ) -> list[str]:

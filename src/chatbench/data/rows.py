@@ -15,7 +15,7 @@ from chatbench.data.question import LETTERS, Question
 from chatbench.errors import ConfigError
 
 
-class _BadField(Exception):
+class BadField(Exception):
     """A field value is wrong; the caller adds the file and line."""
 
     def __init__(self, field: str, message: str) -> None:
@@ -24,19 +24,19 @@ class _BadField(Exception):
         self.message = message
 
 
-def _csv_records(text: str, name: str) -> Iterator[tuple[int, list[str]]]:
+def csv_records(text: str, name: str) -> Iterator[tuple[int, list[str]]]:
     """Yield ``(line, fields)`` for each non-blank CSV record; ``line`` is where it starts.
 
     Raises:
         ConfigError: The CSV is malformed (e.g. an unclosed quote).
     """
-    return _csv_rows(io.StringIO(text, newline=""), name, len(text))
+    return csv_rows(io.StringIO(text, newline=""), name, len(text))
 
 
-def _csv_rows(
+def csv_rows(
     lines: Iterable[str], name: str, longest: int
 ) -> Iterator[tuple[int, list[str]]]:
-    """``_csv_records`` of a file read line by line (``_files.read_lines``): rows are parsed
+    """``csv_records`` of a file read line by line (``_files.read_lines``): rows are parsed
     as they are reached, so a caller that stops early reads no further.
 
     Args:
@@ -63,7 +63,7 @@ def _csv_rows(
         raise ConfigError(f"{name}, line {start}: malformed CSV: {exc}") from None
 
 
-def _unique_columns(
+def unique_columns(
     header: Sequence[str], name: str, line: int, *, ignore_case: bool = False
 ) -> None:
     """Refuse a header that names a column twice (after ``strip``; ignoring case where the
@@ -84,57 +84,57 @@ def _unique_columns(
         first[key] = position
 
 
-def _answer_letter(value: object, n_choices: int) -> str:
+def answer_letter(value: object, n_choices: int) -> str:
     """Turn a letter (any case) or a 0-based int index into the answer letter.
 
     Raises:
-        _BadField: The value names no option.
+        BadField: The value names no option.
     """
     letters = LETTERS[:n_choices]
     if isinstance(value, int) and not isinstance(value, bool):
         if 0 <= value < n_choices:
             return letters[value]
-        raise _BadField("answer", f"{value} is not a valid option index (0-{n_choices - 1})")
+        raise BadField("answer", f"{value} is not a valid option index (0-{n_choices - 1})")
     if isinstance(value, str) and value.strip().upper() in tuple(letters):
         return value.strip().upper()
-    raise _BadField("answer", f"{value!r} is not one of the option letters {letters}")
+    raise BadField("answer", f"{value!r} is not one of the option letters {letters}")
 
 
-def _choices(value: object, field: str = "choices") -> tuple[str, ...]:
+def checked_choices(value: object, field: str = "choices") -> tuple[str, ...]:
     """Check that ``value`` is a list of 2 to 26 option texts.
 
     Raises:
-        _BadField: It is not.
+        BadField: It is not.
     """
     if not isinstance(value, (list, tuple)):
-        raise _BadField(field, f"expected a list of option texts, got {type(value).__name__}")
+        raise BadField(field, f"expected a list of option texts, got {type(value).__name__}")
     if not 2 <= len(value) <= len(LETTERS):
-        raise _BadField(field, f"expected 2 to {len(LETTERS)} options, got {len(value)}")
+        raise BadField(field, f"expected 2 to {len(LETTERS)} options, got {len(value)}")
     texts = []
     for i, item in enumerate(value):
         if isinstance(item, bool) or not isinstance(item, (str, int, float)):
-            raise _BadField(field, f"option {i} is {type(item).__name__}, expected text")
+            raise BadField(field, f"option {i} is {type(item).__name__}, expected text")
         texts.append(str(item))
     return tuple(texts)
 
 
-def _text(value: object, field: str) -> str:
+def checked_text(value: object, field: str) -> str:
     """Check that ``value`` is non-empty text.
 
     Raises:
-        _BadField: It is not.
+        BadField: It is not.
     """
     if not isinstance(value, str):
-        raise _BadField(field, f"expected text, got {type(value).__name__}")
+        raise BadField(field, f"expected text, got {type(value).__name__}")
     if not value.strip():
-        raise _BadField(field, "is empty")
+        raise BadField(field, "is empty")
     return value
 
 
-_Row = TypeVar("_Row", bound=BaseModel)
+Row = TypeVar("Row", bound=BaseModel)
 
 
-def validated_row(model: type[_Row], where: str, fields: dict[str, object]) -> _Row:
+def validated_row(model: type[Row], where: str, fields: dict[str, object]) -> Row:
     """Build a ``model`` from one row of a user's file, reporting its first problem against
     ``where`` (the file and line) and the field.
 
@@ -150,7 +150,7 @@ def validated_row(model: type[_Row], where: str, fields: dict[str, object]) -> _
         raise ConfigError(prefix + error["msg"].removeprefix("Value error, ")) from None
 
 
-def _question(where: str, **fields: object) -> Question:
+def checked_question(where: str, **fields: object) -> Question:
     """Build a ``Question``: the one validation every format's rows go through (non-empty
     id, question and options; the same length limits), reporting a problem against ``where``.
 
@@ -160,7 +160,7 @@ def _question(where: str, **fields: object) -> Question:
     return validated_row(Question, where, fields)
 
 
-def _names(names: Sequence[str], limit: int = 8) -> str:
+def quoted_names(names: Sequence[str], limit: int = 8) -> str:
     """Up to ``limit`` names (each cut to 40 characters), quoted, for a message."""
     shown = [repr(name if len(name) <= 40 else name[:40] + "...") for name in names[:limit]]
     more = f" and {len(names) - limit} more" if len(names) > limit else ""

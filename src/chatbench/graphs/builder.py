@@ -20,6 +20,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Checkpointer, RetryPolicy
 
+from chatbench._yaml import shorten
 from chatbench.config import GraphSpec, load_graph_spec
 from chatbench.context import SimContext
 from chatbench.data.questions import Question
@@ -37,6 +38,8 @@ from chatbench.nodes import (
     untraced,
 )
 from chatbench.nodes._common import Node
+from chatbench.scoring.rubrics import get_rubric
+from chatbench.simulators.registry import get_simulator
 from chatbench.state import (
     ASSISTANT,
     FORCE_ANSWER,
@@ -91,19 +94,50 @@ def checked_input(node: Node) -> Node:
     return run
 
 
-def graph_spec(spec: GraphSpec | str | os.PathLike[str] | None) -> GraphSpec:
-    """``spec`` as a ``GraphSpec``: None gives ``GraphSpec()``, a preset name or YAML path is
-    loaded.
+def check_names(spec: GraphSpec, source: str | None = None) -> GraphSpec:
+    """``spec``, once its simulator and rubrics name registered ones.
+
+    A spec is plain data: ``GraphSpec`` checks its fields' shapes, and the names it holds are
+    checked here, where a recipe is planned or a graph built, against the registries as they
+    are then (so a rubric registered after the spec was made counts).
+
+    Args:
+        spec: The variant.
+        source: What the spec came from, to start the message (a file, a grid cell);
+            default ``graph spec 'NAME'``.
 
     Raises:
-        ConfigError: It is none of these, or names no preset or file.
+        ConfigError: An unknown name, with the field and the known names.
+    """
+    source = source or f"graph spec {spec.name!r}"
+    problems = []
+    try:
+        get_simulator(spec.simulator)
+    except ConfigError as exc:
+        problems.append(f"{shorten(source)}: field 'simulator': {shorten(str(exc))}")
+    for i, rubric in enumerate(spec.rubrics):
+        try:
+            get_rubric(rubric)
+        except ConfigError as exc:
+            problems.append(f"{shorten(source)}: field 'rubrics.{i}': {shorten(str(exc))}")
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return spec
+
+
+def graph_spec(spec: GraphSpec | str | os.PathLike[str] | None) -> GraphSpec:
+    """``spec`` as a checked ``GraphSpec``: None gives ``GraphSpec()``, a preset name or YAML
+    path is loaded; its names are checked (``check_names``).
+
+    Raises:
+        ConfigError: It is none of these, names no preset or file, or holds an unknown name.
     """
     if spec is None:
         return GraphSpec()
     if isinstance(spec, GraphSpec):
-        return spec
+        return check_names(spec)
     if isinstance(spec, (str, os.PathLike)):
-        return load_graph_spec(spec)
+        return check_names(load_graph_spec(spec), str(spec))
     raise ConfigError(f"argument 'spec': expected a GraphSpec, a preset name or a YAML path, "
                       f"got {type(spec).__name__}")
 

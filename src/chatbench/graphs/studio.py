@@ -35,12 +35,12 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel, ConfigDict, ValidationError
 from typing_extensions import TypedDict
 
-from chatbench.config import GraphSpec, load_graph_spec
+from chatbench.config import GraphSpec
 from chatbench.context import SimContext
 from chatbench.data.questions import Question, load_questions
+from chatbench.datatypes import TextCompleter
 from chatbench.errors import ConfigError
-from chatbench.graphs.builder import build_graph
-from chatbench.models.base import TextCompleter
+from chatbench.graphs.builder import build_graph, graph_spec
 from chatbench.models.registry import get_chat_model, get_text_completer
 from chatbench.personas import load_persona
 from chatbench.seeding import derive_seed
@@ -118,7 +118,7 @@ def studio_spec(settings: StudioSettings) -> GraphSpec:
     Raises:
         ConfigError: Unknown preset, missing or invalid file.
     """
-    spec = load_graph_spec(settings.graph)
+    spec = graph_spec(settings.graph)
     if settings.persona is not None:
         spec = spec.model_copy(update={"persona": settings.persona})
     return spec
@@ -204,7 +204,7 @@ def build_studio_graph(
     graph = StateGraph(ConversationState, context_schema=StudioSettings,
                        input_schema=StudioInput)
     graph.add_node(PREPARE, prepare_node, input_schema=StudioInput)
-    graph.add_node(CONVERSATION, make_conversation_node(load_graph_spec(shown)))
+    graph.add_node(CONVERSATION, make_conversation_node(graph_spec(shown)))
     graph.add_edge(START, PREPARE)
     graph.add_edge(PREPARE, CONVERSATION)
     graph.add_edge(CONVERSATION, END)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from typing import Any
 
+from chatbench.datatypes import Completion
 from chatbench.errors import ConfigError
 
 DTYPE_ENV = "CHATBENCH_DTYPE"
@@ -28,21 +29,6 @@ def check_dtype(name: str) -> str:
 STEPS_KEY = "chatbench_steps"
 """Key of an assistant reply's ``additional_kwargs`` that holds an app's inner steps (tool calls,
 tool results, retrieved documents, intermediate AI messages): ``chatbench.models.apps``."""
-
-
-@dataclass(frozen=True)
-class Completion:
-    """One generated text with its token counts (None where the model reports none)."""
-
-    text: str
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    steps: tuple[dict[str, Any], ...] = ()
-    """An app's inner steps behind this text (JSON data, in order); empty for a plain model."""
-    truncated: Mapping[str, int] = field(default_factory=dict)
-    """What ``bounded`` cut to the role's ``max_reply_chars``, with its size before:
-    ``{"text": characters}`` for the reply, ``{"steps": size}`` for an app's inner steps
-    (their texts' characters, plus one per item); empty when nothing was cut."""
 
 
 def bounded(completion: Completion, max_chars: int) -> Completion:
@@ -130,25 +116,3 @@ def _size(value: Any) -> int:
     return 0
 
 
-@runtime_checkable
-class TextCompleter(Protocol):
-    """A causal LM that continues plain text prompts (no chat template)."""
-
-    name: str
-    context_window: int
-
-    def count_tokens(self, text: str) -> int:
-        """Number of tokens ``text`` encodes to."""
-        ...
-
-    def complete(
-        self,
-        prompts: list[str],
-        *,
-        max_tokens: int,
-        temperature: float,
-        stop: list[str],
-        seed: int | None = None,
-    ) -> list[Completion]:
-        """Continue each prompt; the text is cut before the first stop string."""
-        ...

@@ -40,7 +40,7 @@ import torch
 from transformers import DynamicCache, PreTrainedTokenizerBase
 from transformers.cache_utils import DynamicLayer
 
-from chatbench.models.base import Completion
+from chatbench.datatypes import Completion
 from chatbench.models.packed import CAPACITY_STEP, PACKED, Chunk, PassPlan, SlotLayer, current
 from chatbench.models.prefix_cache import PrefixCache
 

@@ -49,8 +49,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+from chatbench.datatypes import Completion
 from chatbench.errors import ConfigError, MissingDependencyError
-from chatbench.models.base import DTYPE_ENV, Completion
+from chatbench.models.base import DTYPE_ENV
 from chatbench.models.cpu import cpu_budget, engine_threads
 from chatbench.models.gguf_file import check_gguf_file, read_metadata
 from chatbench.models.gguf_route import PrefixRouter

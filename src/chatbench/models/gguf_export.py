@@ -39,7 +39,7 @@ def _gguf() -> Any:
     return gguf
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def read_json(path: Path) -> dict[str, Any]:
     try:
         return strict_json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
     except FileNotFoundError:
@@ -123,7 +123,7 @@ def _pre_tokenizer(folder: Path) -> str:
     tokenizer = folder / "tokenizer.json"
     if not tokenizer.is_file():
         return "gpt-2"  # a slow GPT-2 tokenizer (vocab.json + merges.txt)
-    pre = _read_json(tokenizer).get("pre_tokenizer") or {}
+    pre = read_json(tokenizer).get("pre_tokenizer") or {}
     parts = pre.get("pretokenizers", [pre]) if pre.get("type") == "Sequence" else [pre]
     kinds = [(p.get("type"), p.get("individual_digits")) for p in parts]
     if kinds == [("ByteLevel", None)]:
@@ -142,7 +142,7 @@ def _tokenizer(writer: Any, gguf: Any, folder: Path) -> None:
         ) from None
     special = set()
     if (folder / "tokenizer.json").is_file():
-        added = _read_json(folder / "tokenizer.json").get("added_tokens") or []
+        added = read_json(folder / "tokenizer.json").get("added_tokens") or []
         special = {t["content"] for t in added if t.get("special")}
     tokens, types = [], []
     for text, _score, kind in vocab.all_tokens():
@@ -190,7 +190,7 @@ def export_gguf(folder: Path, out: Path, out_type: str = "f16") -> Path:
     if out_type not in OUT_TYPES:
         raise ConfigError(f"GGUF weights must be one of {', '.join(OUT_TYPES)}, not {out_type!r}")
     gguf = _gguf()
-    config = _read_json(folder / "config.json")
+    config = read_json(folder / "config.json")
     kind = config.get("model_type")
     if kind not in ARCHITECTURES:
         raise ConfigError(

@@ -35,8 +35,9 @@ from langchain_core.messages import (
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import ConfigDict, Field
 
+from chatbench.datatypes import Completion
 from chatbench.errors import ConfigError, MissingDependencyError
-from chatbench.models.base import DTYPE_ENV, Completion, check_dtype
+from chatbench.models.base import DTYPE_ENV, check_dtype
 from chatbench.models.batching import MicroBatcher
 from chatbench.models.cpu import THREADS_ENV, cpu_budget
 

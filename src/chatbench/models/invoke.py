@@ -14,7 +14,9 @@ from langgraph.constants import TAG_NOSTREAM
 
 from chatbench._concurrency import CallTimedOut, call_with_timeout
 from chatbench.config import RoleSettings
-from chatbench.models.base import STEPS_KEY, Completion, bounded
+from chatbench.datatypes import Completion
+from chatbench.models.base import STEPS_KEY, bounded
+from chatbench.transcript import message_text
 
 LOCAL_LLM_TYPE = "chatbench-local"
 """``_llm_type`` of ``LocalChatModel``: the models that take a per-call ``seed``."""
@@ -55,13 +57,6 @@ def _invoke(
         return call_with_timeout(call, timeout_s)
     except CallTimedOut:
         raise ModelCallTimeout(f"model call took longer than {timeout_s:g} s") from None
-
-
-def message_text(message: BaseMessage) -> str:
-    """``message.text``, without the copy LangChain makes of plain string content (the usual
-    case). Transcripts are read again on every turn, so this is on the hot path."""
-    content = message.content
-    return content if isinstance(content, str) else message.text
 
 
 def seed_field(model: object) -> str | None:

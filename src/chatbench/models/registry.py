@@ -23,8 +23,8 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 
 from chatbench._yaml import close_names, shorten, suggestion
+from chatbench.datatypes import TextCompleter
 from chatbench.errors import ConfigError, MissingDependencyError
-from chatbench.models.base import TextCompleter
 from chatbench.models.hf_langchain import adapt_hf_langchain, is_hf_langchain, served_lm
 
 ChatFactory = Callable[[str], BaseChatModel]

@@ -8,8 +8,8 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from chatbench.context import SimContext
-from chatbench.models.base import Completion
-from chatbench.state import ConversationState, NodeTiming
+from chatbench.datatypes import Completion, NodeTiming
+from chatbench.state import ConversationState
 
 Node = Callable[[ConversationState, Runtime[SimContext]], dict[str, Any]]
 """A graph node: reads the state and the runtime context, returns a partial update."""

@@ -15,14 +15,14 @@ from chatbench import prompts
 from chatbench.config import GraphSpec
 from chatbench.context import SimContext
 from chatbench.data.questions import Question
-from chatbench.models.base import Completion
+from chatbench.datatypes import Completion, Judgement, NodeTiming, StopReason, Verdict
 from chatbench.models.invoke import invoke_chat, message_text
 from chatbench.nodes._common import Node, node_timing
 from chatbench.scoring.choice import extract_choice
-from chatbench.scoring.judges import Judgement, judge_rubric, run_evaluator
+from chatbench.scoring.judges import judge_rubric, run_evaluator
 from chatbench.scoring.rubrics import get_evaluator, get_rubric
 from chatbench.seeding import derive_seed
-from chatbench.state import JUDGE, ConversationState, NodeTiming, StopReason, Verdict
+from chatbench.state import JUDGE, ConversationState
 
 
 def verdict_for(

@@ -13,8 +13,9 @@ from langgraph.runtime import Runtime
 from chatbench.config import GraphSpec
 from chatbench.context import SimContext
 from chatbench.data.questions import Question
+from chatbench.datatypes import Completion
 from chatbench.errors import ModelOutputError
-from chatbench.models.base import Completion, bounded
+from chatbench.models.base import bounded
 from chatbench.nodes._common import Node, node_timing
 from chatbench.scoring.answers import UserTurn, read_turn
 from chatbench.scoring.judges import USER_SATISFACTION, parse_judgement

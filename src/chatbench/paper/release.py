@@ -32,8 +32,8 @@ import pandas as pd
 
 from chatbench._files import read_text
 from chatbench.data.human_data import chatbench_subject, load_chatbench_conversations
-from chatbench.data.questions import _csv_records
-from chatbench.data.rows import _unique_columns
+from chatbench.data.questions import csv_records
+from chatbench.data.rows import unique_columns
 from chatbench.errors import ConfigError
 
 QUESTIONS_FILE = "questions.csv"
@@ -153,10 +153,10 @@ def read_csv(path: Path, required: Mapping[str, Sequence[str]],
         ConfigError: The file is missing or unreadable, a required column is missing, a
             column repeats, or a record has the wrong number of fields.
     """
-    records = _csv_records(read_text(path, "ChatBench CSV file"), str(path))
+    records = csv_records(read_text(path, "ChatBench CSV file"), str(path))
     header_line, header = next(records, (1, []))
     header = [name.strip() for name in header]
-    _unique_columns(header, str(path), header_line)
+    unique_columns(header, str(path), header_line)
     index = _column_index(header, required, path, header_line)
     index.update(_column_index(header, optional or {}, path, header_line, required=False))
     rows, lines = [], []

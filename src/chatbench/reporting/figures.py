@@ -48,7 +48,7 @@ HATCHES = ("", "//", "..", "xx", "\\\\", "++", "oo", "--")
 # --- figures --------------------------------------------------------------------------------
 
 
-def _wrap(label: object, width: int = 20) -> str:
+def wrap(label: object, width: int = 20) -> str:
     """Wrap a tick label at ``_``, ``[``, ``,``, ``=`` or spaces, never inside a word."""
     pieces = re.split(r"(?<=[_\[,=\s])", str(label))
     lines = [""]
@@ -59,7 +59,7 @@ def _wrap(label: object, width: int = 20) -> str:
     return "\n".join(line.strip() for line in lines)
 
 
-def _no_data(title: str, message: str) -> Figure:
+def no_data(title: str, message: str) -> Figure:
     fig, ax = plt.subplots(figsize=(6, 3))
     fig.set_label(f"{NO_DATA}: {message}")
     ax.set_title(title)
@@ -90,17 +90,17 @@ def series_style(index: int, count: int) -> dict[str, object]:
             "edgecolor": "white" if index >= size else None}
 
 
-def _bar_figure(groups: list[str], n_series: int, height: float = 4.2) -> tuple[Figure, plt.Axes]:
+def bar_figure(groups: list[str], n_series: int, height: float = 4.2) -> tuple[Figure, plt.Axes]:
     """A figure wide enough for its bar groups and their wrapped tick labels (the legend
     sits to the right of the axes); past ``MANY_GROUPS`` groups, tall enough for one row
     of horizontal bars per group."""
     if len(groups) > MANY_GROUPS:
-        longest = max((len(line) for g in groups for line in _wrap(g, 40).splitlines()),
+        longest = max((len(line) for g in groups for line in wrap(g, 40).splitlines()),
                       default=1)
-        rows = sum(max(0.2 * len(_wrap(g, 40).splitlines()), 0.16 * n_series + 0.12)
+        rows = sum(max(0.2 * len(wrap(g, 40).splitlines()), 0.16 * n_series + 0.12)
                    for g in groups)
         return plt.subplots(figsize=(min(16.0, 7.5 + 0.07 * longest), max(height, rows + 1.6)))
-    longest = max((len(line) for g in groups for line in _wrap(g).splitlines()), default=1)
+    longest = max((len(line) for g in groups for line in wrap(g).splitlines()), default=1)
     per_group = max(0.3 * n_series + 0.5, 0.09 * longest + 0.3)
     return plt.subplots(figsize=(min(18.0, max(6.0, per_group * len(groups) + 3.5)), height))
 
@@ -109,7 +109,7 @@ def _value_label(value: float, fmt: Callable[[float], str]) -> str:
     return "-" if math.isnan(value) else fmt(value)
 
 
-def _grouped_bars(ax: plt.Axes, groups: list[str], series: dict[str, np.ndarray],
+def grouped_bars(ax: plt.Axes, groups: list[str], series: dict[str, np.ndarray],
                   errors: dict[str, np.ndarray] | None = None,
                   fmt: Callable[[float], str] = lambda v: f"{100 * v:.0f}%") -> None:
     """Bars of several series side by side per group, each labelled with its value (at its
@@ -123,7 +123,7 @@ def _grouped_bars(ax: plt.Axes, groups: list[str], series: dict[str, np.ndarray]
     for i, (name, values) in enumerate(series.items()):
         err = None if errors is None else errors.get(name)
         positions = x + (i - (len(series) - 1) / 2) * width
-        bars = ax.bar(positions, np.nan_to_num(values), width, label=_wrap(name, 40), yerr=err,
+        bars = ax.bar(positions, np.nan_to_num(values), width, label=wrap(name, 40), yerr=err,
                       capsize=3, **series_style(i, len(series)))
         labels = [_value_label(v, fmt) for v in values]
         if err is None:
@@ -136,20 +136,20 @@ def _grouped_bars(ax: plt.Axes, groups: list[str], series: dict[str, np.ndarray]
                     ha="center", va="bottom", fontsize=7, rotation=90,
                     color="white" if inside else "black")
     rotate = len(groups) > 6 and max(len(g) for g in groups) > 4
-    ax.set_xticks(x, [_wrap(g) for g in groups], rotation=30 if rotate else 0,
+    ax.set_xticks(x, [wrap(g) for g in groups], rotation=30 if rotate else 0,
                   ha="right" if rotate else "center", fontsize=9)
 
 
 def _horizontal_bars(ax: plt.Axes, groups: list[str], series: dict[str, np.ndarray],
                      errors: dict[str, np.ndarray] | None,
                      fmt: Callable[[float], str]) -> None:
-    """``_grouped_bars`` lying down: one row per group, values written past each bar."""
+    """``grouped_bars`` lying down: one row per group, values written past each bar."""
     height = 0.8 / max(len(series), 1)
     y = np.arange(len(groups))
     for i, (name, values) in enumerate(series.items()):
         err = None if errors is None else errors.get(name)
         positions = y + (i - (len(series) - 1) / 2) * height
-        bars = ax.barh(positions, np.nan_to_num(values), height, label=_wrap(name, 40),
+        bars = ax.barh(positions, np.nan_to_num(values), height, label=wrap(name, 40),
                        xerr=err, capsize=2, **series_style(i, len(series)))
         labels = [_value_label(v, fmt) for v in values]
         if err is None:
@@ -159,7 +159,7 @@ def _horizontal_bars(ax: plt.Axes, groups: list[str], series: dict[str, np.ndarr
             inside = not math.isnan(value) and value >= 0.15  # room for the text in the bar
             ax.text(0.01 if inside else np.nan_to_num(value) + 0.01, position, label,
                     ha="left", va="center", fontsize=7, color="white" if inside else "black")
-    ax.set_yticks(y, [_wrap(g, 40) for g in groups], fontsize=8)
+    ax.set_yticks(y, [wrap(g, 40) for g in groups], fontsize=8)
     ax.invert_yaxis()  # the first group on top, as tables list them
 
 
@@ -175,16 +175,16 @@ def _heatmap(fig: Figure, ax: plt.Axes, rows: list[str], columns: list[str],
         light = not math.isnan(value) and image.norm(value) < 0.6
         ax.text(c, r, _value_label(value, fmt), ha="center", va="center", fontsize=7,
                 color="white" if light else "black")
-    ax.set_xticks(range(len(columns)), [_wrap(c) for c in columns], fontsize=8,
+    ax.set_xticks(range(len(columns)), [wrap(c) for c in columns], fontsize=8,
                   rotation=30 if len(columns) > 6 else 0,
                   ha="right" if len(columns) > 6 else "center")
-    ax.set_yticks(range(len(rows)), [_wrap(r, 40) for r in rows], fontsize=8)
+    ax.set_yticks(range(len(rows)), [wrap(r, 40) for r in rows], fontsize=8)
     fig.colorbar(image, ax=ax, label=label, fraction=0.04, pad=0.02)
 
 
 def _heatmap_figure(rows: list[str], columns: list[str]) -> tuple[Figure, plt.Axes]:
-    longest = max((len(line) for r in rows for line in _wrap(r, 40).splitlines()), default=1)
-    lines = sum(len(_wrap(r, 40).splitlines()) for r in rows)
+    longest = max((len(line) for r in rows for line in wrap(r, 40).splitlines()), default=1)
+    lines = sum(len(wrap(r, 40).splitlines()) for r in rows)
     return plt.subplots(figsize=(min(18.0, 0.07 * longest + 0.8 * len(columns) + 3.0),
                                  max(3.5, 0.22 * max(lines, len(rows)) + 2.2)))
 
@@ -209,7 +209,7 @@ def _legend(ax: plt.Axes) -> None:
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
 
 
-def _ci_errors(mean: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+def ci_errors(mean: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
     """Asymmetric error bars of a CI clipped to [0, 1]; none where the CI is unknown."""
     low, high = np.clip(np.nan_to_num(low, nan=mean), 0, 1), np.clip(np.nan_to_num(
         high, nan=mean), 0, 1)
@@ -222,16 +222,16 @@ def accuracy_figure(results: Results) -> Figure:
     title = "User-AI accuracy by variant"
     table = stats.accuracy(with_groups(results.conversations), GROUP, n_boot=0)
     if table.empty or table["all_questions"].sum() == 0:
-        return _no_data(title, "no scored conversations")
+        return no_data(title, "no scored conversations")
     groups = [str(g) for g in table[GROUP]]
-    fig, ax = _bar_figure(groups, 2)
+    fig, ax = bar_figure(groups, 2)
     series, errors = {}, {}
     for key, label in (("answered", "no answer left out"), ("all", "no answer = wrong")):
         mean = table[f"{key}_mean"].to_numpy(float)
         series[label] = mean
-        errors[label] = _ci_errors(mean, table[f"{key}_lo"].to_numpy(float),
+        errors[label] = ci_errors(mean, table[f"{key}_lo"].to_numpy(float),
                                    table[f"{key}_hi"].to_numpy(float))
-    _grouped_bars(ax, groups, series, errors)
+    grouped_bars(ax, groups, series, errors)
     value_axis = "x" if len(groups) > MANY_GROUPS else "y"
     getattr(ax, f"set_{value_axis}lim")(0, 1.15 if value_axis == "x" else 1.05)
     getattr(ax, f"set_{value_axis}label")("accuracy (mean of per-question means)")
@@ -248,7 +248,7 @@ def ai_vs_user_figure(results: Results) -> Figure:
     wide = ai_vs_user_frame(results)
     wide = wide.drop(index="all", errors="ignore").dropna(how="all")
     if wide.empty:
-        return _no_data(title, "no scored conversations or baselines")
+        return no_data(title, "no scored conversations or baselines")
     title += "\n(user-AI: no answer left out; AI-alone: invalid = wrong)"
     if not any(c.startswith("AI-alone") for c in wide.columns):
         title += "\n(no AI-alone baselines in this store)"
@@ -260,8 +260,8 @@ def ai_vs_user_figure(results: Results) -> Figure:
         ax.set_title(title, fontsize=10)
         _fit(fig)
         return fig
-    fig, ax = _bar_figure(subjects, len(wide.columns), 4.5)
-    _grouped_bars(ax, subjects, {c: wide[c].to_numpy(float) for c in wide.columns})
+    fig, ax = bar_figure(subjects, len(wide.columns), 4.5)
+    grouped_bars(ax, subjects, {c: wide[c].to_numpy(float) for c in wide.columns})
     if len(subjects) > MANY_GROUPS:
         ax.set_xlim(0, 1.15)
         ax.set_xlabel("accuracy")
@@ -279,12 +279,12 @@ def outcomes_figure(results: Results) -> Figure:
     title = "Interaction outcomes by variant"
     rates = stats.outcome_rates(with_groups(results.conversations), GROUP)
     if rates.empty or rates["scored"].sum() == 0:
-        return _no_data(title, "no scored conversations")
+        return no_data(title, "no scored conversations")
     groups = [str(g) for g in rates[GROUP]]
-    fig, ax = _bar_figure(groups, len(OUTCOME_LABELS))
+    fig, ax = bar_figure(groups, len(OUTCOME_LABELS))
     series = {label: rates[f"{key}_rate"].to_numpy(float) for key, label in
               OUTCOME_LABELS.items()}
-    _grouped_bars(ax, groups, series)
+    grouped_bars(ax, groups, series)
     top = float(np.nanmax([*series.values()])) if any(
         np.isfinite(v).any() for v in series.values()) else 0.0
     if len(groups) > MANY_GROUPS:
@@ -307,7 +307,7 @@ def turns_figure(results: Results) -> Figure:
     conv = with_groups(results.conversations)
     scored = conv[~conv["failed"]] if len(conv) else conv
     if scored.empty:
-        return _no_data(title, "no scored conversations")
+        return no_data(title, "no scored conversations")
     counts = pd.crosstab(scored["turns"], scored[GROUP])
     counts = counts.reindex(range(int(counts.index.min()), int(counts.index.max()) + 1),
                             fill_value=0)
@@ -324,8 +324,8 @@ def turns_figure(results: Results) -> Figure:
         ax.set_title(title)
         _fit(fig)
         return fig
-    fig, ax = _bar_figure(ticks, len(columns), 4)
-    _grouped_bars(ax, ticks, {c: counts[c].to_numpy(float) for c in counts.columns},
+    fig, ax = bar_figure(ticks, len(columns), 4)
+    grouped_bars(ax, ticks, {c: counts[c].to_numpy(float) for c in counts.columns},
                   fmt=lambda v: f"{v:.0f}")
     if len(ticks) > MANY_GROUPS:
         ax.margins(x=0.1)
@@ -349,7 +349,7 @@ def latency_figure(results: Results) -> Figure:
     title = "Latency per node call"
     timings = results.timings.dropna(subset=["seconds"])
     if timings.empty:
-        return _no_data(title, "no timed node calls")
+        return no_data(title, "no timed node calls")
     by_run = not results.pooled and timings["run_id"].nunique() > 1
     keys = (sorted(timings[["run_id", "node"]].drop_duplicates().itertuples(index=False,
                                                                              name=None))

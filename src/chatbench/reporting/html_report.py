@@ -19,7 +19,7 @@ from chatbench.errors import ConfigError
 from chatbench.models.app_steps import step_summary
 from chatbench.reporting.figures import figure_png, report_figures
 from chatbench.reporting.results import GROUP, Results, with_groups
-from chatbench.reporting.tables import _missing, overview, report_tables, run_notes
+from chatbench.reporting.tables import is_missing, overview, report_tables, run_notes
 
 EXAMPLE_TRANSCRIPTS = 3
 
@@ -40,7 +40,7 @@ img { max-width: 100%; height: auto; display: block; margin: 0.5em 0 1.5em; }
 """
 
 
-def _html_table(title: str, frame: pd.DataFrame) -> str:
+def html_table(title: str, frame: pd.DataFrame) -> str:
     body = ("<p class='meta'>no data</p>" if frame.empty
             else frame.to_html(index=False, escape=True, border=0, na_rep="-"))
     return f"<h3>{html.escape(title)}</h3>\n{body}"
@@ -48,13 +48,13 @@ def _html_table(title: str, frame: pd.DataFrame) -> str:
 
 def _shown(value: object, missing: str = "-") -> str:
     """A value as the page shows it: ``missing`` for None or NaN, never ``nan``."""
-    return missing if value is pd.NA or _missing(value) else str(value)
+    return missing if value is pd.NA or is_missing(value) else str(value)
 
 
 def _user_choice(row: pd.Series) -> str:
     """What the user answered: an option letter, an answer with none, or ``no answer``."""
     choice, invalid = row.get("final_choice"), row.get("invalid_answer")
-    if not _missing(choice) and choice is not pd.NA:
+    if not is_missing(choice) and choice is not pd.NA:
         return f"user chose {choice}"
     if isinstance(invalid, str):
         return f"user answered {invalid!r} (no option letter)"
@@ -69,7 +69,7 @@ def _turn_count(row: pd.Series) -> str:
                                      if forced else "")
 
 
-def _html_transcript(row: pd.Series, turns: pd.DataFrame) -> str:
+def html_transcript(row: pd.Series, turns: pd.DataFrame) -> str:
     """One conversation: a header line, then each message (scratchpad note before its turn)."""
     e = html.escape
     group = row.get(GROUP, row["variant"])
@@ -127,9 +127,9 @@ def write_html_report(results: Results, out_html: str | Path,
     if empty:
         figures.append("<p class='meta'>no figure for " + ", ".join(
             f"{html.escape(name)} ({html.escape(why)})" for name, why in empty.items()) + "</p>")
-    tables = [_html_table(t, f) for t, f in report_tables(results)]
+    tables = [html_table(t, f) for t, f in report_tables(results)]
     conv = with_groups(results.conversations)
-    examples = [_html_transcript(row, results.turns[results.turns["conversation_id"]
+    examples = [html_transcript(row, results.turns[results.turns["conversation_id"]
                                                     == row["id"]])
                 for _, row in _examples(conv).iterrows()]
     failed = int(conv["failed"].sum()) if len(conv) else 0

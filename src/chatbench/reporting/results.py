@@ -27,11 +27,11 @@ import pandas as pd
 
 from chatbench._files import output_folder, writing
 from chatbench._text import encodable
+from chatbench.datatypes import StopReason
 from chatbench.errors import ConfigError, MissingDependencyError
 from chatbench.records import ConversationRecord
 from chatbench.scoring.stats import OUTCOMES, ROLES, RUBRICS, format_choices, role_of_node
 from chatbench.scoring.stats import interaction_outcomes as _interaction_outcomes
-from chatbench.state import StopReason
 from chatbench.storage import ResultStore
 
 ExportFormat = Literal["csv", "parquet"]

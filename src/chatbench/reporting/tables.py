@@ -28,17 +28,17 @@ OUTCOME_HEADERS = ("AI wrong at some point", "recovered", "misled", "AI right, u
 # --- formatting -----------------------------------------------------------------------------
 
 
-def _missing(value: object) -> bool:
+def is_missing(value: object) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def _pct(value: float | None) -> str:
-    return "-" if _missing(value) else f"{100 * float(value):.1f}%"
+def pct(value: float | None) -> str:
+    return "-" if is_missing(value) else f"{100 * float(value):.1f}%"
 
 
-def _ci(low: float | None, high: float | None, clip: bool = False, digits: int = 1) -> str:
+def ci_text(low: float | None, high: float | None, clip: bool = False, digits: int = 1) -> str:
     """A CI in percentage points; ``clip`` bounds an accuracy's normal CI to [0, 100]."""
-    if _missing(low) or _missing(high):
+    if is_missing(low) or is_missing(high):
         return "-"
     low, high = float(low), float(high)
     if clip:
@@ -46,17 +46,17 @@ def _ci(low: float | None, high: float | None, clip: bool = False, digits: int =
     return f"[{100 * low:.{digits}f}, {100 * high:.{digits}f}]"
 
 
-def _num(value: float | None, digits: int = 2) -> str:
-    return "-" if _missing(value) else f"{float(value):.{digits}f}"
+def num(value: float | None, digits: int = 2) -> str:
+    return "-" if is_missing(value) else f"{float(value):.{digits}f}"
 
 
 def _text(value: object) -> str:
     """A cell as text: ``-`` for a missing value, never ``nan`` or ``None``."""
-    return "-" if _missing(value) or value is pd.NA else str(value)
+    return "-" if is_missing(value) or value is pd.NA else str(value)
 
 
-def _count_rate(count: int, rate: float) -> str:
-    return f"{count} ({_pct(rate)})"
+def count_rate(count: int, rate: float) -> str:
+    return f"{count} ({pct(rate)})"
 
 
 # --- tables ---------------------------------------------------------------------------------
@@ -83,20 +83,20 @@ def accuracy_table(conversations: pd.DataFrame) -> pd.DataFrame:
              .sort_values([GROUP, "_last", "subject"], kind="stable"))
 
     def ci(low: str, high: str, clip: bool = True) -> list[str]:
-        return [_ci(a, b, clip=clip, digits=0) for a, b in zip(frame[low], frame[high],
+        return [ci_text(a, b, clip=clip, digits=0) for a, b in zip(frame[low], frame[high],
                                                                 strict=True)]
 
     return pd.DataFrame({
         "variant": frame[GROUP], "subject": frame["subject"],
         "n": frame["conversations"], "failed": frame["failed"],
-        "q.": frame["answered_questions"], "acc.": frame["answered_mean"].map(_pct),
+        "q.": frame["answered_questions"], "acc.": frame["answered_mean"].map(pct),
         "95% CI": ci("answered_lo", "answered_hi"),
         "boot. CI": ci("answered_boot_lo", "answered_boot_hi", clip=False),
-        "acc. all": frame["all_mean"].map(_pct), "95% CI all": ci("all_lo", "all_hi"),
+        "acc. all": frame["all_mean"].map(pct), "95% CI all": ci("all_lo", "all_hi"),
     })
 
 
-def _with_all(per_subject: pd.Series, overall: pd.Series) -> pd.Series:
+def with_all(per_subject: pd.Series, overall: pd.Series) -> pd.Series:
     """Per-subject values followed by the overall one under ``all``."""
     tail = pd.Series([overall.iloc[0] if len(overall) else math.nan], index=["all"])
     return pd.concat([per_subject, tail])
@@ -126,13 +126,13 @@ def ai_vs_user_frame(results: Results) -> pd.DataFrame:
     if len(base):
         for (kind, model), group in base.groupby(["kind", "model"], sort=True):
             per_subject = stats.baseline_accuracy(group, "subject").set_index("subject")
-            columns[f"AI-alone: {kind} ({model})"] = _with_all(
+            columns[f"AI-alone: {kind} ({model})"] = with_all(
                 per_subject["mean"], stats.baseline_accuracy(group, None)["mean"])
     conv = with_groups(results.conversations)
     for variant in sorted(conv[GROUP].unique()) if len(conv) else []:
         mine = conv[conv[GROUP] == variant]
         per_subject = stats.accuracy(mine, "subject", n_boot=0).set_index("subject")
-        columns[f"user-AI: {variant}"] = _with_all(
+        columns[f"user-AI: {variant}"] = with_all(
             per_subject["answered_mean"], stats.accuracy(mine, None, n_boot=0)["answered_mean"])
     wide = pd.DataFrame(columns)
     order = sorted(s for s in wide.index if s != "all") + (["all"] if "all" in wide.index else [])
@@ -148,10 +148,10 @@ def outcome_table(conversations: pd.DataFrame) -> pd.DataFrame:
                         "failed": rates["failed"]})
     for outcome, header in zip(stats.OUTCOMES, OUTCOME_HEADERS, strict=True):
         out[header] = [
-            _count_rate(c, r) for c, r in zip(rates[outcome], rates[f"{outcome}_rate"],
+            count_rate(c, r) for c, r in zip(rates[outcome], rates[f"{outcome}_rate"],
                                               strict=True)]
-    out["recovered | AI wrong"] = rates["recovered_given_wrong"].map(_pct)
-    out["misled | AI wrong"] = rates["misled_given_wrong"].map(_pct)
+    out["recovered | AI wrong"] = rates["recovered_given_wrong"].map(pct)
+    out["misled | AI wrong"] = rates["misled_given_wrong"].map(pct)
     return out
 
 
@@ -163,11 +163,11 @@ def comparison_table(conversations: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame()
     return pd.DataFrame({
         "a": pairs["a"], "b": pairs["b"], "questions": pairs["n_questions"],
-        "b - a": pairs["mean_diff"].map(_pct),
-        "95% CI": [_ci(lo, hi) for lo, hi in zip(pairs["ci_lo"], pairs["ci_hi"], strict=True)],
-        "t-test p": pairs["t_pvalue"].map(lambda v: _num(v, 3)),
-        "Wilcoxon p": pairs["wilcoxon_pvalue"].map(lambda v: _num(v, 3)),
-        "Cohen's d_z": pairs["cohens_dz"].map(_num),
+        "b - a": pairs["mean_diff"].map(pct),
+        "95% CI": [ci_text(lo, hi) for lo, hi in zip(pairs["ci_lo"], pairs["ci_hi"], strict=True)],
+        "t-test p": pairs["t_pvalue"].map(lambda v: num(v, 3)),
+        "Wilcoxon p": pairs["wilcoxon_pvalue"].map(lambda v: num(v, 3)),
+        "Cohen's d_z": pairs["cohens_dz"].map(num),
     })
 
 
@@ -181,9 +181,9 @@ def agreement_table(results: Results) -> pd.DataFrame:
         "AI-alone": frame["kind"] + " (" + frame["model"].astype(str) + ")",
         "variant": frame["variant"], "same model": frame["same_model"].map({True: "yes",
                                                                             False: "no"}),
-        "questions": frame["n"], "r": frame["r"].map(_num), "p": frame["p"].map(
-            lambda v: _num(v, 3)), "MAE": frame["mae"].map(_num),
-        "AI-alone acc.": frame["ai_alone"].map(_pct), "user-AI acc.": frame["user_ai"].map(_pct),
+        "questions": frame["n"], "r": frame["r"].map(num), "p": frame["p"].map(
+            lambda v: num(v, 3)), "MAE": frame["mae"].map(num),
+        "AI-alone acc.": frame["ai_alone"].map(pct), "user-AI acc.": frame["user_ai"].map(pct),
     })
 
 
@@ -193,8 +193,8 @@ def rubric_table(conversations: pd.DataFrame) -> pd.DataFrame:
     if frame.empty:
         return pd.DataFrame()
     return pd.DataFrame({
-        "variant": frame[GROUP], "rubric": frame["rubric"], "mean": frame["mean"].map(_num),
-        "95% CI": [f"[{_num(a)}, {_num(b)}]" if not _missing(a) else "-"
+        "variant": frame[GROUP], "rubric": frame["rubric"], "mean": frame["mean"].map(num),
+        "95% CI": [f"[{num(a)}, {num(b)}]" if not is_missing(a) else "-"
                    for a, b in zip(frame["lo"], frame["hi"], strict=True)],
         "scored": frame["scored"], "missing": frame["missing"],
     })
@@ -216,10 +216,10 @@ def node_latency_table(timings: pd.DataFrame, by_run: bool | None = None) -> pd.
     return pd.DataFrame({
         **({"run": frame["run"]} if by_run else {}),
         "node": frame["node"], "calls": frame["calls"],
-        **{f"{k} s": frame[f"seconds_{k}"].map(lambda v: _num(v, 3))
+        **{f"{k} s": frame[f"seconds_{k}"].map(lambda v: num(v, 3))
            for k in ("mean", "median", "p90")},
-        "tokens in": frame["input_tokens_mean"].map(lambda v: _num(v, 0)),
-        "tokens out": frame["output_tokens_mean"].map(lambda v: _num(v, 0)),
+        "tokens in": frame["input_tokens_mean"].map(lambda v: num(v, 0)),
+        "tokens out": frame["output_tokens_mean"].map(lambda v: num(v, 0)),
     })
 
 
@@ -230,10 +230,10 @@ def conversation_latency_table(conversations: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame()
     out = pd.DataFrame({"variant": frame[GROUP], "conversations": frame["conversations"]})
     for k in ("mean", "median", "p90"):
-        out[f"wall s {k}"] = frame[f"seconds_{k}"].map(lambda v: _num(v, 3))
+        out[f"wall s {k}"] = frame[f"seconds_{k}"].map(lambda v: num(v, 3))
     out["accepted"] = frame["accepted"]
     for k in ("mean", "median", "p90"):
-        out[f"turns to accept {k}"] = frame[f"turns_to_accept_{k}"].map(lambda v: _num(v, 1))
+        out[f"turns to accept {k}"] = frame[f"turns_to_accept_{k}"].map(lambda v: num(v, 1))
     return out
 
 
@@ -245,7 +245,7 @@ def token_table(conversations: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({"variant": tokens[GROUP]})
     for role in stats.ROLES:
         out[f"{role} in / out"] = [
-            f"{_num(i, 0)} / {_num(o, 0)}" for i, o in zip(
+            f"{num(i, 0)} / {num(o, 0)}" for i, o in zip(
                 tokens[f"{role}_input_tokens"], tokens[f"{role}_output_tokens"], strict=True)]
     return out
 
@@ -261,9 +261,9 @@ def app_steps_table(conversations: pd.DataFrame) -> pd.DataFrame:
                         with_tools=("tool_calls", lambda calls: (calls > 0).mean()))
     return pd.DataFrame({
         "variant": frame.index, "conversations": frame["conversations"].to_numpy(),
-        "steps / conversation": frame["steps"].map(lambda v: _num(v, 1)).to_numpy(),
-        "tool calls / conversation": frame["tool_calls"].map(lambda v: _num(v, 1)).to_numpy(),
-        "with a tool call": frame["with_tools"].map(_pct).to_numpy(),
+        "steps / conversation": frame["steps"].map(lambda v: num(v, 1)).to_numpy(),
+        "tool calls / conversation": frame["tool_calls"].map(lambda v: num(v, 1)).to_numpy(),
+        "with a tool call": frame["with_tools"].map(pct).to_numpy(),
     })
 
 
@@ -274,7 +274,7 @@ def report_tables(results: Results) -> list[tuple[str, pd.DataFrame]]:
     by_run = not results.pooled and results.timings["run_id"].nunique() > 1
     # Series.map per column: DataFrame.map needs pandas 2.1
     # one row per source (baselines grow with kinds x models): subjects as columns
-    wide = ai_vs_user_frame(results).apply(lambda column: column.map(_pct)).T
+    wide = ai_vs_user_frame(results).apply(lambda column: column.map(pct)).T
     ai_vs_user = wide.rename_axis("source").reset_index()
     return [
         (ACCURACY_TITLE, accuracy_table(conv)),

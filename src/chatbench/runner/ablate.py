@@ -57,7 +57,7 @@ def run_grid_to_store(
     retry_failed: bool = True,
 ) -> None:
     """``run_grid``, keeping no record in memory: for grids of any size (the CLI
-    summarises the store in SQL afterwards, ``ResultStore.summarize``).
+    summarises the store in SQL afterwards, ``metrics.summarize_store``).
 
     Raises:
         ConfigError: As ``run_grid``.

@@ -302,7 +302,7 @@ def run(
 
 def run_to_store(config: RunConfig | Plan, *, on_record: OnRecord | None = None) -> Plan:
     """``run``, keeping no record in memory: for runs of any size (the CLI summarises the
-    store in SQL afterwards, ``ResultStore.summarize``).
+    store in SQL afterwards, ``metrics.summarize_store``).
 
     Returns:
         The run's plan (its ``run_id``, and ``config.out``, the store).

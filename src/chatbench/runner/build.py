@@ -10,11 +10,13 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
-from chatbench.config import AblationGrid, GraphSpec, RunConfig, load_graph_spec
+from chatbench.config import AblationGrid, GraphSpec, RunConfig
 from chatbench.data.questions import BUNDLED
+from chatbench.datatypes import TextCompleter
 from chatbench.errors import ConfigError
+from chatbench.graphs.builder import graph_spec
 from chatbench.models.apps import app_label, conversation_models
-from chatbench.models.base import DTYPE_ENV, TextCompleter
+from chatbench.models.base import DTYPE_ENV
 from chatbench.models.fake import FakeChatModel
 from chatbench.models.hf_langchain import hf_identity, hf_model_name, is_hf_langchain
 from chatbench.models.registry import (
@@ -143,7 +145,7 @@ def is_local_model_string(name: str) -> bool:
 
 def build_spec(config: RunConfig) -> GraphSpec:
     """The run's graph spec, with the config's persona override applied."""
-    spec = load_graph_spec(config.graph)
+    spec = graph_spec(config.graph)
     if config.persona is not None:
         spec = spec.model_copy(update={"persona": config.persona})
     return spec

@@ -25,7 +25,7 @@ from chatbench.config import (
 )
 from chatbench.data.questions import Question, load_questions
 from chatbench.errors import ConfigError
-from chatbench.graphs.builder import DEFAULT_RETRY, retry_policy
+from chatbench.graphs.builder import DEFAULT_RETRY, check_names, retry_policy
 from chatbench.runner.build import absolute_config, absolute_grid, build_spec, run_id_for
 from chatbench.runner.executors import ExecutorName, make_executor
 from chatbench.runner.identity import RunIdentity, claim_run, run_identity, warn_about
@@ -120,11 +120,12 @@ def cell_name(grid: AblationGrid, cell: dict[str, Any]) -> str:
 def _cell_spec(grid: AblationGrid, base: GraphSpec, cell: dict[str, Any]) -> GraphSpec:
     updates = {k: v for k, v in cell.items() if k not in MODEL_FACTORS}
     data = {**base.model_dump(), **updates, "name": cell_name(grid, cell)}
+    source = f"grid {grid.name!r}, cell {cell}"
     try:
-        return GraphSpec.model_validate(data)
+        spec = GraphSpec.model_validate(data)
     except ValidationError as exc:
-        source = f"grid {grid.name!r}, cell {cell}"
         raise ConfigError(format_validation_error(source, exc, GraphSpec)) from None
+    return check_names(spec, source)
 
 
 def grid_run_id(grid: AblationGrid, identity: RunIdentity) -> str:

@@ -88,7 +88,7 @@ class RayExecutor:
         if not ray.is_initialized():
             ray.init(address=self.address, num_cpus=self.num_cpus, include_dashboard=False,
                      ignore_reinit_error=True, log_to_driver=False)
-        task = ray.remote(_run_shard)
+        task = ray.remote(run_shard)
         limit = 2 * max(1, int(ray.cluster_resources().get("CPU", 1)))
         in_flight: list[Any] = []
 
@@ -155,7 +155,7 @@ def _shards(jobs: Iterable[Task], size: int) -> Iterator[Shard]:
         yield Shard(token, pickled[token], batch)
 
 
-def _run_shard(shard: Shard, run_id: str, concurrency: int) -> list[str]:
+def run_shard(shard: Shard, run_id: str, concurrency: int) -> list[str]:
     """The Ray task: run a shard's jobs, ``concurrency`` at a time, returning records as
     JSON text (a record JSON cannot hold comes back as its failed record)."""
     jobs = shard.unpacked()

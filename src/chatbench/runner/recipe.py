@@ -24,11 +24,11 @@ from langgraph.types import RetryPolicy
 
 from chatbench.config import ROLES, GraphSpec
 from chatbench.context import SimContext
+from chatbench.datatypes import TextCompleter
 from chatbench.errors import ConfigError
 from chatbench.graphs import build_graph
-from chatbench.graphs.builder import DEFAULT_RETRY
+from chatbench.graphs.builder import DEFAULT_RETRY, check_names
 from chatbench.models.apps import check_app_string, is_app, is_app_string
-from chatbench.models.base import TextCompleter
 from chatbench.models.hf_langchain import is_hf_langchain
 from chatbench.models.invoke import LOCAL_LLM_TYPE
 from chatbench.models.registry import get_chat_model, get_text_completer
@@ -211,9 +211,11 @@ class Recipe:
         """A checked recipe: the persona loaded, every model checked, no weights loaded.
 
         Raises:
-            ConfigError: A bad persona or model, or timing settings that can only fail.
+            ConfigError: A bad persona or model, an unknown simulator or rubric, or timing
+                settings that can only fail.
         """
         check_timing(call_timeout_s, None if retry is None else retry.initial_interval)
+        check_names(spec)
         models = role_models(spec, user, assistant, judge)
         check_models(spec, models)
         names = {role: model_name(m) if m is not None else _absent(role)

@@ -13,10 +13,11 @@ from langgraph.graph.state import CompiledStateGraph
 from chatbench.config import GraphSpec
 from chatbench.context import SimContext
 from chatbench.data.questions import Question
+from chatbench.datatypes import StopReason
 from chatbench.models.apps import CONVERSATION_ID
 from chatbench.models.invoke import message_text, unseeded_roles
 from chatbench.records import ConversationRecord, TranscriptTurn
-from chatbench.state import ConversationState, StopReason, initial_state
+from chatbench.state import ConversationState, initial_state
 
 
 def conversation_id(run_id: str, variant: str, question_id: str, replicate: int) -> str:
@@ -56,7 +57,7 @@ def _transcript(state: ConversationState) -> list[TranscriptTurn]:
     return turns
 
 
-def _error_text(exc: BaseException) -> str:
+def error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
@@ -101,7 +102,7 @@ def simulate(
         for values in graph.stream(state, config, context=context, stream_mode="values"):
             state = values
     except Exception as exc:  # recorded, never raised: one failure must not end a batch
-        error = _error_text(exc)
+        error = error_text(exc)
     return final_record(state, spec, context, error, started, started_at, run_id=run_id,
                         replicate=replicate, models=models, factors=factors)
 
@@ -136,7 +137,7 @@ def final_record(
     try:
         return _record(state, spec, error, seconds, started_at, caller_fields)
     except Exception as exc:  # a state the record cannot hold (a reply that is not text...)
-        failed = _error_text(exc) if error is None else f"{error}; then {_error_text(exc)}"
+        failed = error_text(exc) if error is None else f"{error}; then {error_text(exc)}"
         return _record(_bare(state), spec, failed, seconds, started_at, caller_fields)
 
 

@@ -27,7 +27,7 @@ from chatbench.runner.batch import plan_conversations
 from chatbench.runner.build import ModelLike
 from chatbench.runner.pipeline import Job
 from chatbench.runner.recipe import Variant
-from chatbench.runner.simulate import _error_text, final_record, run_config
+from chatbench.runner.simulate import error_text, final_record, run_config
 from chatbench.state import ConversationState, initial_state
 
 STREAM_MODES: list[StreamMode] = ["updates", "values"]
@@ -81,7 +81,7 @@ class Conversation:
 
     def fail(self, exc: Exception) -> None:
         """Note the failure that ended the conversation (recorded, never raised)."""
-        self.error = _error_text(exc)
+        self.error = error_text(exc)
 
     def record(self) -> ConversationRecord:
         """The record of the conversation so far, as ``simulate`` makes it."""

@@ -13,7 +13,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from chatbench.scoring.grouping import By, _columns, _groups
+from chatbench.scoring.grouping import By, group_columns, groups_by
 
 Convention = Literal["answered", "all"]
 CONVENTIONS: tuple[Convention, ...] = ("answered", "all")
@@ -42,7 +42,7 @@ def question_totals(conversations: pd.DataFrame, by: By = None) -> pd.DataFrame:
     Returns:
         Columns: the ``by`` columns, ``question_id``, ``scored``, ``answered``, ``correct``.
     """
-    keys = [*_columns(by), "question_id"]
+    keys = [*group_columns(by), "question_id"]
     scored = conversations.loc[~conversations["failed"].astype(bool), keys].copy()
     kept = conversations.loc[scored.index]
     scored["scored"] = 1
@@ -166,7 +166,7 @@ def accuracy(conversations: pd.DataFrame, by: By = "variant", *, n_boot: int = 2
         ``c_hi``, ``c_boot_lo``, ``c_boot_hi``.
     """
     rows = []
-    for key, group in _groups(conversations, by):
+    for key, group in groups_by(conversations, by):
         failed = group["failed"].astype(bool)
         row: dict[str, Any] = {**key, "conversations": len(group), "failed": int(failed.sum()),
                                "answered": int((group["answered"].astype(bool) & ~failed).sum())}
@@ -197,7 +197,7 @@ def rubric_scores(conversations: pd.DataFrame, by: By = "variant") -> pd.DataFra
     """
     present = [r for r in RUBRICS if r in conversations and conversations[r].notna().any()]
     rows = []
-    for key, group in _groups(conversations[~conversations["failed"].astype(bool)], by):
+    for key, group in groups_by(conversations[~conversations["failed"].astype(bool)], by):
         for rubric in present:
             values = group[rubric].astype(float)
             mean, se, low, high = mean_ci(values.to_numpy())
@@ -205,5 +205,5 @@ def rubric_scores(conversations: pd.DataFrame, by: By = "variant") -> pd.DataFra
                          "scored": int(values.notna().sum()),
                          "missing": int(values.isna().sum()), "mean": mean, "se": se,
                          "lo": low, "hi": high})
-    return pd.DataFrame(rows, columns=[*_columns(by), "rubric", "conversations", "scored",
+    return pd.DataFrame(rows, columns=[*group_columns(by), "rubric", "conversations", "scored",
                                        "missing", "mean", "se", "lo", "hi"])

@@ -14,7 +14,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from chatbench.scoring.accuracy import Convention, mean_ci, question_means
-from chatbench.scoring.grouping import By, _columns, _groups
+from chatbench.scoring.grouping import By, group_columns, groups_by
 
 # --- paired comparison ----------------------------------------------------------------------
 
@@ -76,7 +76,7 @@ def paired_comparison(conversations: pd.DataFrame, a: str, b: str, *, column: st
         ci_lo, ci_hi = mean - half, mean + half
     elif n > 1:  # every difference equal: the CI is the point
         ci_lo = ci_hi = mean
-    w_stat, w_p = _wilcoxon(diff)
+    w_stat, w_p = wilcoxon(diff)
     return PairedComparison(
         a=a, b=b, n_questions=n, mean_a=float(x.mean()) if n else math.nan,
         mean_b=float(y.mean()) if n else math.nan, mean_diff=mean, ci_lo=ci_lo, ci_hi=ci_hi,
@@ -85,7 +85,7 @@ def paired_comparison(conversations: pd.DataFrame, a: str, b: str, *, column: st
     )
 
 
-def _wilcoxon(diff: np.ndarray) -> tuple[float, float]:
+def wilcoxon(diff: np.ndarray) -> tuple[float, float]:
     if not np.any(diff != 0):
         return math.nan, math.nan
     with warnings.catch_warnings():  # tiny samples: scipy warns about the normal approximation
@@ -142,11 +142,11 @@ def baseline_accuracy(baselines: pd.DataFrame, by: By = "subject") -> pd.DataFra
     """
     per_question = baseline_question_means(baselines)
     rows = []
-    for key, group in _groups(per_question, ["kind", "model", *_columns(by)]):
+    for key, group in groups_by(per_question, ["kind", "model", *group_columns(by)]):
         mean, se, low, high = mean_ci(group["accuracy"].to_numpy(float))
         rows.append({**key, "questions": len(group), "mean": mean, "se": se, "lo": low,
                      "hi": high, "valid_mean": float(group["accuracy_valid"].mean())})
-    return pd.DataFrame(rows, columns=["kind", "model", *_columns(by), "questions", "mean",
+    return pd.DataFrame(rows, columns=["kind", "model", *group_columns(by), "questions", "mean",
                                        "se", "lo", "hi", "valid_mean"])
 
 
@@ -193,7 +193,7 @@ def agreement(conversations: pd.DataFrame, baselines: pd.DataFrame,
     if ai.empty or conversations.empty:
         return pd.DataFrame(columns=columns)
     user = question_means(conversations, convention, by=column)
-    assistants = _assistant_models(conversations, column)
+    assistants = assistant_models(conversations, column)
     rows = []
     for (kind, model), base in ai.groupby(["kind", "model"], sort=True):
         for variant, mine in user.groupby(column, sort=True):
@@ -206,7 +206,7 @@ def agreement(conversations: pd.DataFrame, baselines: pd.DataFrame,
     return pd.DataFrame(rows, columns=columns)
 
 
-def _assistant_models(conversations: pd.DataFrame,
+def assistant_models(conversations: pd.DataFrame,
                       column: str = "variant") -> dict[str, set[str]]:
     if "model_assistant" not in conversations:
         return {}

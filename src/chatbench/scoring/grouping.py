@@ -15,15 +15,15 @@ By = str | Sequence[str] | None
 # --- helpers --------------------------------------------------------------------------------
 
 
-def _columns(by: By) -> list[str]:
+def group_columns(by: By) -> list[str]:
     if by is None:
         return []
     return [by] if isinstance(by, str) else list(by)
 
 
-def _groups(frame: pd.DataFrame, by: By) -> Iterator[tuple[dict[str, Any], pd.DataFrame]]:
+def groups_by(frame: pd.DataFrame, by: By) -> Iterator[tuple[dict[str, Any], pd.DataFrame]]:
     """(group key as a dict, rows) in sorted order; one ``{}`` group when ``by`` is None."""
-    columns = _columns(by)
+    columns = group_columns(by)
     if not columns:
         yield {}, frame
         return
@@ -34,5 +34,5 @@ def _groups(frame: pd.DataFrame, by: By) -> Iterator[tuple[dict[str, Any], pd.Da
         yield dict(zip(columns, values, strict=True)), group
 
 
-def _ratio(count: int, total: int) -> float:
+def ratio(count: int, total: int) -> float:
     return count / total if total else math.nan

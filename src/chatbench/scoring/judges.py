@@ -16,12 +16,11 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
-from pydantic import BaseModel, ConfigDict, Field
 
 from chatbench import prompts
 from chatbench.config import RoleSettings
 from chatbench.data.questions import Question
-from chatbench.models.base import Completion
+from chatbench.datatypes import Completion, Judgement
 from chatbench.models.invoke import invoke_chat, message_text
 from chatbench.scoring.rubrics import (  # noqa: F401  (the registry's public home was here)
     RUBRICS,
@@ -32,19 +31,6 @@ from chatbench.scoring.rubrics import (  # noqa: F401  (the registry's public ho
     register_rubric,
 )
 from chatbench.transcript import labelled_turns
-
-
-class Judgement(BaseModel):
-    """One rubric score with its reason; ``score`` is None when the reply was unparseable."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    score: int | float | None = Field(default=None, allow_inf_nan=False)
-    """1-5 from a judge model; an evaluator's score as it gave it (a boolean as 1 or 0)."""
-    reason: str = ""
-    raw: str = ""
-    """The judge's reply as written."""
-
 
 SCALE = (1, 5)
 """Every rubric's scale: whole numbers from 1 to 5."""

@@ -1,19 +1,20 @@
 """Run summaries: accuracy and conversation shape per group, from records or from the
-store's per-question counts (``ResultStore.summarize``), by one definition of accuracy
+store's per-question counts (``summarize_store``), by one definition of accuracy
 (``accuracy.per_question_accuracy``, the one ``chatbench report`` uses)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from chatbench.datatypes import StopReason, Summary
 from chatbench.records import ConversationRecord
-from chatbench.state import StopReason
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from chatbench.storage import ResultStore
 
 ACCURACY_WORDS = ("acc.: mean over questions of each question's correct / answered, as "
                   "chatbench report computes it (no answer left out); acc. all: the same with "
@@ -21,50 +22,11 @@ ACCURACY_WORDS = ("acc.: mean over questions of each question's correct / answer
 """What the accuracy columns of a summary mean, as a table caption says it."""
 
 
-@dataclass(frozen=True)
-class Summary:
-    """Accuracy and conversation shape of a group of records.
-
-    Failed conversations (stop reason ``error``) are counted, never scored. Accuracy is the
-    mean over questions of each question's mean, as ``chatbench report`` and the paper
-    compute it, in the paper's two conventions: over answered conversations (no answer left
-    out, as the authors' code does) and over all scored ones (no answer counts as wrong).
-    ``correct`` and ``answered`` are pooled counts; ``pooled_accuracy`` is their ratio, which
-    differs from ``accuracy`` when questions have unequal numbers of answers.
-    """
-
-    group: str
-    conversations: int
-    errors: int
-    answered: int
-    correct: int
-    questions: int
-    accuracy: float | None
-    accuracy_all: float | None
-    mean_turns: float | None
-    mean_seconds: float | None
-
-    @property
-    def scored(self) -> int:
-        """Conversations that reached the judge."""
-        return self.conversations - self.errors
-
-    @property
-    def pooled_accuracy(self) -> float | None:
-        """Correct over answered, pooled over questions; None when nothing was answered."""
-        return self.correct / self.answered if self.answered else None
-
-    @property
-    def answered_share(self) -> float | None:
-        """Answered over scored."""
-        return self.answered / self.scored if self.scored else None
-
-
 def summary_from_totals(
     group: str, per_question: pd.DataFrame, conversations: int, turns: float, seconds: float,
 ) -> Summary:
     """The ``Summary`` of a group from its per-question counts and its sums, however they
-    were counted (in Python by ``summarize``, in SQL by ``ResultStore.summarize``).
+    were counted (in Python by ``summarize``, in SQL by ``summarize_store``).
 
     Args:
         group: The group's name.
@@ -135,6 +97,30 @@ def summarize(group: str, records: Sequence[ConversationRecord]) -> Summary:
         group, question_counts(scored), conversations=len(records),
         turns=sum(r.turns for r in scored), seconds=sum(r.seconds for r in records),
     )
+
+
+def summarize_store(store: ResultStore, run_id: str, by: str = "subject") -> list[Summary]:
+    """``summarize_by(store.records(run_id), by)`` from the store's per-question counts
+    (``ResultStore.question_counts``, computed in SQLite): no record is loaded, so memory
+    stays flat however many conversations the run has.
+
+    Returns:
+        One ``Summary`` per value of ``by`` (sorted), then one for all rows.
+    """
+    import pandas as pd
+
+    frame = pd.DataFrame(store.question_counts(run_id, by),
+                         columns=["grp", "question_id", "n", "scored", "answered", "correct",
+                                  "turns", "seconds"])
+
+    def summary(name: str, part: pd.DataFrame) -> Summary:
+        counts = part.groupby("question_id", sort=True)[["scored", "answered",
+                                                         "correct"]].sum().reset_index()
+        return summary_from_totals(name, counts, int(part["n"].sum()),
+                                   float(part["turns"].sum()), float(part["seconds"].sum()))
+
+    return [summary(name, frame[frame["grp"] == name])
+            for name in sorted(frame["grp"].unique())] + [summary("all", frame)]
 
 
 def summarize_by(records: Iterable[ConversationRecord], key: str = "subject") -> list[Summary]:

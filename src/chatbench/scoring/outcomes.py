@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from chatbench.scoring.grouping import By, _groups, _ratio
+from chatbench.scoring.grouping import By, groups_by, ratio
 
 OUTCOMES = (
     "assistant_wrong_at_some_point",
@@ -115,15 +115,15 @@ def outcome_rates(conversations: pd.DataFrame, by: By = "variant") -> pd.DataFra
         One row per group.
     """
     rows = []
-    for key, group in _groups(conversations, by):
+    for key, group in groups_by(conversations, by):
         scored = group[~group["failed"].astype(bool)]
         row: dict[str, Any] = {**key, "scored": len(scored), "failed": len(group) - len(scored)}
         for outcome in OUTCOMES:
             count = int(scored[outcome].fillna(False).astype(bool).sum())
             row[outcome] = count
-            row[f"{outcome}_rate"] = _ratio(count, len(scored))
+            row[f"{outcome}_rate"] = ratio(count, len(scored))
         wrong = row["assistant_wrong_at_some_point"]
-        row["recovered_given_wrong"] = _ratio(row["recovered"], wrong)
-        row["misled_given_wrong"] = _ratio(row["misled"], wrong)
+        row["recovered_given_wrong"] = ratio(row["recovered"], wrong)
+        row["misled_given_wrong"] = ratio(row["misled"], wrong)
         rows.append(row)
     return pd.DataFrame(rows)

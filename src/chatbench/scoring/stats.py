@@ -36,16 +36,16 @@ from chatbench.scoring.accuracy import (
 )
 from chatbench.scoring.comparison import (
     PairedComparison,
-    _assistant_models,
-    _wilcoxon,
     agreement,
+    assistant_models,
     baseline_accuracy,
     baseline_question_means,
     paired_comparison,
     paired_comparisons,
     pearson_mae,
+    wilcoxon,
 )
-from chatbench.scoring.grouping import By, _columns, _groups, _ratio
+from chatbench.scoring.grouping import By, group_columns, groups_by, ratio
 from chatbench.scoring.outcomes import (
     NO_CHOICE,
     OUTCOMES,

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from chatbench.config import ROLES
-from chatbench.scoring.grouping import By, _groups
+from chatbench.scoring.grouping import By, groups_by
 
 ROLE_OF_NODE = {"user": "user", "user_cot": "user", "force_answer": "user",
                 "user_feedback": "user", "assistant": "assistant", "judge": "judge"}
@@ -49,7 +49,7 @@ def describe(values: pd.Series | np.ndarray) -> dict[str, float]:
 def node_latency(timings: pd.DataFrame) -> pd.DataFrame:
     """Per graph node: calls, seconds (mean, median, p90) and mean tokens in/out per call."""
     rows = []
-    for key, group in _groups(timings, "node"):
+    for key, group in groups_by(timings, "node"):
         seconds = describe(group["seconds"])
         rows.append({**key, "calls": seconds.pop("n"), **{f"seconds_{k}": v for k, v in
                                                            seconds.items()},
@@ -63,7 +63,7 @@ def conversation_latency(conversations: pd.DataFrame, by: By = "variant") -> pd.
     """Per group: wall seconds per conversation (mean, median, p90, failed included), and
     user turns to accept (accepted conversations only)."""
     rows = []
-    for key, group in _groups(conversations, by):
+    for key, group in groups_by(conversations, by):
         seconds = describe(group["seconds"])
         accepted = describe(group.loc[group["stop_reason"] == "accepted", "turns"])
         rows.append({**key, "conversations": seconds.pop("n"),
@@ -76,7 +76,7 @@ def conversation_latency(conversations: pd.DataFrame, by: By = "variant") -> pd.
 def token_usage(conversations: pd.DataFrame, by: By = "variant") -> pd.DataFrame:
     """Mean tokens in/out per conversation for each role (unknown counts left out)."""
     rows = []
-    for key, group in _groups(conversations, by):
+    for key, group in groups_by(conversations, by):
         row: dict[str, Any] = dict(key)
         for column in [f"{role}_{side}_tokens" for role in ROLES for side in ("input", "output")]:
             values = group[column].astype(float) if column in group else pd.Series(dtype=float)

@@ -25,8 +25,9 @@ from langchain_core.messages import AnyMessage
 
 from chatbench import prompts
 from chatbench.data.questions import Question
+from chatbench.datatypes import Completion, TextCompleter
 from chatbench.errors import ConfigError
-from chatbench.models.base import Completion, TextCompleter, bounded
+from chatbench.models.base import bounded
 from chatbench.personas import Persona, render_persona
 from chatbench.simulators.base import TurnRequest
 from chatbench.simulators.registry import register_simulator

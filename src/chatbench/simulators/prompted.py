@@ -20,8 +20,8 @@ from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMes
 from chatbench import prompts
 from chatbench.config import GraphSpec
 from chatbench.data.questions import Question
+from chatbench.datatypes import Completion
 from chatbench.errors import ConfigError
-from chatbench.models.base import Completion
 from chatbench.models.invoke import invoke_chat, message_text
 from chatbench.personas import render_persona
 from chatbench.scoring.choice import extract_choice

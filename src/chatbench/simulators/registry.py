@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
+from chatbench.datatypes import Completion
 from chatbench.errors import ConfigError
-from chatbench.models.base import Completion
 from chatbench.simulators.base import TurnRequest
 
 SimulatorFn = Callable[[TurnRequest], Completion]

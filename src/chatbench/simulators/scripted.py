@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from chatbench.datatypes import Completion
 from chatbench.errors import ModelOutputError
-from chatbench.models.base import Completion
 from chatbench.simulators.base import TurnRequest
 from chatbench.simulators.registry import register_simulator
 

@@ -26,19 +26,19 @@ import sqlite3  # kept as an attribute: tests patch chatbench.storage.sqlite3.co
 from chatbench.storage.baselines import BaselineTable
 from chatbench.storage.connection import StoreConnection
 from chatbench.storage.conversations import ConversationTable
-from chatbench.storage.rows import _json_object, _parsed, _record_json, _stored_run, _why
+from chatbench.storage.rows import json_object, parsed, record_json, stored_run, unreadable_reason
 from chatbench.storage.runs import RunTable
 from chatbench.storage.schema import (
-    _GROUPS,
-    _JSON_OBJECT,
-    _SCHEMA,
-    _SQLITE_HEADER,
-    _STORE_COLUMNS,
+    GROUPS,
+    JSON_OBJECT,
     MAX_WARNED,
+    SCHEMA,
+    SQLITE_HEADER,
+    STORE_COLUMNS,
+    Model,
     StoredRun,
     StoreError,
     UnstorableRecordError,
-    _Model,
     log,
 )
 from chatbench.storage.store import ResultStore

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from chatbench._text import encodable
 from chatbench.records import BaselineRecord
 from chatbench.storage.connection import StoreConnection
-from chatbench.storage.rows import _parsed, _record_json
-from chatbench.storage.schema import _JSON_OBJECT
+from chatbench.storage.rows import parsed, record_json
+from chatbench.storage.schema import JSON_OBJECT
 
 
 class BaselineTable(StoreConnection):
@@ -32,7 +32,7 @@ class BaselineTable(StoreConnection):
             record.model,
             int(record.valid),
             int(record.correct),
-            _record_json(record),
+            record_json(record),
         ), f"baseline record {encodable(record.id)!r}")
 
     def baselines(self, run_id: str | None = None) -> Iterator[BaselineRecord]:
@@ -47,7 +47,7 @@ class BaselineTable(StoreConnection):
             query, args = query + " WHERE run_id = ?", (encodable(run_id),)
         with self._skipping("baseline record") as skip:
             for row_id, raw in self._db.execute(query + " ORDER BY rowid", args).fetchall():
-                record = _parsed(BaselineRecord, raw)
+                record = parsed(BaselineRecord, raw)
                 if isinstance(record, BaselineRecord):
                     yield record
                 else:
@@ -68,7 +68,7 @@ class BaselineTable(StoreConnection):
         told to keep them."""
         rows = self._db.execute(
             "SELECT id FROM baselines WHERE run_id = ? "
-            f"AND (NOT {_JSON_OBJECT} OR json_extract(record, '$.error') IS NOT NULL)",
+            f"AND (NOT {JSON_OBJECT} OR json_extract(record, '$.error') IS NOT NULL)",
             (encodable(run_id),),
         )
         return {row[0] for row in rows}

@@ -11,10 +11,10 @@ from pathlib import Path
 from chatbench._files import file_error
 from chatbench._text import encodable
 from chatbench.storage.schema import (
-    _SCHEMA,
-    _SQLITE_HEADER,
-    _STORE_COLUMNS,
     MAX_WARNED,
+    SCHEMA,
+    SQLITE_HEADER,
+    STORE_COLUMNS,
     StoreError,
     UnstorableRecordError,
     log,
@@ -56,7 +56,7 @@ class StoreConnection:
             db = sqlite3.connect(self.path, check_same_thread=False)
         try:
             with self._sqlite("open the result store"):
-                db.executescript(_SCHEMA)
+                db.executescript(SCHEMA)
                 # WAL: a reader (report) never blocks the writer; a killed process loses no
                 # committed row. synchronous=NORMAL skips the fsync per commit, which only a
                 # power cut (not a kill -9) could make matter.
@@ -110,7 +110,7 @@ class StoreConnection:
         """
         try:
             with self.path.open("rb") as file:
-                header = file.read(len(_SQLITE_HEADER))
+                header = file.read(len(SQLITE_HEADER))
         except FileNotFoundError:
             if must_exist:
                 raise StoreError(f"{self.path}: no such result store") from None
@@ -119,12 +119,12 @@ class StoreConnection:
             raise file_error(self.path, exc, "read the result store") from None
         if not header and not must_exist:
             return
-        if header != _SQLITE_HEADER:
+        if header != SQLITE_HEADER:
             what = "an empty file" if not header else "not a SQLite database"
             raise StoreError(f"{self.path}: not a chatbench result store ({what}); "
                              "it is left as it is")
         tables, columns = self._schema()
-        if _STORE_COLUMNS <= columns or (not tables and not must_exist):
+        if STORE_COLUMNS <= columns or (not tables and not must_exist):
             return
         held = ", ".join(encodable(t) for t in sorted(tables)[:MAX_WARNED])
         more = ", ..." if len(tables) > MAX_WARNED else ""

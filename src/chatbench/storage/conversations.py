@@ -14,10 +14,9 @@ from pydantic import ValidationError
 
 from chatbench._text import encodable, encodable_data
 from chatbench.records import ConversationRecord
-from chatbench.scoring.metrics import Summary, summary_from_totals
 from chatbench.storage.connection import StoreConnection
-from chatbench.storage.rows import _json_object, _parsed, _record_json, _why
-from chatbench.storage.schema import _GROUPS, _JSON_OBJECT, SPEC_INLINE_CHARS, StoreError
+from chatbench.storage.rows import json_object, parsed, record_json, unreadable_reason
+from chatbench.storage.schema import GROUPS, JSON_OBJECT, SPEC_INLINE_CHARS, StoreError
 
 _SPEC_REF = '"spec_ref":'
 """What a row that refers to a stored spec holds (a cheap test before parsing it)."""
@@ -31,11 +30,11 @@ def _referring_json(record: ConversationRecord, digest: str) -> str:
     Raises:
         UnstorableRecordError: A field holds something JSON cannot.
     """
-    text = _record_json(record.model_copy(update={"spec": {}}))
+    text = record_json(record.model_copy(update={"spec": {}}))
     # The first '"spec":{}' is the field: only text (escaped) and numbers come before it.
     at = text.find(_NO_SPEC)
     if at < 0:
-        return _record_json(record)
+        return record_json(record)
     return f"{text[:at]}{_SPEC_REF}{json.dumps(digest)}{text[at + len(_NO_SPEC):]}"
 
 
@@ -77,7 +76,7 @@ class ConversationTable(StoreConnection):
             record.stop_reason.value,
             record.turns,
             record.seconds,
-            _record_json(record) if digest is None else _referring_json(record, digest),
+            record_json(record) if digest is None else _referring_json(record, digest),
         ), f"record {encodable(record.id)!r}", kept=[("specs", new_spec)] if new_spec else ())
         self._written_specs[(record.run_id, record.variant)] = (record.spec, digest)
 
@@ -101,13 +100,13 @@ class ConversationTable(StoreConnection):
         """The record a row's JSON holds, its spec filled in from the ``specs`` table when
         the row refers to it; or why it cannot be read."""
         if not (isinstance(raw, str) and _SPEC_REF in raw):
-            return _parsed(ConversationRecord, raw)
+            return parsed(ConversationRecord, raw)
         try:
             data = json.loads(raw)
         except ValueError:
-            return _parsed(ConversationRecord, raw)  # says why, as for any row
+            return parsed(ConversationRecord, raw)  # says why, as for any row
         if not (isinstance(data, dict) and "spec_ref" in data):  # the key only in a value
-            return _parsed(ConversationRecord, raw)
+            return parsed(ConversationRecord, raw)
         digest = data.pop("spec_ref")
         spec = self._stored_spec(digest) if isinstance(digest, str) else None
         if spec is None:
@@ -118,7 +117,7 @@ class ConversationTable(StoreConnection):
         try:
             return ConversationRecord.model_validate({**data, "spec": spec})
         except ValidationError as exc:
-            return _why(exc)
+            return unreadable_reason(exc)
 
     def _stored_spec(self, digest: str) -> dict[str, Any] | None:
         """The spec stored under ``digest`` (read once per store object); None when there
@@ -129,7 +128,7 @@ class ConversationTable(StoreConnection):
                                        (digest,)).fetchone()
             except sqlite3.OperationalError:  # no specs table: a store from before them
                 row = None
-            spec = _json_object(row[0]) if row is not None else None
+            spec = json_object(row[0]) if row is not None else None
             self._read_specs[digest] = spec
         return self._read_specs[digest]
 
@@ -191,11 +190,11 @@ class ConversationTable(StoreConnection):
         a run stored without its identity (by an older chatbench) can be checked against."""
         rows = self._db.execute(
             "SELECT DISTINCT variant, question_id, "
-            f"CASE WHEN {_JSON_OBJECT} THEN json_extract(record, '$.models') END "
+            f"CASE WHEN {JSON_OBJECT} THEN json_extract(record, '$.models') END "
             "FROM conversations WHERE run_id = ?",
             (encodable(run_id),),
         ).fetchall()
-        return [(variant, question, _json_object(models)) for variant, question, models in rows]
+        return [(variant, question, json_object(models)) for variant, question, models in rows]
 
     def lost_ids(self, run_id: str) -> set[str]:
         """Ids of the run's rows whose record is no JSON object (truncated, overwritten):
@@ -208,15 +207,17 @@ class ConversationTable(StoreConnection):
         with a warning, and resume leaves it as it is.
         """
         rows = self._db.execute(
-            f"SELECT id FROM conversations WHERE run_id = ? AND NOT {_JSON_OBJECT}",
+            f"SELECT id FROM conversations WHERE run_id = ? AND NOT {JSON_OBJECT}",
             (encodable(run_id),),
         )
         return {row[0] for row in rows}
 
-    def summarize(self, run_id: str, by: str = "subject") -> list[Summary]:
-        """``metrics.summarize_by(self.records(run_id), by)`` computed in SQLite, from the
-        columns and two fields of each record's JSON: no record is loaded, so memory stays
-        flat however many conversations the run has.
+    def question_counts(self, run_id: str, by: str = "subject") -> list[tuple[Any, ...]]:
+        """Per group and question, counted in SQLite from the columns and two fields of each
+        record's JSON (no record is loaded, so memory stays flat however many conversations
+        the run has): ``(group, question_id, conversations, scored, answered, correct,
+        turns, seconds)``, turns summed over the scored ones. ``metrics.summarize_store``
+        makes the run's summary of them.
 
         Rows that are no JSON object (``lost_ids``) are left out, as readers leave them out.
         A row that is JSON but that ``records`` skips (an unknown field, as a newer chatbench
@@ -225,14 +226,9 @@ class ConversationTable(StoreConnection):
         Args:
             run_id: The run.
             by: ``subject`` or ``variant``.
-
-        Returns:
-            One ``Summary`` per value (sorted), then one for all rows.
         """
-        if by not in _GROUPS:
-            raise ValueError(f"summarize groups by one of {_GROUPS}, not {by!r}")
-        import pandas as pd
-
+        if by not in GROUPS:
+            raise ValueError(f"summaries group by one of {GROUPS}, not {by!r}")
         answered = ("stop_reason IS NOT 'error' AND json_extract(record, '$.final_choice', "
                     "'$.invalid_answer') IS NOT '[null,null]'")
         rows = self._db.execute(
@@ -240,34 +236,22 @@ class ConversationTable(StoreConnection):
             f"TOTAL(answered AND verdict IS 'correct'), TOTAL(CASE WHEN failed THEN 0 "
             f"ELSE turns END), TOTAL(seconds) FROM (SELECT {by} AS grp, question_id, verdict, "
             f"turns, seconds, stop_reason IS 'error' AS failed, {answered} AS answered "
-            f"FROM conversations WHERE run_id = ? AND {_JSON_OBJECT}) "
+            f"FROM conversations WHERE run_id = ? AND {JSON_OBJECT}) "
             f"GROUP BY grp, question_id",
             (encodable(run_id),),
         ).fetchall()
-        frame = pd.DataFrame(
-            [(str(g), str(q), int(n), int(s), int(a), int(c), t, sec)
-             for g, q, n, s, a, c, t, sec in rows],
-            columns=["grp", "question_id", "n", "scored", "answered", "correct", "turns",
-                     "seconds"])
-
-        def summary(name: str, part: pd.DataFrame) -> Summary:
-            counts = part.groupby("question_id", sort=True)[["scored", "answered",
-                                                             "correct"]].sum().reset_index()
-            return summary_from_totals(name, counts, int(part["n"].sum()),
-                                       float(part["turns"].sum()), float(part["seconds"].sum()))
-
-        return [summary(name, frame[frame["grp"] == name])
-                for name in sorted(frame["grp"].unique())] + [summary("all", frame)]
+        return [(str(g), str(q), int(n), int(s), int(a), int(c), t, sec)
+                for g, q, n, s, a, c, t, sec in rows]
 
     def failure_kinds(self, run_id: str) -> list[tuple[str, int]]:
         """How the run's failed conversations failed: the start of each error (up to its
         first ``:``, usually the exception's name) and how many, most common first (ties in
-        the order they were first stored). Computed in SQLite, like ``summarize``."""
-        error = f"COALESCE(CASE WHEN {_JSON_OBJECT} THEN json_extract(record, '$.error') END, '')"
+        the order they were first stored). Computed in SQLite, like ``question_counts``."""
+        error = f"COALESCE(CASE WHEN {JSON_OBJECT} THEN json_extract(record, '$.error') END, '')"
         rows = self._db.execute(
             "SELECT substr(e, 1, instr(e || ':', ':') - 1) AS kind, COUNT(*) AS n "
             f"FROM (SELECT rowid AS r, CAST({error} AS TEXT) AS e FROM conversations "
-            f"WHERE run_id = ? AND stop_reason = 'error' AND {_JSON_OBJECT}) "
+            f"WHERE run_id = ? AND stop_reason = 'error' AND {JSON_OBJECT}) "
             "GROUP BY kind ORDER BY n DESC, MIN(r)",
             (encodable(run_id),),
         ).fetchall()

@@ -9,18 +9,18 @@ from pydantic import ValidationError
 
 from chatbench._text import encodable, model_json
 from chatbench.records import BaselineRecord, ConversationRecord, SampleRecord
-from chatbench.storage.schema import StoredRun, UnstorableRecordError, _Model
+from chatbench.storage.schema import Model, StoredRun, UnstorableRecordError
 
 
-def _parsed(model: type[_Model], raw: object) -> _Model | str:
+def parsed(model: type[Model], raw: object) -> Model | str:
     """The record (a ``model``) a row's JSON holds, or why it cannot be read."""
     try:
         return model.model_validate_json(raw)  # type: ignore[arg-type]  # str or bytes from SQLite; anything else is caught
     except (ValidationError, TypeError, ValueError) as exc:
-        return _why(exc)
+        return unreadable_reason(exc)
 
 
-def _why(exc: Exception) -> str:
+def unreadable_reason(exc: Exception) -> str:
     """A short reason why a stored row cannot be read (the first problem, and a count of
     the others)."""
     if not isinstance(exc, ValidationError):
@@ -37,7 +37,7 @@ def _why(exc: Exception) -> str:
     return encodable(reason + (f" (and {more} more problems)" if more else ""))
 
 
-def _stored_run(run_id: object, kind: object, config: object,
+def stored_run(run_id: object, kind: object, config: object,
                 started_at: object) -> StoredRun | str:
     """A ``runs`` row as a ``StoredRun``, or why it cannot be read."""
     try:  # json.loads: write_run escapes lone surrogates as JSON does, which it reads back
@@ -51,7 +51,7 @@ def _stored_run(run_id: object, kind: object, config: object,
     return StoredRun(str(run_id), str(kind), data, str(started_at))
 
 
-def _json_object(text: str | None) -> dict[str, str] | None:
+def json_object(text: str | None) -> dict[str, str] | None:
     """A JSON object's text as a dict; None for anything else."""
     try:
         value = json.loads(text) if text is not None else None
@@ -60,7 +60,7 @@ def _json_object(text: str | None) -> dict[str, str] | None:
     return value if isinstance(value, dict) else None
 
 
-def _record_json(record: ConversationRecord | BaselineRecord | SampleRecord) -> str:
+def record_json(record: ConversationRecord | BaselineRecord | SampleRecord) -> str:
     """The record's JSON (lone surrogates escaped).
 
     Raises:

@@ -9,7 +9,7 @@ from typing import Any
 
 from chatbench._text import encodable
 from chatbench.storage.connection import StoreConnection
-from chatbench.storage.rows import _stored_run
+from chatbench.storage.rows import stored_run
 from chatbench.storage.schema import StoredRun
 
 
@@ -45,7 +45,7 @@ class RunTable(StoreConnection):
         runs = []
         with self._skipping("run") as skip:
             for run_id, kind, config, started_at in rows:
-                run = _stored_run(run_id, kind, config, started_at)
+                run = stored_run(run_id, kind, config, started_at)
                 if isinstance(run, StoredRun):
                     runs.append(run)
                 else:

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from chatbench._text import encodable
 from chatbench.records import SampleRecord
 from chatbench.storage.connection import StoreConnection
-from chatbench.storage.rows import _parsed, _record_json
-from chatbench.storage.schema import _JSON_OBJECT
+from chatbench.storage.rows import parsed, record_json
+from chatbench.storage.schema import JSON_OBJECT
 
 
 class SampleTable(StoreConnection):
@@ -24,7 +24,7 @@ class SampleTable(StoreConnection):
             StoreError: The file cannot be written.
         """
         self._insert("samples", (record.id, record.run_id, record.kind, record.question_id,
-                                 int(record.error is not None), _record_json(record)),
+                                 int(record.error is not None), record_json(record)),
                      f"sample {encodable(record.id)!r}")
 
     def _sample_rows(self, query: str, run_id: str) -> list[tuple[object, ...]]:
@@ -42,7 +42,7 @@ class SampleTable(StoreConnection):
                                  "ORDER BY rowid", run_id)
         with self._skipping("sample") as skip:
             for row_id, raw in rows:
-                record = _parsed(SampleRecord, raw)
+                record = parsed(SampleRecord, raw)
                 if isinstance(record, SampleRecord):
                     yield record
                 else:
@@ -56,5 +56,5 @@ class SampleTable(StoreConnection):
     def failed_sample_ids(self, run_id: str) -> set[str]:
         """Ids of a run's failed samples and of rows no version can read: asked again."""
         return {str(row[0]) for row in self._sample_rows(
-            f"SELECT id FROM samples WHERE run_id = ? AND (failed OR NOT {_JSON_OBJECT})",
+            f"SELECT id FROM samples WHERE run_id = ? AND (failed OR NOT {JSON_OBJECT})",
             run_id)}

@@ -32,7 +32,7 @@ class StoredRun:
     started_at: str
 
 
-_SCHEMA = """
+SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
     id TEXT PRIMARY KEY,
     run_id TEXT NOT NULL,
@@ -87,15 +87,15 @@ CREATE TABLE IF NOT EXISTS specs (
 
 # The package's name, as before it was split: warnings name "chatbench.storage".
 log = logging.getLogger("chatbench.storage")
-_Model = TypeVar("_Model", bound=BaseModel)
+Model = TypeVar("Model", bound=BaseModel)
 
-_SQLITE_HEADER = b"SQLite format 3\x00"
+SQLITE_HEADER = b"SQLite format 3\x00"
 """The first 16 bytes of every SQLite database file."""
-_STORE_COLUMNS = frozenset({"id", "run_id", "question_id", "subject", "variant", "replicate",
+STORE_COLUMNS = frozenset({"id", "run_id", "question_id", "subject", "variant", "replicate",
                             "verdict", "stop_reason", "turns", "seconds", "record"})
 """What makes a SQLite file a chatbench store: a ``conversations`` table with these columns
 (another application's ``conversations`` table is not one)."""
-_JSON_OBJECT = "(CASE WHEN json_valid(record) THEN json_type(record) END) IS 'object'"
+JSON_OBJECT = "(CASE WHEN json_valid(record) THEN json_type(record) END) IS 'object'"
 """SQL: the row's record is a JSON object (``json_type`` fails on text that is no JSON)."""
 SPEC_INLINE_CHARS = 8192
 """A conversation's graph spec whose JSON is longer than this is stored once, in the
@@ -103,7 +103,7 @@ SPEC_INLINE_CHARS = 8192
 ``"spec"`` (readers fill it back in). A shorter one stays in each row, as stores have always
 held it: older chatbench versions read those rows as before (a row with a ``spec_ref`` they
 skip with a warning naming the field)."""
-_GROUPS = ("subject", "variant")
-"""Columns ``ResultStore.summarize`` groups by."""
+GROUPS = ("subject", "variant")
+"""Columns ``ResultStore.question_counts`` groups by."""
 MAX_WARNED = 5
 """Unreadable rows one read names one per line; the rest are counted on one more line."""

@@ -34,9 +34,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chatbench.data.human_data import HumanConversation
 from chatbench.data.questions import Question
+from chatbench.datatypes import StopReason
 from chatbench.records import ConversationRecord
 from chatbench.scoring.choice import extract_choice
-from chatbench.state import StopReason
 
 Distance = Literal["wasserstein_1", "total_variation", "absolute_difference"]
 CI = tuple[float, float]

@@ -38,11 +38,11 @@ from chatbench.data.human_data import (
     load_halie,
 )
 from chatbench.data.questions import Question
+from chatbench.datatypes import StopReason
 from chatbench.errors import ConfigError
 from chatbench.records import ConversationRecord, TranscriptTurn
 from chatbench.scoring.comparison import pearson_mae
 from chatbench.seeding import derive_seed
-from chatbench.state import StopReason
 from chatbench.training.openings import (
     FirstPromptJob,
     OverlapResult,
