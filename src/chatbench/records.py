@@ -13,7 +13,7 @@ from pydantic import (
     model_serializer,
 )
 
-from chatbench._text import encodable, json_data, model_json
+from chatbench._text import encodable, json_data
 from chatbench.datatypes import Judgement, NodeTiming, StopReason, Verdict
 
 
@@ -143,18 +143,6 @@ def error_record(record: ConversationRecord, error: str) -> ConversationRecord:
         error=encodable(reason),
         started_at=record.started_at,
     )
-
-
-def sendable_json(record: ConversationRecord) -> str:
-    """The record as JSON text for another process (lone surrogates escaped).
-
-    A record JSON cannot hold is sent as its ``error_record``, as the store would keep it,
-    rather than failing the worker that ran it.
-    """
-    try:
-        return model_json(record)
-    except Exception as exc:  # pydantic raises PydanticSerializationError, ValueError...
-        return model_json(error_record(record, f"the record could not be sent: {exc}"))
 
 
 _IDENTITY = {"id", "run_id", "question_id", "subject", "variant", "replicate", "seed", "persona",

@@ -286,21 +286,6 @@ def absolute_grid(grid: AblationGrid) -> AblationGrid:
     })
 
 
-EXECUTION_ONLY = {
-    "out",
-    "run_id",
-    "concurrency",
-    "executor",
-    "ray_address",
-    "processes",
-    "max_attempts",
-    "retry_wait_s",
-    "call_timeout_s",
-    "retry_failed",
-}
-"""RunConfig fields that change how a run executes, not its results."""
-
-
 def run_id_for(config: RunConfig, digest: str) -> str:
     """The config's run id: given, or a prefix of ``digest``, the hash of the run's identity
     (``RunIdentity.digest``), so a run whose files changed gets a new id."""
