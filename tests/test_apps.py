@@ -18,9 +18,10 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 from chatbench import ConfigError, GraphSpec, ResultStore, StopReason, load_questions
 from chatbench.models.apps import AppChatModel, as_chat_model, is_factory
+from chatbench.models.reference import ModelRef
 from chatbench.models.registry import get_chat_model
 from chatbench.runner.batch import run_conversations
-from chatbench.runner.build import build_models, model_identity, model_name
+from chatbench.runner.build import build_models
 from chatbench.runner.recipe import Variant
 from chatbench.runner.simulate import conversation_id, simulate
 from tests.app_targets import ANSWER_TOKENS, TOOL_TOKENS, calculator_agent, echo_app
@@ -152,9 +153,9 @@ def test_app_strings_resolve_and_name_the_app():
     assert get_chat_model("app:tests.app_targets:echo_app").invoke("hi").text == (
         "1 messages; last: hi")
     assert is_factory(calculator_agent) and not is_factory(echo_app)
-    assert model_name(echo_app) == model_identity(echo_app) == (
+    assert ModelRef.of(echo_app).display == ModelRef.of(echo_app).identity == (
         "callable:tests.app_targets.echo_app")
-    assert model_name(calculator_agent()) == "graph:calculator"
+    assert ModelRef.of(calculator_agent()).display == "graph:calculator"
 
 
 def test_app_strings_run_in_worker_processes(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from typing import ClassVar
 
 import pytest
 import typer
@@ -29,7 +30,6 @@ from chatbench.cli.baseline import baseline_command
 from chatbench.config import RoleSettings
 from chatbench.data.questions import Question, load_questions
 from chatbench.errors import ConfigError
-from chatbench.models.invoke import LOCAL_LLM_TYPE
 from chatbench.seeding import derive_seed
 from chatbench.storage import ResultStore, UnstorableRecordError
 from tests.conftest import ScriptedChatModel
@@ -256,9 +256,7 @@ def test_failing_grader_is_recorded_with_the_reply_kept(question):
 
 
 class _LocalScripted(ScriptedChatModel):
-    @property
-    def _llm_type(self) -> str:
-        return LOCAL_LLM_TYPE
+    takes_call_seed: ClassVar[bool] = True  # as chatbench's local models
 
 
 def test_local_models_get_a_seed_derived_from_kind_question_and_replicate(question):

@@ -23,7 +23,7 @@ from rich.console import Console
 
 from chatbench import GraphSpec, ResultStore, StopReason, load_questions, run_conversations
 from chatbench.errors import MissingDependencyError
-from chatbench.runner.batch import Variant, plan_jobs, run_jobs
+from chatbench.runner.batch import Variant, execute, plan_jobs
 from chatbench.runner.build import build_models
 from tests.conftest import DENIED, ScriptedChatModel, cli, make_read_only, needs_read_only
 
@@ -118,13 +118,13 @@ def test_bad_text_in_an_error_message_is_stored(tmp_store, question, bad):
 
 def test_surrogates_in_a_run_id_and_factor_keys_resume_cleanly(tmp_store):
     # a variant name holding one is refused (tests/test_strict_inputs.py); the low-level
-    # run_jobs still stores a run id or factor key holding one escaped, and finds it again
+    # execute still stores a run id or factor key holding one escaped, and finds it again
     spec = GraphSpec(name="v")
     models = build_models(spec, "fake:say:Answer: A", "fake:echo", None)
     jobs = plan_jobs(load_questions(limit=2), [Variant.build(spec, models, {"k\ud800": 1})], 1, 0)
     with ResultStore(tmp_store) as store:
-        first = list(run_jobs(jobs, run_id="run\udcff", store=store))
-        again = list(run_jobs(jobs, run_id="run\udcff", store=store))
+        first = list(execute(jobs, run_id="run\udcff", store=store))
+        again = list(execute(jobs, run_id="run\udcff", store=store))
         stored = list(store.records("run\udcff"))
     assert len(first) == 2 and again == []  # stored under escaped ids, and found again
     assert {r.factors["k\\ud800"] for r in stored} == {1}
@@ -148,7 +148,7 @@ def test_record_the_store_cannot_hold_becomes_its_error_record(tmp_store, factor
     variant = Variant.build(spec, models, {"odd": factor, "plain": "kept"})
     jobs = plan_jobs(load_questions(limit=3), [variant], 1, 0)
     with ResultStore(tmp_store) as store:
-        returned = list(run_jobs(jobs, run_id="r", store=store))
+        returned = list(execute(jobs, run_id="r", store=store))
         stored = list(store.records("r"))
     assert len(returned) == len(stored) == 3  # every conversation accounted for
     for record in stored:

@@ -24,8 +24,8 @@ from chatbench.datatypes import Completion, TextCompleter  # noqa: E402
 from chatbench.errors import ConfigError  # noqa: E402
 from chatbench.models import gguf, gguf_chat  # noqa: E402
 from chatbench.models.gguf_file import read_metadata  # noqa: E402
+from chatbench.models.reference import ModelRef  # noqa: E402
 from chatbench.models.registry import get_chat_model, get_text_completer  # noqa: E402
-from chatbench.runner.build import model_identity  # noqa: E402
 
 pytestmark = [pytest.mark.hf, pytest.mark.slow]
 
@@ -179,7 +179,7 @@ def test_gguf_serves_every_role(small, path, tmp_store):
 def test_smollm2_routes_by_engine_and_names_it_in_its_identity(small, monkeypatch):
     monkeypatch.delenv("CHATBENCH_DTYPE", raising=False)
     monkeypatch.setenv(gguf.ENGINE_ENV, "llamacpp")
-    assert model_identity("smollm2") == "smollm2 (llama.cpp Q8_0)"
+    assert ModelRef.of("smollm2").identity == "smollm2 (llama.cpp Q8_0)"
     # Served from the shipped Q4_1 file requantised once to Q8_0 (general.file_type 7).
     assert read_metadata(gguf.smollm2_gguf(), {"general.file_type"}) == {"general.file_type": 7}
     model = get_chat_model("smollm2")
@@ -191,10 +191,10 @@ def test_smollm2_routes_by_engine_and_names_it_in_its_identity(small, monkeypatc
     ]
     assert seeded[0] == seeded[1]
     monkeypatch.setenv(gguf.ENGINE_ENV, "torch")
-    assert model_identity("smollm2") == "smollm2"  # stored torch runs keep resuming
+    assert ModelRef.of("smollm2").identity == "smollm2"  # stored torch runs keep resuming
     monkeypatch.setenv(gguf.ENGINE_ENV, "auto")
     monkeypatch.setenv("CHATBENCH_DTYPE", "bfloat16")  # a dtype asks for the torch engine
-    assert model_identity("smollm2") == "smollm2 (dtype bfloat16)"
+    assert ModelRef.of("smollm2").identity == "smollm2 (dtype bfloat16)"
     monkeypatch.setenv(gguf.ENGINE_ENV, "vllm")
     with pytest.raises(ConfigError, match="CHATBENCH_ENGINE"):
         get_chat_model("smollm2")

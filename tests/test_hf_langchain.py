@@ -29,7 +29,8 @@ from chatbench.models.hf_langchain import (  # noqa: E402
     served_lm,
 )
 from chatbench.models.invoke import invoke_chat, seedable  # noqa: E402
-from chatbench.runner.build import build_models, model_identity  # noqa: E402
+from chatbench.models.reference import ModelRef  # noqa: E402
+from chatbench.runner.build import build_models  # noqa: E402
 from tests.conftest import GPT2_TOKENIZER  # noqa: E402
 
 pytestmark = pytest.mark.hf
@@ -212,8 +213,8 @@ def test_real_chat_huggingface_runs_end_to_end_with_the_specs_settings(real_chat
 def test_real_chat_huggingface_identity_is_stable(real_chat, pipe):
     hf = pytest.importorskip("langchain_huggingface")
     twin = hf.ChatHuggingFace(llm=hf.HuggingFacePipeline(pipeline=pipe), tokenizer=pipe.tokenizer)
-    assert model_identity(real_chat) == model_identity(twin)
-    assert "0x" not in model_identity(real_chat)
+    assert ModelRef.of(real_chat).identity == ModelRef.of(twin).identity
+    assert "0x" not in ModelRef.of(real_chat).identity
     assert hf_identity(real_chat) == hf_identity(twin) == (
         "ChatHuggingFace(model='tiny-llama', dtype='torch.float32', temperature=0.0, "
         "max_tokens=256)"

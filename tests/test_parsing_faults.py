@@ -43,6 +43,7 @@ from chatbench.data.questions import (
 )
 from chatbench.errors import ConfigError, MissingDependencyError
 from chatbench.graphs.builder import graph_spec
+from chatbench.models import registry
 from chatbench.models.fake import FakeChatModel
 from chatbench.models.invoke import ModelCallTimeout, invoke_chat
 from chatbench.models.registry import get_chat_model
@@ -524,7 +525,14 @@ def test_delays_that_can_only_fail_are_refused(name: str) -> None:
 ])
 def test_missing_provider_package_is_named(spec: str, module: str, package: str,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, module, None)  # as if not installed, installed or not
+    # as if not installed, installed or not: its submodules too, which an import of
+    # ``module.sub`` finds in ``sys.modules`` first once another test has imported them
+    for name in [module, *(m for m in sys.modules if m.startswith(f"{module}."))]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setattr(registry, "_LANGCHAIN_MODELS", {})  # no model made before counts
+    from langchain.chat_models import base  # caches each provider's class once imported
+
+    getattr(base, "_get_chat_model_creator", None) and base._get_chat_model_creator.cache_clear()
     with pytest.raises(MissingDependencyError) as info:
         get_chat_model(spec)
     message = str(info.value)

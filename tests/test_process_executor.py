@@ -15,7 +15,7 @@ from langchain_core.language_models import (
 
 from chatbench import ConfigError, GraphSpec, ResultStore, RunConfig, StopReason, load_questions
 from chatbench.graphs.builder import retry_policy
-from chatbench.runner.batch import Job, Variant, plan_jobs, run, run_jobs
+from chatbench.runner.batch import Job, Variant, execute, plan_jobs, run
 from chatbench.runner.build import Models, build_models
 from chatbench.runner.process_executor import run_jobs_process
 from tests.conftest import kill_9_after, record_essence, stored_ids, variant_a_worker_cannot_build
@@ -41,7 +41,7 @@ def test_process_matches_threads_and_stores_each_record_once(jobs, tmp_path):
                                        on_record=lambda r: seen.append(r.id)):
             assert record.id in store.ids(RUN)  # stored before it is yielded
         stored = {r.id: r for r in store.records(RUN)}
-    threaded = {r.id: r for r in run_jobs(jobs, run_id=RUN)}
+    threaded = {r.id: r for r in execute(jobs, run_id=RUN)}
     assert len(jobs) == 12 and sorted(seen) == sorted(threaded)
     assert sorted(stored_ids(tmp_path / "p.sqlite")) == sorted(job.id(RUN) for job in jobs)
     assert {i: record_essence(r) for i, r in stored.items()} == {
@@ -53,7 +53,7 @@ def test_process_matches_threads_and_stores_each_record_once(jobs, tmp_path):
 def test_process_resumes_a_partly_stored_run(jobs, tmp_path):
     path = tmp_path / "resume.sqlite"
     with ResultStore(path) as store:
-        first = {r.id for r in run_jobs(jobs[::3], run_id=RUN, store=store)}
+        first = {r.id for r in execute(jobs[::3], run_id=RUN, store=store)}
         rest = [r.id for r in run_jobs_process(jobs, run_id=RUN, store=store, processes=2,
                                                concurrency=3)]
         again = list(run_jobs_process(jobs, run_id=RUN, store=store))
@@ -84,7 +84,7 @@ def test_picklable_model_object_is_sent_to_the_workers():
     variant = _variant(user="fake:say:Answer: B", assistant=assistant)
     jobs = plan_jobs(load_questions(limit=2), [variant], 1, 0)
     records = list(run_jobs_process(jobs, run_id=RUN, processes=1))
-    threaded = list(run_jobs(jobs, run_id=RUN))
+    threaded = list(execute(jobs, run_id=RUN))
     assert sorted(map(record_essence, records)) == sorted(map(record_essence, threaded))
     assert records[0].models["assistant"].startswith("FakeListChatModel")
 

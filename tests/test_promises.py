@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -50,7 +50,7 @@ from chatbench.config import RoleSettings
 from chatbench.graphs.builder import retry_policy
 from chatbench.models import registry
 from chatbench.models.fake import FakeChatModel
-from chatbench.models.invoke import LOCAL_LLM_TYPE, message_text
+from chatbench.models.invoke import message_text
 from chatbench.reporting.report import (
     accuracy_table,
     agreement_table,
@@ -83,11 +83,12 @@ class SeededSampler(BaseChatModel):
     keeps each call's keyword arguments (seed, temperature, max_tokens) and reply.
     """
 
+    takes_call_seed: ClassVar[bool] = True  # as a local model: invoke_chat hands it the seed
     calls: list[dict[str, Any]] = Field(default_factory=list)
 
     @property
     def _llm_type(self) -> str:
-        return LOCAL_LLM_TYPE  # a local model: invoke_chat hands it the per-call seed
+        return "seeded-sampler"
 
     def _generate(
         self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any

@@ -13,7 +13,7 @@ ray = pytest.importorskip("ray")
 from chatbench import ConfigError, GraphSpec, ResultStore, get_chat_model, load_questions  # noqa: E402
 from chatbench.graphs.builder import retry_policy  # noqa: E402
 from chatbench.records import ConversationRecord  # noqa: E402
-from chatbench.runner.batch import Job, Variant, plan_jobs, run_jobs  # noqa: E402
+from chatbench.runner.batch import Execution, Job, Variant, execute, plan_jobs  # noqa: E402
 from chatbench.runner.build import build_models  # noqa: E402
 from chatbench.runner.ray_executor import _shards, run_jobs_ray, run_shard  # noqa: E402
 from chatbench.runner.recipe import resolve  # noqa: E402
@@ -56,7 +56,7 @@ def test_ray_matches_threads_and_stores_each_record_once(ray_cluster, jobs, tmp_
         ):
             assert record.id in store.ids(RUN)  # stored before it is yielded
         stored = {r.id: r for r in store.records(RUN)}
-    threaded = {r.id: r for r in run_jobs(jobs, run_id=RUN, concurrency=2)}
+    threaded = {r.id: r for r in execute(jobs, run_id=RUN, execution=Execution(concurrency=2))}
     assert len(jobs) == 12 and sorted(seen) == sorted(threaded)
     assert sorted(stored_ids(tmp_path / "ray.sqlite")) == sorted(job.id(RUN) for job in jobs)
     assert {i: record_essence(r) for i, r in stored.items()} == {
@@ -69,7 +69,7 @@ def test_ray_matches_threads_and_stores_each_record_once(ray_cluster, jobs, tmp_
 def test_ray_resumes_a_partly_stored_run(ray_cluster, jobs, tmp_path):
     path = tmp_path / "resume.sqlite"
     with ResultStore(path) as store:
-        first = {r.id for r in run_jobs(jobs[::3], run_id=RUN, store=store)}
+        first = {r.id for r in execute(jobs[::3], run_id=RUN, store=store)}
         rest = [r.id for r in run_jobs_ray(jobs, run_id=RUN, store=store)]
         again = list(run_jobs_ray(jobs, run_id=RUN, store=store))
     assert len(first) == 4 and len(rest) == 8 and again == []
@@ -100,7 +100,7 @@ def test_ray_carries_picklable_model_objects(ray_cluster, tmp_path):
     models = build_models(spec, "fake:user", get_chat_model("fake:echo"))  # an object
     jobs = plan_jobs(load_questions(limit=2), [Variant.build(spec, models)], 1, 0)
     records = list(run_jobs_ray(jobs, run_id=RUN))
-    threaded = list(run_jobs(jobs, run_id=RUN))
+    threaded = list(execute(jobs, run_id=RUN))
     assert sorted(map(record_essence, records)) == sorted(map(record_essence, threaded))
 
 
@@ -132,6 +132,6 @@ def test_a_shard_carries_the_variant_with_its_retry_policy_and_call_timeout(retr
     assert all(job.recipe is None for job in sent.jobs)  # the recipe travels once per shard
     shipped = [ConversationRecord.model_validate_json(row)
                for row in run_shard(sent, RUN, concurrency=3)]
-    threaded = list(run_jobs(jobs, run_id=RUN))
+    threaded = list(execute(jobs, run_id=RUN))
     assert sorted(map(record_essence, shipped)) == sorted(map(record_essence, threaded))
     assert resolve(recipe) is resolve(recipe)  # built once per process

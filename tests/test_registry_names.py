@@ -12,8 +12,9 @@ from chatbench import ConfigError, GraphSpec, load_graph_spec, load_persona
 from chatbench._yaml import did_you_mean
 from chatbench.config import AblationGrid, load_grid
 from chatbench.errors import MissingDependencyError
+from chatbench.models import registry
+from chatbench.models.reference import ModelRef
 from chatbench.models.registry import get_chat_model, inferred_provider
-from chatbench.runner.build import is_model_string
 from chatbench.runner.recipe import Recipe
 
 # --------------------------------------------------------------------------------------------
@@ -28,7 +29,7 @@ from chatbench.runner.recipe import Recipe
 ])
 def test_bare_names_langchain_infers(name: str, provider: str) -> None:
     assert inferred_provider(name) == provider
-    assert is_model_string(name)
+    assert ModelRef.parse(name).resolvable
 
 
 @pytest.mark.parametrize("name", ["smolm2", "smollm2", "llama3", "", "openai:gpt-4o",
@@ -52,6 +53,20 @@ def test_a_bare_name_is_planned_as_a_string(monkeypatch: pytest.MonkeyPatch) -> 
     assert recipe.build().recipe.models["assistant"] == "gpt-4o"  # workers rebuild it
 
 
+def test_an_api_model_is_made_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("langchain_openai")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setattr(registry, "_LANGCHAIN_MODELS", {})
+    made = []
+    real = registry._init_langchain
+    monkeypatch.setattr(registry, "_init_langchain",
+                        lambda spec, provider: made.append(spec) or real(spec, provider))
+    recipe = Recipe.plan(GraphSpec(), "fake:user", "openai:gpt-4o-mini")  # checks it is made
+    variant = recipe.build()
+    assert variant.models.assistant is get_chat_model("openai:gpt-4o-mini")
+    assert made == ["openai:gpt-4o-mini"]
+
+
 def test_a_bare_name_without_its_package_says_what_to_install(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -63,9 +78,9 @@ def test_a_bare_name_without_its_package_says_what_to_install(
 def test_a_class_name_is_an_objects_name_not_a_model_string() -> None:
     """``model_name`` of an object without a model name is its class: never a string to
     rebuild, though LangChain would place ``Claude...`` with Anthropic."""
-    assert not is_model_string("ClaudeProxy")
-    assert not is_model_string("ChatOpenAI:gpt-4o")
-    assert is_model_string("smollm2") and is_model_string("fake:echo")
+    assert not ModelRef.parse("ClaudeProxy").resolvable
+    assert not ModelRef.parse("ChatOpenAI:gpt-4o").resolvable
+    assert ModelRef.parse("smollm2").resolvable and ModelRef.parse("fake:echo").resolvable
 
 
 # --------------------------------------------------------------------------------------------

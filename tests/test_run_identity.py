@@ -413,14 +413,14 @@ def test_fake_delays_that_can_only_fail_are_refused_up_front(
 
 
 def test_a_local_models_identity_includes_its_weights_dtype(monkeypatch):
-    from chatbench.runner.build import model_identity
+    from chatbench.models.reference import ModelRef
 
     monkeypatch.delenv("CHATBENCH_DTYPE", raising=False)
-    assert model_identity("hf:some/model") == "hf:some/model"
+    assert ModelRef.of("hf:some/model").identity == "hf:some/model"
     monkeypatch.setenv("CHATBENCH_DTYPE", "bfloat16")
-    assert model_identity("hf:some/model") == "hf:some/model (dtype bfloat16)"
-    assert model_identity("smollm2") == "smollm2 (dtype bfloat16)"
-    assert model_identity("fake:echo") == "fake:echo"  # no weights
+    assert ModelRef.of("hf:some/model").identity == "hf:some/model (dtype bfloat16)"
+    assert ModelRef.of("smollm2").identity == "smollm2 (dtype bfloat16)"
+    assert ModelRef.of("fake:echo").identity == "fake:echo"  # no weights
 
 
 def _racing(store: ResultStore) -> None:

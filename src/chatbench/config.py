@@ -46,6 +46,10 @@ conversation so far rendered as text in one prompt (two-step: ``YOU:``/``SYSTEM:
 user message; IQA-EVAL: appended to the system prompt). ``chat``: chatbench's prompts, the
 conversation as a role-flipped multi-turn chat with the step instruction at its end."""
 
+DEFAULT_CONCURRENCY = 8
+"""Jobs run at once by default, everywhere: the CLI, ``RunConfig``, the Python API, the
+executors (``runner.execution.Execution``)."""
+
 
 MAX_REPLICATES = 1000
 """Most conversations per question in one run: a bound, so that a small config cannot plan
@@ -209,7 +213,7 @@ class RunConfig(BaseModel):
     """Run seed (0 to ``MAX_SEED``); each conversation's seed derives from it."""
     replicates: StrictInt = Field(default=1, ge=1, le=MAX_REPLICATES)
     """Conversations per question."""
-    concurrency: StrictInt = Field(default=8, ge=1)
+    concurrency: StrictInt = Field(default=DEFAULT_CONCURRENCY, ge=1)
     """Conversations run at once; calls to a local model are batched across them."""
     max_attempts: StrictInt = Field(default=3, ge=1)
     """Tries per model call before the conversation is stored as failed."""

@@ -30,7 +30,7 @@ from chatbench.baselines.prompts import BASELINE_KINDS, FREE_TEXT_KINDS, PROTOCO
 from chatbench.config import RoleSettings
 from chatbench.data.questions import Question
 from chatbench.errors import ConfigError
-from chatbench.runner.build import model_identity
+from chatbench.models.reference import ModelRef
 
 # The conversation runs' way of naming changes, shared so both read alike.
 from chatbench.runner.identity import (
@@ -108,8 +108,9 @@ def baseline_identity(
     return BaselineIdentity(
         protocol=PROTOCOL,
         kinds={kind: settings[kind].model_dump(mode="json") for kind in kinds},
-        assistant=model_identity(assistant),
-        grader=model_identity(grader) if grader is not None and reads_free_text else NO_GRADER,
+        assistant=ModelRef.of(assistant).identity,
+        grader=(ModelRef.of(grader).identity if grader is not None and reads_free_text
+                else NO_GRADER),
         questions={q.id: question_digest(q) for q in questions},
         seed=seed,
         replicates=replicates,

@@ -31,9 +31,9 @@ from chatbench.datatypes import Completion
 from chatbench.graphs.builder import retry_policy
 from chatbench.graphs.call import call_with_retry
 from chatbench.models.invoke import invoke_chat
+from chatbench.models.reference import ModelRef
 from chatbench.models.registry import get_chat_model
 from chatbench.records import RULES, BaselineRecord
-from chatbench.runner.build import model_name
 from chatbench.runner.pipeline import RecordKind
 from chatbench.runner.recipe import check_chat_model, new_token, resolve
 from chatbench.scoring.choice import extract_choice
@@ -131,9 +131,9 @@ def make_setup(
     return BaselineSetup(
         run_id=run_id,
         assistant=assistant,
-        assistant_name=model_name(assistant),
+        assistant_name=ModelRef.of(assistant).display,
         grader=grader,
-        grader_name=model_name(grader) if grader is not None else RULES,
+        grader_name=ModelRef.of(grader).display if grader is not None else RULES,
         settings=kind_settings(settings),
         max_attempts=max_attempts,
         retry_wait_s=retry_wait_s,

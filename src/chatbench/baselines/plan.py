@@ -23,13 +23,14 @@ from chatbench.baselines.jobs import (
     make_setup,
 )
 from chatbench.baselines.prompts import BASELINE_KINDS, PAPER_KINDS, BaselineKind
-from chatbench.config import MAX_REPLICATES, MAX_SEED, RoleSettings
+from chatbench.config import DEFAULT_CONCURRENCY, MAX_REPLICATES, MAX_SEED, RoleSettings
 from chatbench.data.questions import SUBJECTS, Question, load_few_shot
 from chatbench.errors import ConfigError
 from chatbench.records import BaselineRecord
 from chatbench.runner.build import check_timing
+from chatbench.runner.execution import Execution
 from chatbench.runner.identity import warn_about
-from chatbench.runner.pipeline import JobExecutor, ThreadExecutor, execute
+from chatbench.runner.pipeline import execute
 from chatbench.seeding import derive_seed
 from chatbench.storage import ResultStore
 
@@ -100,21 +101,20 @@ def run_jobs(
     setup: BaselineSetup,
     *,
     store: ResultStore | None = None,
-    concurrency: int = 1,
+    execution: Execution | None = None,
     on_record: OnBaseline | None = None,
-    retry_failed: bool = True,
-    executor: JobExecutor | None = None,
 ) -> Iterator[BaselineRecord]:
-    """Run jobs not yet stored on ``executor`` (threads, ``concurrency`` at a time, by
-    default), yielding records as they finish; each is stored before it is yielded.
+    """Run jobs not yet stored as ``execution`` says (default ``Execution()``), yielding
+    records as they finish; each is stored before it is yielded.
 
     Answers stored as failed (``error`` set) are asked again, their rows replaced, unless
-    ``retry_failed`` is False. Concurrent calls to one local model are batched by its
-    engine.
+    ``execution.retry_failed`` is False. Concurrent calls to one local model are batched by
+    its engine.
     """
+    execution = execution or Execution()
     planned = [job if job.recipe is setup else replace(job, recipe=setup) for job in jobs]
-    return execute(planned, executor or ThreadExecutor(concurrency), run_id=setup.run_id,
-                   store=store, on_record=on_record, retry_failed=retry_failed, kind=BASELINES)
+    return execute(planned, execution.runner(), run_id=setup.run_id, store=store,
+                   on_record=on_record, retry_failed=execution.retry_failed, kind=BASELINES)
 
 
 @dataclass(frozen=True)
@@ -159,7 +159,7 @@ def plan_baseline_run(
     seed: int = 0,
     run_id: str | None = None,
     settings: RoleSettings | None = None,
-    concurrency: int = 1,
+    concurrency: int = DEFAULT_CONCURRENCY,
     max_attempts: int = 3,
     retry_wait_s: float = 1.0,
 ) -> BaselinePlan:
@@ -201,7 +201,7 @@ def run_baselines(
     seed: int = 0,
     run_id: str | None = "baseline",
     store: ResultStore | None = None,
-    concurrency: int = 1,
+    concurrency: int = DEFAULT_CONCURRENCY,
     on_record: OnBaseline | None = None,
     settings: RoleSettings | None = None,
     max_attempts: int = 3,
@@ -230,7 +230,8 @@ def run_baselines(
         run_id: Name of the run in the store; None for ``baseline-`` and a hash of the run's
             identity.
         store: Where records are written as they finish.
-        concurrency: Questions asked at once (local models batch their calls).
+        concurrency: Questions asked at once (local models batch their calls), 8 by default
+            as everywhere (``DEFAULT_CONCURRENCY``).
         on_record: Called with each new record (progress display).
         settings: The assistant's settings for every kind; None uses ``DEFAULT_SETTINGS``
             (the paper's).
@@ -260,8 +261,9 @@ def run_baselines(
         retry_wait_s=retry_wait_s)
     if store is not None:
         warn_about(plan.claim(store))
-    return list(run_jobs(plan.jobs, plan.setup, store=store, concurrency=concurrency,
-                         on_record=on_record, retry_failed=retry_failed))
+    execution = Execution(concurrency=concurrency, retry_failed=retry_failed)
+    return list(run_jobs(plan.jobs, plan.setup, store=store, execution=execution,
+                         on_record=on_record))
 
 
 def check_execution(concurrency: int, max_attempts: int, retry_wait_s: float) -> None:
@@ -271,7 +273,7 @@ def check_execution(concurrency: int, max_attempts: int, retry_wait_s: float) ->
         ConfigError: ``concurrency`` or ``max_attempts`` is below 1, or ``retry_wait_s`` is
             not 0 to a day (NaN and infinity included).
     """
-    for name, value in (("concurrency", concurrency), ("max_attempts", max_attempts)):
-        if value < 1:
-            raise ConfigError(f"{name} must be at least 1, got {value}")
+    Execution(concurrency=concurrency)
+    if max_attempts < 1:
+        raise ConfigError(f"max_attempts must be at least 1, got {max_attempts}")
     check_timing(None, retry_wait_s)

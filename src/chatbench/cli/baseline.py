@@ -34,6 +34,7 @@ from chatbench.cli._common import (
     with_progress,
 )
 from chatbench.data.questions import load_questions
+from chatbench.runner.execution import Execution
 from chatbench.storage import ResultStore
 
 QuestionsOpt = Annotated[str | None, opt("Bundled set name or a CSV/JSONL file.", "QUESTIONS")]
@@ -133,8 +134,9 @@ def _run_with_progress(
     """Run the plan under the progress bar, which starts at the ``stored`` answers it skips."""
 
     def run(on_record: Callable[[BaselineRecord], None]) -> None:
-        for _ in run_jobs(plan.jobs, plan.setup, store=store, concurrency=concurrency,
-                          on_record=on_record, retry_failed=retry_failed):
+        execution = Execution(concurrency=concurrency, retry_failed=retry_failed)
+        for _ in run_jobs(plan.jobs, plan.setup, store=store, execution=execution,
+                          on_record=on_record):
             pass
 
     with_progress("answers", len(plan.jobs), stored, run, _answer_status)

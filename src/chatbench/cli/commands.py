@@ -37,6 +37,8 @@ from chatbench.storage import ResultStore
 if TYPE_CHECKING:  # the runner is imported when a run starts, not for every command
     from chatbench.runner.ablate import GridPlan
     from chatbench.runner.batch import RunPlan
+    from chatbench.runner.execution import Execution
+    from chatbench.runner.plan import ClaimedRun
 
 app = typer.Typer(
     help="Evaluate AI assistants in conversation with simulated users.", add_completion=False,
@@ -138,34 +140,30 @@ def summary_table(summaries: list[Summary], title: str) -> Table:
     return table
 
 
-def _claim(out: Path, plan: RunPlan | GridPlan, retry_failed: bool) -> int:
-    """Check the run against ``out`` and count the conversations it will skip.
-
-    Opening the store (created if missing) checks that it can hold results, and claiming the
-    run there checks that a run stored under the same id had the same settings, both before
-    anything is printed or run. Skipped: the stored conversations, less the failed ones
-    when those run again, and less the rows no version can read (``lost_ids``).
+def _claimed(plan: RunPlan | GridPlan, out: Path, execution: Execution) -> ClaimedRun:
+    """The run claimed in ``out`` (``claim_plan``: the one claim), its notes printed, and
+    what the store held for it: failed conversations that run again (or are kept), rows
+    no version can read. All before anything runs.
 
     Raises:
         ConfigError: The store cannot be written, or holds the run id with other settings.
     """
-    with ResultStore(out) as store:
-        for note in plan.claim(store):
-            console.print(Text.assemble(("warning:", "yellow"), " ", note), soft_wrap=True)
-        stored, failed = store.ids(plan.run_id), store.failed_ids(plan.run_id)
-        lost = store.lost_ids(plan.run_id)
-    if failed:
+    from chatbench.runner.plan import claim_plan
+
+    claimed = claim_plan(plan, out, execution)
+    for note in claimed.notes:
+        console.print(Text.assemble(("warning:", "yellow"), " ", note), soft_wrap=True)
+    if claimed.failed:
         console.print(Text.assemble(
-            (f"{len(failed)} failed conversations", "yellow"), " stored earlier ",
-            "will run again" if retry_failed else "are kept (--no-retry-failed)",
+            (f"{len(claimed.failed)} failed conversations", "yellow"), " stored earlier ",
+            "will run again" if execution.retry_failed else "are kept (--no-retry-failed)",
         ))
-    rerun = lost | failed if retry_failed else lost - failed
-    if rerun - failed:
+    if claimed.unreadable:
         console.print(Text.assemble(
-            (f"{len(rerun - failed)} stored conversations", "yellow"),
+            (f"{claimed.unreadable} stored conversations", "yellow"),
             " cannot be read (no valid JSON) and will run again",
         ))
-    return len(stored - rerun)
+    return claimed
 
 
 def _conversation_status(counts: Counter[str], record: ConversationRecord) -> str:
@@ -231,15 +229,16 @@ def _validated(
 
 
 def _execute_run(config: RunConfig, started: float, allow_failures: bool = False) -> None:
-    from chatbench.runner.batch import plan_run, run_to_store
+    from chatbench.runner.execution import Execution
+    from chatbench.runner.plan import plan_run
 
     plan = plan_run(config)
-    stored = _claim(config.out, plan, config.retry_failed)
+    claimed = _claimed(plan, config.out, Execution.of(config))
     console.print(Text.assemble(
         "run ", (plan.run_id, "bold"), f": {plan.planned} conversations, graph "
         f"{config.graph}, user {config.user}, assistant {config.assistant} -> {config.out}"
     ))
-    _with_progress(plan.planned, stored, lambda cb: run_to_store(plan, on_record=cb))
+    _with_progress(plan.planned, claimed.skipped, claimed.run)
     failed = _report(config.out, plan.run_id, started, "subject")
     exit_for_failures(failed, "conversations", allow_failures)
 
@@ -251,19 +250,18 @@ GRID_EXECUTION = ("concurrency", "executor", "ray_address", "processes", "retry_
 def _execute_grid(grid: AblationGrid, out: Path, execution: dict[str, Any], started: float,
                   allow_failures: bool = False) -> None:
     from chatbench.graphs.builder import retry_policy
-    from chatbench.runner.ablate import plan_grid, run_grid_to_store
+    from chatbench.runner.ablate import plan_grid
+    from chatbench.runner.execution import Execution
 
     retry = retry_policy(execution["max_attempts"], execution["retry_wait_s"])
     plan = plan_grid(grid, retry=retry, call_timeout_s=execution["call_timeout_s"])
-    execution = {key: execution[key] for key in GRID_EXECUTION}
-    stored = _claim(out, plan, execution["retry_failed"])
+    claimed = _claimed(plan, out, Execution(**{key: execution[key] for key in GRID_EXECUTION}))
     console.print(Text.assemble(
         "ablation ", (plan.run_id, "bold"), f": {len(plan.variants)} variants x "
         f"{len(plan.questions)} questions x {grid.replicates} = {plan.planned} "
         f"conversations -> {out}"
     ))
-    _with_progress(plan.planned, stored,
-                   lambda cb: run_grid_to_store(plan, str(out), on_record=cb, **execution))
+    _with_progress(plan.planned, claimed.skipped, claimed.run)
     failed = _report(out, plan.run_id, started, "variant")
     exit_for_failures(failed, "conversations", allow_failures)
 

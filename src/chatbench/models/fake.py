@@ -17,7 +17,7 @@ import hashlib
 import math
 import re
 import time
-from typing import Any, TypeGuard
+from typing import Any, ClassVar, TypeGuard
 
 from langchain_core.callbacks import BaseCallbackManager
 from langchain_core.globals import get_llm_cache
@@ -43,6 +43,9 @@ IQA_ANSWER = "So, the answer is:"
 
 class FakeChatModel(BaseChatModel):
     """A fake chat model whose reply is a pure function of its prompt."""
+
+    deterministic: ClassVar[bool] = True
+    """Its reply is a function of the prompt: reruns repeat with no seed."""
 
     kind: str
     text: str = ""

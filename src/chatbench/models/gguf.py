@@ -51,6 +51,7 @@ from typing import Any, Literal, TypeVar
 
 from chatbench.datatypes import Completion
 from chatbench.errors import ConfigError, MissingDependencyError
+from chatbench.models import local_chat
 from chatbench.models.base import DTYPE_ENV
 from chatbench.models.cpu import cpu_budget, engine_threads
 from chatbench.models.gguf_file import check_gguf_file, read_metadata
@@ -125,7 +126,7 @@ class GGUFRequestError(RuntimeError):
     """llama.cpp refused or failed one request (only that request fails)."""
 
 
-class PromptTooLong(GGUFRequestError, ValueError):
+class PromptTooLong(GGUFRequestError, local_chat.PromptTooLong):
     """A prompt does not fit in a slot's context."""
 
 

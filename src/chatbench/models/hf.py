@@ -23,23 +23,12 @@ from functools import wraps
 from pathlib import Path
 from typing import Any, Literal, ParamSpec, TypeVar
 
-from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import (
-    AIMessage,
-    BaseMessage,
-    HumanMessage,
-    SystemMessage,
-    ToolMessage,
-)
-from langchain_core.outputs import ChatGeneration, ChatResult
-from pydantic import ConfigDict, Field
-
 from chatbench.datatypes import Completion
 from chatbench.errors import ConfigError, MissingDependencyError
 from chatbench.models.base import DTYPE_ENV, check_dtype
 from chatbench.models.batching import MicroBatcher
 from chatbench.models.cpu import THREADS_ENV, cpu_budget
+from chatbench.models.local_chat import LocalChat, PromptTooLong
 
 try:
     import torch
@@ -249,82 +238,25 @@ def cut_at_stop(text: str, stop: list[str]) -> str:
     return text[:cut]
 
 
-_ROLES = {
-    HumanMessage: "user",
-    AIMessage: "assistant",
-    SystemMessage: "system",
-    ToolMessage: "tool",
-}
+class LocalChatModel(LocalChat):
+    """A LangChain chat model over a ``LocalCausalLM``: its tokenizer's chat template, its
+    context window counted in tokens; the rest is ``LocalChat``'s."""
 
-
-def _role(message: BaseMessage) -> str:
-    for cls, role in _ROLES.items():
-        if isinstance(message, cls):
-            return role
-    raise ConfigError(f"local chat models cannot take a {type(message).__name__}")
-
-
-class LocalChatModel(BaseChatModel):
-    """A LangChain chat model over a ``LocalCausalLM`` (chat template, stop strings, usage).
-
-    Accepts ``temperature``, ``max_tokens`` and ``seed`` per call. Keeps within the model's
-    context window by dropping the oldest non-system messages. A trailing ``AIMessage`` is a
-    prefill that the reply continues (the reply text excludes it).
-    """
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    lm: Any = Field(exclude=True)
-    """The ``LocalCausalLM`` that generates."""
-    model_name: str = "local"
-    temperature: float = 0.7
-    max_tokens: int = 256
-
-    @property
-    def _llm_type(self) -> str:
-        return "chatbench-local"
-
-    @property
-    def _identifying_params(self) -> dict[str, Any]:
-        return {"model_name": self.model_name}
-
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        max_tokens = int(kwargs.get("max_tokens", self.max_tokens))
-        prompt = self._fit_prompt(messages, max_tokens)
-        completion = self.lm.complete(
-            [prompt],
-            max_tokens=max_tokens,
-            temperature=float(kwargs.get("temperature", self.temperature)),
-            stop=list(stop or []),
-            seed=kwargs.get("seed"),
-        )[0]
-        usage = {
-            "input_tokens": completion.input_tokens,
-            "output_tokens": completion.output_tokens,
-            "total_tokens": completion.input_tokens + completion.output_tokens,
-        }
-        message = AIMessage(content=completion.text.strip(), usage_metadata=usage)
-        return ChatResult(generations=[ChatGeneration(message=message)])
-
-    def _fit_prompt(self, messages: list[BaseMessage], max_tokens: int) -> str:
-        # A trailing AIMessage is a prefill: the reply continues it (as Anthropic's API does).
+    def _reply(self, turns: list[dict[str, str]], *, max_tokens: int, temperature: float,
+               stop: list[str], seed: int | None, must_fit: bool) -> Completion:
+        # A trailing assistant turn is a prefill: the reply continues it (as Anthropic's API
+        # does).
         prefill = ""
-        if messages and isinstance(messages[-1], AIMessage):
-            prefill, messages = messages[-1].text, messages[:-1]
-        turns = [{"role": _role(m), "content": str(m.content)} for m in messages]
-        budget = self.lm.context_window - max_tokens
-        while True:
-            prompt: str = self.lm.chat_prompt(turns) + prefill
-            droppable = [i for i, t in enumerate(turns[:-1]) if t["role"] != "system"]
-            if self.lm.count_tokens(prompt) <= budget or not droppable:
-                return prompt
-            del turns[droppable[0]]
+        if turns and turns[-1]["role"] == "assistant":
+            prefill, turns = turns[-1]["content"], turns[:-1]
+        prompt: str = self.lm.chat_prompt(turns) + prefill
+        if must_fit and self.lm.count_tokens(prompt) > self.lm.context_window - max_tokens:
+            raise PromptTooLong(f"{self.model_name}: the prompt does not fit in "
+                                f"{self.lm.context_window} tokens with {max_tokens} to reply")
+        completion: Completion = self.lm.complete([prompt], max_tokens=max_tokens,
+                                                  temperature=temperature, stop=stop,
+                                                  seed=seed)[0]
+        return completion
 
 
 # --- loading --------------------------------------------------------------------------------

@@ -18,10 +18,12 @@ from chatbench.datatypes import Completion
 from chatbench.models.base import STEPS_KEY, bounded
 from chatbench.transcript import message_text
 
-LOCAL_LLM_TYPE = "chatbench-local"
-"""``_llm_type`` of ``LocalChatModel``: the models that take a per-call ``seed``."""
-DETERMINISTIC_LLM_TYPES = frozenset({"chatbench-fake"})
-"""``_llm_type`` of models whose reply is a function of the prompt: they need no seed."""
+TAKES_CALL_SEED = "takes_call_seed"
+"""A model class attribute: True when its calls take ``seed=`` (chatbench's local models,
+``local_chat.LocalChat``)."""
+DETERMINISTIC = "deterministic"
+"""A model class attribute: True when its reply is a function of the prompt, so it needs no
+seed (chatbench's fakes)."""
 SEED_FIELDS = ("seed", "random_seed")
 """Fields through which LangChain providers take a sampling seed: ``seed`` (OpenAI and
 OpenAI-compatible servers such as llama.cpp's ``llama-server`` or vLLM, Ollama,
@@ -66,9 +68,15 @@ def seed_field(model: object) -> str | None:
     return next((name for name in SEED_FIELDS if name in fields), None)
 
 
+def takes_call_seed(model: object) -> bool:
+    """Whether ``model``'s class says its calls take ``seed=`` (``TAKES_CALL_SEED``)."""
+    return getattr(type(model), TAKES_CALL_SEED, False) is True
+
+
 def _deterministic(model: object) -> bool:
-    """chatbench's fakes and LangChain's fake chat models: replies need no seed."""
-    return (getattr(model, "_llm_type", "") in DETERMINISTIC_LLM_TYPES
+    """chatbench's fakes (``DETERMINISTIC``) and LangChain's fake chat models: replies need
+    no seed."""
+    return (getattr(type(model), DETERMINISTIC, False) is True
             or type(model).__module__.startswith("langchain_core.language_models.fake"))
 
 
@@ -82,7 +90,7 @@ def seedable(model: object) -> bool:
         >>> seedable(FakeListChatModel(responses=["B"]))
         True
     """
-    if getattr(model, "_llm_type", "") == LOCAL_LLM_TYPE or _deterministic(model):
+    if takes_call_seed(model) or _deterministic(model):
         return True
     if callable(getattr(model, "complete", None)) and hasattr(model, "context_window"):
         return True  # a TextCompleter: its ``complete`` takes ``seed``
@@ -107,7 +115,7 @@ def _seeded(model: BaseChatModel, seed: int | None, kwargs: dict[str, Any]) -> B
     the request carries it whatever the provider does with call arguments."""
     if seed is None:
         return model
-    if getattr(model, "_llm_type", "") == LOCAL_LLM_TYPE:
+    if takes_call_seed(model):
         kwargs["seed"] = seed
         return model
     field = seed_field(model)

@@ -17,6 +17,7 @@ An unknown name is refused with the closest known ones: ``smolm2`` -> "did you m
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -85,9 +86,24 @@ def inferred_provider(name: str) -> str | None:
     return provider if isinstance(provider, str) and provider else None
 
 
-def _split(spec: str) -> tuple[str, str]:
+def route(spec: str) -> tuple[str | None, str]:
+    """``(provider, rest)`` for a model string: which provider makes it and what that
+    provider is given. ``smollm2`` goes to its engine's provider (``gguf`` or ``hf``), a
+    ``provider:model`` string splits at its first colon, a bare name goes to the provider
+    LangChain infers (given the whole name); None when no provider takes it. The one reading
+    of a model string, for ``get_chat_model`` and ``reference.ModelRef``.
+
+    Example:
+        >>> route("fake:say:a:b"), route("gpt-4o"), route("smolm2")
+        (('fake', 'say:a:b'), ('openai', 'gpt-4o'), (None, 'smolm2'))
+    """
+    spec = spec.strip()
+    if spec in LOCAL_MODEL_NAMES:
+        return _smollm2_route()
     provider, sep, rest = spec.partition(":")
-    return (provider, rest) if sep else (spec, "")
+    if sep:
+        return provider, rest
+    return inferred_provider(spec), spec
 
 
 def get_chat_model(spec: str | BaseChatModel | object) -> BaseChatModel:
@@ -112,16 +128,26 @@ def get_chat_model(spec: str | BaseChatModel | object) -> BaseChatModel:
         from chatbench.models.apps import as_chat_model
 
         return as_chat_model(spec)
-    provider, rest = _split(spec.strip())
-    if spec.strip() == "smollm2":
-        provider, rest = _smollm2_route()
+    provider, rest = route(spec)
     if provider in _PROVIDERS:
         return _PROVIDERS[provider](rest)
-    if provider in langchain_providers() and rest:
-        return _init_langchain(spec, provider)
-    if (inferred := inferred_provider(spec)) is not None:
-        return _init_langchain(spec.strip(), inferred)
+    if provider is not None and provider in langchain_providers() and rest:
+        return _langchain_model(spec.strip(), provider)
     raise ConfigError(unknown_model_message(spec))
+
+
+_LANGCHAIN_MODELS: dict[str, BaseChatModel] = {}
+_LANGCHAIN_LOCK = threading.Lock()
+
+
+def _langchain_model(spec: str, provider: str) -> BaseChatModel:
+    """``init_chat_model(spec)``, made once per process: planning a run checks that each
+    API model can be made, and the variants built from the plan (in this process) reuse it.
+    Chat models hold no conversation state, so one object serves every conversation."""
+    with _LANGCHAIN_LOCK:
+        if spec not in _LANGCHAIN_MODELS:
+            _LANGCHAIN_MODELS[spec] = _init_langchain(spec, provider)
+        return _LANGCHAIN_MODELS[spec]
 
 
 def unknown_model_message(spec: str) -> str:
@@ -234,8 +260,8 @@ def get_text_completer(spec: str | Any) -> TextCompleter:
     if isinstance(getattr(spec, "lm", None), TextCompleter):  # a LocalChatModel
         return spec.lm  # type: ignore[no-any-return]  # checked just above
     if isinstance(spec, str):
-        provider, rest = _split(spec.strip())
-        if spec.strip() == "smollm2" or provider == "hf":
+        provider, rest = route(spec)
+        if provider == "hf":
             return load_local_lm(rest or "smollm2")
         if provider == "gguf":
             return load_gguf_lm(rest)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from chatbench.config import DEFAULT_CONCURRENCY
 from chatbench.records import ConversationRecord
+from chatbench.runner.execution import Execution
 from chatbench.runner.executors import ExecutorName
 from chatbench.runner.pipeline import OnRecord
 from chatbench.runner.plan import GridPlan, Plan, cell_name, grid_run_id, plan_grid, run_plan
@@ -21,7 +23,7 @@ def run_grid(
     plan: Plan,
     out: str | Path,
     *,
-    concurrency: int = 8,
+    concurrency: int = DEFAULT_CONCURRENCY,
     executor: ExecutorName = "thread",
     ray_address: str | None = None,
     processes: int | None = None,
@@ -31,16 +33,18 @@ def run_grid(
     """Run every cell x question x replicate into one store, each row tagged with its
     factor values (``record.factors``). Stored conversations are skipped (resume), except
     failed ones, which run again (their rows replaced) unless ``retry_failed`` is False.
+    The execution keywords are ``Execution``'s.
 
     Returns:
         Every record of the grid's run in the store.
 
     Raises:
-        ConfigError: The store holds the grid's run id with other settings.
+        ConfigError: A bad execution setting, or the store holds the grid's run id with
+            other settings.
     """
-    run_grid_to_store(plan, out, concurrency=concurrency, executor=executor,
-                      ray_address=ray_address, processes=processes, on_record=on_record,
-                      retry_failed=retry_failed)
+    execution = Execution(concurrency=concurrency, executor=executor, ray_address=ray_address,
+                          processes=processes, retry_failed=retry_failed)
+    run_grid_to_store(plan, out, execution, on_record=on_record)
     with ResultStore(out, read_only=True) as store:
         return list(store.records(plan.run_id))
 
@@ -48,19 +52,14 @@ def run_grid(
 def run_grid_to_store(
     plan: Plan,
     out: str | Path,
+    execution: Execution | None = None,
     *,
-    concurrency: int = 8,
-    executor: ExecutorName = "thread",
-    ray_address: str | None = None,
-    processes: int | None = None,
     on_record: OnRecord | None = None,
-    retry_failed: bool = True,
 ) -> None:
-    """``run_grid``, keeping no record in memory: for grids of any size (the CLI
-    summarises the store in SQL afterwards, ``metrics.summarize_store``).
+    """``run_grid`` as ``execution`` says, keeping no record in memory: for grids of any
+    size (the CLI summarises the store in SQL afterwards, ``metrics.summarize_store``).
 
     Raises:
         ConfigError: As ``run_grid``.
     """
-    run_plan(plan, out, concurrency=concurrency, executor=executor, ray_address=ray_address,
-             processes=processes, on_record=on_record, retry_failed=retry_failed)
+    run_plan(plan, out, execution, on_record=on_record)

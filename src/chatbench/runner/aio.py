@@ -14,13 +14,9 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from chatbench.config import GraphSpec
 from chatbench.data.questions import Question
 from chatbench.records import ConversationRecord
-from chatbench.runner.batch import (
-    DEFAULT_CONCURRENCY,
-    checked_arguments,
-    planned_conversations,
-    records_of,
-)
+from chatbench.runner.batch import planned_conversations, records_of
 from chatbench.runner.build import ModelLike
+from chatbench.runner.execution import DEFAULT_CONCURRENCY, Execution
 from chatbench.runner.pipeline import Job, OnRecord, Recorder
 from chatbench.runner.stream import STREAM_MODES, Conversation, NodeUpdate, conversation_job
 from chatbench.storage import ResultStore
@@ -159,12 +155,13 @@ async def arun_conversations(
         >>> records = asyncio.run(arun_conversations(load_questions(limit=2), GraphSpec(),
         ...     user="fake:user", assistant="fake:echo", concurrency=2))  # doctest: +SKIP
     """
-    checked_arguments(concurrency=concurrency, retry_failed=retry_failed)
+    execution = Execution(concurrency=concurrency, retry_failed=retry_failed)
     run_id, jobs = planned_conversations(questions, spec, user=user, assistant=assistant,
                                          judge=judge, seed=seed, replicates=replicates,
                                          run_id=run_id, store=store)
     recorder = Recorder(run_id, store, on_record)
-    fresh = await run_bounded(recorder.pending(jobs, retry_failed), recorder, concurrency)
+    fresh = await run_bounded(recorder.pending(jobs, execution.retry_failed), recorder,
+                              execution.concurrency)
     return records_of(jobs, run_id, fresh, store)
 
 

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Annotated, Any
-
-from pydantic import TypeAdapter, ValidationError
 
 from chatbench._text import encodable, unicode_problem
 from chatbench.config import GraphSpec, RunConfig
@@ -17,13 +14,13 @@ from chatbench.errors import ConfigError
 from chatbench.graphs.builder import graph_spec
 from chatbench.records import ConversationRecord
 from chatbench.runner.build import ModelLike, Models
-from chatbench.runner.executors import ExecutorName, make_executor
+from chatbench.runner.execution import DEFAULT_CONCURRENCY, Execution, checked_arguments
+from chatbench.runner.executors import ExecutorName
 from chatbench.runner.identity import claim_run, run_identity, warn_about
 from chatbench.runner.pipeline import (
     Job,
     OnRecord,
     Recorder,
-    ThreadExecutor,
     execute_job,
     plan_jobs,
 )
@@ -34,30 +31,15 @@ from chatbench.storage import ResultStore
 
 Executor = ExecutorName
 """The executor names (``RunConfig.executor``)."""
-DEFAULT_CONCURRENCY: int = RunConfig.model_fields["concurrency"].default
-"""Conversations at once by default, in Python as in the CLI (``RunConfig.concurrency``)."""
 PYTHON_ADVICE = "pass another run_id= (None gives an id made from the settings) or store="
 """How a Python caller avoids a run id the store holds with other settings."""
 
 __all__ = [
-    "Executor", "Job", "OnRecord", "Plan", "Recorder", "RunPlan", "Variant", "execute",
-    "execute_job", "plan_conversations", "plan_jobs", "plan_run", "planned_conversations",
-    "records_of", "run", "run_conversations", "run_jobs", "run_to_store",
+    "DEFAULT_CONCURRENCY", "Execution", "Executor", "Job", "OnRecord", "Plan", "Recorder",
+    "RunPlan", "Variant", "execute", "execute_job", "plan_conversations", "plan_jobs",
+    "plan_run", "planned_conversations", "records_of", "run", "run_conversations",
+    "run_to_store",
 ]
-
-
-def run_jobs(
-    jobs: Iterable[Job],
-    *,
-    run_id: str,
-    store: ResultStore | None = None,
-    concurrency: int = 1,
-    on_record: OnRecord | None = None,
-) -> Iterator[ConversationRecord]:
-    """Run jobs on threads (skipping those already stored), ``concurrency`` at a time,
-    yielding records in the order they finish; each is stored before it is yielded."""
-    return execute_on(list(jobs), ThreadExecutor(concurrency), run_id=run_id, store=store,
-                      on_record=on_record)
 
 
 def execute(
@@ -65,21 +47,17 @@ def execute(
     *,
     run_id: str,
     store: ResultStore | None = None,
-    concurrency: int = 1,
-    executor: ExecutorName = "thread",
-    ray_address: str | None = None,
-    processes: int | None = None,
+    execution: Execution | None = None,
     on_record: OnRecord | None = None,
-    retry_failed: bool = True,
 ) -> Iterator[ConversationRecord]:
-    """Run jobs on the executor named ``executor`` (``make_executor``). Same resume and
-    storage semantics on each: this process stores each record as it arrives. Stored
-    conversations are skipped, except failed ones, which run again (their rows replaced)
-    unless ``retry_failed`` is False."""
-    runner = make_executor(executor, concurrency=concurrency, processes=processes,
-                           ray_address=ray_address)
-    return execute_on(jobs, runner, run_id=run_id, store=store, on_record=on_record,
-                      retry_failed=retry_failed)
+    """Run jobs as ``execution`` says (default ``Execution()``: threads in this process,
+    ``DEFAULT_CONCURRENCY`` at a time), yielding records as they finish. Same resume and
+    storage semantics on every executor: this process stores each record before it is
+    yielded. Stored conversations are skipped, except failed ones, which run again (their
+    rows replaced) unless ``execution.retry_failed`` is False."""
+    execution = execution or Execution()
+    return execute_on(list(jobs), execution.runner(), run_id=run_id, store=store,
+                      on_record=on_record, retry_failed=execution.retry_failed)
 
 
 def run_conversations(
@@ -148,14 +126,13 @@ def run_conversations(
         >>> records[0].stop_reason.value
         'accepted'
     """
-    checked_arguments(concurrency=concurrency, executor=executor, processes=processes,
-                      retry_failed=retry_failed)
+    execution = Execution(concurrency=concurrency, executor=executor, processes=processes,
+                          retry_failed=retry_failed)
     run_id, jobs = planned_conversations(questions, spec, user=user, assistant=assistant,
                                          judge=judge, seed=seed, replicates=replicates,
                                          run_id=run_id, store=store)
-    fresh = list(execute(jobs, run_id=run_id, store=store, concurrency=concurrency,
-                         executor=executor, processes=processes, on_record=on_record,
-                         retry_failed=retry_failed))
+    fresh = list(execute(jobs, run_id=run_id, store=store, execution=execution,
+                         on_record=on_record))
     return records_of(jobs, run_id, fresh, store)
 
 
@@ -194,22 +171,6 @@ def plan_conversations(
     return planned_conversations(questions, spec, user=user, assistant=assistant, judge=judge,
                                  seed=seed, replicates=replicates, run_id=run_id,
                                  store=store)[1]
-
-
-def checked_arguments(**values: object) -> None:
-    """Check Python arguments by the rules of the ``RunConfig`` fields of the same names
-    (``seed``, ``replicates``, ``concurrency``, ...): the CLI's rules, at the door.
-
-    Raises:
-        ConfigError: A value breaks its field's rule; the message names the argument.
-    """
-    for name, value in values.items():
-        field = RunConfig.model_fields[name]
-        try:
-            TypeAdapter(Annotated[field.annotation, field]).validate_python(value)
-        except ValidationError as exc:
-            raise ConfigError(f"argument {name!r}: {exc.errors()[0]['msg'].lower()}, got "
-                              f"{value!r}") from None
 
 
 def question_list(questions: object) -> list[Question]:
@@ -312,13 +273,6 @@ def run_to_store(config: RunConfig | Plan, *, on_record: OnRecord | None = None)
     """
     plan = config if isinstance(config, Plan) else plan_run(config)
     config = plan.config
-    run_plan(plan, config.out, **execution_of(config), on_record=on_record)
+    run_plan(plan, config.out, Execution.of(config), on_record=on_record)
     return plan
-
-
-def execution_of(config: Any) -> dict[str, Any]:
-    """The execution settings of a ``RunConfig`` that ``run_plan`` takes."""
-    return {"concurrency": config.concurrency, "executor": config.executor,
-            "ray_address": config.ray_address, "processes": config.processes,
-            "retry_failed": config.retry_failed}
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
@@ -15,16 +13,12 @@ from chatbench.data.questions import BUNDLED
 from chatbench.datatypes import TextCompleter
 from chatbench.errors import ConfigError
 from chatbench.graphs.builder import graph_spec
-from chatbench.models.apps import app_label, conversation_models
-from chatbench.models.base import DTYPE_ENV
+from chatbench.models.apps import conversation_models
 from chatbench.models.fake import FakeChatModel
-from chatbench.models.hf_langchain import hf_identity, hf_model_name, is_hf_langchain
+from chatbench.models.reference import ModelRef
 from chatbench.models.registry import (
-    LOCAL_MODEL_NAMES,
     get_chat_model,
     get_text_completer,
-    inferred_provider,
-    known_providers,
 )
 from chatbench.personas import Persona, load_persona
 from chatbench.scoring.rubrics import needs_judge_model
@@ -55,92 +49,6 @@ class Models:
             return self
         made = {role: make() for role, make in self.per_conversation.items()}
         return replace(self, **made)
-
-
-def model_name(model: object) -> str:
-    """A readable name for a model given as a string or an object."""
-    if isinstance(model, str):
-        return model
-    if is_hf_langchain(model):
-        return f"{type(model).__name__}:{hf_model_name(model)}"
-    if (label := app_label(model)) is not None:  # a graph, chain or function
-        return label
-    for attr in ("model_name", "model", "name"):
-        value = getattr(model, attr, None)
-        if isinstance(value, str) and value:
-            return f"{type(model).__name__}:{value}"
-    return type(model).__name__
-
-
-def model_identity(model: object) -> str:
-    """What identifies a model's behaviour: a model string as given (a torch model's with
-    its weights' dtype, ``$CHATBENCH_DTYPE``, unless the default float32; ``smollm2`` served
-    by llama.cpp as ``smollm2 (llama.cpp Q8_0)``), or an object's
-    class with its identifying parameters (``_identifying_params``, as LangChain reports
-    them: model name, temperature...). Values that cannot be shown stably become their type's
-    name, so the same model gives the same identity in every process.
-
-    Example:
-        >>> model_identity(" fake:echo ")
-        'fake:echo'
-    """
-    if isinstance(model, str):
-        from chatbench.models.gguf import SMOLLM2_LLAMACPP_IDENTITY, smollm2_engine
-
-        if model.strip() == "smollm2" and smollm2_engine() == "llamacpp":
-            return SMOLLM2_LLAMACPP_IDENTITY  # other weights, another engine: other results
-        dtype = os.environ.get(DTYPE_ENV) or "float32"
-        torch_weights = is_local_model_string(model) and not model.strip().startswith("gguf:")
-        local = torch_weights and dtype != "float32"
-        return f"{model.strip()} (dtype {dtype})" if local else model.strip()
-    if is_hf_langchain(model):  # reports no identifying parameters of its own
-        return hf_identity(model)
-    if (label := app_label(model)) is not None:  # a graph, chain or function
-        return label
-    kind = type(model).__qualname__
-    try:
-        params = getattr(model, "_identifying_params", None)
-    except Exception:  # a provider's property that needs a client: the class must do
-        params = None
-    if not isinstance(params, dict) or not params:
-        return kind
-    shown = ", ".join(f"{key}={_stable(value)}" for key, value in sorted(params.items()))
-    return f"{kind}({shown})"
-
-
-def _stable(value: Any) -> str:
-    """``value`` as text that is the same in every process (no object addresses)."""
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return repr(value)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_stable(item) for item in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{_stable(k)}: {_stable(v)}" for k, v in value.items()) + "}"
-    return type(value).__name__
-
-
-def is_model_string(name: str) -> bool:
-    """Whether ``name`` is a model string a worker process can resolve (``smollm2``,
-    ``hf:...``, ``fake:...``, ``openai:...``, a bare ``gpt-4o`` whose provider LangChain
-    infers), as opposed to the name of a model object.
-
-    A bare name spelled like a class (``ClaudeProxy``: an identifier starting in upper case,
-    what ``model_name`` gives an object without a model name) is an object's name, even
-    where LangChain would infer a provider from it.
-    """
-    name = name.strip()
-    provider, sep, rest = name.partition(":")
-    if name in LOCAL_MODEL_NAMES:
-        return True
-    if not sep:
-        class_like = name.isidentifier() and name[:1].isupper()
-        return not class_like and inferred_provider(name) is not None
-    return bool(rest) and provider in known_providers()
-
-
-def is_local_model_string(name: str) -> bool:
-    """Whether ``name`` names a model that loads its weights in this process."""
-    return name.strip() == "smollm2" or name.strip().startswith(("hf:", "gguf:"))
 
 
 def build_spec(config: RunConfig) -> GraphSpec:
@@ -180,14 +88,14 @@ def build_models(
     else:
         user_model = get_chat_model(user)
     names = {
-        "user": "scripted" if user_model is None else model_name(user),
-        "assistant": model_name(assistant),
-        "judge": model_name(judge) if judge is not None else "rules",
+        "user": "scripted" if user_model is None else ModelRef.of(user).display,
+        "assistant": ModelRef.of(assistant).display,
+        "judge": ModelRef.of(judge).display if judge is not None else "rules",
     }
     identity = {
-        "user": "scripted" if user_model is None else model_identity(user),
-        "assistant": model_identity(assistant),
-        "judge": model_identity(judge) if judge is not None else "rules",
+        "user": "scripted" if user_model is None else ModelRef.of(user).identity,
+        "assistant": ModelRef.of(assistant).identity,
+        "judge": ModelRef.of(judge).identity if judge is not None else "rules",
     }
     assistant_model = get_chat_model(assistant)
     judge_model = get_chat_model(judge) if judge is not None else None

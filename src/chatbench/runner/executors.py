@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from chatbench.config import DEFAULT_CONCURRENCY
 from chatbench.runner.pipeline import JobExecutor, ThreadExecutor
 
 ExecutorName = Literal["thread", "process", "ray"]
@@ -15,7 +16,7 @@ ExecutorName = Literal["thread", "process", "ray"]
 def make_executor(
     name: ExecutorName = "thread",
     *,
-    concurrency: int = 1,
+    concurrency: int = DEFAULT_CONCURRENCY,
     processes: int | None = None,
     ray_address: str | None = None,
 ) -> JobExecutor:

@@ -21,6 +21,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from pydantic import BaseModel
 
 from chatbench._text import encodable, model_json
+from chatbench.config import DEFAULT_CONCURRENCY
 from chatbench.data.questions import Question
 from chatbench.records import ConversationRecord, error_record
 from chatbench.runner.recipe import Recipe, Variant, resolve
@@ -271,7 +272,7 @@ class ThreadExecutor:
     model from concurrent conversations are batched by its engine. At most
     ``2 * concurrency`` jobs are in flight, so memory stays flat however long the run."""
 
-    concurrency: int = 1
+    concurrency: int = DEFAULT_CONCURRENCY
 
     def check(self, jobs: Sequence[Task]) -> None:
         """Threads carry anything."""

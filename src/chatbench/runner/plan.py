@@ -27,7 +27,7 @@ from chatbench.data.questions import Question, load_questions
 from chatbench.errors import ConfigError
 from chatbench.graphs.builder import DEFAULT_RETRY, check_names, retry_policy
 from chatbench.runner.build import absolute_config, absolute_grid, build_spec, run_id_for
-from chatbench.runner.executors import ExecutorName, make_executor
+from chatbench.runner.execution import Execution
 from chatbench.runner.identity import RunIdentity, claim_run, run_identity, warn_about
 from chatbench.runner.pipeline import Job, OnRecord, execute, plan_jobs
 from chatbench.runner.recipe import Recipe
@@ -168,28 +168,77 @@ def plan_grid(
                 grid.replicates, identity)
 
 
+@dataclass(frozen=True)
+class ClaimedRun:
+    """A plan claimed in its store (``claim_plan``), ready to run: what the store held for
+    it, so a caller can say what will run before it does, and one claim per run."""
+
+    plan: Plan
+    out: Path
+    execution: Execution
+    notes: list[str]
+    """Warnings from the claim (a run stored by an older chatbench)."""
+    stored: frozenset[str]
+    failed: frozenset[str]
+    """Stored as failed: they run again when ``execution.retry_failed``."""
+    lost: frozenset[str]
+    """Stored rows no version can read: they always run again."""
+
+    @property
+    def unreadable(self) -> int:
+        """Stored rows that run again because none can read them (failed ones aside)."""
+        rerun = self.lost | self.failed if self.execution.retry_failed else self.lost - self.failed
+        return len(rerun - self.failed)
+
+    @property
+    def skipped(self) -> int:
+        """Stored conversations the run keeps, as the executor will skip them."""
+        rerun = self.lost | self.failed if self.execution.retry_failed else self.lost - self.failed
+        return len(self.stored - rerun)
+
+    def run(self, on_record: OnRecord | None = None) -> None:
+        """Run every job not stored yet, each record stored as its job ends (keeping none in
+        memory: for runs of any size).
+
+        Raises:
+            ConfigError: The executor cannot carry the jobs.
+        """
+        runner = self.execution.runner()
+        with ResultStore(self.out) as store:
+            for _ in execute(self.plan.jobs(), runner, run_id=self.plan.run_id, store=store,
+                             on_record=on_record, retry_failed=self.execution.retry_failed):
+                pass
+
+
+def claim_plan(plan: Plan, out: str | Path, execution: Execution | None = None) -> ClaimedRun:
+    """Claim ``plan`` in the store at ``out`` (created if missing; ``Plan.claim``) and read
+    what it holds for the run: the one claim a run makes.
+
+    Raises:
+        ConfigError: The store cannot be written, or holds the run id with other settings.
+    """
+    with ResultStore(out) as store:
+        notes = plan.claim(store)
+        stored, failed = store.ids(plan.run_id), store.failed_ids(plan.run_id)
+        lost = store.lost_ids(plan.run_id)
+    return ClaimedRun(plan, Path(out), execution or Execution(), notes, frozenset(stored),
+                      frozenset(failed), frozenset(lost))
+
+
 def run_plan(
     plan: Plan,
     out: str | Path,
+    execution: Execution | None = None,
     *,
-    concurrency: int = 1,
-    executor: ExecutorName = "thread",
-    ray_address: str | None = None,
-    processes: int | None = None,
     on_record: OnRecord | None = None,
-    retry_failed: bool = True,
 ) -> None:
-    """Run every job of ``plan`` not stored yet into the store at ``out``, each record
-    stored as its job ends (keeping none in memory: for runs of any size).
+    """Claim ``plan`` in the store at ``out`` and run every job not stored yet as
+    ``execution`` says (default ``Execution()``), each record stored as its job ends.
 
     Raises:
         ConfigError: The store holds the run id with other settings, or the executor cannot
             carry the jobs.
     """
-    runner = make_executor(executor, concurrency=concurrency, processes=processes,
-                           ray_address=ray_address)
-    with ResultStore(out) as store:
-        warn_about(plan.claim(store))
-        for _ in execute(plan.jobs(), runner, run_id=plan.run_id, store=store,
-                         on_record=on_record, retry_failed=retry_failed):
-            pass
+    claimed = claim_plan(plan, out, execution)
+    warn_about(claimed.notes)
+    claimed.run(on_record)

@@ -33,6 +33,7 @@ from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from chatbench.config import DEFAULT_CONCURRENCY
 from chatbench.errors import ConfigError
 from chatbench.runner.pipeline import (
     OnRecord,
@@ -71,7 +72,7 @@ class ProcessExecutor:
     and a ``RuntimeError`` is raised.
     """
 
-    concurrency: int = 1
+    concurrency: int = DEFAULT_CONCURRENCY
     processes: int | None = None
 
     @property
@@ -129,7 +130,7 @@ def run_jobs_process(
     *,
     run_id: str,
     store: ResultStore | None = None,
-    concurrency: int = 1,
+    concurrency: int = DEFAULT_CONCURRENCY,
     on_record: OnRecord | None = None,
     processes: int | None = None,
 ) -> Iterator[Any]:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from types import ModuleType
 from typing import Any
 
+from chatbench.config import DEFAULT_CONCURRENCY
 from chatbench.errors import MissingDependencyError
 from chatbench.runner.pipeline import (
     OnRecord,
@@ -66,7 +67,7 @@ class RayExecutor:
     address: str | None = None
     num_cpus: int | None = None
     shard_size: int = 8
-    concurrency: int = 8
+    concurrency: int = DEFAULT_CONCURRENCY
 
     def check(self, jobs: Sequence[Task]) -> None:
         """Refuse what Ray cannot carry.
@@ -116,7 +117,7 @@ def run_jobs_ray(
     address: str | None = None,
     num_cpus: int | None = None,
     shard_size: int = 8,
-    concurrency: int = 8,
+    concurrency: int = DEFAULT_CONCURRENCY,
 ) -> Iterator[Any]:
     """``execute`` on a ``RayExecutor``: records as their shards finish, each stored (in
     this process) before it is yielded; jobs already stored are skipped.

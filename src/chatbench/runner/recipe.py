@@ -24,13 +24,12 @@ from langgraph.types import RetryPolicy
 
 from chatbench.config import ROLES, GraphSpec
 from chatbench.context import SimContext
-from chatbench.datatypes import TextCompleter
 from chatbench.errors import ConfigError
 from chatbench.graphs import build_graph
 from chatbench.graphs.builder import DEFAULT_RETRY, check_names
 from chatbench.models.apps import check_app_string, is_app, is_app_string
 from chatbench.models.hf_langchain import is_hf_langchain
-from chatbench.models.invoke import LOCAL_LLM_TYPE
+from chatbench.models.reference import ModelRef
 from chatbench.models.registry import get_chat_model, get_text_completer
 from chatbench.personas import Persona
 from chatbench.runner.build import (
@@ -39,10 +38,6 @@ from chatbench.runner.build import (
     build_persona,
     check_fake_delay,
     check_timing,
-    is_local_model_string,
-    is_model_string,
-    model_identity,
-    model_name,
 )
 from chatbench.runner.identity import VariantIdentity, variant_identity
 from chatbench.scoring.rubrics import get_rubric, needs_judge_model
@@ -70,7 +65,7 @@ def check_chat_model(role: str, model: object) -> None:
             an ``app:`` string that names none, or a fake delay that would fail every call.
         MissingDependencyError: A provider's package is not installed.
     """
-    if isinstance(model, str) and is_local_model_string(model) or is_hf_langchain(model):
+    if ModelRef.of(model).local and (isinstance(model, str) or is_hf_langchain(model)):
         return  # weights load (or are served, for langchain-huggingface's) where jobs run
     if isinstance(model, str) and is_app_string(model):
         check_app_string(model)
@@ -79,7 +74,7 @@ def check_chat_model(role: str, model: object) -> None:
         raise ConfigError(f"the {role} model must be a model string, a LangChain chat model "
                           f"or an app (a Runnable, a compiled graph, a function of the "
                           f"messages), got a {type(model).__name__}")
-    check_fake_delay(role, model_name(model), get_chat_model(model))
+    check_fake_delay(role, ModelRef.of(model).display, get_chat_model(model))
 
 
 def check_models(spec: GraphSpec, models: dict[str, object]) -> None:
@@ -100,8 +95,8 @@ def check_models(spec: GraphSpec, models: dict[str, object]) -> None:
         if model is None:
             continue
         if role == "user" and spec.simulator == "causal_lm":
-            if not (isinstance(model, str) and is_local_model_string(model)
-                    or is_hf_langchain(model)):
+            if not (ModelRef.of(model).local and (isinstance(model, str)
+                                                  or is_hf_langchain(model))):
                 get_text_completer(model)  # refuses what is not a local causal LM
             continue
         check_chat_model(role, model)
@@ -163,8 +158,9 @@ class Variant:
         names = self.models.names
         given = dict(zip(ROLES, (self.models.user, self.models.assistant, self.models.judge),
                          strict=True))
-        models = {role: None if model is None else names[role] if is_model_string(names[role])
-                  else model for role, model in given.items()}
+        models = {role: None if model is None else names[role]
+                  if ModelRef.parse(names[role]).resolvable else model
+                  for role, model in given.items()}
         recipe = Recipe(self.spec, models, self.persona, self.factors, self.retry,
                         self.call_timeout_s, names=names,
                         model_ids=self.models.identity or dict(names))
@@ -218,10 +214,9 @@ class Recipe:
         check_names(spec)
         models = role_models(spec, user, assistant, judge)
         check_models(spec, models)
-        names = {role: model_name(m) if m is not None else _absent(role)
-                 for role, m in models.items()}
-        ids = {role: model_identity(m) if m is not None else _absent(role)
-               for role, m in models.items()}
+        refs = {role: ModelRef.of(m) for role, m in models.items() if m is not None}
+        names = {role: refs[role].display if role in refs else _absent(role) for role in models}
+        ids = {role: refs[role].identity if role in refs else _absent(role) for role in models}
         return cls(spec, models, build_persona(spec), dict(factors or {}), retry,
                    call_timeout_s, names=names, model_ids=ids)
 
@@ -253,9 +248,7 @@ class Recipe:
     def local_models(self) -> list[str]:
         """Names of this recipe's models that load weights in the process that runs it."""
         return [self.names[role] for role, model in self.models.items()
-                if isinstance(model, TextCompleter) or (
-                    isinstance(model, str) and is_local_model_string(model))
-                or getattr(model, "_llm_type", "") == LOCAL_LLM_TYPE or is_hf_langchain(model)]
+                if model is not None and ModelRef.of(model).local]
 
     def check_portable(self, executor: str) -> None:
         """Refuse a recipe another process cannot receive.

@@ -13,7 +13,7 @@ from statistics import fmean
 from langchain_core.messages import AnyMessage
 from pydantic import BaseModel, ConfigDict
 
-from chatbench.config import GraphSpec
+from chatbench.config import DEFAULT_CONCURRENCY, GraphSpec
 from chatbench.context import SimContext
 from chatbench.data.questions import Question
 from chatbench.errors import ConfigError, MissingDependencyError, ModelOutputError
@@ -159,7 +159,7 @@ def first_prompts(
     questions: Sequence[Question],
     samples: int = 10,
     seed: int = 0,
-    concurrency: int = 8,
+    concurrency: int = DEFAULT_CONCURRENCY,
 ) -> dict[str, list[str]]:
     """Sample the simulator's first user turn ``samples`` times per question.
 

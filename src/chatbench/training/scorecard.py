@@ -26,7 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from chatbench.config import GraphSpec
+from chatbench.config import DEFAULT_CONCURRENCY, GraphSpec
 from chatbench.data.human_data import HumanConversation
 from chatbench.data.questions import Question
 from chatbench.errors import ConfigError
@@ -286,7 +286,7 @@ def evaluate_scorecard(
     replicates: int = 3,
     agreement: bool = True,
     agreement_limit: int | None = None,
-    concurrency: int = 8,
+    concurrency: int = DEFAULT_CONCURRENCY,
     seed: int = 0,
     bootstrap: int = 1000,
     store: ResultStore | None = None,
