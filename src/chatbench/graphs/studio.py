@@ -43,7 +43,7 @@ from chatbench.errors import ConfigError
 from chatbench.graphs.builder import build_graph, graph_spec
 from chatbench.models.registry import get_chat_model, get_text_completer
 from chatbench.personas import load_persona
-from chatbench.seeding import derive_seed
+from chatbench.seeding import conversation_seed
 from chatbench.state import ConversationState, initial_state
 
 PREPARE = "prepare"
@@ -141,7 +141,7 @@ def studio_context(spec: GraphSpec, settings: StudioSettings, question: Question
         user=user,
         judge=_chat_model(settings.judge) if settings.judge else None,
         persona=load_persona(spec.persona) if spec.persona else None,
-        seed=derive_seed(settings.seed, question.id, spec.name, 0),
+        seed=conversation_seed(settings.seed, question.id, spec.name, 0),
     )
 
 

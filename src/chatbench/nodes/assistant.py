@@ -13,7 +13,7 @@ from chatbench.config import GraphSpec
 from chatbench.context import SimContext
 from chatbench.models.invoke import invoke_chat
 from chatbench.nodes._common import Node, node_timing
-from chatbench.seeding import derive_seed
+from chatbench.seeding import call_seed
 from chatbench.simulators.prompted import paper_exact
 from chatbench.state import ASSISTANT, ConversationState
 
@@ -32,7 +32,7 @@ def make_assistant_node(spec: GraphSpec) -> Node:
     def assistant_node(state: ConversationState, runtime: Runtime[SimContext]) -> dict[str, Any]:
         ctx = runtime.context
         prompt: list[BaseMessage] = [*system, *state["messages"]]
-        seed = None if ctx.seed is None else derive_seed(ctx.seed, ASSISTANT, state.get("turns", 0))
+        seed = call_seed(ctx.seed, ASSISTANT, state.get("turns", 0))
         started = time.perf_counter()
         completion = invoke_chat(ctx.assistant, prompt, spec.assistant, seed, ctx.call_timeout_s,
                                  strip=strip)

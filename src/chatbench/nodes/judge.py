@@ -21,7 +21,7 @@ from chatbench.nodes._common import Node, node_timing
 from chatbench.scoring.choice import extract_choice
 from chatbench.scoring.judges import judge_rubric, run_evaluator
 from chatbench.scoring.rubrics import get_evaluator, get_rubric
-from chatbench.seeding import derive_seed
+from chatbench.seeding import call_seed
 from chatbench.state import JUDGE, ConversationState
 
 
@@ -62,7 +62,7 @@ def _read_choice(
 
 def _seed(ctx: SimContext, call: str) -> int | None:
     """The judge's sampling seed for one call, derived from the conversation seed."""
-    return None if ctx.seed is None else derive_seed(ctx.seed, JUDGE, call)
+    return call_seed(ctx.seed, JUDGE, call)
 
 
 def _rubrics(

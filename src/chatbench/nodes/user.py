@@ -19,7 +19,7 @@ from chatbench.models.base import bounded
 from chatbench.nodes._common import Node, node_timing
 from chatbench.scoring.answers import UserTurn, read_turn
 from chatbench.scoring.judges import USER_SATISFACTION, parse_judgement
-from chatbench.seeding import derive_seed
+from chatbench.seeding import call_seed
 from chatbench.simulators import TurnMode, TurnRequest, get_simulator
 from chatbench.simulators.prompted import paper_exact
 from chatbench.simulators.registry import SimulatorFn
@@ -50,7 +50,7 @@ def turn_request(spec: GraphSpec, context: SimContext, question: Question,
                  scratchpad: str | None = None) -> TurnRequest:
     """The simulator's request for user turn ``turn_index``, seeded as every user node seeds
     it: ``derive_seed(conversation seed, "user", mode, turn_index)`` (None when unseeded)."""
-    seed = None if context.seed is None else derive_seed(context.seed, USER, mode, turn_index)
+    seed = call_seed(context.seed, USER, mode, turn_index)
     return TurnRequest(question=question, messages=messages, mode=mode, context=context,
                        spec=spec, scratchpad=scratchpad, seed=seed, turn_index=turn_index)
 

@@ -17,8 +17,8 @@ from chatbench.records import ConversationRecord
 from chatbench.runner.batch import planned_conversations, records_of
 from chatbench.runner.build import ModelLike
 from chatbench.runner.execution import DEFAULT_CONCURRENCY, Execution
-from chatbench.runner.pipeline import Job, OnRecord, Recorder
-from chatbench.runner.stream import STREAM_MODES, Conversation, NodeUpdate, conversation_job
+from chatbench.runner.pipeline import Job, OnRecord, Recorder, conversation_of
+from chatbench.runner.stream import NodeUpdate, conversation_job
 from chatbench.storage import ResultStore
 
 
@@ -37,16 +37,9 @@ class AsyncConversationStream(AsyncIterator[NodeUpdate]):
     async def _run(self, job: Job, run_id: str) -> AsyncIterator[NodeUpdate]:
         # Building a variant may load local weights: off the loop.
         variant = await asyncio.to_thread(lambda: job.variant)
-        conversation = Conversation(job, variant, run_id)
-        try:
-            async for mode, chunk in variant.graph.astream(
-                conversation.state, conversation.config, context=conversation.context,
-                stream_mode=STREAM_MODES,
-            ):
-                for update in conversation.take(mode, chunk):
-                    yield update
-        except Exception as exc:  # recorded, as ``simulate`` does
-            conversation.fail(exc)
+        conversation = conversation_of(job, variant, run_id)
+        async for update in conversation.aupdates():
+            yield update
         self.record = conversation.record()
 
 

@@ -25,8 +25,8 @@ from chatbench.config import DEFAULT_CONCURRENCY
 from chatbench.data.questions import Question
 from chatbench.records import ConversationRecord, error_record
 from chatbench.runner.recipe import Recipe, Variant, resolve
-from chatbench.runner.simulate import conversation_id, simulate
-from chatbench.seeding import derive_seed
+from chatbench.runner.simulate import Conversation, conversation_id
+from chatbench.seeding import conversation_seed
 from chatbench.storage import ResultStore, UnstorableRecordError
 
 Item = TypeVar("Item")
@@ -126,7 +126,7 @@ def plan_jobs(
     question, variant, replicate), so reruns reproduce the same conversations."""
     recipes = [v.recipe if isinstance(v, Variant) else v for v in variants]
     return [
-        Job(q, recipe, r, derive_seed(seed, q.id, recipe.spec.name, r))
+        Job(q, recipe, r, conversation_seed(seed, q.id, recipe.spec.name, r))
         for recipe in recipes
         for q in questions
         for r in range(replicates)
@@ -137,10 +137,16 @@ def execute_job(job: Job, run_id: str) -> ConversationRecord:
     """Run one job's conversation and return its record (never raises for a model failure:
     a failed conversation is an error record). Builds the job's variant in this process on
     first use (``resolve``), which raises if a model cannot be made here."""
-    variant = resolve(job.recipe)
-    return simulate(variant.graph, job.question, variant.context(job.seed), variant.spec,
-                    run_id=run_id, replicate=job.replicate, models=variant.models.names,
-                    factors=variant.factors)
+    return conversation_of(job, resolve(job.recipe), run_id).run()
+
+
+def conversation_of(job: Job, variant: Variant, run_id: str) -> Conversation:
+    """The ``Conversation`` of ``job`` on its built ``variant``: how batches, streams and the
+    async API all start one (its context made once: an ``app:`` factory's app is this
+    conversation's own)."""
+    return Conversation(variant.graph, job.question, variant.context(job.seed), variant.spec,
+                        run_id=run_id, replicate=job.replicate, models=variant.models.names,
+                        factors=variant.factors)
 
 
 # --------------------------------------------------------------------------------------------

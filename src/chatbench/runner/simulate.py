@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import StreamMode
 
 from chatbench.config import GraphSpec
 from chatbench.context import SimContext
@@ -61,6 +64,99 @@ def error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+STREAM_MODES: list[StreamMode] = ["updates", "values"]
+"""What the graph streams: the updates are shown (streaming), the values make the record."""
+
+
+class NodeUpdate(NamedTuple):
+    """One node's partial update of the conversation state, as the node returned it."""
+
+    node: str
+    """The node's name (``chatbench.state``: ``user``, ``assistant``, ``judge``...)."""
+    update: dict[str, Any]
+    """The keys it wrote: new ``messages``, ``turns``, ``final_choice``, ``timings``..."""
+
+
+@dataclass
+class Conversation:
+    """One conversation from its first state to its record: the one loop every way of
+    running a conversation uses (``simulate`` for batches, ``updates`` for
+    ``stream_conversation``, ``aupdates`` for the async API).
+
+    The graph is streamed state by state, so a model call that fails after its retries
+    leaves the transcript up to that point; the record then has stop reason ``error`` and
+    the message. Errors never propagate: a batch goes on. It runs under ``run_config``: its
+    run name, tags and metadata reach every callback handler (tracing).
+    """
+
+    graph: CompiledStateGraph[ConversationState, SimContext]
+    question: Question
+    context: SimContext
+    """Models, persona and seed of this conversation."""
+    spec: GraphSpec
+    """The variant the graph was built from (stored with the record)."""
+    run_id: str = "run"
+    replicate: int = 0
+    models: dict[str, str] | None = None
+    """Model name per role, for the record."""
+    factors: dict[str, Any] | None = None
+    """Ablation factor values of this conversation's variant, for the record."""
+    state: ConversationState = field(init=False)
+    error: str | None = field(default=None, init=False)
+    started_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc),
+                                 init=False)
+    started: float = field(default_factory=time.perf_counter, init=False)
+
+    def __post_init__(self) -> None:
+        persona = self.context.persona.name if self.context.persona else None
+        self.state = initial_state(self.question, persona)
+
+    @property
+    def config(self) -> RunnableConfig:
+        """The run name, tags and metadata the graph runs under."""
+        return run_config(self.run_id, self.spec, self.question.id, self.replicate,
+                          self.context.seed)
+
+    def _take(self, mode: str, chunk: Any) -> list[NodeUpdate]:
+        if mode == "values":
+            self.state = chunk
+            return []
+        return [NodeUpdate(node, update or {}) for node, update in chunk.items()]
+
+    def updates(self) -> Iterator[NodeUpdate]:
+        """Run the conversation, yielding each node's update as it finishes; a failure ends
+        it like a normal end, noted for the record (never raised)."""
+        try:
+            for mode, chunk in self.graph.stream(self.state, self.config, context=self.context,
+                                                 stream_mode=STREAM_MODES):
+                yield from self._take(mode, chunk)
+        except Exception as exc:  # recorded, never raised: one failure must not end a batch
+            self.error = error_text(exc)
+
+    async def aupdates(self) -> AsyncIterator[NodeUpdate]:
+        """``updates`` on the event loop."""
+        try:
+            async for mode, chunk in self.graph.astream(
+                self.state, self.config, context=self.context, stream_mode=STREAM_MODES,
+            ):
+                for update in self._take(mode, chunk):
+                    yield update
+        except Exception as exc:  # recorded, as ``updates`` does
+            self.error = error_text(exc)
+
+    def run(self) -> ConversationRecord:
+        """Run the conversation to its end and return its record."""
+        for _ in self.updates():
+            pass
+        return self.record()
+
+    def record(self) -> ConversationRecord:
+        """The record of the conversation so far."""
+        return final_record(self.state, self.spec, self.context, self.error, self.started,
+                            self.started_at, run_id=self.run_id, replicate=self.replicate,
+                            models=self.models, factors=self.factors)
+
+
 def simulate(
     graph: CompiledStateGraph[ConversationState, SimContext],
     question: Question,
@@ -72,12 +168,7 @@ def simulate(
     models: dict[str, str] | None = None,
     factors: dict[str, Any] | None = None,
 ) -> ConversationRecord:
-    """Run one conversation and turn its final state into a record.
-
-    The graph is streamed state by state, so a model call that fails after its retries
-    leaves the transcript up to that point; the record then has stop reason ``error`` and
-    the message. Errors never propagate: a batch goes on. It runs under ``run_config``: its
-    run name, tags and metadata reach every callback handler (tracing).
+    """Run one conversation (``Conversation``) and return its record.
 
     Args:
         graph: A compiled graph from ``build_graph(spec)``.
@@ -92,19 +183,8 @@ def simulate(
     Returns:
         The conversation's record.
     """
-    persona = context.persona.name if context.persona else None
-    state: ConversationState = initial_state(question, persona)
-    started_at = datetime.now(timezone.utc)
-    started = time.perf_counter()
-    error: str | None = None
-    config = run_config(run_id, spec, question.id, replicate, context.seed)
-    try:
-        for values in graph.stream(state, config, context=context, stream_mode="values"):
-            state = values
-    except Exception as exc:  # recorded, never raised: one failure must not end a batch
-        error = error_text(exc)
-    return final_record(state, spec, context, error, started, started_at, run_id=run_id,
-                        replicate=replicate, models=models, factors=factors)
+    return Conversation(graph, question, context, spec, run_id=run_id, replicate=replicate,
+                        models=models, factors=factors).run()
 
 
 def final_record(
@@ -122,7 +202,7 @@ def final_record(
 ) -> ConversationRecord:
     """The record of a conversation's last state (or of the failure ``error``); a state the
     record cannot hold becomes a record of that failure. Every way of running a conversation
-    (``simulate``, streaming, async) ends here."""
+    (batches, streaming, async: ``Conversation``) ends here."""
     caller_fields = {
         "run_id": run_id,
         "replicate": replicate,

@@ -22,7 +22,7 @@ from chatbench.nodes.user import stored_turn, turn_request, write_turn
 from chatbench.records import SampleKind, SampleRecord, failed_sample
 from chatbench.runner.pipeline import JobExecutor, RecordKind, ThreadExecutor, execute
 from chatbench.runner.recipe import Recipe, resolve
-from chatbench.seeding import derive_seed
+from chatbench.seeding import conversation_seed
 from chatbench.simulators import TurnMode, TurnRequest, get_simulator
 from chatbench.simulators.prompted import paper_exact
 from chatbench.training.bleu import corpus_bleu
@@ -120,7 +120,7 @@ def first_prompt_jobs(recipe: Recipe, questions: Sequence[Question], samples: in
                       seed: int) -> list[FirstPromptJob]:
     """``samples`` openings per question; sample ``i`` has the seed of replicate ``i`` of the
     same variant's conversations, so it is the opening of that conversation too."""
-    return [FirstPromptJob(q, i, derive_seed(seed, q.id, recipe.spec.name, i), recipe)
+    return [FirstPromptJob(q, i, conversation_seed(seed, q.id, recipe.spec.name, i), recipe)
             for q in questions for i in range(samples)]
 
 
