@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 import chatbench.cli.commands as cli_commands
 from chatbench.models import registry
 from chatbench.models.fake import FakeChatModel
-from chatbench.reporting.report import accuracy_table
 from chatbench.reporting.results import load_results
+from chatbench.reporting.tables import accuracy_table
 from chatbench.scoring.metrics import summarize_by, summarize_store
 from chatbench.storage import ResultStore
 from tests.test_promises import _table_rows

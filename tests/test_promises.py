@@ -51,7 +51,8 @@ from chatbench.graphs.builder import retry_policy
 from chatbench.models import registry
 from chatbench.models.fake import FakeChatModel
 from chatbench.models.invoke import message_text
-from chatbench.reporting.report import (
+from chatbench.reporting.results import Results, load_results
+from chatbench.reporting.tables import (
     accuracy_table,
     agreement_table,
     comparison_table,
@@ -63,7 +64,6 @@ from chatbench.reporting.report import (
     rubric_table,
     token_table,
 )
-from chatbench.reporting.results import Results, load_results
 from chatbench.scoring.metrics import summarize, summarize_by
 from chatbench.storage import ResultStore
 from tests.conftest import kill_9_after

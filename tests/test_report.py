@@ -15,14 +15,10 @@ from typer.testing import CliRunner
 
 from chatbench.cli import report as cli_report
 from chatbench.errors import ConfigError, MissingDependencyError
-from chatbench.reporting.report import (
-    FIGURES,
-    print_report,
-    report_figures,
-    save_figures,
-    write_html_report,
-)
+from chatbench.reporting.figures import FIGURES, report_figures, save_figures
+from chatbench.reporting.html_report import write_html_report
 from chatbench.reporting.results import Results, export, load_results
+from chatbench.reporting.tables import print_report
 from chatbench.storage import ResultStore
 from tests.test_stats import baselines_frame, make_record, store_results
 
@@ -63,6 +59,34 @@ def test_html_report_embeds_pngs_tables_and_escaped_transcripts(store, tmp_path)
     assert "<b>B</b>" not in page
     assert "scratchpad: I think it is A" in page
     assert "Accuracy by variant and subject" in page and "letter_few_shot" in page
+
+
+def test_the_report_is_computed_once_then_printed_written_and_saved(store, tmp_path,
+                                                                     monkeypatch):
+    import chatbench.reporting.figures as figures_module
+    import chatbench.reporting.report as report_module
+
+    calls = {"tables": 0, "figures": 0}
+    real_tables, real_figures = report_module.report_tables, figures_module.report_figures
+
+    def count(name, real):
+        def counted(results):
+            calls[name] += 1
+            return real(results)
+        return counted
+
+    monkeypatch.setattr(report_module, "report_tables", count("tables", real_tables))
+    monkeypatch.setattr(figures_module, "report_figures", count("figures", real_figures))
+    report = report_module.Report(dataclasses.replace(load_results(store),
+                                                      baselines=baselines_frame()))
+    console = Console(record=True, width=220)
+    report.print(console)
+    page = report.write_html(tmp_path / "report.html").read_text(encoding="utf-8")
+    pngs = report.save_figures(tmp_path / "figures")
+    assert calls == {"tables": 1, "figures": 1}
+    assert "Accuracy by variant and subject" in console.export_text()
+    assert page.count('<img src="data:image/png;base64,') == len(pngs) == len(FIGURES) - 1
+    assert all(path.read_bytes().startswith(PNG) for path in pngs)
 
 
 def test_print_report_shows_every_table(store):

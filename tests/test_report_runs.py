@@ -27,23 +27,24 @@ import chatbench.cli.commands as cli_commands
 import chatbench.cli.report as cli_report
 from chatbench.cli import app
 from chatbench.records import ConversationRecord
-from chatbench.reporting.report import (
+from chatbench.reporting.figures import (
     FIGURES,
+    figure_png,
+    no_data_reason,
+    report_figures,
+    series_style,
+)
+from chatbench.reporting.html_report import write_html_report
+from chatbench.reporting.results import group_labels, load_results, pool_runs
+from chatbench.reporting.tables import (
     accuracy_table,
     ai_vs_user_frame,
     comparison_table,
-    figure_png,
-    no_data_reason,
     outcome_table,
-    pool_runs,
     print_report,
-    report_figures,
     report_tables,
     run_notes,
-    series_style,
-    write_html_report,
 )
-from chatbench.reporting.results import group_labels, load_results
 from chatbench.scoring import stats
 from chatbench.storage import ResultStore
 from tests.test_stats import baselines_frame, make_record

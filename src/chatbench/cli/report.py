@@ -58,7 +58,8 @@ def report_command(
 ) -> None:
     """Print accuracy, AI-alone comparison, interaction outcomes, rubric scores and latency,
     one row per run and variant; write a self-contained HTML report."""
-    from chatbench.reporting.report import FIGURES, print_report, save_figures, write_html_report
+    from chatbench.reporting.figures import FIGURES
+    from chatbench.reporting.report import Report
     from chatbench.reporting.results import load_results, pool_runs
 
     results = load_results(_existing(path), run_id)
@@ -67,11 +68,12 @@ def report_command(
                           + (", ".join(_run_ids(path)) or "none"))
     if pool:
         results = pool_runs(results)
-    print_report(results, console)
+    report = Report(results)  # computed once, printed, written as HTML and PNGs
+    report.print(console)
     for note in incomplete_runs(path, sorted(set(results.conversations["run_id"]))):
         console.print(Text.assemble(("incomplete:", "yellow"), " ", note), soft_wrap=True)
     try:
-        written = write_html_report(results, html or path.with_suffix(".html"))
+        written = report.write_html(html or path.with_suffix(".html"))
     except ConfigError as exc:
         if html is not None:
             raise
@@ -81,7 +83,7 @@ def report_command(
     else:
         console.print(f"HTML report: {written}")
     if figures is not None:
-        pngs = save_figures(results, figures)
+        pngs = report.save_figures(figures)
         console.print(f"{len(pngs)} figures in {figures}"
                       + (" (the others have no data)" if len(pngs) < len(FIGURES) else ""))
 

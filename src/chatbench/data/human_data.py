@@ -20,7 +20,7 @@ Example:
     'In which war was "The Star Spangled Banner" written?'
 """
 
-# Every import re-exports (private names too, for code that imported them from here).
+# The public names of this part of the package, importable from one place (no private ones).
 # ruff: noqa: F401
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ The code lives in four modules; every name stays importable from here:
 - ``question_loaders``: ``load_questions`` and the loaders of each source.
 """
 
-# Every import re-exports (private names too, for code that imported them from here).
+# The public names of this part of the package, importable from one place (no private ones).
 # ruff: noqa: F401
 
 from __future__ import annotations

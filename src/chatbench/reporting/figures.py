@@ -418,12 +418,28 @@ def report_figures(results: Results) -> tuple[list[tuple[str, Figure]], dict[str
     return drawn, empty
 
 
-def save_figures(results: Results, folder: str | Path) -> list[Path]:
+Pngs = tuple[list[tuple[str, bytes]], dict[str, str]]
+"""The report's figures that have data as (name, PNG bytes), in report order, and why each
+other one has none (``report_pngs``)."""
+
+
+def report_pngs(results: Results) -> Pngs:
+    """``report_figures`` rendered to PNG bytes once (each figure closed once rendered)."""
+    drawn, empty = report_figures(results)
+    pngs = []
+    for name, fig in drawn:
+        pngs.append((name, figure_png(fig)))
+        plt.close(fig)
+    return pngs, empty
+
+
+def save_figures(results: Results, folder: str | Path, pngs: Pngs | None = None) -> list[Path]:
     """Write every report figure that has data as ``folder/<name>.png``.
 
     Args:
         results: The loaded frames.
         folder: Created if missing.
+        pngs: ``report_pngs(results)`` when already rendered (``report.Report``).
 
     Returns:
         The PNG paths, in report order; a figure with no data (``report_figures``) is not
@@ -434,10 +450,9 @@ def save_figures(results: Results, folder: str | Path) -> list[Path]:
     """
     folder = output_folder(Path(folder), "the figures")
     paths = []
-    drawn, _ = report_figures(results)
-    for name, fig in drawn:
+    for name, png in (report_pngs(results) if pngs is None else pngs)[0]:
         path = folder / f"{name}.png"
         with writing(path, "the figure"):
-            path.write_bytes(figure_png(fig))
+            path.write_bytes(png)
         paths.append(path)
     return paths

@@ -17,7 +17,7 @@ import pandas as pd
 from chatbench._files import writing
 from chatbench.errors import ConfigError
 from chatbench.models.app_steps import step_summary
-from chatbench.reporting.figures import figure_png, report_figures
+from chatbench.reporting.figures import Pngs, report_pngs
 from chatbench.reporting.results import GROUP, Results, with_groups
 from chatbench.reporting.tables import is_missing, overview, report_tables, run_notes
 
@@ -99,13 +99,17 @@ def _html_steps(steps: object) -> list[str]:
 
 
 def write_html_report(results: Results, out_html: str | Path,
-                      title: str = "ChatBench report") -> Path:
+                      title: str = "ChatBench report", *,
+                      tables: list[tuple[str, pd.DataFrame]] | None = None,
+                      pngs: Pngs | None = None) -> Path:
     """Write one self-contained HTML file: figures (base64 PNGs), tables, example transcripts.
 
     Args:
         results: The loaded frames.
         out_html: The file to write (its folder is created if missing).
         title: The page title.
+        tables: ``report_tables(results)`` when already computed (``report.Report``).
+        pngs: ``report_pngs(results)`` when already rendered.
 
     Returns:
         The path written.
@@ -120,14 +124,14 @@ def write_html_report(results: Results, out_html: str | Path,
                           f"{out / 'report.html'}")
     with writing(out, "the HTML report"):
         out.parent.mkdir(parents=True, exist_ok=True)
-    drawn, empty = report_figures(results)
+    drawn, empty = report_pngs(results) if pngs is None else pngs
     figures = [f"<img src=\"data:image/png;base64,"
-               f"{base64.b64encode(figure_png(fig)).decode('ascii')}\" alt=\"{name}\">"
-               for name, fig in drawn]
+               f"{base64.b64encode(png).decode('ascii')}\" alt=\"{name}\">"
+               for name, png in drawn]
     if empty:
         figures.append("<p class='meta'>no figure for " + ", ".join(
             f"{html.escape(name)} ({html.escape(why)})" for name, why in empty.items()) + "</p>")
-    tables = [html_table(t, f) for t, f in report_tables(results)]
+    shown = [html_table(t, f) for t, f in (report_tables(results) if tables is None else tables)]
     conv = with_groups(results.conversations)
     examples = [html_transcript(row, results.turns[results.turns["conversation_id"]
                                                     == row["id"]])
@@ -140,7 +144,7 @@ def write_html_report(results: Results, out_html: str | Path,
             f"<p class='meta' id='overview'>{html.escape(overview(results))}, {failed} failed "
             "(never scored)</p>\n" + notes +
             "<h2>Figures</h2>\n" + "\n".join(figures) + "\n<h2>Tables</h2>\n"
-            + "\n".join(tables) + "\n<h2>Example transcripts</h2>\n"
+            + "\n".join(shown) + "\n<h2>Example transcripts</h2>\n"
             + ("\n".join(examples) or "<p class='meta'>no conversations</p>")
             + "\n</body></html>\n")
     with writing(out, "the HTML report"):

@@ -1,114 +1,74 @@
-"""Reports of a result store: rich tables in the terminal, a self-contained HTML file, PNGs.
+"""``Report``: the report of a result store, computed once, rendered three ways.
 
-Every table is built once as a frame of display strings (``report_tables``) and rendered
-either as a rich ``Table`` or as HTML; every figure is a matplotlib ``Figure`` (Agg backend)
-that renders a "no data" panel instead of failing on an empty group (one variant, no
-baselines, every conversation failed).
-
-The tables and their terminal rendering live in ``tables``, the figures in ``figures``, the HTML
-page in ``html_report``; every name stays importable from here.
+A ``Report`` holds the loaded frames (``results.Results``); its tables (``report_tables``: one
+frame of display strings each, empty meaning "no data") and its figures (rendered once to PNG
+bytes, ``figures.report_pngs``; a figure with no data is not drawn, and the reason is kept) are
+computed the first time they are needed and then shared: printing to the terminal, writing the
+HTML page and saving the PNGs compute nothing again.
 
 Every table and figure is per run and variant (``results.group_labels``): two runs of one graph
-with different assistants are two rows, side by side. ``pool_runs`` pools the runs of each
-variant name instead (``chatbench report --pool``), and the report says what it pooled.
-"""
+with different assistants are two rows, side by side. ``results.pool_runs`` pools the runs of
+each variant name instead (``chatbench report --pool``), and the report says what it pooled.
 
-# Every import re-exports (private names too, for code that imported them from here).
-# ruff: noqa: F401
+The tables and their terminal rendering live in ``tables``, the figures in ``figures``, the HTML
+page in ``html_report``.
+"""
 
 from __future__ import annotations
 
-from chatbench._files import output_folder, writing
-from chatbench.errors import ConfigError
-from chatbench.reporting.figures import (
-    FIGURES,
-    OUTCOME_LABELS,
-    accuracy_figure,
-    ai_vs_user_figure,
-    bar_figure,
-    ci_errors,
-    figure_png,
-    grouped_bars,
-    latency_figure,
-    no_data,
-    no_data_reason,
-    outcomes_figure,
-    report_figures,
-    save_figures,
-    series_style,
-    turns_figure,
-    wrap,
-)
-from chatbench.reporting.figures import figure_png as _png  # its name before
-from chatbench.reporting.html_report import (
-    EXAMPLE_TRANSCRIPTS,
-    REPORT_CSS,
-    html_table,
-    html_transcript,
-    write_html_report,
-)
-from chatbench.reporting.html_report import REPORT_CSS as _CSS  # its name before
-from chatbench.reporting.results import GROUP, Results, group_labels, pool_runs, run_groups
-from chatbench.reporting.tables import (
-    ACCURACY_TITLE,
-    KEY_COLUMNS,
-    OUTCOME_HEADERS,
-    accuracy_table,
-    agreement_table,
-    ai_vs_user_frame,
-    ci_text,
-    comparison_table,
-    conversation_latency_table,
-    count_rate,
-    is_missing,
-    node_latency_table,
-    num,
-    outcome_table,
-    overview,
-    pct,
-    print_report,
-    report_tables,
-    rich_table,
-    rubric_table,
-    run_notes,
-    token_table,
-    with_all,
-)
-from chatbench.scoring import stats
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
 
-__all__ = [
-    "ACCURACY_TITLE",
-    "EXAMPLE_TRANSCRIPTS",
-    "FIGURES",
-    "GROUP",
-    "KEY_COLUMNS",
-    "OUTCOME_HEADERS",
-    "OUTCOME_LABELS",
-    "accuracy_figure",
-    "accuracy_table",
-    "agreement_table",
-    "ai_vs_user_figure",
-    "ai_vs_user_frame",
-    "comparison_table",
-    "conversation_latency_table",
-    "group_labels",
-    "latency_figure",
-    "no_data_reason",
-    "node_latency_table",
-    "outcome_table",
-    "outcomes_figure",
-    "overview",
-    "pool_runs",
-    "print_report",
-    "report_figures",
-    "report_tables",
-    "rich_table",
-    "rubric_table",
-    "run_groups",
-    "run_notes",
-    "save_figures",
-    "series_style",
-    "token_table",
-    "turns_figure",
-    "write_html_report",
-]
+import pandas as pd
+from rich.console import Console
+
+from chatbench.reporting.figures import Pngs, report_pngs, save_figures
+from chatbench.reporting.html_report import write_html_report
+from chatbench.reporting.results import Results
+from chatbench.reporting.tables import print_report, report_tables
+
+__all__ = ["Report"]
+
+
+@dataclass
+class Report:
+    """The report of ``results`` (see the module).
+
+    Example:
+        >>> report = Report(load_results("results.sqlite"))  # doctest: +SKIP
+        >>> report.print(console); report.write_html("report.html")  # doctest: +SKIP
+    """
+
+    results: Results
+
+    @cached_property
+    def tables(self) -> list[tuple[str, pd.DataFrame]]:
+        """Every table as (title, frame of display strings), in report order."""
+        return report_tables(self.results)
+
+    @cached_property
+    def figures(self) -> Pngs:
+        """The figures that have data as (name, PNG bytes), and why each other has none."""
+        return report_pngs(self.results)
+
+    def print(self, console: Console) -> None:
+        """Print the overview, notes and every table to ``console``."""
+        print_report(self.results, console, self.tables)
+
+    def write_html(self, path: str | Path, title: str = "ChatBench report") -> Path:
+        """Write the self-contained HTML page (figures, tables, example transcripts).
+
+        Raises:
+            ConfigError: The file cannot be written (the message names it).
+        """
+        return write_html_report(self.results, path, title, tables=self.tables,
+                                 pngs=self.figures)
+
+    def save_figures(self, folder: str | Path) -> list[Path]:
+        """Write each figure that has data as ``folder/<name>.png``; the paths written.
+
+        Raises:
+            ConfigError: The folder or a file cannot be written (the message names it).
+        """
+        return save_figures(self.results, folder, self.figures)

@@ -385,12 +385,14 @@ def run_notes(results: Results) -> list[str]:
     return notes
 
 
-def print_report(results: Results, console: Console) -> None:
+def print_report(results: Results, console: Console,
+                 tables: list[tuple[str, pd.DataFrame]] | None = None) -> None:
     """Print every report table, and the count of failed conversations, to ``console``.
 
     Args:
         results: The loaded frames.
         console: Where to print.
+        tables: ``report_tables(results)`` when already computed (``report.Report``).
     """
     conv = results.conversations
     failed = int(conv["failed"].sum()) if len(conv) else 0
@@ -401,5 +403,5 @@ def print_report(results: Results, console: Console) -> None:
     console.print(line)
     for note in run_notes(results):
         console.print(Text.assemble(("note:", "yellow"), " ", note), soft_wrap=True)
-    for title, frame in report_tables(results):
+    for title, frame in (report_tables(results) if tables is None else tables):
         console.print(rich_table(title, frame))

@@ -17,7 +17,7 @@ outcomes), ``comparison`` (paired comparisons, AI-alone vs user-AI), ``usage`` (
 tokens) and ``grouping``; every name stays importable from here.
 """
 
-# Every import re-exports (private names too, for code that imported them from here).
+# The public names of this part of the package, importable from one place (no private ones).
 # ruff: noqa: F401
 
 from __future__ import annotations

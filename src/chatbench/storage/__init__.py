@@ -16,7 +16,7 @@ file; ``conversations``, ``runs`` and ``baselines`` read and write their tables;
 joins them as ``ResultStore``. Every name stays importable from here.
 """
 
-# Every import re-exports (private names too, for code that imported them from here).
+# The public names of this part of the package, importable from one place (no private ones).
 # ruff: noqa: F401
 
 from __future__ import annotations
