@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -175,15 +174,6 @@ def _conversation_status(counts: Counter[str], record: ConversationRecord) -> st
     return status + (f" failed {counts['failed']}" if counts["failed"] else "")
 
 
-def _with_progress(
-    planned: int,
-    stored: int,
-    run: Callable[[Callable[[ConversationRecord], None]], object],
-) -> None:
-    """Call ``run(on_record)`` under the conversations' progress bar."""
-    with_progress("conversations", planned, stored, run, _conversation_status)
-
-
 def _report(out: Path, run_id: str, started: float, by: str) -> int:
     """The run's summary table and failures, computed in SQL from the store: no record is
     loaded, so memory stays flat however long the run (``metrics.summarize_store``).
@@ -238,7 +228,8 @@ def _execute_run(config: RunConfig, started: float, allow_failures: bool = False
         "run ", (plan.run_id, "bold"), f": {plan.planned} conversations, graph "
         f"{config.graph}, user {config.user}, assistant {config.assistant} -> {config.out}"
     ))
-    _with_progress(plan.planned, claimed.skipped, claimed.run)
+    with_progress("conversations", plan.planned, claimed.skipped, claimed.run,
+                  _conversation_status)
     failed = _report(config.out, plan.run_id, started, "subject")
     exit_for_failures(failed, "conversations", allow_failures)
 
@@ -261,7 +252,8 @@ def _execute_grid(grid: AblationGrid, out: Path, execution: dict[str, Any], star
         f"{len(plan.questions)} questions x {grid.replicates} = {plan.planned} "
         f"conversations -> {out}"
     ))
-    _with_progress(plan.planned, claimed.skipped, claimed.run)
+    with_progress("conversations", plan.planned, claimed.skipped, claimed.run,
+                  _conversation_status)
     failed = _report(out, plan.run_id, started, "variant")
     exit_for_failures(failed, "conversations", allow_failures)
 

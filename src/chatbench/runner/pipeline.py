@@ -12,7 +12,6 @@ each record before anyone sees it.
 from __future__ import annotations
 
 import queue
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -294,10 +293,8 @@ def run_in_threads(
 ) -> Iterator[Result]:
     """``fn`` over ``items`` on ``concurrency`` threads through ``windowed`` (in the calling
     thread, in order, for ``concurrency <= 1``)."""
-    if concurrency <= 1:
-        done: deque[Result] = deque()
-        return windowed(items, lambda item: done.append(fn(item)),
-                        lambda: [done.popleft()], 1)
+    if concurrency <= 1:  # one at a time: a failure raises before the next item starts
+        return (fn(item) for item in items)
     return _threaded(fn, items, concurrency, thread_name)
 
 
