@@ -26,7 +26,7 @@ LAYERS = (
     ("models",),
     ("config", "state", "context", "records", "storage", "data", "personas", "prompts",
      "transcript", "seeding", "_concurrency"),
-    ("datatypes", "errors", "_text", "_json", "_files", "_yaml", "_moved"),
+    ("datatypes", "errors", "_text", "_json", "_files", "_yaml", "_lazy"),
 )
 """ARCHITECTURE.md's layers, top first, by the first part of a module's name under
 ``chatbench``: a module imports only from its own layer or those below."""

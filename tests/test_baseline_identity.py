@@ -191,7 +191,7 @@ def _one_failed(store: ResultStore, question: Question) -> None:
     """Replicate 0 fails (a non-transient error: no retry), replicate 1 is answered."""
     model = ScriptedChatModel(replies=[ValueError("outage"), "B"])
     first = run_baselines([question], model, kinds=["letter_zero_shot"], replicates=2,
-                          store=store, retry_wait_s=0)
+                          store=store, retry_wait_s=0, concurrency=1)  # scripted: in order
     assert [r.error for r in sorted(first, key=lambda r: r.replicate)] == [
         "ValueError: outage", None]
 

@@ -67,7 +67,8 @@ def test_letter_only_rule_reads_only_the_first_character(reply, letter):
 
 def test_letter_zero_shot_sends_the_papers_helm_prompt(question):
     model = ScriptedChatModel(replies=["B) because", "The answer is B", "C"])
-    records = run_baselines([question], model, kinds=["letter_zero_shot"], replicates=3)
+    records = run_baselines([question], model, kinds=["letter_zero_shot"], replicates=3,
+                            concurrency=1)  # a scripted fake: its replies in call order
     assert [(r.choice, r.valid, r.correct, r.scored) for r in records] == [
         ("B", True, True, True), (None, False, False, True), ("C", True, False, True)
     ]
@@ -208,7 +209,7 @@ def test_free_text_rules_fall_back_to_the_papers_grader(question):
     model = ScriptedChatModel(replies=["Multiplying gives fifty-six.", "I could not say."])
     grader = ScriptedChatModel(replies=[GRADED_B, '{"attempted_answer": false}'])
     records = run_baselines([question], model, kinds=["free_text_rules"], grader=grader,
-                            replicates=2, retry_wait_s=0)
+                            replicates=2, retry_wait_s=0, concurrency=1)
     assert [(r.choice, r.valid, r.correct) for r in records] == [
         ("B", True, True), (None, False, False)
     ]
@@ -262,7 +263,8 @@ class _LocalScripted(ScriptedChatModel):
 def test_local_models_get_a_seed_derived_from_kind_question_and_replicate(question):
     model = _LocalScripted(replies=["A", "B"])
     records = run_baselines([question], model, kinds=["letter_zero_shot"], replicates=2, seed=7,
-                            settings=RoleSettings(temperature=0.0, max_tokens=2))
+                            settings=RoleSettings(temperature=0.0, max_tokens=2),
+                            concurrency=1)  # its calls in plan order
     expected = [derive_seed(7, "letter_zero_shot", question.id, r) for r in range(2)]
     assert [kw["seed"] for kw in model.kwargs] == expected == [r.seed for r in records]
     assert model.kwargs[0]["temperature"] == 0.0 and model.kwargs[0]["max_tokens"] == 2

@@ -58,3 +58,31 @@ def test_python_dash_m_chatbench_cli_is_the_command():
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "two_step" in result.stdout
+
+
+START_UP = """
+import sys
+import chatbench.cli.main
+heavy = sorted({m.split(".")[0] for m in sys.modules} & {"langchain_core", "langgraph",
+                "langchain", "pandas", "numpy", "torch", "transformers", "matplotlib"})
+print(",".join(heavy) or "none")
+"""
+
+
+def test_the_cli_starts_without_langchain_langgraph_or_pandas():
+    # what makes ``chatbench --help`` quick (0.5 s, not 1.4 s, on the 2-core machine):
+    # counted as modules loaded, never as seconds
+    result = subprocess.run([sys.executable, "-c", START_UP], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "none"
+
+
+def test_every_top_level_name_resolves_on_first_use():
+    import chatbench
+
+    for name in chatbench.__all__:
+        assert getattr(chatbench, name) is not None, name
+    assert set(chatbench.__all__) <= set(dir(chatbench))
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        chatbench.nope  # noqa: B018

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -152,6 +152,10 @@ _IDENTITY = {"id", "run_id", "question_id", "subject", "variant", "replicate", "
 
 BaselineKind = Literal["letter_zero_shot", "letter_few_shot", "free_text", "free_text_rules"]
 """The AI-alone baselines (``chatbench.baselines``): the paper's three and chatbench's own."""
+BASELINE_KINDS: tuple[BaselineKind, ...] = get_args(BaselineKind)
+"""Every baseline kind, in report order."""
+PAPER_KINDS: tuple[BaselineKind, ...] = ("letter_zero_shot", "letter_few_shot", "free_text")
+"""The paper's three AI-alone baselines (the default kinds)."""
 
 RULES = "rules"
 """``BaselineRecord.grader`` when chatbench's rules read the answer (no grader model)."""

@@ -25,65 +25,80 @@ and executors as conversations. The store keeps each run's identity
 models is refused rather than mixed.
 """
 
-from chatbench.baselines.jobs import (
-    BASELINES,
-    BaselineJob,
-    BaselineSetup,
-    ModelArg,
-    OnBaseline,
-    baseline_id,
-    make_setup,
-)
-from chatbench.baselines.plan import (
-    BaselinePlan,
-    check_execution,
-    check_kinds,
-    few_shot_examples,
-    kind_settings,
-    plan_baseline_run,
-    plan_baselines,
-    run_baselines,
-    run_jobs,
-)
-from chatbench.baselines.prompts import (
-    BASELINE_KINDS,
-    DEFAULT_SETTINGS,
-    GRADER_SETTINGS,
-    PAPER_KINDS,
-    SYSTEM_PROMPT,
-    BaselineKind,
-    build_messages,
-    letter_only_choice,
-)
-from chatbench.baselines.summary import ALL_SUBJECTS, summarize_baselines
-from chatbench.records import BaselineRecord
+# The imports under TYPE_CHECKING are for type checkers; at run time __getattr__ serves them.
+# ruff: noqa: F401
 
-__all__ = [
-    "ALL_SUBJECTS",
-    "BASELINES",
-    "BASELINE_KINDS",
-    "DEFAULT_SETTINGS",
-    "GRADER_SETTINGS",
-    "PAPER_KINDS",
-    "SYSTEM_PROMPT",
-    "BaselineJob",
-    "BaselineKind",
-    "BaselinePlan",
-    "BaselineRecord",
-    "BaselineSetup",
-    "ModelArg",
-    "OnBaseline",
-    "baseline_id",
-    "build_messages",
-    "check_execution",
-    "check_kinds",
-    "few_shot_examples",
-    "kind_settings",
-    "letter_only_choice",
-    "make_setup",
-    "plan_baseline_run",
-    "plan_baselines",
-    "run_baselines",
-    "run_jobs",
-    "summarize_baselines",
-]
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from chatbench._lazy import lazy_names
+
+_HOMES = {
+    "ALL_SUBJECTS": "chatbench.baselines.summary",
+    "BASELINES": "chatbench.baselines.jobs",
+    "BASELINE_KINDS": "chatbench.baselines.prompts",
+    "BaselineJob": "chatbench.baselines.jobs",
+    "BaselineKind": "chatbench.baselines.prompts",
+    "BaselinePlan": "chatbench.baselines.plan",
+    "BaselineRecord": "chatbench.records",
+    "BaselineSetup": "chatbench.baselines.jobs",
+    "DEFAULT_SETTINGS": "chatbench.baselines.prompts",
+    "GRADER_SETTINGS": "chatbench.baselines.prompts",
+    "ModelArg": "chatbench.baselines.jobs",
+    "OnBaseline": "chatbench.baselines.jobs",
+    "PAPER_KINDS": "chatbench.baselines.prompts",
+    "SYSTEM_PROMPT": "chatbench.baselines.prompts",
+    "baseline_id": "chatbench.baselines.jobs",
+    "build_messages": "chatbench.baselines.prompts",
+    "check_execution": "chatbench.baselines.plan",
+    "check_kinds": "chatbench.baselines.plan",
+    "few_shot_examples": "chatbench.baselines.plan",
+    "kind_settings": "chatbench.baselines.plan",
+    "letter_only_choice": "chatbench.baselines.prompts",
+    "make_setup": "chatbench.baselines.jobs",
+    "plan_baseline_run": "chatbench.baselines.plan",
+    "plan_baselines": "chatbench.baselines.plan",
+    "run_baselines": "chatbench.baselines.plan",
+    "run_jobs": "chatbench.baselines.plan",
+    "summarize_baselines": "chatbench.baselines.summary",
+}
+"""Each public name and the module it lives in (imported on first use: the CLI imports this
+package without loading LangChain)."""
+
+__all__ = sorted(_HOMES)
+__getattr__, __dir__ = lazy_names(globals(), _HOMES)
+
+if TYPE_CHECKING:
+    from chatbench.baselines.jobs import (
+        BASELINES,
+        BaselineJob,
+        BaselineSetup,
+        ModelArg,
+        OnBaseline,
+        baseline_id,
+        make_setup,
+    )
+    from chatbench.baselines.plan import (
+        BaselinePlan,
+        check_execution,
+        check_kinds,
+        few_shot_examples,
+        kind_settings,
+        plan_baseline_run,
+        plan_baselines,
+        run_baselines,
+        run_jobs,
+    )
+    from chatbench.baselines.prompts import (
+        BASELINE_KINDS,
+        DEFAULT_SETTINGS,
+        GRADER_SETTINGS,
+        PAPER_KINDS,
+        SYSTEM_PROMPT,
+        BaselineKind,
+        build_messages,
+        letter_only_choice,
+    )
+    from chatbench.baselines.summary import ALL_SUBJECTS, summarize_baselines
+    from chatbench.records import BaselineRecord

@@ -241,7 +241,9 @@ def run_baselines(
             their rows; False keeps them like any stored answer.
 
     Returns:
-        The records made now (not those skipped), in finishing order.
+        The records made now (not those skipped), in plan order (kind, question,
+        replicate) however they finished. A model object that keeps state between calls (a
+        scripted fake) is shared by the questions asked at once: pass ``concurrency=1``.
 
     Raises:
         ConfigError: An unknown kind or model, ``replicates``, ``concurrency`` or
@@ -262,8 +264,13 @@ def run_baselines(
     if store is not None:
         warn_about(plan.claim(store))
     execution = Execution(concurrency=concurrency, retry_failed=retry_failed)
-    return list(run_jobs(plan.jobs, plan.setup, store=store, execution=execution,
-                         on_record=on_record))
+    fresh = list(run_jobs(plan.jobs, plan.setup, store=store, execution=execution,
+                          on_record=on_record))
+    place = {}
+    for index, job in enumerate(plan.jobs):
+        job_id = job.id(plan.setup.run_id)
+        place[job_id] = place[encodable(job_id)] = index  # as run, or as a worker sent it
+    return sorted(fresh, key=lambda r: place.get(r.id, len(place)))  # plan order
 
 
 def check_execution(concurrency: int, max_attempts: int, retry_wait_s: float) -> None:

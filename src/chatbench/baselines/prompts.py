@@ -28,18 +28,16 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, get_args
+from typing import Any
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from chatbench.config import RoleSettings
 from chatbench.data.questions import Question
+from chatbench.records import BASELINE_KINDS as BASELINE_KINDS  # their home before
+from chatbench.records import PAPER_KINDS as PAPER_KINDS
 from chatbench.records import BaselineKind
 
-BASELINE_KINDS: tuple[BaselineKind, ...] = get_args(BaselineKind)
-"""Every baseline kind, in report order."""
-PAPER_KINDS: tuple[BaselineKind, ...] = ("letter_zero_shot", "letter_few_shot", "free_text")
-"""The paper's three AI-alone baselines (the default kinds)."""
 LETTER_KINDS: tuple[BaselineKind, ...] = ("letter_zero_shot", "letter_few_shot")
 FREE_TEXT_KINDS: tuple[BaselineKind, ...] = ("free_text", "free_text_rules")
 

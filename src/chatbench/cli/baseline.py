@@ -9,22 +9,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.text import Text
 
 from chatbench._text import encodable
-from chatbench.baselines import (
-    BaselinePlan,
-    BaselineRecord,
-    check_execution,
-    check_kinds,
-    plan_baseline_run,
-    run_jobs,
-    summarize_baselines,
-)
-from chatbench.baselines.prompts import BASELINE_KINDS, PAPER_KINDS
 from chatbench.cli._common import (
     AllowFailures,
     cells,
@@ -33,9 +23,11 @@ from chatbench.cli._common import (
     opt,
     with_progress,
 )
-from chatbench.data.questions import load_questions
-from chatbench.runner.execution import Execution
+from chatbench.records import BASELINE_KINDS, PAPER_KINDS
 from chatbench.storage import ResultStore
+
+if TYPE_CHECKING:  # the baselines (and LangChain) are imported when the command runs
+    from chatbench.baselines import BaselinePlan, BaselineRecord
 
 QuestionsOpt = Annotated[str | None, opt("Bundled set name or a CSV/JSONL file.", "QUESTIONS")]
 SubjectsOpt = Annotated[str | None, opt("Comma-separated subjects.", "SUBJECTS")]
@@ -82,6 +74,14 @@ def baseline_command(
 
     Exit status: 0 when every answer call ended without error; 3 when some failed (stored
     with their errors; --allow-failures gives 0); 2 for bad input; 130 after Ctrl-C."""
+    from chatbench.baselines import (
+        check_execution,
+        check_kinds,
+        plan_baseline_run,
+        summarize_baselines,
+    )
+    from chatbench.data.questions import load_questions
+
     check_execution(concurrency, max_attempts, retry_wait)
     checked = check_kinds(kinds.split(","))
     subject_list = [s.strip() for s in subjects.split(",") if s.strip()] if subjects else None
@@ -132,6 +132,9 @@ def _run_with_progress(
     plan: BaselinePlan, store: ResultStore, concurrency: int, stored: int, retry_failed: bool
 ) -> None:
     """Run the plan under the progress bar, which starts at the ``stored`` answers it skips."""
+
+    from chatbench.baselines import run_jobs
+    from chatbench.runner.execution import Execution
 
     def run(on_record: Callable[[BaselineRecord], None]) -> None:
         execution = Execution(concurrency=concurrency, retry_failed=retry_failed)

@@ -21,7 +21,6 @@ from chatbench.cli._common import cells, console, opt
 from chatbench.config import MAX_REPLY_CHARS
 from chatbench.data.questions import Question, load_questions
 from chatbench.errors import ChatBenchError, ConfigError
-from chatbench.models.app_steps import step_summary
 from chatbench.records import ConversationRecord
 from chatbench.storage import ResultStore
 
@@ -241,6 +240,8 @@ def _header(record: ConversationRecord, question: Question | None) -> Panel:
 
 def _turns(record: ConversationRecord) -> list[RenderableType]:
     """Each message; the scratchpad note goes before the user turn it belongs to."""
+    from chatbench.models.app_steps import step_summary  # LangChain: imported when shown
+
     cot = bool(record.spec.get("user_cot"))
     out: list[RenderableType] = []
     seen = {"user": 0, "assistant": 0}

@@ -70,7 +70,7 @@ SMOLLM2_WEIGHTS = "Q8_0"
 """The weights llama.cpp serves ``smollm2`` with: the shipped Q4_1 weights requantised once to
 Q8_0 (cached, 145 MB). Q8_0 holds the Q4_1 weights almost exactly (an 8-bit copy of 4-bit
 values), and llama.cpp's CPU kernels run it faster than Q4_1 here: prompts 1.4-1.7x faster at
-the same decoding speed (see the README's performance notes)."""
+the same decoding speed (see docs/engines.md, the performance notes)."""
 SLOTS_ENV = "CHATBENCH_GGUF_SLOTS"
 """Environment variable with ``GGUFSettings.slots``."""
 CONTEXT_ENV = "CHATBENCH_GGUF_CONTEXT"
