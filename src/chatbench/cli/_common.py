@@ -27,8 +27,8 @@ Record = TypeVar("Record")
 
 console = Console(markup=False, emoji=False)
 """Prints strings as they are: no markup, no ``:emoji:`` codes."""
-if not console.is_terminal:  # logs and CI: wide enough for the tables
-    console.width = max(console.width, 120)
+if not console.is_terminal and not os.environ.get("COLUMNS"):  # logs and CI: wide enough for
+    console.width = max(console.width, 120)  # the tables, unless a width is asked for
 
 
 def opt(help: str, env: str) -> Any:

@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # the runner is imported when a run starts, not for every com
 
 app = typer.Typer(
     help="Evaluate AI assistants in conversation with simulated users.", add_completion=False,
+    rich_markup_mode="markdown",  # a docstring paragraph wraps as one, at word boundaries
     cls=NoBlankValues,  # an empty value for any option of any command is refused
 )
 EXIT_CONFIG_ERROR = 2
@@ -112,7 +113,7 @@ def _num(value: float | None) -> str:
 
 
 SUMMARY_CAPTION = (f"{ACCURACY_WORDS}; turns: mean user "
-                   "turns, a forced answer after the turn limit counted as one; s/conv.: mean "
+                   "turns, a forced answer after the turn limit counted as one; s/conv: mean "
                    "seconds per conversation (conversations overlap, so they add up to more "
                    "than the wall time)")
 
@@ -121,8 +122,8 @@ def summary_table(summaries: list[Summary], title: str) -> Table:
     """A rich table of per-group summaries (the title is plain text, never markup)."""
     table = Table(title=Text(title), caption=SUMMARY_CAPTION)
     table.add_column("group", min_width=16, overflow="fold")
-    for column in ("conv.", "failed", "correct / answered", "acc.", "acc. all", "turns",
-                   "s/conv."):
+    for column in ("conv.", "failed", "correct/answered", "acc.", "acc. all", "turns",
+                   "s/conv"):
         table.add_column(column, justify="right")
     for s in summaries:
         scored = s.scored > 0
@@ -137,6 +138,27 @@ def summary_table(summaries: list[Summary], title: str) -> Table:
             _num(s.mean_seconds),
         ))
     return table
+
+
+DEFAULT_GRAPH_NOTE = (" (chatbench's quick variant: 3 turns, natural answers; the paper's "
+                      "protocol, and GraphSpec() in Python, is --graph two_step)")
+"""What the run's first line adds when the graph is the CLI's default: it is not Python's."""
+
+
+def graph_note(graph: str) -> str:
+    """The note on the CLI's default graph (``DEFAULT_GRAPH_NOTE``); empty for any other."""
+    return DEFAULT_GRAPH_NOTE if graph == RunConfig.model_fields["graph"].default else ""
+
+
+def model_line(model: str) -> str:
+    """A role's model as the run's first line names it: a local one with its engine."""
+    from chatbench.models.reference import ModelRef
+
+    engine = ModelRef.parse(model).engine
+    return f"{model} ({ENGINE_NAMES[engine]})" if engine else model
+
+
+ENGINE_NAMES = {"llamacpp": "llama.cpp in this process", "torch": "torch in this process"}
 
 
 def _claimed(plan: RunPlan | GridPlan, out: Path, execution: Execution) -> ClaimedRun:
@@ -226,8 +248,10 @@ def _execute_run(config: RunConfig, started: float, allow_failures: bool = False
     claimed = _claimed(plan, config.out, Execution.of(config))
     console.print(Text.assemble(
         "run ", (plan.run_id, "bold"), f": {plan.planned} conversations, graph "
-        f"{config.graph}, user {config.user}, assistant {config.assistant} -> {config.out}"
-    ))
+        f"{config.graph}{graph_note(config.graph)}, user {model_line(config.user)}, "
+        f"assistant {model_line(config.assistant)}"
+        + (f", judge {model_line(config.judge)}" if config.judge else "") + f" -> {config.out}"
+    ), soft_wrap=True)
     with_progress("conversations", plan.planned, claimed.skipped, claimed.run,
                   _conversation_status)
     failed = _report(config.out, plan.run_id, started, "subject")

@@ -123,7 +123,7 @@ def train_command(
                                "for evaluation only). Training always uses train.",
                                "EXPORT_SPLIT")] = "train",
     export_gguf: Annotated[str | None, opt("After training, also write the simulator as "
-                                           "OUT/model-<weights>.gguf (f32, f16 or q8_0) to "
+                                           "OUT/model-WEIGHTS.gguf (f32, f16 or q8_0) to "
                                            "serve on llama.cpp with gguf:FILE.",
                                            "EXPORT_GGUF")] = None,
 ) -> None:

@@ -100,7 +100,7 @@ def astream_conversation(
 
 async def arun_conversations(
     questions: Sequence[Question],
-    spec: GraphSpec,
+    spec: GraphSpec | str | None = None,
     *,
     user: object,
     assistant: ModelLike,

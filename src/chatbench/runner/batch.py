@@ -62,7 +62,7 @@ def execute(
 
 def run_conversations(
     questions: Sequence[Question] | str | os.PathLike[str],
-    spec: GraphSpec | str,
+    spec: GraphSpec | str | None = None,
     *,
     user: object,
     assistant: ModelLike,
@@ -87,7 +87,9 @@ def run_conversations(
     Args:
         questions: The questions: ``Question`` objects, dicts of their fields, or a
             questions file's path (``load_questions``).
-        spec: The variant: a ``GraphSpec``, a preset name (``"quick"``) or a YAML path.
+        spec: The variant: a ``GraphSpec``, a preset name (``"quick"``) or a YAML path;
+            None (the default) is ``GraphSpec()``, the paper's ``two_step`` protocol (the CLI's
+            default graph is chatbench's ``quick`` variant, and its run's first line says so).
         user: The simulator's model: a chat model or a model string (None for scripted), or
             all roles' models already resolved (``Models``).
         assistant: The assistant: a chat model or a model string.
@@ -200,7 +202,7 @@ def question_list(questions: object) -> list[Question]:
 
 def planned_conversations(
     questions: Sequence[Question] | str | os.PathLike[str],
-    spec: GraphSpec | str,
+    spec: GraphSpec | str | None = None,
     *,
     user: object,
     assistant: ModelLike,

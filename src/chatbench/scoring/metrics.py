@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 ACCURACY_WORDS = ("acc.: mean over questions of each question's correct / answered, as "
                   "chatbench report computes it (no answer left out); acc. all: the same with "
-                  "no answer counted wrong; correct / answered: pooled counts")
+                  "no answer counted wrong; correct/answered: pooled counts")
 """What the accuracy columns of a summary mean, as a table caption says it."""
 
 
