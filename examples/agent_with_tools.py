@@ -9,6 +9,10 @@ its steps.
 
     python examples/agent_with_tools.py                   # fakes: offline, a few seconds
     python examples/agent_with_tools.py --model smollm2   # the embedded SmolLM2-135M
+    python examples/agent_with_tools.py --out runs/agent.sqlite   # the store to write
+
+The store goes beside this file (``agent_with_tools-results.sqlite``) unless ``--out`` names
+another; its path is printed.
 
 With fakes, the replies are scripted (the same for every question: a tool call, then an
 answer), so the numbers only show the plumbing. A model that can call tools (``bind_tools``)
@@ -22,7 +26,6 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -53,6 +56,9 @@ from chatbench.runner.ablate import plan_grid, run_grid
 MATH = ("elementary_mathematics", "high_school_mathematics", "college_mathematics")
 APP_MODULE = __name__ if __name__ != "__main__" else Path(__file__).stem
 """This module's import name, for ``app:`` strings: a script's folder is on ``sys.path``."""
+DEFAULT_OUT = Path(__file__).with_name(f"{Path(__file__).stem}-results.sqlite")
+"""The store written when no ``--out`` is given: beside this file (``*.sqlite`` is
+git-ignored), so a run is found again, and a rerun resumes it."""
 MAX_TOOL_CALLS = 2
 """Tool calls the prompt-loop agent may make per user message."""
 REPLY_TOKENS = 96
@@ -234,9 +240,11 @@ def main(argv: list[str] | None = None) -> Path:
                         help="the same as --model fake")
     parser.add_argument("--limit", type=int, default=4, help="questions (default 4)")
     parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--out", type=Path, default=None, help="the SQLite store to write")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                        help=f"the SQLite store to write (default: {DEFAULT_OUT.name} beside "
+                        "this file)")
     args = parser.parse_args(argv)
-    out = args.out or Path(tempfile.mkdtemp()) / "agent_with_tools.sqlite"
+    out = args.out
     plan = plan_grid(grid_for(args.model, args.limit))
     started = time.perf_counter()
     records = run_grid(plan, out, concurrency=args.concurrency)

@@ -2,16 +2,23 @@
 
 python examples/python_api.py                       # fake models, instant
 python examples/python_api.py --model smollm2       # the embedded offline model
+python examples/python_api.py --out runs/api.sqlite # the store to write
+
+The store goes beside this file (python_api-results.sqlite) unless --out names another; its
+path is printed.
 """
 
 from __future__ import annotations
 
 import argparse
-import tempfile
 from pathlib import Path
 
 from chatbench import GraphSpec, ResultStore, load_questions, run_conversations
 from chatbench.scoring.metrics import summarize_by
+
+DEFAULT_OUT = Path(__file__).with_name(f"{Path(__file__).stem}-results.sqlite")
+"""The store written when no ``--out`` is given: beside this file (``*.sqlite`` is
+git-ignored)."""
 
 
 def main() -> None:
@@ -23,7 +30,9 @@ def main() -> None:
         help="assistant model (default: --model, or fake:echo with the fake user)",
     )
     parser.add_argument("--limit", type=int, default=5)
-    parser.add_argument("--out", type=Path, default=Path(tempfile.mkdtemp()) / "api.sqlite")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                        help=f"the SQLite store to write (default: {DEFAULT_OUT.name} beside "
+                        "this file)")
     args = parser.parse_args()
     assistant = args.assistant or ("fake:echo" if args.model.startswith("fake:") else args.model)
     spec = GraphSpec(

@@ -48,6 +48,15 @@ def _loopback_only(self: socket.socket, address: Any) -> Any:
     return _real_connect(self, address)
 
 
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every ``hf`` test is ``slow`` too: it imports torch and loads real (if tiny)
+    transformers weights. ``pytest -m "not slow"`` is the quick loop; ``pytest`` runs all."""
+    for item in items:
+        if item.get_closest_marker("hf") and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(autouse=True)
 def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     """Like pydantic-ai's ALLOW_MODEL_REQUESTS = False: a real API call fails loudly."""

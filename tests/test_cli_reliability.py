@@ -43,17 +43,19 @@ def _wait_for(condition, limit_s: float = 60.0) -> None:
 
 def test_ctrl_c_while_calls_hang_exits_130_at_once_saying_what_is_stored(tmp_path):
     out = tmp_path / "r.sqlite"
-    # 2 of 20 conversations finish quickly; then every call hangs for 60 s
-    proc = _start("run", "--user", "fake:user", "--assistant", "fake:echo@60", "--limit", "2",
+    # every assistant call hangs for an hour: a run that waited for its calls after Ctrl+C
+    # would outlast the generous timeout below, however loaded the machine
+    proc = _start("run", "--user", "fake:user", "--assistant", "fake:echo@3600", "--limit", "2",
                   "--replicates", "10", "--concurrency", "4", "--out", str(out), cwd=tmp_path)
     _wait_for(lambda: out.exists())
     time.sleep(1.0)  # the calls are under way
-    sent = time.monotonic()
     proc.send_signal(signal.SIGINT)
-    output, _ = proc.communicate(timeout=10)
-    took = time.monotonic() - sent
+    try:
+        output, _ = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail(f"the run did not exit within 60 s of Ctrl+C: {proc.communicate()[0]}")
     assert proc.returncode == 130, output
-    assert took < 2.0, (took, output)
     assert "interrupted: 0 of 20 conversations stored" in output
     assert "run the same command again" in output
     assert "Traceback" not in output
@@ -158,6 +160,7 @@ def test_csv_export_neutralises_formulas(tmp_path, text, run_cli):
     assert rows[0]["seed"].lstrip("-").isdigit()  # numbers stay numbers
 
 
+@pytest.mark.slow
 def test_the_report_of_a_partial_run_says_it_is_incomplete(tmp_path, run_cli):
     import sqlite3 as db
 

@@ -63,4 +63,4 @@ def test_a_loop_that_is_busier_by_two_is_passed_over():
     home = router.pick(prompt)
     assert router.pick(prompt + "one") == home  # busier by one: still home
     assert router.pick(prompt + "two") != home  # busier by two: the other loop
-    assert router.in_flight == [2, 1] if home == 0 else [1, 2]
+    assert router.in_flight == ([2, 1] if home == 0 else [1, 2])

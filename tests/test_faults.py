@@ -158,6 +158,7 @@ def test_record_the_store_cannot_hold_becomes_its_error_record(tmp_store, factor
         assert record.transcript == [] and record.verdict is None
 
 
+@pytest.mark.slow
 def test_cli_stores_every_conversation_and_shows_them(tmp_path):
     out = tmp_path / "r.sqlite"
     ran = chatbench(*fake_run_args(out, user="fake:say:Answer: A \udcff\x01 [/]"))
@@ -172,6 +173,7 @@ def test_cli_stores_every_conversation_and_shows_them(tmp_path):
     assert "\\udcff" in (tmp_path / "r.html").read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_text_utf8_cannot_hold_prints_escaped_on_a_strict_console(tmp_path):
     out = tmp_path / "r.sqlite"
     ran = chatbench(*fake_run_args(out, user="fake:say:Answer: A \udcff"), strict=True)

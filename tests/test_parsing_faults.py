@@ -139,6 +139,7 @@ def test_a_model_error_is_raised_as_it_is(hung: HungModel) -> None:
     ("fake:user", "fake:echo@3600"),  # every assistant call hangs
     ("fake:user@3600", "fake:echo"),  # the simulated user's first call hangs
 ])
+@pytest.mark.slow
 def test_process_exits_soon_after_its_summary_with_a_hung_call(
     tmp_path: Path, user: str, assistant: str
 ) -> None:

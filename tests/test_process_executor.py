@@ -127,6 +127,7 @@ def test_local_models_warn_that_each_worker_loads_its_own_copy(jobs):
         run_jobs_process([Job(jobs[0].question, local, 0, 0)], run_id=RUN, processes=2)
 
 
+@pytest.mark.slow
 def test_kill_9_then_resume_with_processes_stores_each_conversation_once(tmp_path):
     out = tmp_path / "killed.sqlite"
     command = [sys.executable, "-m", "chatbench.cli", "run", "--user", "fake:user@0.01",

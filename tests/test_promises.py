@@ -330,6 +330,7 @@ def test_resume_of_a_half_finished_grid_runs_exactly_the_missing_cells(tmp_path)
     assert rerun == missing
 
 
+@pytest.mark.slow
 def test_kill_9_during_ablate_then_resume_runs_exactly_the_missing_cells(tmp_path):
     out = tmp_path / "killed-grid.sqlite"
     grid = _grid(tmp_path, 8, "fake:user@0.01", "fake:echo@0.01")

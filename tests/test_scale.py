@@ -29,6 +29,7 @@ def test_concurrent_run_gives_the_same_conversations_as_sequential():
         assert (a.transcript, a.verdict, a.seed) == (b.transcript, b.verdict, b.seed)
 
 
+@pytest.mark.slow
 def test_kill_9_then_resume_stores_every_conversation_exactly_once(tmp_path):
     out = tmp_path / "killed.sqlite"
     args = ["run", "--user", "fake:user@0.02", "--assistant", "fake:echo@0.02", "--limit", "40",
@@ -74,6 +75,7 @@ def test_ablation_runs_full_factorial_into_one_store_tagged_by_factor(tmp_path):
     assert len({r.variant for r in records}) == 6
 
 
+@pytest.mark.slow
 def test_ablate_cli_on_fakes(tmp_path):
     out = tmp_path / "cli-grid.sqlite"
     result = subprocess.run(
@@ -93,6 +95,7 @@ def test_grid_with_bad_cell_names_the_cell():
         AblationGrid(name="x", factors={"colour": ["red"]})
 
 
+@pytest.mark.slow
 def test_failing_model_is_recorded_and_the_run_goes_on(tmp_path):
     out = tmp_path / "fail.sqlite"
     result = subprocess.run(
@@ -108,6 +111,7 @@ def test_failing_model_is_recorded_and_the_run_goes_on(tmp_path):
     assert all(r.transcript[0].role == "user" for r in records)  # the user's turn is kept
 
 
+@pytest.mark.slow
 def test_ablate_failures_use_the_cli_retry_settings(tmp_path):
     out = tmp_path / "grid-fail.sqlite"
     result = subprocess.run(

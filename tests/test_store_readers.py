@@ -183,6 +183,7 @@ def test_many_unreadable_rows_are_named_then_counted(tmp_path, caplog):
     assert "7 more unreadable conversations skipped" in lines[-1]
 
 
+@pytest.mark.slow
 def test_the_console_prints_one_line_per_unreadable_row(tmp_path):
     store = mixed_store(tmp_path)
     corrupt(store, "'{'", BAD)

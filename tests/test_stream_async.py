@@ -88,6 +88,40 @@ class CountingEcho(BaseChatModel):
         return ChatResult(generations=[ChatGeneration(message=reply)])
 
 
+class MeetingEcho(BaseChatModel):
+    """Echoes once ``parties`` of its calls have been running at the same time: each call
+    waits (``HANG_GUARD_S`` at most, then fails) until that many have started. Calls made one
+    after another never all meet, however fast the machine; calls made together always do,
+    however loaded it is. Calls after the meeting echo at once."""
+
+    parties: int
+    started: list[int] = []
+    met: Any = None
+
+    def model_post_init(self, context: Any) -> None:
+        self.met = threading.Event()
+
+    @property
+    def _llm_type(self) -> str:
+        return "meeting-echo-test"
+
+    def _generate(self, messages: list[BaseMessage], stop: Any = None,
+                  run_manager: Any = None, **kw: Any) -> ChatResult:
+        with OVERLAP.lock:
+            self.started.append(1)
+            if len(self.started) >= self.parties:
+                self.met.set()
+        if not self.met.wait(HANG_GUARD_S):
+            raise ModelOutputError(f"{len(self.started)} of {self.parties} calls met")
+        reply = AIMessage(content=str(messages[-1].content))
+        return ChatResult(generations=[ChatGeneration(message=reply)])
+
+
+HANG_GUARD_S = 60.0
+"""How long a ``MeetingEcho`` call waits for the others: only a run that made its calls one
+after another waits this long (and then fails)."""
+
+
 @pytest.fixture
 def overlap() -> Overlap:
     OVERLAP.now = OVERLAP.most = 0
@@ -212,13 +246,14 @@ def test_arun_runs_at_most_concurrency_conversations_at_once(overlap, concurrenc
 
 
 def test_arun_overlaps_in_time():
-    started = time.perf_counter()
+    """All four conversations' assistant calls run at once (counted, not timed: one after
+    another, the first call would wait for three that never come and fail)."""
+    assistant = MeetingEcho(parties=4, started=[])
     records = asyncio.run(arun_conversations(QUESTIONS, GraphSpec(), user="fake:user",
-                                             assistant="fake:echo@0.3", concurrency=4))
-    elapsed = time.perf_counter() - started
+                                             assistant=assistant, concurrency=4))
     assert len(records) == 4
-    # One after another they need at least 4 x 0.3 s of assistant delay alone.
-    assert elapsed < 4 * 0.3
+    assert assistant.met.is_set()
+    assert all(r.stop_reason != StopReason.ERROR for r in records), records
 
 
 @dataclass(frozen=True)

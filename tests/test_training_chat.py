@@ -355,6 +355,7 @@ def test_bad_output_path_is_a_config_error(cli, tmp_path):
         export_examples(load_halie("train")[:1], a_file / "chat.jsonl")
 
 
+@pytest.mark.slow
 def test_bad_output_path_exits_2_without_traceback(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "chatbench.cli", "train", "--export", str(tmp_path)],

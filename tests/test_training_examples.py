@@ -171,6 +171,7 @@ def test_truncation_never_cuts_the_question_or_the_target(tokenizer):
         tokenize_example(tokenizer, bare, alone)
 
 
+@pytest.mark.slow
 def test_training_modules_import_without_torch():
     script = (
         "import sys; sys.modules['torch'] = None; sys.modules['transformers'] = None\n"
