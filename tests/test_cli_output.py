@@ -59,3 +59,24 @@ def test_run_conversations_with_no_spec_is_graphspec() -> None:
                                     assistant="fake:echo")
     assert default.variant == explicit.variant == "two_step"
     assert default.spec == explicit.spec
+
+
+def test_show_reads_the_question_the_run_stored_not_its_file(tmp_path: Path) -> None:
+    import json
+
+    questions = tmp_path / "mine.jsonl"
+    questions.write_text(json.dumps({"id": "q-own", "subject": "own", "question":
+                                     "What is the airspeed of a swallow?",
+                                     "choices": ["11 m/s", "24 m/s"], "answer": 0}) + "\n")
+    store = tmp_path / "r.sqlite"
+    _chatbench("run", "--user", "fake:user", "--assistant", "fake:echo", "--questions",
+               str(questions), "--out", str(store))
+    questions.unlink()  # moved away: the store still has what the run asked
+    shown = _chatbench("show", str(store))
+    assert "What is the airspeed of a swallow?" in shown and "24 m/s" in shown
+    from chatbench.storage import ResultStore
+
+    with ResultStore(store, read_only=True) as s:
+        (run_id,) = s.run_ids()
+        assert s.question(run_id, "q-own").stem == "What is the airspeed of a swallow?"
+        assert s.question(run_id, "no-such") is None

@@ -189,8 +189,12 @@ def _find_record(store: ResultStore, id: str | None, index: int) -> Conversation
 
 
 def _question_of(store: ResultStore, record: ConversationRecord) -> Question | None:
-    """The question the run asked, reloaded from its question source; None when unavailable
-    (no run entry, or the source moved)."""
+    """The question the run asked, as the store keeps it since the run was claimed; for a
+    run stored by an older chatbench, reloaded from its question source. None when
+    unavailable (no run entry, or the source moved)."""
+    stored = store.question(record.run_id, record.question_id)
+    if stored is not None:
+        return stored
     runs = [run for run in store.runs() if run.run_id == record.run_id]
     if not runs:
         return None

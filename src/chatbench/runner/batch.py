@@ -240,6 +240,7 @@ def planned_conversations(
     if store is not None:
         warn_about(claim_run(store, run_id, identity, names={spec.name: recipe.names},
                              advice=PYTHON_ADVICE))
+        store.write_questions(run_id, questions)  # what ``chatbench show`` reads
     return run_id, plan_jobs(questions, [recipe], replicates, seed)
 
 

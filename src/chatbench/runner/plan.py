@@ -70,7 +70,7 @@ class Plan:
 
     def claim(self, store: ResultStore) -> list[str]:
         """Check the run against what ``store`` holds under its id, then record it there
-        (config and identity) for ``--resume``.
+        (config and identity, for ``--resume``; its questions, for ``chatbench show``).
 
         Returns:
             Warnings to show (a run stored by an older chatbench).
@@ -79,8 +79,10 @@ class Plan:
             ConfigError: The store holds the run id with other settings.
         """
         names = {recipe.spec.name: recipe.names for recipe in self.variants}
-        return claim_run(store, self.run_id, self.identity, names=names, kind=self.kind,
-                         config=self.config.model_dump(mode="json"))
+        notes = claim_run(store, self.run_id, self.identity, names=names, kind=self.kind,
+                          config=self.config.model_dump(mode="json"))
+        store.write_questions(self.run_id, self.questions)  # what ``chatbench show`` reads
+        return notes
 
 
 RunPlan = Plan

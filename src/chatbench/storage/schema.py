@@ -82,6 +82,12 @@ CREATE TABLE IF NOT EXISTS specs (
     digest TEXT PRIMARY KEY,
     spec TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS questions (
+    run_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    question TEXT NOT NULL,
+    PRIMARY KEY (run_id, id)
+);
 """
 
 

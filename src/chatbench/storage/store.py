@@ -6,11 +6,12 @@ from types import TracebackType
 
 from chatbench.storage.baselines import BaselineTable
 from chatbench.storage.conversations import ConversationTable
+from chatbench.storage.questions import QuestionTable
 from chatbench.storage.runs import RunTable
 from chatbench.storage.samples import SampleTable
 
 
-class ResultStore(ConversationTable, RunTable, BaselineTable, SampleTable):
+class ResultStore(ConversationTable, RunTable, BaselineTable, SampleTable, QuestionTable):
     """A SQLite file of conversation records.
 
     Example:
