@@ -229,3 +229,15 @@ def test_checkpoint_types_cover_every_type_langgraph_finds_in_the_state():
 
     found = build_serde_allowlist(schemas=[ConversationState]) - curated_core_allowlist()
     assert found == {(t.__module__, t.__name__) for t in CHECKPOINT_TYPES}
+
+
+def test_the_studio_extra_pins_what_langgraph_api_needs():
+    import tomllib
+    from pathlib import Path
+
+    extras = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())[
+        "project"]["optional-dependencies"]
+    studio = extras["studio"]
+    assert any(r.startswith("langgraph-cli[inmem]") for r in studio)
+    assert "protobuf>=6,<7" in studio  # else a later install downgrades protobuf 7
+    assert not any("studio" in r for r in extras["all"])  # a web server stack: opt in
