@@ -232,8 +232,9 @@ def test_checkpoint_types_cover_every_type_langgraph_finds_in_the_state():
 
 
 def test_the_studio_extra_pins_what_langgraph_api_needs():
-    import tomllib
     from pathlib import Path
+
+    import tomllib
 
     extras = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())[
         "project"]["optional-dependencies"]
