@@ -80,3 +80,9 @@ def test_show_reads_the_question_the_run_stored_not_its_file(tmp_path: Path) -> 
         (run_id,) = s.run_ids()
         assert s.question(run_id, "q-own").stem == "What is the airspeed of a swallow?"
         assert s.question(run_id, "no-such") is None
+
+
+def test_a_run_leaves_only_its_store_behind(tmp_path: Path) -> None:
+    _chatbench("run", "--user", "fake:user", "--assistant", "fake:echo", "--limit", "2",
+               "--out", str(tmp_path / "r.sqlite"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.sqlite"]  # no -wal, no -shm

@@ -203,7 +203,9 @@ def _report(out: Path, run_id: str, started: float, by: str) -> int:
     Returns:
         The run's failed conversations (stored with their errors).
     """
-    with ResultStore(out, read_only=True) as store:
+    # writable: this run just wrote the store, and the last connection to close (this one)
+    # checkpoints the write-ahead log away (a read-only one leaves -wal and -shm beside it)
+    with ResultStore(out) as store:
         summaries = summarize_store(store, run_id, by)
         kinds = store.failure_kinds(run_id)
         lost = len(store.lost_ids(run_id))
