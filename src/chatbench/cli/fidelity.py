@@ -196,8 +196,7 @@ def print_scorecard(card: Any) -> None:
     console.print(f"real users: {card.data} {card.split}, {real.conversations} conversations "
                   f"on {real.questions} questions, {real.workers} workers{seen}")
     for row in card.simulators:
-        failed = row.failed_first_prompts + row.failed_conversations + (
-            row.answer_agreement.failed if row.answer_agreement else 0)
+        failed = row.failed_calls
         console.print(Text(f"{row.name}: {row.first_prompts} first prompts "
                            f"({row.failed_first_prompts} failed), {row.conversations} "
                            f"conversations ({row.failed_conversations} failed), "
@@ -323,7 +322,5 @@ def fidelity_command(
 
         write_scorecard_html(card, html_path)
         console.print(f"page written to {html_path}")
-    failed = sum(row.failed_first_prompts + row.failed_conversations
-                 + (row.answer_agreement.failed if row.answer_agreement else 0)
-                 for row in card.simulators)
+    failed = sum(row.failed_calls for row in card.simulators)
     exit_for_failures(failed, "simulator calls", allow_failures)

@@ -122,6 +122,13 @@ class SimulatorScore(BaseModel):
     """The first few failure messages, for the table."""
     seconds: float
 
+    @property
+    def failed_calls(self) -> int:
+        """Every simulator call of this row that failed: first prompts, conversations and
+        answers given a real transcript."""
+        return self.failed_first_prompts + self.failed_conversations + (
+            self.answer_agreement.failed if self.answer_agreement else 0)
+
 
 class Scorecard(BaseModel):
     """Simulators beside real users: ``chatbench fidelity --json`` writes ``to_json()``."""
