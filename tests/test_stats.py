@@ -379,3 +379,19 @@ def test_conversation_frame_columns(tmp_path):
     assert math.isnan(row["coherence"])
     turn = results.turns.iloc[0]
     assert turn["role"] == "user" and turn["scratchpad"] == "think"
+
+
+def test_each_call_records_its_role_and_old_records_fall_back_to_the_node_map():
+    from chatbench import GraphSpec, load_questions, run_conversations
+    from chatbench.scoring.usage import role_of
+
+    spec = GraphSpec(rubrics=("coherence",), ask_user_satisfaction=True, user_cot=True)
+    (record,) = run_conversations(load_questions(limit=1), spec, user="fake:user",
+                                  assistant="fake:echo", judge='fake:say:{"score": 4}')
+    roles = {t["node"]: t["role"] for t in record.timings}
+    assert roles["user"] == roles["user_cot"] == roles["user_feedback"] == "user"
+    assert roles["assistant"] == "assistant" and roles["judge:coherence"] == "judge"
+    # a record stored before calls recorded their role
+    assert role_of({"node": "judge:coherence", "seconds": 1.0}) == "judge"
+    assert role_of({"node": "user_feedback", "seconds": 1.0}) == "user"
+    assert role_of({"node": "my_step", "seconds": 1.0}) == "my_step"

@@ -34,6 +34,9 @@ class NodeTiming(TypedDict):
     seconds: float
     input_tokens: int | None
     output_tokens: int | None
+    role: NotRequired[str]
+    """The role whose model the call used (``user``, ``assistant``, ``judge``), recorded at
+    the call; records stored before it was kept lack it (``scoring.usage.role_of``)."""
     truncated: NotRequired[dict[str, int]]
     """Only when the call's reply was cut to the role's ``RoleSettings.max_reply_chars``:
     ``{"text": characters the reply had}``, ``{"steps": size of an app's inner steps}``

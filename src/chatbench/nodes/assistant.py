@@ -40,7 +40,8 @@ def make_assistant_node(spec: GraphSpec) -> Node:
         reply = AIMessage(content=completion.text, id=str(uuid.uuid4()))
         update: dict[str, Any] = {
             "messages": [reply],
-            "timings": [node_timing(ASSISTANT, time.perf_counter() - started, completion)],
+            "timings": [node_timing(ASSISTANT, ASSISTANT,
+                                    time.perf_counter() - started, completion)],
         }
         if completion.steps:
             update["assistant_steps"] = {reply.id: list(completion.steps)}

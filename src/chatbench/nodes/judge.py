@@ -88,7 +88,8 @@ def _rubrics(
         else:
             get_rubric(rubric)  # an unknown name fails the conversation, never passes silently
             continue
-        timings.append(node_timing(f"{JUDGE}:{rubric}", time.perf_counter() - started, completion))
+        timings.append(node_timing(f"{JUDGE}:{rubric}", JUDGE,
+                                   time.perf_counter() - started, completion))
     return judgements, timings
 
 
@@ -100,7 +101,7 @@ def make_judge_node(spec: GraphSpec) -> Node:
         question = state["question"]
         started = time.perf_counter()
         choice, completion = _read_choice(state, ctx, spec)
-        timings = [node_timing(JUDGE, time.perf_counter() - started, completion)]
+        timings = [node_timing(JUDGE, JUDGE, time.perf_counter() - started, completion)]
         judgements, rubric_timings = _rubrics(state, ctx.judge, spec, ctx, choice)
         timings += rubric_timings
         invalid_answer = state.get("invalid_answer")

@@ -125,7 +125,7 @@ def _turn_node(spec: GraphSpec, mode: TurnMode, name: str) -> Node:
             "final_choice": turn.choice,
             "invalid_answer": turn.invalid_answer,
             "forced": mode == "forced",
-            "timings": [node_timing(name, time.perf_counter() - started, completion)],
+            "timings": [node_timing(name, USER, time.perf_counter() - started, completion)],
         }
 
     node.__name__ = f"{name}_node"
@@ -157,7 +157,8 @@ def make_user_feedback_node(spec: GraphSpec) -> Node:
         completion = simulated(simulate, request)
         return {
             "judgements": {USER_SATISFACTION: parse_judgement(completion.text)},
-            "timings": [node_timing(USER_FEEDBACK, time.perf_counter() - started, completion)],
+            "timings": [node_timing(USER_FEEDBACK, USER,
+                                    time.perf_counter() - started, completion)],
         }
 
     return user_feedback_node
@@ -173,7 +174,7 @@ def make_user_cot_node(spec: GraphSpec) -> Node:
         text, completion = write_turn(simulate, request)
         return {
             "user_scratchpad": [text],
-            "timings": [node_timing(USER_COT, time.perf_counter() - started, completion)],
+            "timings": [node_timing(USER_COT, USER, time.perf_counter() - started, completion)],
         }
 
     return user_cot_node

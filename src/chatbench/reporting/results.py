@@ -30,7 +30,7 @@ from chatbench._text import encodable
 from chatbench.datatypes import StopReason
 from chatbench.errors import ConfigError, MissingDependencyError
 from chatbench.records import ConversationRecord
-from chatbench.scoring.stats import OUTCOMES, ROLES, RUBRICS, format_choices, role_of_node
+from chatbench.scoring.stats import OUTCOMES, ROLES, RUBRICS, format_choices, role_of
 from chatbench.scoring.stats import interaction_outcomes as _interaction_outcomes
 from chatbench.storage import ResultStore
 
@@ -192,7 +192,7 @@ def _role_tokens(record: ConversationRecord) -> dict[str, float]:
     """Tokens in/out per role; NaN when no call of that role reported a count."""
     out: dict[str, float] = {}
     for role in ROLES:
-        calls = [t for t in record.timings if role_of_node(t["node"]) == role]
+        calls = [t for t in record.timings if role_of(t) == role]
         for side in ("input", "output"):
             known = [t[f"{side}_tokens"] for t in calls if t[f"{side}_tokens"] is not None]
             out[f"{role}_{side}_tokens"] = float(sum(known)) if known else math.nan
@@ -226,7 +226,7 @@ def tool_calls(record: ConversationRecord) -> int:
 def _timing_rows(record: ConversationRecord) -> list[dict[str, Any]]:
     return [{"conversation_id": record.id, "run_id": record.run_id, "variant": record.variant,
              "question_id": record.question_id, "call": call, "node": t["node"],
-             "role": role_of_node(t["node"]), "seconds": t["seconds"],
+             "role": role_of(t), "seconds": t["seconds"],
              "input_tokens": math.nan if t["input_tokens"] is None else t["input_tokens"],
              "output_tokens": math.nan if t["output_tokens"] is None else t["output_tokens"]}
             for call, t in enumerate(record.timings)]

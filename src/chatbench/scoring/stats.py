@@ -60,6 +60,7 @@ from chatbench.scoring.usage import (
     conversation_latency,
     describe,
     node_latency,
+    role_of,
     role_of_node,
     token_usage,
 )
@@ -70,6 +71,7 @@ __all__ = [
     "OUTCOMES",
     "ROLES",
     "ROLE_OF_NODE",
+    "role_of",
     "role_of_node",
     "RUBRICS",
     "Z95",

@@ -4,6 +4,7 @@ and tokens per role."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,13 @@ from chatbench.scoring.grouping import By, groups_by
 ROLE_OF_NODE = {"user": "user", "user_cot": "user", "force_answer": "user",
                 "user_feedback": "user", "assistant": "assistant", "judge": "judge"}
 """Graph node -> the role whose model it calls (tokens and latency per role)."""
+
+
+def role_of(timing: Mapping[str, Any]) -> str:
+    """The role whose model a timed call used: as recorded at the call, or, in a record
+    stored before calls recorded it, ``role_of_node`` of its node."""
+    role = timing.get("role")
+    return role if isinstance(role, str) and role else role_of_node(str(timing["node"]))
 
 
 def role_of_node(node: str) -> str:
