@@ -395,3 +395,31 @@ def test_each_call_records_its_role_and_old_records_fall_back_to_the_node_map():
     assert role_of({"node": "judge:coherence", "seconds": 1.0}) == "judge"
     assert role_of({"node": "user_feedback", "seconds": 1.0}) == "user"
     assert role_of({"node": "my_step", "seconds": 1.0}) == "my_step"
+
+
+def test_pass_hat_k_is_tau_benchs_and_the_report_shows_it_with_replicates():
+    import math
+
+    import pytest
+
+    from chatbench.reporting.results import conversations_frame
+    from chatbench.reporting.tables import reliability_table
+    from chatbench.scoring.accuracy import pass_hat_k, reliability
+
+    assert pass_hat_k(4, 4, 4) == 1.0 and pass_hat_k(4, 0, 1) == 0.0
+    assert pass_hat_k(5, 3, 2) == pytest.approx(math.comb(3, 2) / math.comb(5, 2))
+    with pytest.raises(ValueError, match="1 <= k <= trials"):
+        pass_hat_k(2, 1, 3)
+    # q1: right 3 of 3; q2: right 1 of 3 (one no answer); a failed try is left out of q2
+    records = [make_record("q1", replicate=r) for r in range(3)] + [
+        make_record("q2", replicate=0),
+        make_record("q2", replicate=1, final_choice="B", choices=["B"]),
+        make_record("q2", replicate=2, final_choice=None, forced=True),
+        make_record("q2", replicate=3, failed=True)]
+    frame = reliability(conversations_frame(records), by=None)
+    assert frame["k"].tolist() == [1, 2, 3]
+    assert frame["mean"].tolist() == pytest.approx([(1 + 1 / 3) / 2, (1 + 0) / 2, (1 + 0) / 2])
+    table = reliability_table(conversations_frame(records))
+    assert table["pass^k"].tolist() == ["66.7%", "50.0%", "50.0%"]
+    once = [make_record("q1"), make_record("q2")]
+    assert reliability_table(conversations_frame(once)).empty  # pass^k needs replicates

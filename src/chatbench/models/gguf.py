@@ -112,7 +112,8 @@ class GGUFSettings:
     process may use, or ``$CHATBENCH_THREADS``)."""
     shards: int | None = None
     """Independent loops, each with its share of the slots and ``threads`` threads (see
-    ``gguf_route``); None: as many as ``cpu_budget()`` has room for at ``threads`` each."""
+    ``gguf_route``); None: as many as ``cpu_budget()`` has room for at ``threads`` each, and
+    no more than ``slots``."""
     cache_mib: int = 1024
     """Host-RAM prompt cache for the keys and values of slots that are taken over."""
 
@@ -288,7 +289,8 @@ class GGUFModel:
         if isinstance(trained, int) and 0 < trained < settings.context:
             self.context_window = trained  # no further than the positions it was trained on
         self.threads = settings.threads or engine_threads()
-        shards = settings.shards or max(1, cpu_budget() // self.threads)
+        # No loop without a slot of its own: one slot, one loop (a lone caller needs no more).
+        shards = settings.shards or max(1, min(settings.slots, cpu_budget() // self.threads))
         self.router = PrefixRouter(shards, capacity=max(1, -(-settings.slots // shards)))
         self.stats = GGUFStats()
         self._stats_lock = threading.Lock()

@@ -288,8 +288,34 @@ def report_tables(results: Results) -> list[tuple[str, pd.DataFrame]]:
          node_latency_table(results.timings, by_run)),
         ("Wall time and turns per conversation", conversation_latency_table(conv)),
         ("Tokens per conversation (mean, unknown counts left out)", token_table(conv)),
+        *_reliability_tables(conv),
         *_app_tables(conv),
     ]
+
+
+RELIABILITY_TITLE = ("Reliability over replicates (pass^k, tau-bench's: the chance that k "
+                     "tries of a question are all right, no answer = wrong; mean over "
+                     "questions, 95% CI in points)")
+
+
+def reliability_table(conversations: pd.DataFrame) -> pd.DataFrame:
+    """pass^k by group (run and variant) for each k its replicates allow; empty when no
+    question was asked more than once."""
+    frame = stats.reliability(with_groups(conversations), GROUP)
+    if frame.empty:
+        return pd.DataFrame()
+    return pd.DataFrame({
+        "variant": frame[GROUP], "k": frame["k"], "q.": frame["questions"],
+        "pass^k": frame["mean"].map(pct),
+        "95% CI": [ci_text(a, b, clip=True, digits=0) for a, b in zip(frame["lo"], frame["hi"],
+                                                                      strict=True)],
+    })
+
+
+def _reliability_tables(conversations: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """The pass^k table, only for runs with replicates (pass^1 alone is the accuracy)."""
+    table = reliability_table(conversations)
+    return [] if table.empty else [(RELIABILITY_TITLE, table)]
 
 
 def _app_tables(conversations: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:

@@ -31,7 +31,9 @@ from chatbench.scoring.accuracy import (
     accuracy,
     bootstrap_ci,
     mean_ci,
+    pass_hat_k,
     question_means,
+    reliability,
     rubric_scores,
 )
 from chatbench.scoring.comparison import (
@@ -95,7 +97,9 @@ __all__ = [
     "paired_comparisons",
     "parse_choices",
     "pearson_mae",
+    "pass_hat_k",
     "question_means",
+    "reliability",
     "rubric_scores",
     "token_usage",
 ]
