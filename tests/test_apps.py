@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 from uuid import UUID
 
@@ -279,3 +280,26 @@ def test_reports_and_show_count_and_print_the_steps(tmp_path):
     assert tables[APP_STEPS_TITLE]["tool calls / conversation"].tolist() == ["2.0"]
     page = write_html_report(results, tmp_path / "r.html").read_text()
     assert "step: calculate -&gt; 42" in page
+
+
+def test_an_app_beside_a_grid_file_is_found_from_any_folder(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "beside_grid_bot.py").write_text(
+        "from langchain_core.runnables import RunnableLambda\n"
+        "app = RunnableLambda(lambda messages: 'I would say B.')\n")
+    (folder / "grid.yaml").write_text(
+        "name: beside\nbase: quick\nfactors: {user_cot: [false]}\nlimit: 1\n"
+        "user: fake:user\nassistant: app:beside_grid_bot:app\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "CHATBENCH_APP_PATH"}
+    result = subprocess.run([sys.executable, "-m", "chatbench.cli", "ablate",
+                             str(folder / "grid.yaml"), "--out", str(tmp_path / "a.sqlite")],
+                            cwd=elsewhere, env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 conversations" in result.stdout

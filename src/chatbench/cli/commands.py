@@ -393,6 +393,10 @@ def ablate(
     gives 0), 2 bad input, 130 Ctrl-C."""
     started = time.perf_counter()
     loaded = load_grid(grid)
+    if Path(grid).is_file():  # an app: model the grid names may sit beside it
+        from chatbench.models.apps import add_app_folder
+
+        add_app_folder(Path(grid).parent)
     overrides = {
         k: v
         for k, v in {"limit": limit, "user": user, "assistant": assistant, "judge": judge}.items()

@@ -72,7 +72,9 @@ def _entries(users: list[str], graphs: list[str], simulators: Path | None,
             raise ConfigError("give simulators either with --simulators or with --user, "
                               "not both")
         from chatbench._yaml import load_yaml_model
+        from chatbench.models.apps import add_app_folder
 
+        add_app_folder(simulators.parent)  # an app: model it names may sit beside it
         return load_yaml_model(SimulatorsFile, "simulators", simulators).simulators
     if not users:
         raise ConfigError("give a simulator: --user MODEL (with --graph), or --simulators "

@@ -320,9 +320,25 @@ def find_app(target: str) -> Any:
     return found
 
 
+APP_PATH_ENV = "CHATBENCH_APP_PATH"
+"""Folders (``os.pathsep``-separated) where ``app:`` modules are looked for after
+``sys.path`` and the current folder: a config file's folder is added when the file is read
+(``add_app_folder``), and worker processes inherit it with the environment."""
+
+
+def add_app_folder(folder: str | os.PathLike[str]) -> None:
+    """Look for ``app:`` modules in ``folder`` too (the folder of a config file that names
+    them), in this process and the worker processes it starts."""
+    folder = os.path.abspath(folder)
+    known = [f for f in os.environ.get(APP_PATH_ENV, "").split(os.pathsep) if f]
+    if folder not in known:
+        os.environ[APP_PATH_ENV] = os.pathsep.join([*known, folder])
+
+
 def _import(name: str) -> Any:
-    """Import module ``name``, looking in the current directory too when it is not found
-    elsewhere (a console script does not put it on ``sys.path``).
+    """Import module ``name``, looking in the current folder and then the folders of
+    ``APP_PATH_ENV`` too when it is not found elsewhere (a console script does not put the
+    current folder on ``sys.path``; a config file's folder is added when it is read).
 
     Raises:
         ConfigError: It cannot be found, or importing it fails.
@@ -330,12 +346,15 @@ def _import(name: str) -> Any:
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as exc:
-        here = os.getcwd()
         own = exc.name is not None and (name == exc.name or name.startswith(f"{exc.name}."))
-        if own and here not in sys.path:
-            sys.path.insert(0, here)
+        extra = [os.getcwd(), *(f for f in os.environ.get(APP_PATH_ENV, "").split(os.pathsep)
+                                if f)]
+        missing = [folder for folder in extra if folder not in sys.path]
+        if own and missing:
+            sys.path.insert(0, missing[0])
             return _import(name)
-        raise ConfigError(f"app module {name!r} cannot be imported: {exc}") from None
+        raise ConfigError(f"app module {name!r} cannot be imported: {exc}; looked on "
+                          f"sys.path, in the current folder and in ${APP_PATH_ENV}") from None
     except ChatBenchError:
         raise
     except Exception as exc:  # whatever the module raises while it loads
