@@ -20,34 +20,55 @@ decoding, the same questions and token limits):
 (c) ``ceiling``: raw ``model.generate`` (torch) over C left-padded chat prompts, every row
     running to the token limit (``min_new_tokens == max_new_tokens``): the best batched torch
     generation can do. It runs ``--ceiling-runs`` times (default 2) and the fastest run counts.
+(e) ``llama-server``: the same conversations through chatbench's ``openai:`` roles
+    (langchain-openai's ``ChatOpenAI``, its base URL set by ``OPENAI_BASE_URL``) against
+    llama.cpp's HTTP server on the same GGUF file, started in this process by ``xllamacpp``
+    on a free TCP port of 127.0.0.1: one loop with as many slots, tokens per slot and threads
+    in all as (d) (``--server-threads`` to change the threads). What (d) saves over it: HTTP
+    and JSON, the OpenAI client, and one loop instead of (d)'s per-CPU loops. The forced
+    answer is not prefilled on an API role, so transcripts can differ from (d)'s.
 
-(b) and (d) run at each concurrency of ``--levels`` (default 1, 8 and 32), on
+(b), (d) and (e) run at each concurrency of ``--levels`` (default 1, 8 and 32), on
 ``max(C, --min-questions)`` questions; (a) runs on the questions of the lowest level. Torch
 work runs on threads of their own that end with it (the engine's worker is stopped after each
 run), and llama.cpp runs last, after every torch pool is gone, so no method runs beside
-another's OpenMP pool (see ``IDLE_EXIT_S`` in ``chatbench/models/engine.py``).
+another's OpenMP pool (see ``IDLE_EXIT_S`` in ``chatbench/models/engine.py``). (d) is loaded
+with ``min(32, highest level)`` slots (``CHATBENCH_GGUF_SLOTS``, unless it is set already:
+the registry's ``smollm2`` is then this same model). ``--skip torch`` leaves out (a), (b)
+and (c) (and torch need not be installed); ``--skip server`` leaves out (e).
 
 Run it with ``python benchmarks/throughput.py``. It prints the CPU (model, flags, AMX or not),
-load averages before and after, the table, then ``speedup: X.XX`` ((b) at the highest level
-over (a), in conversations per minute) and, last, ``c1_speedup: X.XX``: the default
-configuration's conversations per minute at concurrency 1 (the engine ``smollm2`` resolves
-to when ``CHATBENCH_ENGINE`` is unset) over the torch engine's, from the same run. Timings
-vary a lot when other processes share the CPU.
+load averages before and after, the table, then the summary (``summary_lines``), one
+``name: value`` line each, the value a number or ``n/a (why)``:
+
+- ``torch_c1_vs_sequential``: (b) at C=1 over (a), in conversations per minute;
+- ``server_ratio_c1``, ``server_ratio_c8``, ``server_ratio_c32``: (d) over (e) at that
+  level, conversations per minute (above 1: in-process is faster);
+- ``llamacpp_prompt_pos_per_token``: prompt positions (d) ran through the model (what
+  llama.cpp's slots and prompt cache did not hold) per generated token, at the highest level;
+- ``speedup``: (b) at the highest level over (a), in conversations per minute;
+- and, last, ``c1_speedup``: the default configuration's conversations per minute at the
+  lowest level (the engine ``smollm2`` resolves to when ``CHATBENCH_ENGINE`` is unset) over
+  the torch engine's, from the same run.
+
+Timings vary a lot when other processes share the CPU.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
+import math
 import os
 import statistics
 import time
+import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-import torch
 from rich.console import Console
 from rich.table import Table
 
@@ -55,18 +76,25 @@ from chatbench import prompts
 from chatbench.config import GraphSpec, RoleSettings
 from chatbench.data.questions import Question, load_questions
 from chatbench.datatypes import Completion
+from chatbench.models import gguf
 from chatbench.models.base import DTYPE_ENV
 from chatbench.models.cpu import cpu_description
-from chatbench.models.engine import EngineStats
 from chatbench.models.gguf import ENGINE_ENV, load_smollm2, smollm2_engine
 from chatbench.models.hf import LocalCausalLM, Row, in_own_thread
-from chatbench.models.prefix_cache import PrefixCache
 from chatbench.models.registry import load_local_lm
 from chatbench.records import ConversationRecord
 from chatbench.runner.batch import run_conversations
 from chatbench.scoring.choice import extract_choice
 from chatbench.simulators.prompted import FORCED_MAX_TOKENS, FORCED_PREFIX
 from chatbench.state import END_TOKEN
+
+try:  # the torch methods; without torch, --skip torch runs, and the summary helpers import
+    import torch
+
+    from chatbench.models.engine import EngineStats
+    from chatbench.models.prefix_cache import PrefixCache
+except ImportError:  # pragma: no cover - torch is installed with the hf extra
+    torch = None
 
 MODEL = "smollm2"
 Chat = list[dict[str, str]]
@@ -110,7 +138,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--min-questions", type=int, default=5, help="questions at each level: max(C, this)"
     )
     parser.add_argument(
-        "--skip", default="", help="methods to leave out, comma-separated: sequential,ceiling"
+        "--skip",
+        default="",
+        help="methods to leave out, comma-separated: sequential, ceiling, torch ((a), (b) and"
+        " (c)), server ((e))",
     )
     parser.add_argument(
         "--engine",
@@ -127,6 +158,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--threads", type=int, default=None, help="torch threads (default: torch's)"
+    )
+    parser.add_argument(
+        "--server-threads",
+        type=int,
+        default=None,
+        help="threads of (e)'s llama.cpp server (default: all of (d)'s loops' threads)",
     )
     parser.add_argument(
         "--dtype",
@@ -494,9 +531,10 @@ def load_line() -> str:
     one, five, _ = os.getloadavg()
     cpus = os.cpu_count() or 1
     busy = "  <- other processes compete for the CPU: timings unreliable" if one > cpus / 2 else ""
+    threads = torch.get_num_threads() if torch is not None else "n/a"
     return (
         f"load average {one:.2f} (5 min {five:.2f}) on {cpus} CPUs,"
-        f" torch threads {torch.get_num_threads()}{busy}"
+        f" torch threads {threads}{busy}"
     )
 
 
@@ -525,28 +563,245 @@ def engine_env(name: str) -> Iterator[None]:
 # --- (d) llama.cpp ------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def gguf_slots_env(concurrency: int) -> Iterator[None]:
+    """``smollm2`` on llama.cpp loads with ``min(gguf.MAX_SLOTS, concurrency)`` slots inside
+    the block, as a run of that concurrency would (``$CHATBENCH_GGUF_SLOTS`` set before
+    wins). The registry loads ``smollm2`` with these settings, so (d) finds the same model."""
+    previous = os.environ.get(gguf.SLOTS_ENV)
+    if not (previous or "").strip():
+        os.environ[gguf.SLOTS_ENV] = str(min(gguf.MAX_SLOTS, max(1, concurrency)))
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(gguf.SLOTS_ENV, None)
+        else:
+            os.environ[gguf.SLOTS_ENV] = previous
+
+
 def run_llamacpp(
-    questions: Sequence[Question], spec: GraphSpec, concurrency: int
+    lm: gguf.GGUFModel, questions: Sequence[Question], spec: GraphSpec, concurrency: int
 ) -> tuple[Result, list[ConversationRecord]]:
-    """(d): ``run_conversations`` with ``smollm2`` on llama.cpp (loaded and warmed up before)."""
+    """(d): ``run_conversations`` with ``smollm2`` on llama.cpp (``lm``, loaded and warmed up
+    before); prompt positions are what llama.cpp ran (``lm.stats``: its slots and prompt
+    cache held the rest)."""
+    lm.stats = gguf.GGUFStats()
     with engine_env("llamacpp"):
         started = time.perf_counter()
         records = run_conversations(
             questions, spec, user=MODEL, assistant=MODEL, concurrency=concurrency
         )
         seconds = time.perf_counter() - started
+    stats = lm.stats
     calls = [t for r in records for t in r.timings if t["output_tokens"] is not None]
-    prompt = sum(t["input_tokens"] or 0 for t in calls)
+    if calls and not stats.requests:
+        raise RuntimeError("(d) ran on another copy of smollm2 than the one loaded (settings?)")
     result = Result(
         f"(d) llama.cpp C={concurrency}",
         len(records),
         seconds,
         sum(t["output_tokens"] or 0 for t in calls),
         len(calls),
-        prompt,  # llama.cpp does not report what its slots reused: every prompt token
-        sum(t["output_tokens"] or 0 for t in calls),
+        stats.prefilled_tokens,
+        stats.generated_tokens,
     )
     return result, records
+
+
+# --- (e) llama.cpp's HTTP server, through the openai: roles -------------------------------
+
+SERVER_MODEL = "openai:smollm2"
+"""The role (e) runs: LangChain's ``ChatOpenAI`` (the server ignores the model name)."""
+
+
+@contextlib.contextmanager
+def llama_server(lm: gguf.GGUFModel, threads: int) -> Iterator[tuple[str, Any]]:
+    """llama.cpp's HTTP server on ``lm``'s file, slots and tokens per slot, one loop of
+    ``threads`` threads, on a free port of 127.0.0.1, in this process; yields its base URL
+    (``http://127.0.0.1:PORT``) and the server (stopped when the block ends)."""
+    xlc = gguf._import_binding()
+    params = xlc.CommonParams()
+    params.model.path = str(lm.path)
+    params.verbosity = -1
+    params.n_parallel = lm.settings.slots
+    params.kv_unified = False  # as (d): each slot its own keys and values
+    params.n_ctx = lm.settings.slots * lm.context_window
+    params.cache_ram_mib = lm.settings.cache_mib
+    params.cpuparams.n_threads = params.cpuparams_batch.n_threads = threads
+    params.hostnames = ["127.0.0.1"]
+    params.port = 0  # a free port
+    params.endpoint_metrics = True
+    params.reasoning_format = xlc.common_reasoning_format.COMMON_REASONING_FORMAT_NONE
+    server = gguf._keeping_signal_handlers(lambda: xlc.Server(params))
+    try:
+        yield str(server.listening_address).rstrip("/"), server
+    finally:
+        del server  # its destructor stops the loop and the HTTP threads
+
+
+@contextlib.contextmanager
+def openai_env(base_url: str) -> Iterator[None]:
+    """``openai:`` roles talk to ``base_url`` inside the block (a placeholder API key)."""
+    values = {
+        "OPENAI_BASE_URL": f"{base_url}/v1",
+        "OPENAI_API_BASE": f"{base_url}/v1",
+        "OPENAI_API_KEY": "sk-local-llama-server",
+    }
+    previous = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def server_metrics(base_url: str) -> dict[str, float]:
+    """The server's Prometheus counters (``llamacpp:prompt_tokens_total``, ...); empty when
+    it does not answer."""
+    try:
+        with urllib.request.urlopen(f"{base_url}/metrics", timeout=10) as response:
+            text = response.read().decode()
+    except OSError:
+        return {}
+    metrics = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name and not name.startswith("#"):
+            with contextlib.suppress(ValueError):
+                metrics[name] = float(value)
+    return metrics
+
+
+def warm_up_server(base_url: str, question: Question) -> None:
+    """One short chat request, before any timing."""
+    body = {"messages": user_view(question, [], "first"), "max_tokens": 8, "temperature": 0}
+    request = urllib.request.Request(
+        f"{base_url}/v1/chat/completions",
+        json.dumps(body).encode(),
+        {"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=120) as response:
+        json.loads(response.read())
+
+
+def run_server(
+    base_url: str, questions: Sequence[Question], spec: GraphSpec, concurrency: int
+) -> tuple[Result, list[ConversationRecord]]:
+    """(e): ``run_conversations`` with both roles ``openai:`` against the server at
+    ``base_url``; prompt positions from its ``/metrics`` (else every prompt token)."""
+    before = server_metrics(base_url)
+    with openai_env(base_url):
+        started = time.perf_counter()
+        records = run_conversations(
+            questions, spec, user=SERVER_MODEL, assistant=SERVER_MODEL, concurrency=concurrency
+        )
+        seconds = time.perf_counter() - started
+    after = server_metrics(base_url)
+    calls = [t for r in records for t in r.timings if t["output_tokens"] is not None]
+    key = "llamacpp:prompt_tokens_total"
+    if key in after:
+        positions = int(after[key] - before.get(key, 0.0))
+    else:
+        positions = sum(t["input_tokens"] or 0 for t in calls)
+    tokens = sum(t["output_tokens"] or 0 for t in calls)
+    result = Result(
+        f"(e) llama-server C={concurrency}", len(records), seconds, tokens, len(calls),
+        positions, tokens,
+    )
+    return result, records
+
+
+# --- the summary --------------------------------------------------------------------------
+
+SERVER_LEVELS = (1, 8, 32)
+"""The levels with a ``server_ratio_cN`` line."""
+SUMMARY_NAMES = (
+    "torch_c1_vs_sequential",
+    *(f"server_ratio_c{c}" for c in SERVER_LEVELS),
+    "llamacpp_prompt_pos_per_token",
+    "speedup",
+    "c1_speedup",
+)
+"""The summary's lines, in the order printed (``c1_speedup`` last, as it always was)."""
+Value = float | str | None
+"""A summary value: a number, ``"n/a (why)"``, or None (not measured)."""
+
+
+def ratio(top: Result | None, bottom: Result | None, why: str) -> Value:
+    """``top``'s conversations per minute over ``bottom``'s; ``"n/a (why)"`` without both."""
+    if top is None or bottom is None or not bottom.conversations or not top.seconds:
+        return f"n/a ({why})"
+    return top.per_minute / bottom.per_minute
+
+
+def summary_numbers(
+    ladder: Sequence[int],
+    sequential: Result | None,
+    torch_runs: Mapping[int, Result],
+    llama_runs: Mapping[int, Result],
+    server_runs: Mapping[int, Result],
+    default_engine: str,
+    reasons: Mapping[str, str] | None = None,
+) -> dict[str, Value]:
+    """The summary's values from the runs measured; ``reasons`` says why a method did not
+    run (keys ``sequential``, ``torch``, ``server``)."""
+    why = {"sequential": "sequential not run", "torch": "torch not run",
+           "server": "server not run", **(reasons or {})}
+    low, high = ladder[0], ladder[-1]
+    numbers: dict[str, Value] = {}
+    if sequential is None:
+        numbers["torch_c1_vs_sequential"] = f"n/a ({why['sequential']})"
+    elif low != 1:
+        numbers["torch_c1_vs_sequential"] = "n/a (level 1 not run)"
+    else:
+        numbers["torch_c1_vs_sequential"] = ratio(torch_runs.get(1), sequential, why["torch"])
+    for c in SERVER_LEVELS:
+        if c not in ladder:
+            numbers[f"server_ratio_c{c}"] = f"n/a (level {c} not run)"
+        elif c not in server_runs:
+            numbers[f"server_ratio_c{c}"] = f"n/a ({why['server']})"
+        else:
+            numbers[f"server_ratio_c{c}"] = ratio(llama_runs.get(c), server_runs[c], "no (d)")
+    top = llama_runs.get(high)
+    numbers["llamacpp_prompt_pos_per_token"] = (
+        top.prompt_positions / top.tokens if top is not None and top.tokens else
+        "n/a (no llama.cpp tokens)"
+    )
+    numbers["speedup"] = (
+        ratio(torch_runs.get(high), sequential, why["torch"]) if sequential is not None
+        else f"n/a ({why['sequential']})"
+    )
+    default = (llama_runs if default_engine == "llamacpp" else torch_runs).get(low)
+    numbers["c1_speedup"] = ratio(default, torch_runs.get(low), why["torch"])
+    return numbers
+
+
+def format_value(value: Value) -> str:
+    """A number with two decimals; ``n/a (...)`` as it is; None as ``n/a (not measured)``."""
+    if value is None:
+        return "n/a (not measured)"
+    if isinstance(value, str):
+        return value if value.startswith("n/a (") else f"n/a ({value})"
+    if not math.isfinite(value):
+        return "n/a (not finite)"
+    return f"{value:.2f}"
+
+
+def summary_lines(numbers: Mapping[str, Value], default_engine: str | None = None) -> list[str]:
+    """The final lines, ``name: value`` for every name of ``SUMMARY_NAMES`` (a name missing
+    from ``numbers`` is ``n/a (not measured)``), and ``default engine: NAME`` just before
+    ``c1_speedup`` when given."""
+    lines = []
+    for name in SUMMARY_NAMES:
+        if name == "c1_speedup" and default_engine is not None:
+            lines.append(f"default engine: {default_engine}")
+        lines.append(f"{name}: {format_value(numbers.get(name))}")
+    return lines
 
 
 def turns_line(
@@ -568,86 +823,123 @@ def levels(args: argparse.Namespace) -> list[int]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Run (a), (b) and (c) on torch, then (d) on llama.cpp; print the table, the
-    diagnostics and the final lines."""
+    """Run (a), (b) and (c) on torch, then (d) on llama.cpp and (e) on its server; print the
+    table, the diagnostics and the summary lines."""
     args = parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
     skip = {m.strip() for m in args.skip.split(",") if m.strip()}
+    reasons = {"sequential": "skipped", "torch": "skipped", "server": "skipped"}
+    if torch is None:
+        skip.add("torch")
+        reasons["torch"] = reasons["sequential"] = "torch not installed"
+    if "torch" in skip:
+        skip |= {"sequential", "ceiling"}
+        reasons["sequential"] = reasons["torch"]
+    if args.threads and torch is not None:
+        torch.set_num_threads(args.threads)
     console = Console(width=120)
     spec = make_spec(args)
     ladder = levels(args)
     sets = {c: load_questions(limit=max(c, args.min_questions)) for c in ladder}
     print(f"cpu: {cpu_description()}")
     default_engine = smollm2_engine()  # before this script sets the engine
-    # Loaded, and (a) and (c) run, on threads of their own that end with them, as the
-    # engine's worker is: no thread keeps an OpenMP pool the next method would run beside.
-    os.environ[DTYPE_ENV] = args.dtype  # for every torch method: (b) finds this same model
-    with engine_env("torch"):
-        lm = cast(LocalCausalLM, load_local_lm(MODEL))
     first = sets[ladder[0]]
-    in_own_thread(warm_up)(lm, first[0])
-    quiet_engine(lm)
     notes = [f"model {MODEL}, torch {args.dtype}; before: {load_line()}"]
     results: list[Result] = []
     sequential = None
-    if "sequential" not in skip:
-        sequential, reference_turns = in_own_thread(run_sequential)(lm, first, spec)
-        results.append(sequential)
-        notes.append(f"(a) user turns {reference_turns}")
     torch_runs: dict[int, Result] = {}
-    for c in ladder:
+    if "torch" not in skip:
+        # Loaded, and (a) and (c) run, on threads of their own that end with them, as the
+        # engine's worker is: no thread keeps an OpenMP pool the next method would run beside.
+        os.environ[DTYPE_ENV] = args.dtype  # for every torch method: (b) finds this same model
         with engine_env("torch"):
-            batched, records, batching = run_batched(lm, sets[c], spec, c, args.engine)
+            lm = cast(LocalCausalLM, load_local_lm(MODEL))
+        in_own_thread(warm_up)(lm, first[0])
         quiet_engine(lm)
-        torch_runs[c] = batched
-        results.append(batched)
-        notes += [turns_line(f"(b) C={c}", records, sets[c]), *("  " + b for b in batching)]
-    if "ceiling" not in skip and args.ceiling_runs > 0:
-        texts = ceiling_prompts(lm, first, ladder[-1])
-        limits = sorted({args.user_tokens, args.assistant_tokens})
-        # The ceiling's best of several runs: its timing varies from run to run (74-93
-        # tokens/s seen in float32), and a low ceiling would flatter (b).
-        ceilings = [
-            in_own_thread(run_ceiling)(lm, texts, limits) for _ in range(args.ceiling_runs)
-        ]
-        ceiling = max(ceilings, key=lambda r: r.tokens_per_s)
-        results.append(ceiling)
-        padded = ceiling.prompt_positions // (len(texts) * ceiling.calls)
-        notes.append(
-            f"(c) ceiling runs, tokens/s: {[round(r.tokens_per_s, 1) for r in ceilings]};"
-            f" {ceiling.calls} batches of {len(texts)} first-turn prompts x {padded} tokens"
-        )
-    # llama.cpp last: every torch pool is gone by now (the engine's worker has stopped).
+        if "sequential" not in skip:
+            sequential, reference_turns = in_own_thread(run_sequential)(lm, first, spec)
+            results.append(sequential)
+            notes.append(f"(a) user turns {reference_turns}")
+        for c in ladder:
+            with engine_env("torch"):
+                batched, records, batching = run_batched(lm, sets[c], spec, c, args.engine)
+            quiet_engine(lm)
+            torch_runs[c] = batched
+            results.append(batched)
+            notes += [turns_line(f"(b) C={c}", records, sets[c]), *("  " + b for b in batching)]
+        if "ceiling" not in skip and args.ceiling_runs > 0:
+            texts = ceiling_prompts(lm, first, ladder[-1])
+            limits = sorted({args.user_tokens, args.assistant_tokens})
+            # The ceiling's best of several runs: its timing varies from run to run (74-93
+            # tokens/s seen in float32), and a low ceiling would flatter (b).
+            ceilings = [
+                in_own_thread(run_ceiling)(lm, texts, limits) for _ in range(args.ceiling_runs)
+            ]
+            ceiling = max(ceilings, key=lambda r: r.tokens_per_s)
+            results.append(ceiling)
+            padded = ceiling.prompt_positions // (len(texts) * ceiling.calls)
+            notes.append(
+                f"(c) ceiling runs, tokens/s: {[round(r.tokens_per_s, 1) for r in ceilings]};"
+                f" {ceiling.calls} batches of {len(texts)} first-turn prompts x {padded} tokens"
+            )
+    # llama.cpp last: every torch pool is gone by now (the engine's worker has stopped). Its
+    # slots follow the run's needs: the highest level, at most gguf.MAX_SLOTS.
     llama_runs: dict[int, Result] = {}
-    with engine_env("llamacpp"):
-        gguf_lm = load_smollm2()
-        gguf_lm.complete([ceiling_prompts(lm, first, 1)[0]], max_tokens=8, temperature=0, stop=[])
+    with engine_env("llamacpp"), gguf_slots_env(ladder[-1]):
+        gguf_lm = load_smollm2()  # the model the registry's smollm2 gives (d)'s runs
+        gguf_lm.chat(user_view(first[0], [], "first"), max_tokens=8, temperature=0)
     notes.append(
         f"(d) {gguf_lm.path.name}: {gguf_lm.router.shards} loop(s) x {gguf_lm.threads}"
         f" thread(s), {gguf_lm.settings.slots} slots of {gguf_lm.context_window} tokens;"
         f" before: {load_line()}"
     )
     for c in ladder:
-        run, records = run_llamacpp(sets[c], spec, c)
+        with gguf_slots_env(ladder[-1]):
+            run, records = run_llamacpp(gguf_lm, sets[c], spec, c)
         llama_runs[c] = run
         results.append(run)
         notes.append(turns_line(f"(d) C={c}", records, sets[c]))
+        notes.append(f"  llama.cpp stats: {gguf_lm.stats}")
+    server_runs: dict[int, Result] = {}
+    if "server" not in skip:
+        threads = args.server_threads or gguf_lm.threads * gguf_lm.router.shards
+        try:
+            with llama_server(gguf_lm, threads) as (base_url, _):
+                warm_up_server(base_url, first[0])
+                notes.append(
+                    f"(e) llama-server {base_url}: 1 loop x {threads} thread(s),"
+                    f" {gguf_lm.settings.slots} slots of {gguf_lm.context_window} tokens, roles"
+                    f" {SERVER_MODEL}; before: {load_line()}"
+                )
+                for c in ladder:
+                    run, records = run_server(base_url, sets[c], spec, c)
+                    server_runs[c] = run
+                    results.append(run)
+                    notes.append(turns_line(f"(e) C={c}", records, sets[c]))
+        except Exception as exc:  # any failure: the summary says why (n/a)
+            reasons["server"] = f"server failed: {type(exc).__name__}: {exc}"
+            notes.append(f"(e) {reasons['server']}")
     notes.append(f"after: {load_line()}")
     console.print(results_table(results))
     for line in notes:
         print(line)
     for c in ladder:
-        t, g = torch_runs[c], llama_runs[c]
-        print(
-            f"C={c}: llama.cpp/torch {g.per_minute / t.per_minute:.2f}x conversations/min,"
-            f" {g.tokens_per_s / t.tokens_per_s:.2f}x tokens/s"
-        )
-    if sequential is not None:
-        print(f"speedup: {torch_runs[ladder[-1]].per_minute / sequential.per_minute:.2f}")
-    default = (llama_runs if default_engine == "llamacpp" else torch_runs)[ladder[0]]
-    print(f"default engine: {default_engine}")
-    print(f"c1_speedup: {default.per_minute / torch_runs[ladder[0]].per_minute:.2f}")
+        if c in torch_runs:
+            t, g = torch_runs[c], llama_runs[c]
+            print(
+                f"C={c}: llama.cpp/torch {g.per_minute / t.per_minute:.2f}x conversations/min,"
+                f" {g.tokens_per_s / t.tokens_per_s:.2f}x tokens/s"
+            )
+        if c in server_runs:
+            e, g = server_runs[c], llama_runs[c]
+            print(
+                f"C={c}: llama.cpp in process/llama-server {g.per_minute / e.per_minute:.2f}x"
+                f" conversations/min, {g.tokens_per_s / e.tokens_per_s:.2f}x tokens/s"
+            )
+    numbers = summary_numbers(
+        ladder, sequential, torch_runs, llama_runs, server_runs, default_engine, reasons
+    )
+    for line in summary_lines(numbers, default_engine):
+        print(line)
 
 
 if __name__ == "__main__":
