@@ -28,9 +28,8 @@ from chatbench.data.questions import SUBJECTS, Question, load_few_shot
 from chatbench.errors import ConfigError
 from chatbench.records import BaselineRecord
 from chatbench.runner.build import check_timing
-from chatbench.runner.execution import Execution
+from chatbench.runner.execution import Execution, checked_arguments
 from chatbench.runner.identity import warn_about
-from chatbench.runner.pipeline import execute
 from chatbench.seeding import derive_seed
 from chatbench.storage import ResultStore
 
@@ -111,10 +110,9 @@ def run_jobs(
     ``execution.retry_failed`` is False. Concurrent calls to one local model are batched by
     its engine.
     """
-    execution = execution or Execution()
     planned = [job if job.recipe is setup else replace(job, recipe=setup) for job in jobs]
-    return execute(planned, execution.runner(), run_id=setup.run_id, store=store,
-                   on_record=on_record, retry_failed=execution.retry_failed, kind=BASELINES)
+    return (execution or Execution()).run(planned, run_id=setup.run_id, store=store,
+                                          on_record=on_record, kind=BASELINES)
 
 
 @dataclass(frozen=True)
@@ -280,7 +278,7 @@ def check_execution(concurrency: int, max_attempts: int, retry_wait_s: float) ->
         ConfigError: ``concurrency`` or ``max_attempts`` is below 1, or ``retry_wait_s`` is
             not 0 to a day (NaN and infinity included).
     """
-    Execution(concurrency=concurrency)
+    checked_arguments(concurrency=concurrency)
     if max_attempts < 1:
         raise ConfigError(f"max_attempts must be at least 1, got {max_attempts}")
     check_timing(None, retry_wait_s)

@@ -24,7 +24,6 @@ from chatbench.runner.pipeline import (
     execute_job,
     plan_jobs,
 )
-from chatbench.runner.pipeline import execute as execute_on
 from chatbench.runner.plan import Plan, RunPlan, plan_run, run_plan
 from chatbench.runner.recipe import Recipe, Variant
 from chatbench.storage import ResultStore
@@ -55,9 +54,8 @@ def execute(
     storage semantics on every executor: this process stores each record before it is
     yielded. Stored conversations are skipped, except failed ones, which run again (their
     rows replaced) unless ``execution.retry_failed`` is False."""
-    execution = execution or Execution()
-    return execute_on(list(jobs), execution.runner(), run_id=run_id, store=store,
-                      on_record=on_record, retry_failed=execution.retry_failed)
+    return (execution or Execution()).run(list(jobs), run_id=run_id, store=store,
+                                          on_record=on_record)
 
 
 def run_conversations(

@@ -10,15 +10,19 @@ the rules (``RunConfig``'s fields) are stated once.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import TypeAdapter, ValidationError
 
 from chatbench.config import DEFAULT_CONCURRENCY, RunConfig
 from chatbench.errors import ConfigError
 from chatbench.runner.executors import ExecutorName, make_executor
-from chatbench.runner.pipeline import JobExecutor
+from chatbench.runner.pipeline import JobExecutor, OnRecord, RecordKind, execute
+
+if TYPE_CHECKING:
+    from chatbench.storage import ResultStore
 
 
 def checked_arguments(**values: object) -> None:
@@ -77,3 +81,15 @@ class Execution:
         """The executor that runs the jobs (``executors.make_executor``)."""
         return make_executor(self.executor, concurrency=self.concurrency,
                              processes=self.processes, ray_address=self.ray_address)
+
+    def run(self, jobs: Sequence[Any], *, run_id: str, store: ResultStore | None = None,
+            on_record: OnRecord | None = None, kind: RecordKind[Any] | None = None
+            ) -> Iterator[Any]:
+        """``pipeline.execute`` of ``jobs`` on this executor, failed stored jobs run again as
+        ``retry_failed`` says: records in finishing order, each stored before it is yielded.
+
+        Raises:
+            ConfigError: The executor cannot carry these jobs, before anything runs.
+        """
+        return execute(jobs, self.runner(), run_id=run_id, store=store, on_record=on_record,
+                       retry_failed=self.retry_failed, kind=kind)

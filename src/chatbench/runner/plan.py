@@ -29,7 +29,7 @@ from chatbench.graphs.builder import DEFAULT_RETRY, check_names, retry_policy
 from chatbench.runner.build import absolute_config, absolute_grid, build_spec, run_id_for
 from chatbench.runner.execution import Execution
 from chatbench.runner.identity import RunIdentity, claim_run, run_identity, warn_about
-from chatbench.runner.pipeline import Job, OnRecord, execute, plan_jobs
+from chatbench.runner.pipeline import Job, OnRecord, plan_jobs
 from chatbench.runner.recipe import Recipe
 from chatbench.storage import ResultStore
 
@@ -187,16 +187,22 @@ class ClaimedRun:
     """Stored rows no version can read: they always run again."""
 
     @property
+    def rerun(self) -> frozenset[str]:
+        """Stored conversations that run again: the unreadable ones, and the failed ones when
+        ``execution.retry_failed`` (else those stay, even unreadable)."""
+        if self.execution.retry_failed:
+            return self.lost | self.failed
+        return self.lost - self.failed
+
+    @property
     def unreadable(self) -> int:
         """Stored rows that run again because none can read them (failed ones aside)."""
-        rerun = self.lost | self.failed if self.execution.retry_failed else self.lost - self.failed
-        return len(rerun - self.failed)
+        return len(self.rerun - self.failed)
 
     @property
     def skipped(self) -> int:
         """Stored conversations the run keeps, as the executor will skip them."""
-        rerun = self.lost | self.failed if self.execution.retry_failed else self.lost - self.failed
-        return len(self.stored - rerun)
+        return len(self.stored - self.rerun)
 
     def run(self, on_record: OnRecord | None = None) -> None:
         """Run every job not stored yet, each record stored as its job ends (keeping none in
@@ -205,10 +211,9 @@ class ClaimedRun:
         Raises:
             ConfigError: The executor cannot carry the jobs.
         """
-        runner = self.execution.runner()
         with ResultStore(self.out) as store:
-            for _ in execute(self.plan.jobs(), runner, run_id=self.plan.run_id, store=store,
-                             on_record=on_record, retry_failed=self.execution.retry_failed):
+            for _ in self.execution.run(self.plan.jobs(), run_id=self.plan.run_id, store=store,
+                                        on_record=on_record):
                 pass
 
 
