@@ -95,8 +95,6 @@ def question_means(conversations: pd.DataFrame, convention: Convention = "answer
     Returns:
         Columns: the ``by`` columns, ``question_id``, ``accuracy``, ``n`` (conversations).
     """
-    if convention not in CONVENTIONS:
-        raise ValueError(f"unknown convention {convention!r}; use one of {CONVENTIONS}")
     means = per_question_accuracy(question_totals(conversations, by), convention)
     return means.reset_index(drop=True)
 
@@ -170,8 +168,9 @@ def accuracy(conversations: pd.DataFrame, by: By = "variant", *, n_boot: int = 2
         failed = group["failed"].astype(bool)
         row: dict[str, Any] = {**key, "conversations": len(group), "failed": int(failed.sum()),
                                "answered": int((group["answered"].astype(bool) & ~failed).sum())}
+        totals = question_totals(group)
         for convention in CONVENTIONS:
-            means = question_means(group, convention)["accuracy"].to_numpy()
+            means = per_question_accuracy(totals, convention)["accuracy"].to_numpy()
             mean, se, low, high = mean_ci(means)
             boot_low, boot_high = bootstrap_ci(means, n_boot, seed)
             row.update({f"{convention}_questions": len(means), f"{convention}_mean": mean,

@@ -70,19 +70,12 @@ def question_counts(records: Iterable[ConversationRecord]) -> pd.DataFrame:
     """Per-question counts (``accuracy.TOTALS``) of records, failed ones not counted."""
     import pandas as pd
 
-    from chatbench.scoring.accuracy import TOTALS
+    from chatbench.scoring.accuracy import question_totals
 
-    counts: dict[str, list[int]] = {}
-    for r in records:
-        if r.stop_reason is StopReason.ERROR:
-            continue
-        row = counts.setdefault(r.question_id, [0, 0, 0])
-        row[0] += 1
-        row[1] += r.answered
-        row[2] += r.answered and r.correct
-    frame = pd.DataFrame([[q, *c] for q, c in sorted(counts.items())],
-                         columns=["question_id", *TOTALS])
-    return frame
+    frame = pd.DataFrame([(r.question_id, r.stop_reason is StopReason.ERROR, r.answered,
+                           r.correct) for r in records],
+                         columns=["question_id", "failed", "answered", "correct"])
+    return question_totals(frame)
 
 
 def summarize(group: str, records: Sequence[ConversationRecord]) -> Summary:
