@@ -237,8 +237,7 @@ def planned_conversations(
     run_id = run_id if run_id is not None else f"run-{identity.digest()[:10]}"
     if store is not None:
         warn_about(claim_run(store, run_id, identity, names={spec.name: recipe.names},
-                             advice=PYTHON_ADVICE))
-        store.write_questions(run_id, questions)  # what ``chatbench show`` reads
+                             advice=PYTHON_ADVICE, questions=questions))
     return run_id, plan_jobs(questions, [recipe], replicates, seed)
 
 

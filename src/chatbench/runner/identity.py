@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
@@ -270,8 +270,10 @@ def claim_run(
     kind: str | None = None,
     config: dict[str, Any] | None = None,
     advice: str = CLI_ADVICE,
+    questions: Sequence[Question] = (),
 ) -> list[str]:
-    """Check that ``run_id`` in ``store`` is this run (or new), then record it.
+    """Check that ``run_id`` in ``store`` is this run (or new), then record it (with the
+    ``questions`` it asks, which ``chatbench show`` reads).
 
     A run the store holds with another identity is refused. A run stored by an older
     chatbench, which kept no identity, is checked as far as its rows allow (their variants,
@@ -287,6 +289,7 @@ def claim_run(
         config: The run's configuration as JSON data (with absolute paths).
         advice: How the caller names another run or store, for the refusal (the CLI's
             flags by default; the Python API names its arguments).
+        questions: The run's questions, stored beside it.
 
     Returns:
         Warnings to show (about a run from an older chatbench); empty otherwise.
@@ -304,6 +307,7 @@ def claim_run(
                                  f"not match: {advice}"))
     if kind is not None:
         store.write_run(run_id, kind, config or {}, datetime.now(timezone.utc).isoformat())
+    store.write_questions(run_id, questions)
     return notes
 
 

@@ -79,10 +79,8 @@ class Plan:
             ConfigError: The store holds the run id with other settings.
         """
         names = {recipe.spec.name: recipe.names for recipe in self.variants}
-        notes = claim_run(store, self.run_id, self.identity, names=names, kind=self.kind,
-                          config=self.config.model_dump(mode="json"))
-        store.write_questions(self.run_id, self.questions)  # what ``chatbench show`` reads
-        return notes
+        return claim_run(store, self.run_id, self.identity, names=names, kind=self.kind,
+                         config=self.config.model_dump(mode="json"), questions=self.questions)
 
 
 RunPlan = Plan
