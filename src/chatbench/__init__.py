@@ -32,6 +32,7 @@ _HOMES = {
     "Persona": "chatbench.personas",
     "Question": "chatbench.data.questions",
     "ResultStore": "chatbench.storage",
+    "Scenario": "chatbench.data.scenario",
     "RunConfig": "chatbench.config",
     "SimContext": "chatbench.context",
     "StopReason": "chatbench.datatypes",
@@ -49,8 +50,10 @@ _HOMES = {
     "load_persona": "chatbench.personas",
     "load_questions": "chatbench.data.questions",
     "load_results": "chatbench.reporting.results",
+    "load_scenarios": "chatbench.data.scenario",
     "run": "chatbench.runner",
     "run_conversations": "chatbench.runner",
+    "run_scenarios": "chatbench.runner",
     "simulate": "chatbench.runner",
     "stream_conversation": "chatbench.runner.stream",
 }
@@ -65,6 +68,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
     from chatbench.config import GraphSpec, RunConfig, load_graph_spec
     from chatbench.context import SimContext
     from chatbench.data.questions import Question, load_questions
+    from chatbench.data.scenario import Scenario, load_scenarios
     from chatbench.datatypes import Completion, Judgement, StopReason, Summary, TextCompleter
     from chatbench.errors import (
         ChatBenchError,
@@ -77,7 +81,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
     from chatbench.personas import Persona, load_persona
     from chatbench.records import ConversationRecord
     from chatbench.reporting.results import load_results
-    from chatbench.runner import run, run_conversations, simulate
+    from chatbench.runner import run, run_conversations, run_scenarios, simulate
     from chatbench.runner.aio import arun_conversations, astream_conversation
     from chatbench.runner.stream import NodeUpdate, stream_conversation
     from chatbench.scoring.choice import extract_choice

@@ -289,3 +289,34 @@ def load_yaml_model(model: type[ModelT], kind: str, name_or_path: str | Path) ->
         return model.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(str(path), exc, model)) from None
+
+
+def load_yaml_items(text: str, source: str, *, key: str) -> list[tuple[int, object]]:
+    """The items of a YAML list, each with the line it starts on: the document is the list,
+    or a mapping whose ``key`` holds it (and nothing else). Read by the same strict loader as
+    presets (no aliases, no repeated keys, YAML 1.2 scalars).
+
+    Raises:
+        ConfigError: Not YAML, or not such a list; named by ``source``.
+    """
+    loader = _PresetLoader(text)
+    try:
+        node = loader.get_single_node()
+        if isinstance(node, yaml.MappingNode):
+            data = loader.construct_mapping(node)
+            if set(data) != {key}:
+                raise ConfigError(f"{source}: expected a list, or a mapping with only the key "
+                                  f"{key!r}; got keys {shorten(repr(sorted(map(str, data))))}")
+            node = next(value for name, value in node.value
+                        if loader.construct_object(name) == key)
+        if not isinstance(node, yaml.SequenceNode):
+            kind = "nothing" if node is None else type(loader.construct_object(node)).__name__
+            raise ConfigError(f"{source}: expected a list of {key}, got {kind}")
+        return [(item.start_mark.line + 1, loader.construct_object(item, deep=True))
+                for item in node.value]
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {_yaml_problem(exc)}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: not valid YAML: nested too deeply") from None
+    finally:
+        loader.dispose()

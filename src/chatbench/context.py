@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
@@ -35,6 +37,9 @@ class SimContext:
     """Per-conversation seed; local models derive each call's sampling seed from it."""
     call_timeout_s: float | None = None
     """Longest wait for one model call; a timeout is retried like any transient failure."""
+    stopping_condition: Callable[[Mapping[str, Any]], bool] | None = None
+    """Scenarios: called with the conversation state after every user and assistant turn; a
+    true result ends the conversation (stop reason ``stopped``) and the judge scores it."""
 
     def __post_init__(self) -> None:
         for role in ("assistant", "user", "judge"):
@@ -43,6 +48,9 @@ class SimContext:
                 raise ConfigError(
                     f"SimContext argument {role!r}: takes a model object, not the string "
                     f"{model!r}; build one with chatbench.get_chat_model({model!r})")
+        if self.stopping_condition is not None and not callable(self.stopping_condition):
+            raise ConfigError(f"SimContext argument 'stopping_condition': expected a function "
+                              f"of the state, got {type(self.stopping_condition).__name__}")
         if isinstance(self.persona, str):
             raise ConfigError(f"SimContext argument 'persona': takes a Persona, not the string "
                               f"{self.persona!r}; load one with "

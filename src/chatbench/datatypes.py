@@ -25,6 +25,14 @@ class StopReason(str, Enum):
     """The turn limit was reached and the user was asked for the answer only."""
     ERROR = "error"
     """A model call failed after its retries, or its output was unusable."""
+    GOAL_MET = "goal_met"
+    """Scenarios: the simulated user said its goal was met (its stop token)."""
+    GAVE_UP = "gave_up"
+    """Scenarios: the simulated user gave up (its stop token)."""
+    MAX_TURNS = "max_turns"
+    """Scenarios: the turn limit was reached with the goal neither met nor given up."""
+    STOPPED = "stopped"
+    """Scenarios: the caller's ``stopping_condition(state)`` ended the conversation."""
 
 
 class NodeTiming(TypedDict):
@@ -53,6 +61,19 @@ class Judgement(BaseModel):
     reason: str = ""
     raw: str = ""
     """The judge's reply as written."""
+
+
+class CriterionResult(BaseModel):
+    """The judge's decision on one success criterion of a scenario; ``passed`` is None when
+    its reply could not be read (the scenario is then unscored, never counted a success)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    criterion: str
+    passed: bool | None = None
+    reason: str = ""
+    raw: str = ""
+    """The judge's reply as written (or an evaluator's result)."""
 
 
 @dataclass(frozen=True)

@@ -152,17 +152,20 @@ commits to no option or to several."""
 
 # --- rubric judges (1-5 with reasons) ---------------------------------------------------------
 
-JUDGE_RUBRIC_PROMPT = """\
-You are grading a conversation between a USER and an AI assistant about this multiple-choice \
-question:
-{question}
-
+_RUBRIC_REQUEST = """
 The conversation:
 {transcript}
 
 {rubric}
 
 Reply with a JSON object and nothing else: {{"reason": "<one or two sentences>", "score": <1-5>}}"""
+"""What every rubric judge prompt ends with, after what the conversation was about."""
+
+JUDGE_RUBRIC_PROMPT = """\
+You are grading a conversation between a USER and an AI assistant about this multiple-choice \
+question:
+{question}
+""" + _RUBRIC_REQUEST
 
 COHERENCE_RUBRIC = """\
 Rate the COHERENCE of the USER's messages as a human user working on the question: do they \
@@ -180,3 +183,55 @@ USER_SATISFACTION_PROMPT = """\
 [The conversation is over; you gave your answer.] Staying in character as the user, how \
 satisfied are you with the AI's help? Reply with a JSON object and nothing else: \
 {"reason": "<one sentence>", "score": <1-5, 5 = very satisfied>}"""
+
+# --- scenarios (open-ended tasks: a goal and success criteria) ------------------------------
+
+GOAL_MET_TOKEN = "[GOAL MET]"
+"""A simulated user's turn that ends with this says its goal is met: the conversation ends."""
+GIVE_UP_TOKEN = "[GIVE UP]"
+"""A simulated user's turn that ends with this says it gives up: the conversation ends."""
+
+SCENARIO_SYSTEM_PROMPT = """\
+You are playing a human user who is chatting with an AI assistant. You are not the assistant: \
+you are the person who wants something from it. Stay in character, write as a real user types, \
+and share what you know only as your situation says.
+{persona}
+Your situation and goal:
+{question}
+
+When your goal is met, end your message with """ + GOAL_MET_TOKEN + """. If you decide the \
+assistant cannot help you, end your message with """ + GIVE_UP_TOKEN + "."
+
+SCENARIO_FIRST_PROMPT = """\
+Write the first message you would send the assistant about your situation, exactly as a real \
+user would type it. Reply with only that message."""
+
+SCENARIO_NEXT_PROMPT = """\
+[The assistant's reply ends here. You are the user again.] If your goal is met, reply briefly \
+and end with """ + GOAL_MET_TOKEN + """; if you give up, end with """ + GIVE_UP_TOKEN + """. \
+Otherwise write your next message to the assistant, in the same style. Reply with only that \
+message."""
+
+SCENARIO_SATISFACTION_PROMPT = """\
+[The conversation is over.] Staying in character as the user, how satisfied are you with the \
+AI's help? Reply with a JSON object and nothing else: \
+{"reason": "<one sentence>", "score": <1-5, 5 = very satisfied>}"""
+
+SCENARIO_RUBRIC_PROMPT = """\
+You are grading a conversation between a USER and an AI assistant. The user's situation and \
+goal:
+{question}
+""" + _RUBRIC_REQUEST
+
+CRITERION_JUDGE_PROMPT = """\
+You are checking whether a conversation between a USER and an AI assistant meets one success \
+criterion. The user's situation and goal:
+{scenario}
+
+The conversation (the assistant's tool calls and their results are shown under its turns):
+{transcript}
+
+Criterion: {criterion}
+
+Does the conversation meet the criterion? Reply with a JSON object and nothing else: \
+{{"reason": "<one sentence>", "passed": true or false}}"""

@@ -14,7 +14,7 @@ from pydantic import (
 )
 
 from chatbench._text import encodable, json_data
-from chatbench.datatypes import Judgement, NodeTiming, StopReason, Verdict
+from chatbench.datatypes import CriterionResult, Judgement, NodeTiming, StopReason, Verdict
 
 
 class TranscriptTurn(BaseModel):
@@ -53,7 +53,13 @@ class ConversationRecord(BaseModel):
     """Idempotent key: run, variant, question and replicate."""
     run_id: str
     question_id: str
+    """The question's id, or the scenario's."""
     subject: str
+    task: Literal["question", "scenario"] = "question"
+    """What the conversation worked on: a multiple-choice question, or an open-ended scenario
+    (then ``verdict`` is ``correct`` for success, every criterion met; ``wrong`` when one
+    failed; ``no_answer`` when one was undecided). Left out of the dump for questions, so
+    their records read as before."""
     variant: str
     """``GraphSpec.name`` of the variant."""
     replicate: int = 0
@@ -75,6 +81,7 @@ class ConversationRecord(BaseModel):
     """What the user answered when it is not an option letter (scored wrong, as the paper
     does); None otherwise."""
     correct_answer: str
+    """The correct option letter; a scenario's expected outcome ("" when it has none)."""
     verdict: Verdict | None = None
     """None when the conversation failed before the judge."""
     stop_reason: StopReason
@@ -83,6 +90,9 @@ class ConversationRecord(BaseModel):
     judgements: dict[str, Judgement] = Field(default_factory=dict)
     """Rubric scores: ``coherence``/``satisfaction`` from a judge model, ``user_satisfaction``
     from the simulator in character. A missing score is ``score=None``, never a number."""
+    criteria: list[CriterionResult] = Field(default_factory=list)
+    """Scenarios: the judge's decision on each success criterion, in order (empty for
+    questions, and then not written)."""
     turns: int = 0
     """User turns, the forced answer included."""
     error: str | None = None
@@ -90,6 +100,20 @@ class ConversationRecord(BaseModel):
     seconds: float
     """Wall time of the whole conversation."""
     started_at: datetime
+
+    @model_serializer(mode="wrap")
+    def _question_fields_only(self, write: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = write(self)
+        if self.task == "question":
+            data.pop("task", None)
+        if not self.criteria:
+            data.pop("criteria", None)
+        return data
+
+    @property
+    def success(self) -> bool:
+        """A scenario's every criterion was met (for a question: the answer is correct)."""
+        return self.verdict == "correct"
 
     @property
     def answered(self) -> bool:
@@ -145,8 +169,8 @@ def error_record(record: ConversationRecord, error: str) -> ConversationRecord:
     )
 
 
-_IDENTITY = {"id", "run_id", "question_id", "subject", "variant", "replicate", "seed", "persona",
-             "correct_answer", "turns", "seconds", "unseeded_roles"}
+_IDENTITY = {"id", "run_id", "question_id", "subject", "task", "variant", "replicate", "seed",
+             "persona", "correct_answer", "turns", "seconds", "unseeded_roles"}
 """The fields ``error_record`` keeps as they are (strings escaped)."""
 
 

@@ -10,7 +10,8 @@ from langgraph.graph.message import add_messages
 from typing_extensions import TypedDict
 
 from chatbench.data.questions import Question
-from chatbench.datatypes import Judgement, NodeTiming, StopReason, Verdict
+from chatbench.data.scenario import Scenario, Task
+from chatbench.datatypes import CriterionResult, Judgement, NodeTiming, StopReason, Verdict
 from chatbench.errors import ConfigError
 
 # Graph node names. Routers and tests refer to these, never to string literals.
@@ -33,7 +34,8 @@ class ConversationState(TypedDict, total=False):
     ``messages``.
     """
 
-    question: Question
+    question: Task
+    """The multiple-choice question, or in a scenario graph the ``Scenario``."""
     persona: str | None
     """Name of the persona the simulator plays (its text lives in the runtime context)."""
     messages: Annotated[list[AnyMessage], add_messages]
@@ -60,30 +62,37 @@ class ConversationState(TypedDict, total=False):
     """An app's inner steps (tool calls, tool results, documents...) by the id of the
     assistant message they led to; only replies with steps have an entry."""
     error: str | None
+    scenario_end: str | None
+    """Scenarios: ``goal_met`` or ``gave_up`` once the simulated user's turn says so."""
+    stopped: bool
+    """Scenarios: the caller's ``stopping_condition`` ended the conversation."""
+    criteria: list[CriterionResult]
+    """Scenarios: the judge's decision on each success criterion, in the scenario's order."""
 
 
-CHECKPOINT_TYPES: tuple[type, ...] = (Question, StopReason, Judgement)
+CHECKPOINT_TYPES: tuple[type, ...] = (Question, Scenario, StopReason, Judgement, CriterionResult)
 """The chatbench types a state holds besides LangChain messages: those a checkpointer's
 serializer must allow (``chatbench.graphs.checkpoint``). A new field of a new type adds it here.
 """
 
 
-def initial_state(question: Question, persona: str | None = None) -> ConversationState:
+def initial_state(question: Task, persona: str | None = None) -> ConversationState:
     """The state a conversation starts from.
 
     Args:
-        question: The question the simulated user tries to answer.
+        question: The question the simulated user tries to answer, or the scenario it plays.
         persona: Name of the persona, recorded for the store.
 
     Returns:
         A state with an empty transcript.
 
     Raises:
-        ConfigError: ``question`` is not a ``Question``.
+        ConfigError: ``question`` is not a ``Question`` or a ``Scenario``.
     """
-    if not isinstance(question, Question):
+    if not isinstance(question, (Question, Scenario)):
         raise ConfigError(f"initial_state argument 'question': expected a chatbench Question "
-                          f"(e.g. from load_questions), got {type(question).__name__}")
+                          f"(e.g. from load_questions) or Scenario, got "
+                          f"{type(question).__name__}")
     return ConversationState(
         question=question,
         persona=persona,

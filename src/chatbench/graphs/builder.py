@@ -8,6 +8,15 @@ turn, so ``get_graph()`` differs between variants::
                                                    \\-(else)-> [user_cot ->] user ...
 
 With ``ask_user_satisfaction`` a ``user_feedback`` node follows the judge.
+
+A scenario graph (``task="scenario"``: an open-ended ``Scenario`` instead of a question) has
+no forced answer: the conversation ends when the user's turn says its goal is met or it gives
+up, when the context's ``stopping_condition`` holds, or at the turn limit; its judge decides
+each success criterion::
+
+    START -> [user_cot ->] user -(goal met, gave up, stopped)-> judge -> END
+                             \\-(else)-> assistant -(turn limit, stopped)-> judge
+                                                   \\-(else)-> [user_cot ->] user ...
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ from chatbench._yaml import shorten
 from chatbench.config import GraphSpec, load_graph_spec
 from chatbench.context import SimContext
 from chatbench.data.questions import Question
+from chatbench.data.scenario import Scenario, TaskKind
 from chatbench.errors import ChatBenchError, ConfigError
 from chatbench.graphs.checkpoint import with_state_types
 from chatbench.nodes import (
@@ -38,6 +48,15 @@ from chatbench.nodes import (
     untraced,
 )
 from chatbench.nodes._common import Node
+from chatbench.nodes.routing import (
+    make_route_after_scenario_assistant,
+    route_after_scenario_user,
+)
+from chatbench.nodes.scenario import (
+    make_scenario_judge_node,
+    make_scenario_user_node,
+    with_stopping_condition,
+)
 from chatbench.scoring.rubrics import get_rubric
 from chatbench.simulators.registry import get_simulator
 from chatbench.state import (
@@ -74,24 +93,52 @@ DEFAULT_RETRY = retry_policy()
 """Three tries with exponential backoff and jitter on every model-calling node."""
 
 
-def checked_input(node: Node) -> Node:
+TASK_KINDS: tuple[TaskKind, ...] = ("question", "scenario")
+
+
+def checked_input(node: Node, task: TaskKind = "question") -> Node:
     """``node``, refusing to run without what every node reads: a ``SimContext`` (the
-    ``context=`` of ``invoke``/``stream``) and a state with a ``Question`` (from
-    ``initial_state``), with a ``ConfigError`` saying which is missing, not a ``KeyError`` or
-    ``AttributeError`` from inside."""
+    ``context=`` of ``invoke``/``stream``) and a state with a ``Question`` (a scenario graph:
+    a ``Scenario``) from ``initial_state``, with a ``ConfigError`` saying which is missing,
+    not a ``KeyError`` or ``AttributeError`` from inside."""
+    expected = Scenario if task == "scenario" else Question
 
     def run(state: ConversationState, runtime: Runtime[SimContext]) -> dict[str, Any]:
         if not isinstance(runtime.context, SimContext):
             got = type(runtime.context).__name__
             raise ConfigError(f"the conversation graph needs its context: invoke it with "
                               f"context=SimContext(assistant=..., user=...), not {got}")
-        if not isinstance(state.get("question"), Question):
-            raise ConfigError("the conversation graph's input has no question: invoke it with "
-                              "initial_state(question), a chatbench Question")
+        if not isinstance(state.get("question"), expected):
+            other = "build_graph(spec)" if task == "scenario" else \
+                "build_graph(spec, task='scenario')"
+            got = type(state.get("question")).__name__
+            raise ConfigError(f"the {task} graph's input has no {task}: invoke it with "
+                              f"initial_state({task}), a chatbench {expected.__name__} (got "
+                              f"{got}; a {'question' if task == 'scenario' else 'scenario'} "
+                              f"needs {other})")
         return node(state, runtime)
 
     run.__name__ = getattr(node, "__name__", "node")
     return run
+
+
+CAUSAL_LM = "causal_lm"
+
+
+def check_task(spec: GraphSpec, task: TaskKind) -> None:
+    """Refuse a variant that cannot play ``task``.
+
+    Raises:
+        ConfigError: An unknown task, or a scenario with the causal-LM simulator (trained on
+            multiple-choice conversations; it has no way to be told a scenario).
+    """
+    if task not in TASK_KINDS:
+        raise ConfigError(f"argument 'task': expected one of {', '.join(TASK_KINDS)}, got "
+                          f"{task!r}")
+    if task == "scenario" and spec.simulator == CAUSAL_LM:
+        raise ConfigError(f"graph spec {spec.name!r}: simulator 'causal_lm' plays multiple-"
+                          f"choice questions only; scenarios need a prompted simulator "
+                          f"(two_step...), scripted turns, or one registered for scenarios")
 
 
 def check_names(spec: GraphSpec, source: str | None = None) -> GraphSpec:
@@ -143,13 +190,15 @@ def graph_spec(spec: GraphSpec | str | os.PathLike[str] | None) -> GraphSpec:
 
 
 def build_state_graph(
-    spec: GraphSpec | str, retry: RetryPolicy | None = DEFAULT_RETRY
+    spec: GraphSpec | str, retry: RetryPolicy | None = DEFAULT_RETRY,
+    task: TaskKind = "question",
 ) -> StateGraph[ConversationState, SimContext]:
     """The uncompiled graph of one variant, for users who add nodes of their own.
 
     Args:
         spec: The variant.
         retry: Retry policy of the model-calling nodes; None disables retries.
+        task: ``"question"`` (multiple choice) or ``"scenario"`` (see the module docstring).
 
     Returns:
         A ``StateGraph`` with chatbench's nodes and edges, ready to extend or compile. To
@@ -157,6 +206,9 @@ def build_state_graph(
         the types of any fields you add), or LangGraph warns as it loads the state's types.
     """
     spec = graph_spec(spec)
+    check_task(spec, task)
+    if task == "scenario":
+        return scenario_graph(spec, retry)
     graph = StateGraph(ConversationState, context_schema=SimContext)
     user_entry = USER_COT if spec.user_cot else USER
     graph.add_node(USER, checked_input(make_user_node(spec)), retry_policy=retry)
@@ -182,10 +234,41 @@ def build_state_graph(
     return graph
 
 
+def scenario_graph(
+    spec: GraphSpec, retry: RetryPolicy | None
+) -> StateGraph[ConversationState, SimContext]:
+    """The uncompiled scenario graph of ``spec`` (``build_state_graph(spec, task="scenario")``)."""
+    graph = StateGraph(ConversationState, context_schema=SimContext)
+    user_entry = USER_COT if spec.user_cot else USER
+
+    def add(name: str, node: Node) -> None:
+        graph.add_node(name, checked_input(node, "scenario"), retry_policy=retry)
+
+    add(USER, with_stopping_condition(make_scenario_user_node(spec)))
+    add(ASSISTANT, with_stopping_condition(make_assistant_node(spec)))
+    add(JUDGE, make_scenario_judge_node(spec))
+    if spec.user_cot:
+        add(USER_COT, make_user_cot_node(spec))
+        graph.add_edge(USER_COT, USER)
+    graph.add_edge(START, user_entry)
+    graph.add_conditional_edges(USER, untraced(route_after_scenario_user), [JUDGE, ASSISTANT])
+    graph.add_conditional_edges(
+        ASSISTANT, untraced(make_route_after_scenario_assistant(spec)), [user_entry, JUDGE]
+    )
+    if spec.ask_user_satisfaction:
+        add(USER_FEEDBACK, make_user_feedback_node(spec))
+        graph.add_edge(JUDGE, USER_FEEDBACK)
+        graph.add_edge(USER_FEEDBACK, END)
+    else:
+        graph.add_edge(JUDGE, END)
+    return graph
+
+
 def build_graph(
     spec: GraphSpec | str | None = None,
     retry: RetryPolicy | None = DEFAULT_RETRY,
     checkpointer: Checkpointer = None,
+    task: TaskKind = "question",
 ) -> CompiledStateGraph[ConversationState, SimContext]:
     """The compiled conversation graph of one variant.
 
@@ -197,6 +280,8 @@ def build_graph(
             saver), so a conversation run with a ``thread_id`` can be inspected and resumed
             (``get_state``, ``get_state_history``). The graph uses it with a serializer that
             loads the state's own types without warnings (``with_state_types``).
+        task: ``"question"`` (the default: multiple choice) or ``"scenario"``: the graph of an
+            open-ended ``Scenario`` (see the module docstring).
 
     Returns:
         A compiled LangGraph graph; invoke it with ``initial_state(question)`` and
@@ -209,8 +294,10 @@ def build_graph(
     """
     spec = graph_spec(spec)
     # A conversation is up to 4 steps per user turn (cot, user, assistant, routing slack).
+    # A scenario may set its own turn limit, up to the largest a spec may (100).
+    turns = 100 if task == "scenario" else spec.max_turns
     return (
-        build_state_graph(spec, retry)
+        build_state_graph(spec, retry, task)
         .compile(checkpointer=with_state_types(checkpointer))
-        .with_config(recursion_limit=4 * spec.max_turns + 10)
+        .with_config(recursion_limit=4 * turns + 10)
     )

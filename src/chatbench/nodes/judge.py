@@ -56,21 +56,21 @@ def _read_choice(
     question = state["question"]
     prompt = prompts.JUDGE_EXTRACT_PROMPT.format(question=question.format(), message=last.text)
     completion = invoke_chat(ctx.judge, [HumanMessage(content=prompt)], spec.judge,
-                             _seed(ctx, "extract"), ctx.call_timeout_s)
+                             judge_seed(ctx, "extract"), ctx.call_timeout_s)
     return extract_choice(completion.text, question.choices), completion
 
 
-def _seed(ctx: SimContext, call: str) -> int | None:
+def judge_seed(ctx: SimContext, call: str) -> int | None:
     """The judge's sampling seed for one call, derived from the conversation seed."""
     return call_seed(ctx.seed, JUDGE, call)
 
 
-def _rubrics(
+def score_rubrics(
     state: ConversationState, judge: BaseChatModel | None, spec: GraphSpec, ctx: SimContext,
     choice: str | None,
 ) -> tuple[dict[str, Judgement], list[NodeTiming]]:
     """Every rubric of ``spec``: by its evaluator if it has one, else by the judge model
-    (skipped when there is none)."""
+    (skipped when there is none). ``choice`` is the user's answer (None in a scenario)."""
     judgements: dict[str, Judgement] = {}
     timings = []
     for rubric in spec.rubrics:
@@ -83,7 +83,7 @@ def _rubrics(
         elif judge is not None:
             judgements[rubric], completion = judge_rubric(
                 judge, rubric, state["question"], state["messages"], spec.judge,
-                ctx.call_timeout_s, seed=_seed(ctx, rubric),
+                ctx.call_timeout_s, seed=judge_seed(ctx, rubric),
             )
         else:
             get_rubric(rubric)  # an unknown name fails the conversation, never passes silently
@@ -102,7 +102,7 @@ def make_judge_node(spec: GraphSpec) -> Node:
         started = time.perf_counter()
         choice, completion = _read_choice(state, ctx, spec)
         timings = [node_timing(JUDGE, JUDGE, time.perf_counter() - started, completion)]
-        judgements, rubric_timings = _rubrics(state, ctx.judge, spec, ctx, choice)
+        judgements, rubric_timings = score_rubrics(state, ctx.judge, spec, ctx, choice)
         timings += rubric_timings
         invalid_answer = state.get("invalid_answer")
         return {

@@ -9,6 +9,7 @@ from langchain_core.runnables import RunnableConfig, RunnableLambda
 from typing_extensions import TypedDict
 
 from chatbench.config import GraphSpec
+from chatbench.data.scenario import Scenario, Task
 from chatbench.state import ASSISTANT, FORCE_ANSWER, JUDGE, USER, USER_COT
 
 
@@ -22,6 +23,15 @@ class RouteView(TypedDict, total=False):
 
     turns: int
     answered: bool
+
+
+class ScenarioRouteView(RouteView, total=False):
+    """What a scenario graph's routers read besides ``RouteView``: the scenario (its turn
+    limit), the user's stop token, the stopping condition's result."""
+
+    question: Task
+    scenario_end: str | None
+    stopped: bool
 
 
 def route_after_user(state: RouteView) -> str:
@@ -38,6 +48,29 @@ def make_route_after_assistant(spec: GraphSpec) -> Callable[[RouteView], str]:
         return FORCE_ANSWER if state.get("turns", 0) >= spec.max_turns else next_user
 
     return route_after_assistant
+
+
+def route_after_scenario_user(state: ScenarioRouteView) -> str:
+    """To the judge once the user's goal is met, it gave up or the stopping condition held,
+    else to the assistant."""
+    return JUDGE if state.get("scenario_end") or state.get("stopped") else ASSISTANT
+
+
+def make_route_after_scenario_assistant(
+    spec: GraphSpec,
+) -> Callable[[ScenarioRouteView], str]:
+    """Back to the user, or to the judge once the stopping condition held or the user has had
+    the scenario's ``max_turns`` (else ``spec.max_turns``) turns."""
+    next_user = USER_COT if spec.user_cot else USER
+
+    def route_after_scenario_assistant(state: ScenarioRouteView) -> str:
+        task = state["question"]
+        limit = task.turn_limit(spec.max_turns) if isinstance(task, Scenario) else spec.max_turns
+        if state.get("stopped") or state.get("turns", 0) >= limit:
+            return JUDGE
+        return next_user
+
+    return route_after_scenario_assistant
 
 
 class UntracedRouter(RunnableLambda[RouteView, str]):
@@ -62,7 +95,7 @@ class UntracedRouter(RunnableLambda[RouteView, str]):
         return self.invoke(input)
 
 
-def untraced(router: Callable[[RouteView], str]) -> UntracedRouter:
+def untraced(router: Callable[[Any], str]) -> UntracedRouter:
     """``router`` for ``add_conditional_edges``, called without LangGraph's callback runs.
 
     Example:

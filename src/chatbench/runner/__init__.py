@@ -2,7 +2,7 @@
 that runs jobs on an executor into the store (``pipeline``, ``executors``), one
 conversation (``simulate``), and the Python API (``batch``)."""
 
-from chatbench.runner.batch import run, run_conversations
+from chatbench.runner.batch import run, run_conversations, run_scenarios
 from chatbench.runner.simulate import simulate
 
-__all__ = ["run", "run_conversations", "simulate"]
+__all__ = ["run", "run_conversations", "run_scenarios", "simulate"]

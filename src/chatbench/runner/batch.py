@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 from chatbench._text import encodable, unicode_problem
 from chatbench.config import GraphSpec, RunConfig
 from chatbench.data.questions import Question, load_questions
 from chatbench.data.rows import validated_row
+from chatbench.data.scenario import Scenario, Task, scenario_list
 from chatbench.errors import ConfigError
 from chatbench.graphs.builder import graph_spec
 from chatbench.records import ConversationRecord
@@ -25,7 +27,7 @@ from chatbench.runner.pipeline import (
     plan_jobs,
 )
 from chatbench.runner.plan import Plan, RunPlan, plan_run, run_plan
-from chatbench.runner.recipe import Recipe, Variant
+from chatbench.runner.recipe import Recipe, StoppingCondition, Variant, check_tasks
 from chatbench.storage import ResultStore
 
 Executor = ExecutorName
@@ -37,7 +39,7 @@ __all__ = [
     "DEFAULT_CONCURRENCY", "Execution", "Executor", "Job", "OnRecord", "Plan", "Recorder",
     "RunPlan", "Variant", "execute", "execute_job", "plan_conversations", "plan_jobs",
     "plan_run", "planned_conversations", "records_of", "run", "run_conversations",
-    "run_to_store",
+    "run_scenarios", "run_to_store",
 ]
 
 
@@ -74,6 +76,7 @@ def run_conversations(
     executor: ExecutorName = "thread",
     processes: int | None = None,
     retry_failed: bool = True,
+    stopping_condition: StoppingCondition | None = None,
 ) -> list[ConversationRecord]:
     """Run every question x replicate of one variant; store each record as it ends.
 
@@ -109,6 +112,9 @@ def run_conversations(
         processes: Worker processes of the process executor; None for one per CPU.
         retry_failed: Run again conversations stored as failed (stop reason ``error``),
             replacing their rows; False skips them like any stored conversation.
+        stopping_condition: Scenarios only: a function of the conversation state, called
+            after every user and assistant turn; true ends the conversation (stop reason
+            ``stopped``). Part of the run's identity by its module and name.
 
     Returns:
         Every conversation's record, in plan order (question by question, replicate by
@@ -130,10 +136,49 @@ def run_conversations(
                           retry_failed=retry_failed)
     run_id, jobs = planned_conversations(questions, spec, user=user, assistant=assistant,
                                          judge=judge, seed=seed, replicates=replicates,
-                                         run_id=run_id, store=store)
+                                         run_id=run_id, store=store,
+                                         stopping_condition=stopping_condition)
     fresh = list(execute(jobs, run_id=run_id, store=store, execution=execution,
                          on_record=on_record))
     return records_of(jobs, run_id, fresh, store)
+
+
+def run_scenarios(
+    scenarios: Sequence[Scenario] | str | os.PathLike[str],
+    spec: GraphSpec | str | None = None,
+    *,
+    user: object,
+    assistant: ModelLike,
+    judge: ModelLike,
+    stopping_condition: StoppingCondition | None = None,
+    **options: Any,
+) -> list[ConversationRecord]:
+    """``run_conversations`` on open-ended scenarios: every scenario x replicate of one
+    variant, on the scenario graph, each record with its criteria and ``success``.
+
+    Args:
+        scenarios: ``Scenario`` objects, dicts of their fields, or a scenario file's path
+            (``.jsonl``, ``.yaml``: ``load_scenarios``).
+        spec: The variant (persona, ``user_cot``, ``max_turns``, rubrics...), as for questions.
+        user: The simulator's model.
+        assistant: The assistant or app under evaluation.
+        judge: The model that decides each success criterion.
+        stopping_condition: A function of the state that ends a conversation when true.
+        **options: Any other argument of ``run_conversations`` (``seed``, ``replicates``,
+            ``store``, ``run_id``, ``concurrency``, ``executor``...).
+
+    Raises:
+        ConfigError: As ``run_conversations``; a bad scenario is named by item or file line.
+
+    Example:
+        >>> from chatbench.data.scenario import Scenario
+        >>> s = Scenario(id="hi", description="You want a greeting.", criteria=["It greets."])
+        >>> [r.stop_reason.value for r in run_scenarios([s], "quick",
+        ...     user="fake:say:Thanks [GOAL MET]", assistant="fake:echo", judge="fake:say:PASS")]
+        ['goal_met']
+    """
+    return run_conversations(scenario_list(scenarios), spec, user=user, assistant=assistant,
+                             judge=judge, stopping_condition=stopping_condition, **options)
 
 
 def records_of(jobs: Sequence[Job], run_id: str, fresh: Iterable[ConversationRecord],
@@ -173,9 +218,10 @@ def plan_conversations(
                                  store=store)[1]
 
 
-def question_list(questions: object) -> list[Question]:
+def question_list(questions: object) -> list[Task]:
     """The questions of a Python call: ``Question`` objects, dicts of their fields, or a
-    questions file's path (``load_questions``).
+    questions file's path (``load_questions``); ``Scenario`` objects among them are kept
+    (their conversations run on the scenario graph).
 
     Raises:
         ConfigError: Anything else, or an item that is no valid question (named by index).
@@ -185,9 +231,9 @@ def question_list(questions: object) -> list[Question]:
     if isinstance(questions, (bytes, Mapping)) or not isinstance(questions, Iterable):
         raise ConfigError(f"argument 'questions': expected Question objects or a questions "
                           f"file's path, got {type(questions).__name__}")
-    out = []
+    out: list[Task] = []
     for index, item in enumerate(questions):
-        if isinstance(item, Question):
+        if isinstance(item, (Question, Scenario)):
             out.append(item)
         elif isinstance(item, Mapping):
             out.append(validated_row(Question, f"argument 'questions', item {index}",
@@ -209,6 +255,7 @@ def planned_conversations(
     replicates: int = 1,
     run_id: str | None = None,
     store: ResultStore | None = None,
+    stopping_condition: StoppingCondition | None = None,
 ) -> tuple[str, list[Job]]:
     """The run id and the jobs of ``run_conversations`` (and ``arun_conversations``).
 
@@ -230,9 +277,10 @@ def planned_conversations(
                           f"ResultStore(path) as store: ...), got {type(store).__name__}")
     questions, spec = question_list(questions), graph_spec(spec)
     if isinstance(user, Models):
-        recipe = Variant.build(spec, user).recipe
+        recipe = Variant.build(spec, user, stopping_condition=stopping_condition).recipe
     else:
-        recipe = Recipe.plan(spec, user, assistant, judge)
+        recipe = Recipe.plan(spec, user, assistant, judge, stopping_condition=stopping_condition)
+    check_tasks(recipe, questions)
     identity = run_identity([recipe.identity()], questions, seed, replicates)
     run_id = run_id if run_id is not None else f"run-{identity.digest()[:10]}"
     if store is not None:

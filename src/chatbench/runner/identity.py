@@ -22,11 +22,17 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+)
 
 from chatbench._text import encodable
 from chatbench.config import GraphSpec
-from chatbench.data.questions import Question
+from chatbench.data.scenario import Task
 from chatbench.errors import ConfigError
 from chatbench.personas import Persona
 from chatbench.storage import ResultStore
@@ -56,6 +62,16 @@ class VariantIdentity(BaseModel):
     """The persona's content (``model_dump``); None for no persona."""
     models: dict[str, str]
     """Role -> the model's identity (``chatbench.runner.build.model_identity``)."""
+    stopping_condition: str | None = None
+    """Scenarios: the ``module:qualname`` of the caller's stopping condition; None (and then
+    not written, so identities from before it read the same) when there is none."""
+
+    @model_serializer(mode="wrap")
+    def _without_absent_condition(self, write: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = write(self)
+        if self.stopping_condition is None:
+            data.pop("stopping_condition", None)
+        return data
 
 
 class StoredIdentity(BaseModel):
@@ -116,25 +132,36 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, ensure_ascii=True))
 
 
-def question_digest(question: Question) -> str:
-    """A short hash of everything in a question (id, text, choices, answer, subject)."""
+def question_digest(question: Task) -> str:
+    """A short hash of everything in a question (id, text, choices, answer, subject) or a
+    scenario (every field)."""
     content = json.dumps(question.model_dump(mode="json"), sort_keys=True, ensure_ascii=True)
     return hashlib.sha256(content.encode()).hexdigest()[:16]
 
 
 def variant_identity(
-    spec: GraphSpec, persona: Persona | None, models: Mapping[str, str]
+    spec: GraphSpec, persona: Persona | None, models: Mapping[str, str],
+    stopping_condition: object | None = None,
 ) -> VariantIdentity:
-    """One variant's identity from its spec, loaded persona and models' identities."""
+    """One variant's identity from its spec, loaded persona, models' identities and any
+    scenario stopping condition (by its module and qualified name)."""
     return VariantIdentity(
         spec=_plain(spec.model_dump(mode="json")),
         persona=None if persona is None else _plain(persona.model_dump(mode="json")),
         models=dict(models),
+        stopping_condition=None if stopping_condition is None else function_name(
+            stopping_condition),
     )
 
 
+def function_name(function: object) -> str:
+    """``module:qualname`` of a function (its type's, for another callable)."""
+    named = function if hasattr(function, "__qualname__") else type(function)
+    return f"{getattr(named, '__module__', '?')}:{getattr(named, '__qualname__', '?')}"
+
+
 def run_identity(
-    variants: Iterable[VariantIdentity], questions: Iterable[Question], seed: int,
+    variants: Iterable[VariantIdentity], questions: Iterable[Task], seed: int,
     replicates: int,
 ) -> RunIdentity:
     """A run's identity.
@@ -270,7 +297,7 @@ def claim_run(
     kind: str | None = None,
     config: dict[str, Any] | None = None,
     advice: str = CLI_ADVICE,
-    questions: Sequence[Question] = (),
+    questions: Sequence[Task] = (),
 ) -> list[str]:
     """Check that ``run_id`` in ``store`` is this run (or new), then record it (with the
     ``questions`` it asks, which ``chatbench show`` reads).

@@ -21,7 +21,8 @@ from pydantic import BaseModel
 
 from chatbench._text import encodable, model_json
 from chatbench.config import DEFAULT_CONCURRENCY
-from chatbench.data.questions import Question
+from chatbench.data.question import Question
+from chatbench.data.scenario import Scenario
 from chatbench.records import ConversationRecord, error_record
 from chatbench.runner.recipe import Recipe, Variant, resolve
 from chatbench.runner.simulate import Conversation, conversation_id
@@ -91,9 +92,10 @@ class Task(Protocol):
 
 @dataclass(frozen=True)
 class Job:
-    """One planned conversation: a question, its variant's recipe, replicate and seed."""
+    """One planned conversation: a question (or scenario), its variant's recipe, replicate
+    and seed."""
 
-    question: Question
+    question: Question | Scenario
     recipe: Recipe
     replicate: int
     seed: int
@@ -118,7 +120,7 @@ class Job:
 
 
 def plan_jobs(
-    questions: Sequence[Question], variants: Sequence[Recipe | Variant], replicates: int,
+    questions: Sequence[Question | Scenario], variants: Sequence[Recipe | Variant], replicates: int,
     seed: int,
 ) -> list[Job]:
     """Every variant x question x replicate, each with a seed derived from (run seed,
@@ -143,7 +145,8 @@ def conversation_of(job: Job, variant: Variant, run_id: str) -> Conversation:
     """The ``Conversation`` of ``job`` on its built ``variant``: how batches, streams and the
     async API all start one (its context made once: an ``app:`` factory's app is this
     conversation's own)."""
-    return Conversation(variant.graph, job.question, variant.context(job.seed), variant.spec,
+    return Conversation(variant.graph_for(job.question), job.question, variant.context(job.seed),
+                        variant.spec,
                         run_id=run_id, replicate=job.replicate, models=variant.models.names,
                         factors=variant.factors)
 

@@ -15,6 +15,7 @@ import pickle
 import threading
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Protocol, TypeVar
@@ -24,9 +25,10 @@ from langgraph.types import RetryPolicy
 
 from chatbench.config import ROLES, GraphSpec
 from chatbench.context import SimContext
+from chatbench.data.scenario import Scenario, Task
 from chatbench.errors import ConfigError
 from chatbench.graphs import build_graph
-from chatbench.graphs.builder import DEFAULT_RETRY, check_names
+from chatbench.graphs.builder import DEFAULT_RETRY, check_names, check_task
 from chatbench.models.apps import check_app_string, is_app, is_app_string
 from chatbench.models.hf_langchain import is_hf_langchain
 from chatbench.models.reference import ModelRef
@@ -44,6 +46,8 @@ from chatbench.scoring.rubrics import get_rubric, needs_judge_model
 from chatbench.state import ConversationState
 
 Built = TypeVar("Built", covariant=True)
+StoppingCondition = Callable[[Mapping[str, Any]], bool]
+"""A scenario's ``stopping_condition(state)``: true ends the conversation."""
 
 
 def role_models(spec: GraphSpec, user: object, assistant: object,
@@ -116,6 +120,8 @@ class Variant:
     """Longest wait for one model call."""
     retry: RetryPolicy | None = DEFAULT_RETRY
     """Retry policy the graph's model-calling nodes were compiled with."""
+    stopping_condition: StoppingCondition | None = None
+    """Scenarios: ends a conversation when it returns true (``SimContext``)."""
 
     @classmethod
     def build(
@@ -126,6 +132,7 @@ class Variant:
         retry: RetryPolicy | None = DEFAULT_RETRY,
         call_timeout_s: float | None = None,
         persona: Persona | None = None,
+        stopping_condition: StoppingCondition | None = None,
     ) -> Variant:
         """Compile the graph of ``spec`` (with ``retry`` on its model-calling nodes), with
         ``persona`` or else the spec's, loaded now.
@@ -136,12 +143,24 @@ class Variant:
         check_timing(call_timeout_s, None if retry is None else retry.initial_interval)
         graph = build_graph(spec, retry=retry)
         persona = persona if persona is not None else build_persona(spec)
-        return cls(spec, models, persona, graph, dict(factors or {}), call_timeout_s, retry)
+        return cls(spec, models, persona, graph, dict(factors or {}), call_timeout_s, retry,
+                   stopping_condition)
+
+    @cached_property
+    def scenario_graph(self) -> CompiledStateGraph[ConversationState, SimContext]:
+        """The variant's graph for scenarios (``build_graph(..., task="scenario")``), compiled
+        the first time a scenario needs it."""
+        return build_graph(self.spec, retry=self.retry, task="scenario")
+
+    def graph_for(self, task: Task) -> CompiledStateGraph[ConversationState, SimContext]:
+        """The compiled graph that plays ``task``: the question graph, or the scenario one."""
+        return self.scenario_graph if isinstance(task, Scenario) else self.graph
 
     def identity(self) -> VariantIdentity:
         """What determines this variant's conversations (part of a run's identity)."""
         return variant_identity(self.spec, self.persona,
-                                self.models.identity or self.models.names)
+                                self.models.identity or self.models.names,
+                                self.stopping_condition)
 
     def context(self, seed: int | None) -> SimContext:
         """What one conversation of this variant runs with: its models (a role's ``app:``
@@ -149,7 +168,8 @@ class Variant:
         timeout, and the conversation's ``seed``."""
         models = self.models.for_conversation()
         return SimContext(assistant=models.assistant, user=models.user, judge=models.judge,
-                          persona=self.persona, seed=seed, call_timeout_s=self.call_timeout_s)
+                          persona=self.persona, seed=seed, call_timeout_s=self.call_timeout_s,
+                          stopping_condition=self.stopping_condition)
 
     @cached_property
     def recipe(self) -> Recipe:
@@ -163,7 +183,8 @@ class Variant:
                   for role, model in given.items()}
         recipe = Recipe(self.spec, models, self.persona, self.factors, self.retry,
                         self.call_timeout_s, names=names,
-                        model_ids=self.models.identity or dict(names))
+                        model_ids=self.models.identity or dict(names),
+                        stopping_condition=self.stopping_condition)
         _remember(recipe.token, self)
         return recipe
 
@@ -189,6 +210,9 @@ class Recipe:
     """Per role, the model's name stored with each record."""
     model_ids: dict[str, str] = field(default_factory=dict)
     """Per role, ``model_identity`` of the model given: part of the run's identity."""
+    stopping_condition: StoppingCondition | None = None
+    """Scenarios: a function of the state that ends a conversation when true (picklable, for
+    the process and Ray executors: a module-level function)."""
     token: str = field(default_factory=new_token, compare=False, repr=False)
     """Key of the variant built from this recipe in each process (``resolve``)."""
 
@@ -203,6 +227,7 @@ class Recipe:
         factors: dict[str, Any] | None = None,
         retry: RetryPolicy | None = DEFAULT_RETRY,
         call_timeout_s: float | None = None,
+        stopping_condition: StoppingCondition | None = None,
     ) -> Recipe:
         """A checked recipe: the persona loaded, every model checked, no weights loaded.
 
@@ -217,12 +242,17 @@ class Recipe:
         refs = {role: ModelRef.of(m) for role, m in models.items() if m is not None}
         names = {role: refs[role].display if role in refs else _absent(role) for role in models}
         ids = {role: refs[role].identity if role in refs else _absent(role) for role in models}
+        if stopping_condition is not None and not callable(stopping_condition):
+            raise ConfigError(f"argument 'stopping_condition': expected a function of the "
+                              f"state, got {type(stopping_condition).__name__}")
         return cls(spec, models, build_persona(spec), dict(factors or {}), retry,
-                   call_timeout_s, names=names, model_ids=ids)
+                   call_timeout_s, names=names, model_ids=ids,
+                   stopping_condition=stopping_condition)
 
     def identity(self) -> VariantIdentity:
         """What determines this variant's conversations (part of a run's identity)."""
-        return variant_identity(self.spec, self.persona, self.model_ids)
+        return variant_identity(self.spec, self.persona, self.model_ids,
+                                self.stopping_condition)
 
     def build(self) -> Variant:
         """The variant, its models resolved and its graph compiled, in this process.
@@ -243,7 +273,7 @@ class Recipe:
         models = build_models(self.spec, user, assistant, judge)  # type: ignore[arg-type]  # str or model
         models = replace(models, names=dict(self.names), identity=dict(self.model_ids))
         return Variant.build(self.spec, models, self.factors, self.retry, self.call_timeout_s,
-                             self.persona)
+                             self.persona, self.stopping_condition)
 
     def local_models(self) -> list[str]:
         """Names of this recipe's models that load weights in the process that runs it."""
@@ -275,6 +305,26 @@ class Recipe:
                 f"variant {self.spec.name!r} cannot be sent to a worker ({exc}); its factors "
                 f"and retry policy must be picklable"
             ) from None
+
+
+def check_tasks(recipe: Recipe, tasks: Sequence[Task]) -> None:
+    """Refuse a plan whose variant cannot play its tasks: scenarios need a judge model (for
+    their criteria) and a simulator that can be told a scenario; a stopping condition needs
+    scenarios.
+
+    Raises:
+        ConfigError: Saying what to change.
+    """
+    scenarios = [task for task in tasks if isinstance(task, Scenario)]
+    if not scenarios:
+        if recipe.stopping_condition is not None:
+            raise ConfigError("argument 'stopping_condition': ends scenario conversations "
+                              "only, and this run has no scenarios")
+        return
+    check_task(recipe.spec, "scenario")
+    if recipe.models.get("judge") is None:
+        raise ConfigError(f"scenario {scenarios[0].id!r} has success criteria: give a judge "
+                          f"model to decide them (--judge, or judge=...)")
 
 
 def _absent(role: str) -> str:

@@ -15,7 +15,7 @@ from langgraph.types import StreamMode
 
 from chatbench.config import GraphSpec
 from chatbench.context import SimContext
-from chatbench.data.questions import Question
+from chatbench.data.scenario import Scenario, Task
 from chatbench.datatypes import StopReason
 from chatbench.models.apps import CONVERSATION_ID
 from chatbench.models.invoke import message_text, unseeded_roles
@@ -90,7 +90,8 @@ class Conversation:
     """
 
     graph: CompiledStateGraph[ConversationState, SimContext]
-    question: Question
+    question: Task
+    """The question, or the scenario (the graph must be built for it: ``task="scenario"``)."""
     context: SimContext
     """Models, persona and seed of this conversation."""
     spec: GraphSpec
@@ -159,7 +160,7 @@ class Conversation:
 
 def simulate(
     graph: CompiledStateGraph[ConversationState, SimContext],
-    question: Question,
+    question: Task,
     context: SimContext,
     spec: GraphSpec,
     *,
@@ -235,10 +236,13 @@ def _record(
     extra: dict[str, Any],
 ) -> ConversationRecord:
     question = state["question"]
+    scenario = isinstance(question, Scenario)
     return ConversationRecord(
         id=conversation_id(extra["run_id"], spec.name, question.id, extra["replicate"]),
         question_id=question.id,
         subject=question.subject,
+        task="scenario" if scenario else "question",
+        criteria=[] if error else list(state.get("criteria", [])),
         variant=spec.name,
         spec=spec.model_dump(mode="json"),
         persona=state.get("persona"),
@@ -246,7 +250,7 @@ def _record(
         scratchpad=list(state.get("user_scratchpad", [])),
         final_choice=None if error else state.get("final_choice"),
         invalid_answer=None if error else state.get("invalid_answer"),
-        correct_answer=question.answer,
+        correct_answer=(question.expected_outcome or "") if scenario else question.answer,
         verdict=None if error else state.get("verdict"),
         stop_reason=StopReason.ERROR if error else state.get("stop_reason", StopReason.ERROR),
         assistant_choices=list(state.get("assistant_choices", [])),

@@ -25,7 +25,9 @@ Example:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from typing import Literal
 
 from chatbench import prompts
 from chatbench.data.questions import Question
@@ -93,3 +95,44 @@ def read_turn(text: str, question: Question, *, rule: str, simulator: str,
     if answer[:1] and answer[0] in question.letters:
         return UserTurn(text, answered=True, choice=answer[0])
     return UserTurn(text, answered=True, invalid_answer=answer)
+
+
+ScenarioEnd = Literal["goal_met", "gave_up"]
+
+
+@dataclass(frozen=True)
+class ScenarioTurn:
+    """One simulated user's turn of a scenario as the scenario's accept rule reads it."""
+
+    text: str
+    """The turn without its stop token: what the assistant is sent and the store keeps (the
+    token itself when nothing else is left)."""
+    end: ScenarioEnd | None
+    """``goal_met`` or ``gave_up`` when the turn says so; None when the conversation goes on."""
+
+
+_STOP_TOKENS = re.compile(
+    "|".join(re.escape(token).replace(r"\ ", r"[\s_-]*")
+             for token in (prompts.GOAL_MET_TOKEN, prompts.GIVE_UP_TOKEN)),
+    re.I,
+)
+
+
+def read_scenario_turn(text: str) -> ScenarioTurn:
+    """Read a scenario turn: a ``[GOAL MET]`` or ``[GIVE UP]`` anywhere in it (any case; a
+    space, ``_`` or ``-`` inside) ends the conversation; when both appear, the last one says
+    how. The tokens are cut out of the text.
+
+    Example:
+        >>> read_scenario_turn("Great, thanks! [goal met]")
+        ScenarioTurn(text='Great, thanks!', end='goal_met')
+        >>> read_scenario_turn("Can you check again?").end is None
+        True
+    """
+    found = list(_STOP_TOKENS.finditer(text))
+    if not found:
+        return ScenarioTurn(text, None)
+    last = re.sub(r"[\s_-]", "", found[-1].group(0)).upper()
+    end: ScenarioEnd = "goal_met" if last == prompts.GOAL_MET_TOKEN.replace(" ", "") else "gave_up"
+    cleaned = _STOP_TOKENS.sub("", text).strip()
+    return ScenarioTurn(cleaned or found[-1].group(0), end)

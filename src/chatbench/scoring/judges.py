@@ -19,7 +19,7 @@ from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 
 from chatbench import prompts
 from chatbench.config import RoleSettings
-from chatbench.data.questions import Question
+from chatbench.data.scenario import Scenario, Task
 from chatbench.datatypes import Completion, Judgement
 from chatbench.models.invoke import invoke_chat, message_text
 from chatbench.scoring.rubrics import (  # noqa: F401  (the registry's public home was here)
@@ -67,13 +67,13 @@ def _text_score(text: str) -> int | None:
     return scores.pop() if len(scores) == 1 else None
 
 
-def _json_objects(text: str) -> Iterator[str]:
+def json_objects(text: str) -> Iterator[str]:
     """What ``re.findall(r"\\{.*?\\}", text, re.S)`` finds (each ``{`` up to the next ``}``, not
     overlapping), in linear time: the regex rescans the rest of the text from every ``{``
     that no ``}`` follows, quadratic in a long reply of braces.
 
     Example:
-        >>> list(_json_objects('a {"x": {1} b {2'))
+        >>> list(json_objects('a {"x": {1} b {2'))
         ['{"x": {1}']
     """
     start = text.find("{")
@@ -99,16 +99,33 @@ def parse_judgement(text: str) -> Judgement:
         >>> parse_judgement("Score: 4.5").score is None
         True
     """
-    for candidate in _json_objects(text):
+    reply = json_reply(text, "score")
+    if reply is not None:
+        return Judgement(score=scale_score(reply["score"]), reason=reply_reason(reply), raw=text)
+    return Judgement(score=_text_score(text), raw=text)
+
+
+def json_reply(text: str, key: str) -> dict[str, Any] | None:
+    """The first JSON object in a judge's reply that has ``key``, or None.
+
+    Example:
+        >>> json_reply('I think {"score": 4} fits', "score")
+        {'score': 4}
+    """
+    for candidate in json_objects(text):
         try:
             reply = json.loads(candidate)
         except json.JSONDecodeError:
             continue
-        if isinstance(reply, dict) and "score" in reply:
-            reason = reply.get("reason")
-            return Judgement(score=scale_score(reply["score"]),
-                             reason=reason if isinstance(reason, str) else "", raw=text)
-    return Judgement(score=_text_score(text), raw=text)
+        if isinstance(reply, dict) and key in reply:
+            return reply
+    return None
+
+
+def reply_reason(reply: Mapping[str, Any]) -> str:
+    """A JSON reply's ``reason`` when it is text, else empty."""
+    reason = reply.get("reason")
+    return reason if isinstance(reason, str) else ""
 
 
 def render_transcript(messages: Sequence[AnyMessage]) -> str:
@@ -119,7 +136,7 @@ def render_transcript(messages: Sequence[AnyMessage]) -> str:
 def judge_rubric(
     judge: BaseChatModel,
     rubric: str,
-    question: Question,
+    question: Task,
     messages: Sequence[AnyMessage],
     settings: RoleSettings,
     timeout_s: float | None = None,
@@ -131,7 +148,8 @@ def judge_rubric(
     Args:
         judge: The judge model.
         rubric: A registered rubric's name.
-        question: The conversation's question.
+        question: The conversation's question, or its scenario (then the prompt shows the
+            user's situation and goal instead of a question).
         messages: The conversation.
         settings: The judge's temperature and token limit.
         timeout_s: Give up waiting for the judge after this long.
@@ -143,7 +161,9 @@ def judge_rubric(
     Raises:
         ConfigError: ``rubric`` is not registered.
     """
-    prompt = prompts.JUDGE_RUBRIC_PROMPT.format(
+    template = (prompts.SCENARIO_RUBRIC_PROMPT if isinstance(question, Scenario)
+                else prompts.JUDGE_RUBRIC_PROMPT)
+    prompt = template.format(
         question=question.format(), transcript=render_transcript(messages),
         rubric=get_rubric(rubric),
     )
@@ -162,7 +182,7 @@ def transcript_dicts(messages: Sequence[AnyMessage]) -> list[dict[str, str]]:
 def run_evaluator(
     name: str,
     registered: RegisteredEvaluator,
-    question: Question,
+    question: Task,
     messages: Sequence[AnyMessage],
     final_choice: str | None,
 ) -> dict[str, Judgement]:
@@ -170,7 +190,8 @@ def run_evaluator(
 
     The evaluator is called with ``inputs`` (the question with its options), ``outputs``
     (the transcript or the final choice, as registered) and ``reference_outputs`` (the
-    correct letter).
+    correct letter). For a scenario, ``inputs`` is its situation and goal and
+    ``reference_outputs`` its expected outcome (None when it has none).
 
     Returns:
         ``{name: judgement}``, or for a list of results ``{f"{name}:{key}": judgement}``.
@@ -178,8 +199,11 @@ def run_evaluator(
     """
     outputs: Any = (final_choice if registered.outputs == "answer"
                     else transcript_dicts(messages))
-    result = registered.evaluator(inputs=question.format(), outputs=outputs,
-                                  reference_outputs=question.answer)
+    if isinstance(question, Scenario):
+        inputs, reference = question.format_for_judge(), question.expected_outcome
+    else:
+        inputs, reference = question.format(), question.answer
+    result = registered.evaluator(inputs=inputs, outputs=outputs, reference_outputs=reference)
     if isinstance(result, list):
         return {f"{name}:{_result_key(item, i)}": evaluator_judgement(item)
                 for i, item in enumerate(result)}

@@ -10,7 +10,7 @@ from langchain_core.messages import AnyMessage
 
 from chatbench.config import GraphSpec
 from chatbench.context import SimContext
-from chatbench.data.questions import Question
+from chatbench.data.scenario import Task
 
 TurnMode = Literal["first", "next", "forced", "think", "feedback"]
 """first: opening message; next: a later turn; forced: the answer only (turn limit reached);
@@ -22,7 +22,8 @@ user's satisfaction in character (never part of the transcript)."""
 class TurnRequest:
     """Everything a simulator may use to write one turn."""
 
-    question: Question
+    question: Task
+    """The question, or in a scenario graph the ``Scenario`` the user plays."""
     messages: Sequence[AnyMessage]
     """The canonical transcript (assistant's view); simulators flip it themselves."""
     mode: TurnMode

@@ -19,7 +19,7 @@ from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMes
 
 from chatbench import prompts
 from chatbench.config import GraphSpec
-from chatbench.data.questions import Question
+from chatbench.data.scenario import Scenario, Task
 from chatbench.datatypes import Completion
 from chatbench.errors import ConfigError
 from chatbench.models.invoke import invoke_chat, message_text
@@ -54,6 +54,8 @@ class PromptSet:
     """Chat view: the answer-only instruction at the turn limit."""
     forced_prefix: str = FORCED_PREFIX
     """Chat view: the forced reply is prefilled with this."""
+    feedback: str = prompts.USER_SATISFACTION_PROMPT
+    """The satisfaction question after the conversation (``ask_user_satisfaction``)."""
 
 
 _IQA_EVAL = PromptSet(
@@ -76,6 +78,15 @@ PROMPT_SETS: dict[str, PromptSet] = {
     ),
     "iqa_eval": _IQA_EVAL,
 }
+
+
+SCENARIO_PROMPTS = PromptSet(
+    prompts.SCENARIO_SYSTEM_PROMPT, prompts.SCENARIO_FIRST_PROMPT, prompts.SCENARIO_NEXT_PROMPT,
+    feedback=prompts.SCENARIO_SATISFACTION_PROMPT,
+)
+"""What every prompted simulator sends for a ``Scenario``: chatbench's scenario prompts in the
+chat view (the paper's prompts are about multiple-choice questions), persona and chain of
+thought as for questions."""
 
 
 def paper_exact(spec: GraphSpec) -> bool:
@@ -108,7 +119,7 @@ def _flipped(from_user: bool, text: str) -> BaseMessage:
 
 
 @functools.lru_cache(maxsize=1024)
-def _system_message(template: str, persona_block: str, question: Question) -> SystemMessage:
+def _system_message(template: str, persona_block: str, question: Task) -> SystemMessage:
     """The simulator's system message: the same on every turn of a conversation, so built
     once (like the flipped messages, one object serves every call)."""
     return SystemMessage(content=template.format(persona=persona_block, question=question.format()))
@@ -120,7 +131,9 @@ def simulator_view(request: TurnRequest, prompt_set: PromptSet) -> list[BaseMess
     Chat view: system, flipped transcript, step instruction. Transcript view: the paper's
     prompt (:mod:`chatbench.simulators.transcript_view`).
     """
-    if request.spec.view == "transcript":
+    if isinstance(request.question, Scenario):
+        prompt_set = SCENARIO_PROMPTS
+    elif request.spec.view == "transcript":
         if prompt_set.paper_first is None:
             return iqa_eval_view(request)
         return two_step_view(request, prompt_set.paper_first)
@@ -131,7 +144,7 @@ def simulator_view(request: TurnRequest, prompt_set: PromptSet) -> list[BaseMess
         "next": prompt_set.next,
         "forced": prompt_set.forced,
         "think": prompts.USER_COT_PROMPT,
-        "feedback": prompts.USER_SATISFACTION_PROMPT,
+        "feedback": prompt_set.feedback,
     }[request.mode]
     if request.scratchpad and request.mode != "think":
         instruction = f"{prompts.USER_SCRATCHPAD_PREFIX}{request.scratchpad}\n\n{instruction}"
@@ -155,14 +168,15 @@ def _user_chat_model(request: TurnRequest) -> BaseChatModel:
 
 
 def _prompted_turn(request: TurnRequest, prompt_set: PromptSet) -> Completion:
-    if request.mode == "first" and prompt_set.fixed_opening is not None:
+    scenario = isinstance(request.question, Scenario)
+    if request.mode == "first" and prompt_set.fixed_opening is not None and not scenario:
         return Completion(prompt_set.fixed_opening)
     model = _user_chat_model(request)
     view = simulator_view(request, prompt_set)
     if request.mode == "feedback":
         settings = request.spec.user.model_copy(update={"max_tokens": FEEDBACK_MAX_TOKENS})
         return invoke_chat(model, view, settings, request.seed, request.context.call_timeout_s)
-    if request.mode != "forced" or request.spec.view == "transcript":
+    if request.mode != "forced" or request.spec.view == "transcript" or scenario:
         # The paper asks for the forced answer like any other turn: same settings, no prefill.
         return invoke_chat(model, view, request.spec.user, request.seed,
                            request.context.call_timeout_s)

@@ -9,7 +9,7 @@ import sqlite3
 from collections.abc import Iterable
 
 from chatbench._text import encodable
-from chatbench.data.questions import Question
+from chatbench.data.scenario import Task, task_from_data
 from chatbench.storage.connection import StoreConnection
 from chatbench.storage.schema import StoreError
 
@@ -17,7 +17,7 @@ from chatbench.storage.schema import StoreError
 class QuestionTable(StoreConnection):
     """The questions of a store's runs."""
 
-    def write_questions(self, run_id: str, questions: Iterable[Question]) -> None:
+    def write_questions(self, run_id: str, questions: Iterable[Task]) -> None:
         """Keep the questions ``run_id`` asks (a question stored for the run already stays:
         a run's identity holds its questions' content, so they cannot differ).
 
@@ -33,9 +33,9 @@ class QuestionTable(StoreConnection):
             raise StoreError(f"{self.path}: the questions of run {encodable(run_id)!r} "
                              f"cannot be stored: {exc}") from None
 
-    def question(self, run_id: str, question_id: str) -> Question | None:
-        """The question ``run_id`` asked under ``question_id``; None when the store has none
-        (a run stored by an older chatbench, or a row no version can read)."""
+    def question(self, run_id: str, question_id: str) -> Task | None:
+        """The question (or scenario) ``run_id`` asked under ``question_id``; None when the
+        store has none (a run stored by an older chatbench, or a row no version can read)."""
         try:
             row = self._db.execute("SELECT question FROM questions WHERE run_id = ? AND id = ?",
                                    (encodable(run_id), encodable(question_id))).fetchone()
@@ -46,6 +46,6 @@ class QuestionTable(StoreConnection):
         if row is None:
             return None
         try:
-            return Question.model_validate(json.loads(row[0]))
+            return task_from_data(json.loads(row[0]))
         except ValueError:
             return None

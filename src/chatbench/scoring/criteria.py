@@ -1,0 +1,125 @@
+"""A scenario's success criteria, judged one by one: a judge model (or an openevals-style
+evaluator) decides pass or fail, with a reason, from the transcript and the app's inner steps
+(tool calls and their results). ``success`` is every criterion met; a reply that cannot be
+read leaves its criterion undecided, and the conversation unscored, never a success."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
+
+from chatbench import prompts
+from chatbench.config import RoleSettings
+from chatbench.data.scenario import Scenario
+from chatbench.datatypes import Completion, CriterionResult, Verdict
+from chatbench.models.invoke import invoke_chat
+from chatbench.scoring.judges import json_reply, reply_reason
+from chatbench.transcript import message_text
+
+Steps = Mapping[str, Sequence[Mapping[str, Any]]]
+"""An app's inner steps by the id of the assistant message they led to
+(``ConversationState.assistant_steps``)."""
+
+_TRUE = ("true", "yes", "pass", "passed", "met")
+_FALSE = ("false", "no", "fail", "failed", "not met")
+
+
+def step_lines(steps: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One indented line per tool call and tool result of an assistant turn."""
+    lines = []
+    for step in steps:
+        if step.get("type") == "ai":
+            for call in step.get("tool_calls") or []:
+                args = json.dumps(call.get("args", {}), ensure_ascii=False, default=str)
+                lines.append(f"  [tool call] {call.get('name')}({args})")
+        elif step.get("type") == "tool":
+            status = "" if step.get("status", "success") == "success" else f" ({step['status']})"
+            lines.append(f"  [tool result{status}] {step.get('name')}: {step.get('content')}")
+    return lines
+
+
+def render_with_steps(messages: Sequence[AnyMessage], steps: Steps | None = None) -> str:
+    """The transcript as ``USER:`` / ``AI:`` blocks, each assistant turn followed by its tool
+    calls and results."""
+    steps = steps or {}
+    blocks = []
+    for message in messages:
+        if isinstance(message, HumanMessage):
+            blocks.append(f"USER: {message_text(message)}")
+        elif isinstance(message, AIMessage):
+            lines = step_lines(steps.get(message.id or "", []))
+            blocks.append("\n".join([f"AI: {message_text(message)}", *lines]))
+    return "\n\n".join(blocks)
+
+
+def parse_criterion(criterion: str, text: str) -> CriterionResult:
+    """Read a judge's reply on one criterion: a JSON object with a boolean ``passed`` (or
+    ``"pass"``/``"fail"``-like text), or failing that a reply that starts with one of those
+    words. Anything else leaves ``passed`` None (undecided), the reply kept in ``raw``.
+
+    Example:
+        >>> parse_criterion("c", '{"reason": "it did", "passed": true}').passed
+        True
+        >>> parse_criterion("c", "maybe").passed is None
+        True
+    """
+    reply = json_reply(text, "passed")
+    if reply is not None:
+        return CriterionResult(criterion=criterion, passed=_verdict_word(reply["passed"]),
+                               reason=reply_reason(reply), raw=text)
+    first = text.strip().lower().strip("*\"'`.:")
+    for words, value in ((_FALSE, False), (_TRUE, True)):  # "not met" before "met"
+        if any(first == word or first.startswith(f"{word} ") or first.startswith(f"{word}.")
+               or first.startswith(f"{word},") for word in words):
+            return CriterionResult(criterion=criterion, passed=value, raw=text)
+    return CriterionResult(criterion=criterion, raw=text)
+
+
+def _verdict_word(value: object) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in _TRUE:
+            return True
+        if word in _FALSE:
+            return False
+    return None
+
+
+def judge_criterion(
+    judge: BaseChatModel,
+    scenario: Scenario,
+    criterion: str,
+    messages: Sequence[AnyMessage],
+    steps: Steps | None,
+    settings: RoleSettings,
+    timeout_s: float | None = None,
+    *,
+    seed: int | None = None,
+) -> tuple[CriterionResult, Completion]:
+    """Ask the judge model whether the conversation meets one criterion.
+
+    Returns:
+        The decision with its reason, and the raw completion (for token counts).
+    """
+    prompt = prompts.CRITERION_JUDGE_PROMPT.format(
+        scenario=scenario.format_for_judge(), transcript=render_with_steps(messages, steps),
+        criterion=criterion,
+    )
+    completion = invoke_chat(judge, [HumanMessage(content=prompt)], settings, seed, timeout_s)
+    return parse_criterion(criterion, completion.text), completion
+
+
+def scenario_verdict(results: Sequence[CriterionResult]) -> Verdict:
+    """``correct`` (success) when every criterion passed, ``wrong`` when one failed, else
+    ``no_answer`` (a criterion undecided: unscored)."""
+    if any(result.passed is False for result in results):
+        return "wrong"
+    if results and all(result.passed for result in results):
+        return "correct"
+    return "no_answer"
