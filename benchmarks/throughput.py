@@ -141,7 +141,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--skip",
         default="",
         help="methods to leave out, comma-separated: sequential, ceiling, torch ((a), (b) and"
-        " (c)), server ((e))",
+        " (c)), server ((e)), llamacpp ((d) and (e))",
     )
     parser.add_argument(
         "--engine",
@@ -179,6 +179,11 @@ def make_spec(args: argparse.Namespace) -> GraphSpec:
     return GraphSpec(
         name="throughput",
         simulator="two_step",
+        # (a) writes the chat view and reads every turn with chatbench's natural reader:
+        # (b) must run the same protocol, not GraphSpec's defaults (the paper's transcript
+        # view and answer rule), or the two do different work.
+        accept="natural",
+        view="chat",
         max_turns=args.max_turns,
         user=RoleSettings(temperature=0.0, max_tokens=args.user_tokens),
         assistant=RoleSettings(temperature=0.0, max_tokens=args.assistant_tokens),
@@ -884,21 +889,25 @@ def main(argv: Sequence[str] | None = None) -> None:
     # llama.cpp last: every torch pool is gone by now (the engine's worker has stopped). Its
     # slots follow the run's needs: the highest level, at most gguf.MAX_SLOTS.
     llama_runs: dict[int, Result] = {}
-    with engine_env("llamacpp"), gguf_slots_env(ladder[-1]):
-        gguf_lm = load_smollm2()  # the model the registry's smollm2 gives (d)'s runs
-        gguf_lm.chat(user_view(first[0], [], "first"), max_tokens=8, temperature=0)
-    notes.append(
-        f"(d) {gguf_lm.path.name}: {gguf_lm.router.shards} loop(s) x {gguf_lm.threads}"
-        f" thread(s), {gguf_lm.settings.slots} slots of {gguf_lm.context_window} tokens;"
-        f" before: {load_line()}"
-    )
-    for c in ladder:
-        with gguf_slots_env(ladder[-1]):
-            run, records = run_llamacpp(gguf_lm, sets[c], spec, c)
-        llama_runs[c] = run
-        results.append(run)
-        notes.append(turns_line(f"(d) C={c}", records, sets[c]))
-        notes.append(f"  llama.cpp stats: {gguf_lm.stats}")
+    if "llamacpp" in skip:  # (e) compares against (d): it goes too
+        skip.add("server")
+        reasons["server"] = "llamacpp skipped"
+    else:
+        with engine_env("llamacpp"), gguf_slots_env(ladder[-1]):
+            gguf_lm = load_smollm2()  # the model the registry's smollm2 gives (d)'s runs
+            gguf_lm.chat(user_view(first[0], [], "first"), max_tokens=8, temperature=0)
+        notes.append(
+            f"(d) {gguf_lm.path.name}: {gguf_lm.router.shards} loop(s) x {gguf_lm.threads}"
+            f" thread(s), {gguf_lm.settings.slots} slots of {gguf_lm.context_window} tokens;"
+            f" before: {load_line()}"
+        )
+        for c in ladder:
+            with gguf_slots_env(ladder[-1]):
+                run, records = run_llamacpp(gguf_lm, sets[c], spec, c)
+            llama_runs[c] = run
+            results.append(run)
+            notes.append(turns_line(f"(d) C={c}", records, sets[c]))
+            notes.append(f"  llama.cpp stats: {gguf_lm.stats}")
     server_runs: dict[int, Result] = {}
     if "server" not in skip:
         threads = args.server_threads or gguf_lm.threads * gguf_lm.router.shards
@@ -923,7 +932,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     for line in notes:
         print(line)
     for c in ladder:
-        if c in torch_runs:
+        if c in torch_runs and c in llama_runs:
             t, g = torch_runs[c], llama_runs[c]
             print(
                 f"C={c}: llama.cpp/torch {g.per_minute / t.per_minute:.2f}x conversations/min,"
