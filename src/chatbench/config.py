@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -188,17 +188,44 @@ def list_graph_specs() -> list[str]:
     return preset_names("graphs")
 
 
-class RunConfig(BaseModel):
+class PosesTasks(BaseModel):
+    """The rules of a config's ``questions``, ``subjects``, ``scenarios`` and ``limit``
+    fields (``RunConfig``, ``AblationGrid``): a run poses scenarios or questions, and a
+    scenario file with no ``limit`` runs all of them (the default of 5 is the bundled
+    questions' round-robin sample)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _scenario_limit(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("scenarios") is not None and "limit" not in data:
+            return {**data, "limit": None}
+        return data
+
+    @model_validator(mode="after")
+    def _one_task_source(self) -> Self:
+        if getattr(self, "scenarios", None) is not None:
+            given = [name for name in ("questions", "subjects") if getattr(self, name) is not None]
+            if given:  # two runs can share a store instead
+                raise ValueError(f"scenarios and {' and '.join(given)} are given: a run poses "
+                                 "scenarios or questions; run each into the same store")
+        return self
+
+
+class RunConfig(PosesTasks):
     """One evaluation run as the CLI describes it: questions, variant, models, seed, store."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     questions: Text | None = None
     """Bundled set name (``mmlu_redux``) or a path to a CSV/JSONL file; None for bundled."""
+    scenarios: Text | None = None
+    """A scenario file (``.jsonl``, ``.yaml``): run its open-ended scenarios instead of
+    multiple-choice questions (not with ``questions`` or ``subjects``)."""
     subjects: tuple[Text, ...] | None = None
     """Only these subjects."""
     limit: StrictInt | None = Field(default=5, ge=1)
-    """At most this many questions, taken round-robin over subjects."""
+    """At most this many questions, taken round-robin over subjects (default 5), or the
+    first this many scenarios (default all)."""
     graph: Text = "quick"
     """A shipped graph preset name or a path to a GraphSpec YAML."""
     persona: Text | None = None
@@ -259,7 +286,7 @@ MODEL_FACTORS: tuple[Role, ...] = ROLES
 """Factors that vary a role's model rather than a ``GraphSpec`` field."""
 
 
-class AblationGrid(BaseModel):
+class AblationGrid(PosesTasks):
     """A full-factorial ablation: every combination of factor values is one variant.
 
     Factors are ``GraphSpec`` fields (``persona``, ``user_cot``, ``simulator``, ...) or a
@@ -281,6 +308,8 @@ class AblationGrid(BaseModel):
     """Factor name -> the values it takes: scalars (text, numbers, true/false, null), at most
     ``MAX_GRID_CELLS`` combinations in all."""
     questions: Text | None = None
+    scenarios: Text | None = None
+    """A scenario file: every cell runs its scenarios instead of questions."""
     subjects: tuple[Text, ...] | None = None
     limit: StrictInt | None = Field(default=5, ge=1)
     replicates: StrictInt = Field(default=1, ge=1, le=MAX_REPLICATES)

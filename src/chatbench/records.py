@@ -117,7 +117,10 @@ class ConversationRecord(BaseModel):
 
     @property
     def answered(self) -> bool:
-        """The user gave an answer: an option letter, or an invalid one (scored wrong)."""
+        """The user gave an answer: an option letter, or an invalid one (scored wrong). A
+        scenario's is decided: the judge passed or failed every criterion (no error)."""
+        if self.task == "scenario":
+            return self.verdict != "no_answer" and self.stop_reason is not StopReason.ERROR
         return self.final_choice is not None or self.invalid_answer is not None
 
     @property

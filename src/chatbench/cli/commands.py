@@ -49,7 +49,12 @@ EXIT_CONFIG_ERROR = 2
 
 Questions = Annotated[str | None, opt("Bundled set name or a CSV/JSONL file.", "QUESTIONS")]
 Subjects = Annotated[str | None, opt("Comma-separated subjects.", "SUBJECTS")]
-Limit = Annotated[int | None, opt("Questions to run (round-robin over subjects).", "LIMIT")]
+Scenarios = Annotated[str | None, opt(
+    "A scenario file (.jsonl, .yaml): open-ended tasks with success criteria, instead of "
+    "questions (needs --judge).", "SCENARIOS")]
+Limit = Annotated[int | None, opt(
+    "Questions to run, round-robin over subjects [default: 5]; or the first scenarios "
+    "[default: all].", "LIMIT")]
 Graph = Annotated[str, opt("Graph preset name or GraphSpec YAML path.", "GRAPH")]
 PersonaOpt = Annotated[str | None, opt("Persona name or YAML path.", "PERSONA")]
 User = Annotated[str | None, opt("Simulated user's model.", "USER")]
@@ -196,9 +201,11 @@ def _conversation_status(counts: Counter[str], record: ConversationRecord) -> st
     return status + (f" failed {counts['failed']}" if counts["failed"] else "")
 
 
-def _report(out: Path, run_id: str, started: float, by: str) -> int:
+def _report(out: Path, run_id: str, started: float, by: str, scenarios: bool = False) -> int:
     """The run's summary table and failures, computed in SQL from the store: no record is
-    loaded, so memory stays flat however long the run (``metrics.summarize_store``).
+    loaded, so memory stays flat however long the run (``metrics.summarize_store``). A
+    scenario run's table reads correct as success (every criterion met) and answered as
+    decided (every criterion judged).
 
     Returns:
         The run's failed conversations (stored with their errors).
@@ -210,7 +217,9 @@ def _report(out: Path, run_id: str, started: float, by: str) -> int:
         kinds = store.failure_kinds(run_id)
         lost = len(store.lost_ids(run_id))
         others = [r for r in store.run_ids() if r != run_id]
-    console.print(summary_table(summaries, f"run {run_id}: accuracy by {by}"))
+    measure = ("success (correct: every criterion met; answered: every criterion decided)"
+               if scenarios else "accuracy")
+    console.print(summary_table(summaries, f"run {run_id}: {measure} by {by}"))
     if kinds:
         console.print(Text.assemble(
             (f"{sum(n for _, n in kinds)} failed conversations", "yellow"),
@@ -256,8 +265,13 @@ def _execute_run(config: RunConfig, started: float, allow_failures: bool = False
     ), soft_wrap=True)
     with_progress("conversations", plan.planned, claimed.skipped, claimed.run,
                   _conversation_status)
-    failed = _report(config.out, plan.run_id, started, "subject")
+    failed = _report(config.out, plan.run_id, started, "subject", poses_scenarios(plan))
     exit_for_failures(failed, "conversations", allow_failures)
+
+
+def poses_scenarios(plan: RunPlan | GridPlan) -> bool:
+    """Whether the plan's tasks are scenarios (a run poses one kind)."""
+    return any(getattr(task, "kind", None) == "scenario" for task in plan.questions)
 
 
 GRID_EXECUTION = ("concurrency", "executor", "ray_address", "processes", "retry_failed")
@@ -275,12 +289,13 @@ def _execute_grid(grid: AblationGrid, out: Path, execution: dict[str, Any], star
     claimed = _claimed(plan, out, Execution(**{key: execution[key] for key in GRID_EXECUTION}))
     console.print(Text.assemble(
         "ablation ", (plan.run_id, "bold"), f": {len(plan.variants)} variants x "
-        f"{len(plan.questions)} questions x {grid.replicates} = {plan.planned} "
+        f"{len(plan.questions)} {'scenarios' if poses_scenarios(plan) else 'questions'} x "
+        f"{grid.replicates} = {plan.planned} "
         f"conversations -> {out}"
     ))
     with_progress("conversations", plan.planned, claimed.skipped, claimed.run,
                   _conversation_status)
-    failed = _report(out, plan.run_id, started, "variant")
+    failed = _report(out, plan.run_id, started, "variant", poses_scenarios(plan))
     exit_for_failures(failed, "conversations", allow_failures)
 
 
@@ -314,8 +329,9 @@ def refuse_ignored_options(ctx: typer.Context, kept: frozenset[str], mode: str) 
 def run(
     ctx: typer.Context,
     questions: Questions = None,
+    scenarios: Scenarios = None,
     subjects: Subjects = None,
-    limit: Limit = 5,
+    limit: Limit = None,
     graph: Graph = "quick",
     persona: PersonaOpt = None,
     user: User = None,
@@ -352,7 +368,8 @@ def run(
         return _resume(resume, run_id, execution, started, allow_failures)
     fields = {
         "questions": questions,
-        "limit": limit,
+        "scenarios": scenarios,
+        **({"limit": limit} if limit is not None else {}),
         "graph": graph,
         "persona": persona,
         "user": user or "smollm2",
@@ -371,6 +388,7 @@ def run(
 @app.command()
 def ablate(
     grid: Annotated[str, typer.Argument(help="Grid name (graphs/grids) or YAML path.")],
+    scenarios: Scenarios = None,
     limit: Limit = None,
     user: User = None,
     assistant: Assistant = None,
@@ -399,10 +417,14 @@ def ablate(
         add_app_folder(Path(grid).parent)
     overrides = {
         k: v
-        for k, v in {"limit": limit, "user": user, "assistant": assistant, "judge": judge}.items()
+        for k, v in {"scenarios": scenarios, "limit": limit, "user": user,
+                     "assistant": assistant, "judge": judge}.items()
         if v is not None
     }
-    merged = _validated(AblationGrid, {**loaded.model_dump(), **overrides}, "options")
+    # the grid's own fields as it gave them: a grid without a limit run on --scenarios runs
+    # all of them, not the questions' default of 5
+    given = loaded.model_dump(include=loaded.model_fields_set)
+    merged = _validated(AblationGrid, {**given, **overrides}, "options")
     execution = _execution(
         concurrency, executor, processes, ray_address, max_attempts, retry_wait, call_timeout,
         dtype, retry_failed,

@@ -176,21 +176,28 @@ def absolute_questions(source: str | None) -> str | None:
     return source if source is None or source == BUNDLED else str(Path(source).resolve())
 
 
+def absolute_path(path: str | None) -> str | None:
+    """A file path made absolute (None stays None)."""
+    return None if path is None else str(Path(path).resolve())
+
+
 def absolute_config(config: RunConfig) -> RunConfig:
-    """The config with its question, graph and persona paths absolute."""
+    """The config with its question, scenario, graph and persona paths absolute."""
     return config.model_copy(update={
         "questions": absolute_questions(config.questions),
+        "scenarios": absolute_path(config.scenarios),
         "graph": absolute_preset(config.graph),
         "persona": absolute_preset(config.persona),
     })
 
 
 def absolute_grid(grid: AblationGrid) -> AblationGrid:
-    """The grid with its base graph and question paths absolute. Persona factor values are
+    """The grid with its base graph, question and scenario paths absolute. Persona factor values are
     left as written, since they name the variants; a relative one is read from the current
     directory, and a persona whose content changed is refused by the run's identity."""
     return grid.model_copy(update={
         "base": absolute_preset(grid.base), "questions": absolute_questions(grid.questions),
+        "scenarios": absolute_path(grid.scenarios),
     })
 
 

@@ -23,14 +23,15 @@ from chatbench.config import (
     factor_label,
     load_graph_spec,
 )
-from chatbench.data.questions import Question, load_questions
+from chatbench.data.questions import load_questions
+from chatbench.data.scenario import Task, load_scenarios
 from chatbench.errors import ConfigError
 from chatbench.graphs.builder import DEFAULT_RETRY, check_names, retry_policy
 from chatbench.runner.build import absolute_config, absolute_grid, build_spec, run_id_for
 from chatbench.runner.execution import Execution
 from chatbench.runner.identity import RunIdentity, claim_run, run_identity, warn_about
 from chatbench.runner.pipeline import Job, OnRecord, plan_jobs
-from chatbench.runner.recipe import Recipe
+from chatbench.runner.recipe import Recipe, check_tasks
 from chatbench.storage import ResultStore
 
 
@@ -42,7 +43,8 @@ class Plan:
     config: Any
     """The ``RunConfig`` (paths made absolute) or the ``AblationGrid``."""
     run_id: str
-    questions: list[Question]
+    questions: list[Task]
+    """What the run poses: multiple-choice questions, or scenarios."""
     variants: list[Recipe]
     seed: int
     replicates: int
@@ -105,10 +107,23 @@ def plan_run(config: RunConfig) -> Plan:
     recipe = Recipe.plan(spec, config.user, config.assistant, config.judge,
                          retry=retry_policy(config.max_attempts, config.retry_wait_s),
                          call_timeout_s=config.call_timeout_s)
-    questions = load_questions(config.questions, subjects=config.subjects, limit=config.limit)
+    questions = load_tasks(config)
+    check_tasks(recipe, questions)
     identity = run_identity([recipe.identity()], questions, config.seed, config.replicates)
     return Plan("run", config, run_id_for(config, identity.digest()), questions, [recipe],
                 config.seed, config.replicates, identity)
+
+
+def load_tasks(config: RunConfig | AblationGrid) -> list[Task]:
+    """What a config poses: its scenario file's scenarios (the first ``limit``), else its
+    questions (``limit`` of them, round-robin over subjects).
+
+    Raises:
+        ConfigError: A bad file, line or field.
+    """
+    if config.scenarios is not None:
+        return list(load_scenarios(config.scenarios)[: config.limit])
+    return list(load_questions(config.questions, subjects=config.subjects, limit=config.limit))
 
 
 def cell_name(grid: AblationGrid, cell: dict[str, Any]) -> str:
@@ -161,7 +176,9 @@ def plan_grid(
         roles = {role: cell.get(role, getattr(grid, role)) for role in MODEL_FACTORS}
         recipes.append(Recipe.plan(spec, roles["user"], roles["assistant"], roles["judge"],
                                    factors=cell, retry=retry, call_timeout_s=call_timeout_s))
-    questions = load_questions(grid.questions, subjects=grid.subjects, limit=grid.limit)
+    questions = load_tasks(grid)
+    for recipe in recipes:
+        check_tasks(recipe, questions)
     identity = run_identity([r.identity() for r in recipes], questions, grid.seed,
                             grid.replicates)
     return Plan("ablate", grid, grid_run_id(grid, identity), questions, recipes, grid.seed,

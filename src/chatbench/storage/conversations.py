@@ -229,8 +229,10 @@ class ConversationTable(StoreConnection):
         """
         if by not in GROUPS:
             raise ValueError(f"summaries group by one of {GROUPS}, not {by!r}")
-        answered = ("stop_reason IS NOT 'error' AND json_extract(record, '$.final_choice', "
-                    "'$.invalid_answer') IS NOT '[null,null]'")
+        # as ConversationRecord.answered: a scenario's is decided (every criterion judged)
+        answered = ("stop_reason IS NOT 'error' AND CASE WHEN json_extract(record, '$.task') "
+                    "IS 'scenario' THEN verdict IS NOT 'no_answer' ELSE json_extract(record, "
+                    "'$.final_choice', '$.invalid_answer') IS NOT '[null,null]' END")
         rows = self._db.execute(
             f"SELECT grp, question_id, COUNT(*), TOTAL(NOT failed), TOTAL(answered), "
             f"TOTAL(answered AND verdict IS 'correct'), TOTAL(CASE WHEN failed THEN 0 "
