@@ -306,3 +306,24 @@ def test_a_persona_reaches_the_scenario_prompt() -> None:
     assert "You type in capitals." in user_seen[0] and "friendly greeting" in user_seen[0]
     assert "You do not trust the AI" in user_seen[0]  # the variant's persona, as for questions
     assert "[GOAL MET]" in user_seen[0] and "[GIVE UP]" in user_seen[0]
+
+
+# --- executors -----------------------------------------------------------------------------------
+
+def two_messages(state: dict[str, Any]) -> bool:
+    """A stopping condition a worker process can unpickle (module level)."""
+    return len(state["messages"]) >= 2
+
+
+@pytest.mark.slow  # starts worker processes
+def test_scenarios_run_in_worker_processes_with_a_stopping_condition() -> None:
+    scenarios = [greeting(id=f"s{i}") for i in range(3)]
+    records = run_scenarios(scenarios, SPEC, user="fake:say:hi", assistant="fake:echo",
+                            judge="fake:say:PASS", executor="process", processes=2,
+                            stopping_condition=two_messages)
+    assert [(r.question_id, r.stop_reason, r.success) for r in records] == [
+        (f"s{i}", StopReason.STOPPED, True) for i in range(3)]
+    with pytest.raises(ConfigError, match="stopping condition must be picklable"):
+        run_scenarios(scenarios, SPEC, user="fake:say:hi", assistant="fake:echo",
+                      judge="fake:say:PASS", executor="process", processes=2,
+                      stopping_condition=lambda state: True)

@@ -302,8 +302,9 @@ class Recipe:
             pickle.dumps(self)
         except Exception as exc:
             raise ConfigError(
-                f"variant {self.spec.name!r} cannot be sent to a worker ({exc}); its factors "
-                f"and retry policy must be picklable"
+                f"variant {self.spec.name!r} cannot be sent to a worker ({exc}); its factors, "
+                f"retry policy and stopping condition must be picklable (a module-level "
+                f"function, not a lambda)"
             ) from None
 
 
