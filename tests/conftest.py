@@ -267,3 +267,16 @@ def _undo_read_only() -> Iterator[None]:
             subprocess.run(["chattr", "-i", str(path)], check=False)
         else:
             path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+@pytest.fixture
+def registered() -> Iterator[list[str]]:
+    """Rubric and evaluator names a test registers (it appends them), removed afterwards so
+    that no other test sees them."""
+    from chatbench.scoring import rubrics
+
+    names: list[str] = []
+    yield names
+    for name in names:
+        rubrics._RUBRICS.pop(name, None)
+        rubrics._EVALUATORS.pop(name, None)

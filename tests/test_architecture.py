@@ -19,7 +19,7 @@ import circle allowed."""
 
 LAYERS = (
     ("cli", "__init__", "__main__"),
-    ("runner", "reporting", "paper", "training", "baselines"),
+    ("runner", "reporting", "paper", "training", "baselines", "testing", "interop"),
     ("graphs",),
     ("nodes",),
     ("simulators", "scoring"),

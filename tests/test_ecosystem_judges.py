@@ -3,7 +3,6 @@ beside chatbench's own rubrics, with no judge model."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,7 +13,6 @@ from chatbench import GraphSpec, SimContext, build_graph, initial_state
 from chatbench.errors import ConfigError
 from chatbench.models.registry import get_chat_model
 from chatbench.runner.build import build_models
-from chatbench.scoring import rubrics
 from chatbench.scoring.judges import evaluator_judgement, run_evaluator
 from chatbench.scoring.rubrics import (
     RUBRICS,
@@ -24,16 +22,6 @@ from chatbench.scoring.rubrics import (
 )
 
 SPEC = dict(simulator="two_step", accept="natural", view="chat", max_turns=1)
-
-
-@pytest.fixture
-def registered() -> Iterator[list[str]]:
-    """Names registered in a test, removed afterwards so that no other test sees them."""
-    names: list[str] = []
-    yield names
-    for name in names:
-        rubrics._RUBRICS.pop(name, None)
-        rubrics._EVALUATORS.pop(name, None)
 
 
 def _register(names: list[str], name: str, evaluator: Any, **kwargs: Any) -> str:

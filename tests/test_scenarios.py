@@ -252,6 +252,11 @@ def test_cli_runs_a_scenario_file(tmp_path: Path, monkeypatch, capsys) -> None:
         records = list(store.records())
     assert sorted({r.question_id for r in records}) == ["cancel", "refund"]
     assert all(r.success for r in records)
+    cancel = next(r for r in records if r.question_id == "cancel")
+    code, printed = cli(monkeypatch, capsys, "show", str(out), "--id", cancel.id)
+    assert code == 0, printed
+    assert "You want to cancel order 1234" in printed and "criterion 1." in printed
+    assert "PASS" in printed and "points to" not in printed and "correct answer" not in printed
 
     code, printed = cli(monkeypatch, capsys, "run", "--scenarios", str(scenarios), "--user",
                         "fake:say:ok", "--assistant", "fake:echo", "--out", str(out))

@@ -56,6 +56,7 @@ _HOMES = {
     "run_scenarios": "chatbench.runner",
     "simulate": "chatbench.runner",
     "stream_conversation": "chatbench.runner.stream",
+    "testing": "chatbench.testing",
 }
 """Each public name and the module it lives in."""
 

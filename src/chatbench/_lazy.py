@@ -12,7 +12,8 @@ from typing import Any
 def lazy_names(namespace: dict[str, Any], homes: Mapping[str, str]
                ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """``__getattr__`` and ``__dir__`` for a package whose public names live in ``homes``
-    (name -> module): each is imported on first use, then kept in ``namespace``.
+    (name -> module): each is imported on first use, then kept in ``namespace``. A name
+    whose home is the package's submodule of that name is the submodule itself.
 
     Example:
         >>> ns = {"__name__": "demo"}
@@ -25,7 +26,9 @@ def lazy_names(namespace: dict[str, Any], homes: Mapping[str, str]
         home = homes.get(name)
         if home is None:
             raise AttributeError(f"module {namespace['__name__']!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(home), name)
+        module = importlib.import_module(home)
+        # a submodule (``chatbench.testing``) is its own home: the name is the module
+        value = module if home == f"{namespace['__name__']}.{name}" else getattr(module, name)
         namespace[name] = value  # later lookups skip this function
         return value
 

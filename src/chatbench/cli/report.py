@@ -19,7 +19,8 @@ from rich.text import Text
 
 from chatbench.cli._common import cells, console, opt
 from chatbench.config import MAX_REPLY_CHARS
-from chatbench.data.questions import Question, load_questions
+from chatbench.data.questions import load_questions
+from chatbench.data.scenario import Scenario, Task
 from chatbench.errors import ChatBenchError, ConfigError
 from chatbench.records import ConversationRecord
 from chatbench.storage import ResultStore
@@ -56,7 +57,8 @@ def report_command(
         "side by side.", envvar="CHATBENCH_POOL")] = False,
 ) -> None:
     """Print accuracy, AI-alone comparison, interaction outcomes, rubric scores and latency,
-    one row per run and variant; write a self-contained HTML report."""
+    one row per run and variant; for scenario runs, success rate, pass^k and each criterion's
+    pass rate; write a self-contained HTML report (with the failed scenarios' transcripts)."""
     from chatbench.reporting.figures import FIGURES
     from chatbench.reporting.report import Report
     from chatbench.reporting.results import load_results, pool_runs
@@ -188,15 +190,15 @@ def _find_record(store: ResultStore, id: str | None, index: int) -> Conversation
     return records[index]
 
 
-def _question_of(store: ResultStore, record: ConversationRecord) -> Question | None:
-    """The question the run asked, as the store keeps it since the run was claimed; for a
-    run stored by an older chatbench, reloaded from its question source. None when
-    unavailable (no run entry, or the source moved)."""
+def _question_of(store: ResultStore, record: ConversationRecord) -> Task | None:
+    """The question (or scenario) the run asked, as the store keeps it since the run was
+    claimed; for a question run stored by an older chatbench, reloaded from its question
+    source. None when unavailable (no run entry, or the source moved)."""
     stored = store.question(record.run_id, record.question_id)
     if stored is not None:
         return stored
     runs = [run for run in store.runs() if run.run_id == record.run_id]
-    if not runs:
+    if not runs or record.task == "scenario":  # scenarios were always stored
         return None
     try:
         questions = load_questions(runs[-1].config.get("questions"))
@@ -206,12 +208,14 @@ def _question_of(store: ResultStore, record: ConversationRecord) -> Question | N
 
 
 def render_conversation(record: ConversationRecord,
-                        question: Question | None = None) -> list[RenderableType]:
-    """Rich renderables of one conversation: header, turns, verdict and judgements.
+                        question: Task | None = None) -> list[RenderableType]:
+    """Rich renderables of one conversation: header, turns, verdict, a scenario's criteria
+    and the judgements.
 
     Args:
         record: The conversation.
-        question: Its question, for the stem and options; None shows the id only.
+        question: Its question (stem and options) or scenario (situation, criteria); None
+            shows the id only.
 
     Returns:
         Renderables to print in order.
@@ -219,18 +223,29 @@ def render_conversation(record: ConversationRecord,
     parts: list[RenderableType] = [_header(record, question)]
     parts.extend(_turns(record))
     parts.append(_verdict(record))
+    if record.criteria:
+        parts.append(_criteria(record))
     if record.judgements:
         parts.append(_judgements(record))
     return parts
 
 
-def _header(record: ConversationRecord, question: Question | None) -> Panel:
+def _header(record: ConversationRecord, question: Task | None) -> Panel:
     lines = Text()
-    if question is not None:
+    if isinstance(question, Scenario):
+        lines.append(question.description + "\n", style="bold")
+        if question.persona:
+            lines.append(f"the user: {question.persona}\n")
+        for number, criterion in enumerate(question.criteria, 1):
+            lines.append(f"  criterion {number}. {criterion}\n")
+        if question.expected_outcome:
+            lines.append(f"expected outcome: {question.expected_outcome}\n", style="green")
+    elif question is not None:
         lines.append(question.stem + "\n", style="bold")
         for letter, choice in zip(question.letters, question.choices, strict=True):
             lines.append(f"  {letter}. {choice}\n")
-    lines.append(f"correct answer: {record.correct_answer}\n", style="green")
+    if record.task == "question":
+        lines.append(f"correct answer: {record.correct_answer}\n", style="green")
     models = ", ".join(f"{role}={name}" for role, name in record.models.items())
     lines.append(f"variant: {record.variant}   models: {models}\n")
     if record.persona:
@@ -259,11 +274,14 @@ def _turns(record: ConversationRecord) -> list[RenderableType]:
             out.append(Text.assemble((f"USER {turn + 1}: ", "bold cyan"),
                                      _shown(message.content)))
             continue
+        out.extend(Text(f"  (step) {step_summary(step)}", style="dim") for step in message.steps)
+        said = Text.assemble((f"ASSISTANT {turn + 1}: ", "bold magenta"), _shown(message.content))
+        if record.task == "scenario":  # no options to point to
+            out.append(said)
+            continue
         choice = record.assistant_choices[turn] if turn < len(record.assistant_choices) else None
         note = f"  -> points to {choice}" if choice else "  -> no single option"
-        out.extend(Text(f"  (step) {step_summary(step)}", style="dim") for step in message.steps)
-        out.append(Group(Text.assemble((f"ASSISTANT {turn + 1}: ", "bold magenta"),
-                                       _shown(message.content)), Text(note, style="dim")))
+        out.append(Group(said, Text(note, style="dim")))
     if not cot and record.scratchpad:
         out.extend(Text(f"  (scratchpad) {_shown(note)}", style="dim italic")
                    for note in record.scratchpad)
@@ -280,13 +298,30 @@ def _shown(text: str) -> str:
 
 def _verdict(record: ConversationRecord) -> Text:
     style = {"correct": "green", "wrong": "red"}.get(record.verdict or "", "yellow")
-    chose = (f"answered {record.invalid_answer!r}, no option letter"
-             if record.invalid_answer is not None else f"user chose {record.final_choice}")
-    text = Text.assemble("verdict: ", (str(record.verdict), f"bold {style}"),
-                         f"  ({chose}, correct {record.correct_answer})")
+    if record.task == "scenario":
+        passed = sum(c.passed is True for c in record.criteria)
+        text = Text.assemble("verdict: ", (str(record.verdict), f"bold {style}"),
+                             f"  (success: {record.success}; {passed} of "
+                             f"{len(record.criteria)} criteria met)")
+    else:
+        chose = (f"answered {record.invalid_answer!r}, no option letter"
+                 if record.invalid_answer is not None else f"user chose {record.final_choice}")
+        text = Text.assemble("verdict: ", (str(record.verdict), f"bold {style}"),
+                             f"  ({chose}, correct {record.correct_answer})")
     if record.error:
         text.append(f"\nerror: {_shown(record.error)}", style="red")
     return text
+
+
+def _criteria(record: ConversationRecord) -> Table:
+    table = Table(title="criteria", title_justify="left")
+    for column in ("criterion", "verdict", "reason"):
+        table.add_column(column, overflow="fold")
+    for result in record.criteria:
+        verdict = {True: "PASS", False: "FAIL", None: "undecided"}[result.passed]
+        reason = result.reason or (f"raw: {result.raw}" if result.raw else "")
+        table.add_row(*cells(_shown(result.criterion), verdict, _shown(reason)))
+    return table
 
 
 def _judgements(record: ConversationRecord) -> Table:

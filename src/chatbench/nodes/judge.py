@@ -79,7 +79,8 @@ def score_rubrics(
         registered = get_evaluator(rubric)
         if registered is not None:
             judgements |= run_evaluator(rubric, registered, state["question"],
-                                        state["messages"], choice)
+                                        state["messages"], choice,
+                                        steps=state.get("assistant_steps"))
         elif judge is not None:
             judgements[rubric], completion = judge_rubric(
                 judge, rubric, state["question"], state["messages"], spec.judge,

@@ -27,7 +27,12 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from chatbench._files import output_folder, writing  # noqa: E402
-from chatbench.reporting.results import GROUP, Results, with_groups  # noqa: E402
+from chatbench.reporting.results import (  # noqa: E402
+    GROUP,
+    Results,
+    question_part,
+    with_groups,
+)
 from chatbench.reporting.tables import ai_vs_user_frame  # noqa: E402
 from chatbench.scoring import stats  # noqa: E402
 
@@ -41,6 +46,8 @@ MANY_GROUPS = 8
 """More bar groups than this: horizontal bars, one row per group."""
 MANY_SERIES = 6
 """More series than this side by side: a heatmap instead of bars."""
+SCENARIOS_ONLY = "scenarios only"
+"""Why no figure is drawn for a report of scenarios alone."""
 HATCHES = ("", "//", "..", "xx", "\\\\", "++", "oo", "--")
 """Hatches that tell apart series whose tab20 colour repeats (past 20 series)."""
 
@@ -405,7 +412,12 @@ def figure_png(fig: Figure) -> bytes:
 
 def report_figures(results: Results) -> tuple[list[tuple[str, Figure]], dict[str, str]]:
     """The report's figures that have data, in report order, and why each other one has
-    none (name -> reason): the report draws no empty chart."""
+    none (name -> reason): the report draws no empty chart. They are of the question
+    conversations: a scenario's are the report's scenario tables."""
+    asked = question_part(results)
+    if asked.conversations.empty and len(results.conversations):
+        return [], dict.fromkeys(FIGURES, SCENARIOS_ONLY)
+    results = asked
     drawn, empty = [], {}
     for name, build in FIGURES.items():
         fig = build(results)

@@ -1,8 +1,11 @@
 """The HTML report: one self-contained file with the figures (base64 PNGs), the tables and example
-transcripts.
+transcripts; with scenarios, the transcripts of the scenario conversations that did not
+succeed, each with every criterion's verdict and the judge's reason (``FAILURES_SHOWN`` at
+most, saying how many more there are).
 
 A figure with no data is not drawn: a line names it and says why. A missing value reads ``-``
-(a conversation with no answer: ``no answer``), never ``nan``.
+(a conversation with no answer: ``no answer``), never ``nan``. Every text from a record is
+escaped.
 """
 
 from __future__ import annotations
@@ -18,10 +21,20 @@ from chatbench._files import writing
 from chatbench.errors import ConfigError
 from chatbench.models.app_steps import step_summary
 from chatbench.reporting.figures import Pngs, report_pngs
-from chatbench.reporting.results import GROUP, Results, with_groups
+from chatbench.reporting.results import (
+    GROUP,
+    Results,
+    is_scenario,
+    question_part,
+    scenario_part,
+    with_groups,
+)
 from chatbench.reporting.tables import is_missing, overview, report_tables, run_notes
 
 EXAMPLE_TRANSCRIPTS = 3
+FAILURES_SHOWN = 50
+"""The most transcripts of failed scenario conversations the page shows."""
+CRITERION_VERDICTS = {True: "PASS", False: "FAIL", None: "UNDECIDED"}
 
 
 # --- HTML -----------------------------------------------------------------------------------
@@ -77,6 +90,47 @@ def html_transcript(row: pd.Series, turns: pd.DataFrame) -> str:
              f"<p class='meta'>correct answer {e(_shown(row['correct_answer']))}, "
              f"{e(_user_choice(row))}, verdict {e(_shown(row['verdict']))}, stop "
              f"{e(_shown(row['stop_reason']))}, {e(_turn_count(row))}</p>"]
+    parts.extend(_html_turns(turns))
+    if isinstance(row.get("error"), str):
+        parts.append(f"<p class='meta'>error: {e(row['error'])}</p>")
+    return "\n".join(parts)
+
+
+def html_scenario_transcript(row: pd.Series, turns: pd.DataFrame,
+                             criteria: pd.DataFrame) -> str:
+    """One scenario conversation: a header line (success, stop reason, turns), each message
+    with an app's inner steps (tool calls and results), then each criterion's verdict with
+    the judge's reason (its raw reply when it gave none)."""
+    e = html.escape
+    group = row.get(GROUP, row["variant"])
+    success = "yes" if row["verdict"] == "correct" else "no"
+    parts = [f"<h3>{e(str(row['question_id']))} &middot; {e(_shown(group))} &middot; "
+             f"replicate {e(_shown(row.get('replicate')))}</h3>",
+             f"<p class='meta'>success {success}, verdict {e(_shown(row['verdict']))}, stop "
+             f"{e(_shown(row['stop_reason']))}, {e(_shown(row.get('turns')))} user turns"
+             + (f", expected outcome: {e(row['correct_answer'])}"
+                if isinstance(row.get("correct_answer"), str) and row["correct_answer"]
+                else "") + "</p>"]
+    parts.extend(_html_turns(turns))
+    if isinstance(row.get("error"), str):
+        parts.append(f"<p class='meta'>error: {e(row['error'])}</p>")
+    items = []
+    for criterion in criteria.sort_values("index").itertuples(index=False):
+        passed = None if is_missing(criterion.passed) else bool(criterion.passed)
+        why = criterion.reason or (f"judge replied: {criterion.raw}" if criterion.raw else "")
+        items.append(f"<li><b>{CRITERION_VERDICTS[passed]}</b> {e(str(criterion.criterion))}"
+                     + (f" <span class='meta'>&mdash; {e(str(why))}</span>" if why else "")
+                     + "</li>")
+    parts.append("<ul class='criteria'>\n" + "\n".join(items) + "\n</ul>" if items
+                 else "<p class='meta'>no criterion was judged</p>")
+    return "\n".join(parts)
+
+
+def _html_turns(turns: pd.DataFrame) -> list[str]:
+    """Each message of a conversation, with its scratchpad note, an app's steps before it
+    and the option it pointed to."""
+    e = html.escape
+    parts = []
     for turn in turns.itertuples(index=False):
         if turn.role == "user" and isinstance(turn.scratchpad, str):
             parts.append(f"<div class='note'>scratchpad: {e(turn.scratchpad)}</div>")
@@ -85,9 +139,7 @@ def html_transcript(row: pd.Series, turns: pd.DataFrame) -> str:
         parts.extend(_html_steps(getattr(turn, "steps", None)))
         parts.append(f"<div class='turn {turn.role}'><b>{turn.role}:</b> "
                      f"{e(str(turn.content))}{choice}</div>")
-    if isinstance(row.get("error"), str):
-        parts.append(f"<p class='meta'>error: {e(row['error'])}</p>")
-    return "\n".join(parts)
+    return parts
 
 
 def _html_steps(steps: object) -> list[str]:
@@ -133,9 +185,6 @@ def write_html_report(results: Results, out_html: str | Path,
             f"{html.escape(name)} ({html.escape(why)})" for name, why in empty.items()) + "</p>")
     shown = [html_table(t, f) for t, f in (report_tables(results) if tables is None else tables)]
     conv = with_groups(results.conversations)
-    examples = [html_transcript(row, results.turns[results.turns["conversation_id"]
-                                                    == row["id"]])
-                for _, row in _examples(conv).iterrows()]
     failed = int(conv["failed"].sum()) if len(conv) else 0
     notes = "".join(f"<p class='meta note-runs'>note: {html.escape(n)}</p>\n"
                     for n in run_notes(results))
@@ -145,11 +194,50 @@ def write_html_report(results: Results, out_html: str | Path,
             "(never scored)</p>\n" + notes +
             "<h2>Figures</h2>\n" + "\n".join(figures) + "\n<h2>Tables</h2>\n"
             + "\n".join(shown) + "\n<h2>Example transcripts</h2>\n"
-            + ("\n".join(examples) or "<p class='meta'>no conversations</p>")
-            + "\n</body></html>\n")
+            + (_html_examples(results) or "<p class='meta'>no conversations</p>")
+            + _html_failures(results) + "\n</body></html>\n")
     with writing(out, "the HTML report"):
         out.write_text(page, encoding="utf-8")
     return out
+
+
+def _html_examples(results: Results) -> str:
+    """``EXAMPLE_TRANSCRIPTS`` transcripts: of questions, or of scenarios when none is a
+    question's."""
+    scenarios = is_scenario(results.conversations)
+    part = question_part(results) if not scenarios.all() else results
+    conv = with_groups(part.conversations)
+    shown = []
+    for _, row in _examples(conv).iterrows():
+        turns = part.turns[part.turns["conversation_id"] == row["id"]]
+        shown.append(html_scenario_transcript(row, turns, _criteria_of(part, row["id"]))
+                     if scenarios.any() and scenarios.all() else html_transcript(row, turns))
+    return "\n".join(shown)
+
+
+def _criteria_of(results: Results, conversation_id: str) -> pd.DataFrame:
+    criteria = results.criteria
+    return criteria[criteria["conversation_id"] == conversation_id]
+
+
+def _html_failures(results: Results) -> str:
+    """The section of scenario conversations that did not succeed (a criterion failed or
+    undecided, or the conversation failed), in store order, ``FAILURES_SHOWN`` at most;
+    nothing when no conversation is a scenario's."""
+    if not is_scenario(results.conversations).any():
+        return ""
+    part = scenario_part(results)
+    conv = with_groups(part.conversations)
+    failures = conv[conv["verdict"] != "correct"]
+    head = (f"<p class='meta' id='failures'>{len(failures)} of {len(conv)} scenario "
+            "conversations did not succeed"
+            + (f"; the first {FAILURES_SHOWN} are shown, {len(failures) - FAILURES_SHOWN} "
+               "more left out" if len(failures) > FAILURES_SHOWN else "") + "</p>")
+    shown = [html_scenario_transcript(row, part.turns[part.turns["conversation_id"]
+                                                      == row["id"]],
+                                      _criteria_of(part, row["id"]))
+             for _, row in failures.head(FAILURES_SHOWN).iterrows()]
+    return "\n<h2>Failed scenario conversations</h2>\n" + "\n".join([head, *shown])
 
 
 def _examples(conversations: pd.DataFrame) -> pd.DataFrame:

@@ -10,6 +10,13 @@ Every table and figure is per run and variant (``results.group_labels``): two ru
 with different assistants are two rows, side by side. ``results.pool_runs`` pools the runs of
 each variant name instead (``chatbench report --pool``), and the report says what it pooled.
 
+Scenario conversations (``results.is_scenario``) get their own tables after the question ones:
+success rate with its CI, pass^k over replicates (``chatbench.scoring.reliability``), each
+criterion's pass rate and how the conversations ended; the HTML page adds the transcripts of
+those that did not succeed, each criterion's verdict and reason beside them. The question
+tables and figures read only question conversations, so a report without scenarios is what it
+was before they existed.
+
 The tables and their terminal rendering live in ``tables``, the figures in ``figures``, the HTML
 page in ``html_report``.
 """

@@ -1,4 +1,5 @@
-"""A result store as pandas DataFrames: conversations, messages, node calls and baselines.
+"""A result store as pandas DataFrames: conversations, messages, node calls, baselines and a
+scenario's criteria.
 
 ``load_results`` reads a ``ResultStore`` into a frozen ``Results``; ``export`` writes each
 frame to CSV or Parquet. The frames are flat (one value per cell) so that both formats round
@@ -11,6 +12,11 @@ Conversations are grouped by run and variant, never by variant name alone: two r
 ``quick`` graph with different assistants are two groups. Each conversation's ``group`` is
 its group's label (``group_labels``), what the report's tables and figures key on;
 ``pool_runs`` pools the runs of each variant name instead, when asked (``report --pool``).
+
+A conversation's ``task`` says what it worked on: a multiple-choice ``question``, or an
+open-ended ``scenario`` (its ``correct`` is its success, every criterion met; its ``answered``
+that every criterion was decided). ``question_part`` and ``scenario_part`` split the frames
+by task, so that the report never scores one as the other.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -36,6 +42,9 @@ from chatbench.storage import ResultStore
 
 ExportFormat = Literal["csv", "parquet"]
 FRAMES = ("conversations", "turns", "timings", "baselines")
+"""The frames every store has (``Results.frames``; ``criteria`` too where it has rows)."""
+SCENARIO = "scenario"
+"""The ``task`` of a scenario's conversation (a question's is ``question``)."""
 GROUP = "group"
 """The conversations' column that the report groups by: the label of (run id, variant)."""
 LABEL_ROLES = ("assistant", "user", "judge")
@@ -44,7 +53,8 @@ Identities = Mapping[tuple[str, str], Mapping[str, str]]
 """(run id, variant) -> role -> the model identity the run stored."""
 
 CONVERSATION_COLUMNS = [
-    "id", "run_id", "variant", GROUP, "question_id", "subject", "replicate", "seed", "models",
+    "id", "run_id", "variant", GROUP, "question_id", "subject", "task", "replicate", "seed",
+    "models",
     "model_user", "model_assistant", "model_judge",
     *[f"model_identity_{role}" for role in ROLES], "persona", "final_choice", "invalid_answer",
     "correct_answer",
@@ -60,6 +70,14 @@ TIMING_COLUMNS = ["conversation_id", "run_id", "variant", "question_id", "call",
                   "seconds", "input_tokens", "output_tokens"]
 BASELINE_COLUMNS = ["run_id", "kind", "question_id", "subject", "model", "choice", "valid",
                     "correct"]
+CRITERION_COLUMNS = ["conversation_id", "run_id", "variant", "question_id", "replicate",
+                     "index", "criterion", "passed", "reason", "raw"]
+"""Columns of ``Results.criteria``: one row per criterion of a scenario's conversation,
+``index`` its place in the scenario's list, ``passed`` True, False or None (undecided)."""
+
+
+def _no_criteria() -> pd.DataFrame:
+    return pd.DataFrame(columns=CRITERION_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -76,6 +94,8 @@ class Results:
         baselines: One row per AI-alone baseline answer; empty when the store has none.
         pooled: The runs of each variant name are pooled (``pool_runs``): each
             conversation's ``group`` is its variant's name, not its run's and variant's.
+        criteria: One row per success criterion of each scenario conversation
+            (``CRITERION_COLUMNS``); empty when no conversation is a scenario's.
     """
 
     conversations: pd.DataFrame
@@ -83,10 +103,12 @@ class Results:
     timings: pd.DataFrame
     baselines: pd.DataFrame
     pooled: bool = False
+    criteria: pd.DataFrame = field(default_factory=_no_criteria)
 
     def frames(self) -> dict[str, pd.DataFrame]:
-        """Frame name -> frame, in ``FRAMES`` order."""
-        return {name: getattr(self, name) for name in FRAMES}
+        """Frame name -> frame, in ``FRAMES`` order, then ``criteria`` when it has rows."""
+        frames = {name: getattr(self, name) for name in FRAMES}
+        return frames | ({"criteria": self.criteria} if len(self.criteria) else {})
 
 
 def load_results(path: str | Path, run_id: str | None = None) -> Results:
@@ -134,6 +156,8 @@ def results_from_records(records: Iterable[ConversationRecord],
         timings=pd.DataFrame([row for r in records for row in _timing_rows(r)],
                              columns=TIMING_COLUMNS),
         baselines=_baselines_frame([_as_dict(b) for b in baselines]),
+        criteria=pd.DataFrame([row for r in records for row in _criterion_rows(r)],
+                              columns=CRITERION_COLUMNS),
     )
 
 
@@ -161,7 +185,7 @@ def _conversation_row(record: ConversationRecord,
     row: dict[str, Any] = {
         "id": record.id, "run_id": record.run_id, "variant": record.variant,
         **{f"factor_{k}": _cell(v) for k, v in record.factors.items()},
-        "question_id": record.question_id, "subject": record.subject,
+        "question_id": record.question_id, "subject": record.subject, "task": record.task,
         "replicate": record.replicate, "seed": record.seed,
         "models": ", ".join(f"{role}={name}" for role, name in record.models.items()),
         **{f"model_{role}": record.models.get(role) for role in ROLES},
@@ -215,6 +239,14 @@ def _turn_rows(record: ConversationRecord) -> list[dict[str, Any]]:
                      "content": message.content, "scratchpad": note, "assistant_choice": choice,
                      "steps": json.dumps(message.steps) if message.steps else None})
     return rows
+
+
+def _criterion_rows(record: ConversationRecord) -> list[dict[str, Any]]:
+    return [{"conversation_id": record.id, "run_id": record.run_id, "variant": record.variant,
+             "question_id": record.question_id, "replicate": record.replicate, "index": index,
+             "criterion": result.criterion, "passed": result.passed, "reason": result.reason,
+             "raw": result.raw}
+            for index, result in enumerate(record.criteria)]
 
 
 def tool_calls(record: ConversationRecord) -> int:
@@ -344,6 +376,46 @@ def with_groups(conversations: pd.DataFrame) -> pd.DataFrame:
         frame["run_id"] = ""
     frame[GROUP] = group_labels(frame) if len(frame) else pd.Series(dtype=object)
     return frame
+
+
+# --- tasks: questions and scenarios ---------------------------------------------------------
+
+
+def is_scenario(conversations: pd.DataFrame) -> pd.Series:
+    """Per conversation, whether it is a scenario's; all False for a frame without ``task``
+    (one built by hand, or by an older chatbench: questions)."""
+    if "task" not in conversations:
+        return pd.Series(False, index=conversations.index, dtype=bool)
+    return conversations["task"] == SCENARIO
+
+
+def _task_part(results: Results, scenarios: bool) -> Results:
+    """The frames of the scenario conversations (``scenarios``) or of the others; AI-alone
+    baselines answer questions, so only the question part keeps them."""
+    conv = results.conversations
+    kept = conv[is_scenario(conv) == scenarios]
+    ids = set(kept["id"])
+
+    def of_kept(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame[frame["conversation_id"].isin(ids)] if len(frame) else frame
+
+    return replace(results, conversations=kept, turns=of_kept(results.turns),
+                   timings=of_kept(results.timings), criteria=of_kept(results.criteria),
+                   baselines=results.baselines if not scenarios
+                   else results.baselines.iloc[0:0])
+
+
+def question_part(results: Results) -> Results:
+    """``results`` less its scenario conversations: what the question tables and figures
+    read; ``results`` itself when it holds none, so a question run's report is unchanged."""
+    if not is_scenario(results.conversations).any():
+        return results
+    return _task_part(results, scenarios=False)
+
+
+def scenario_part(results: Results) -> Results:
+    """The scenario conversations of ``results`` with their turns, timings and criteria."""
+    return _task_part(results, scenarios=True)
 
 
 def _stored_identities(store: ResultStore, run_ids: Iterable[str]) -> dict[tuple[str, str],

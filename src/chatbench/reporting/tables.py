@@ -4,6 +4,11 @@ in the terminal as a rich ``Table`` (``print_report``) or written into the HTML 
 Rows are per run and variant (the conversations' ``group``, see
 ``chatbench.reporting.results.group_labels``), so runs are shown side by side, never pooled
 unless the results were pooled on purpose (``pool_runs``); ``run_notes`` says which.
+
+The conversations of scenarios (``results.is_scenario``) have tables of their own
+(``scenario_tables``: success rate, pass^k, each criterion's pass rate, how they ended), after
+the question tables, which read only the question conversations; a report with no scenario is
+the question tables alone, as before scenarios existed.
 """
 
 from __future__ import annotations
@@ -15,10 +20,24 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from chatbench.reporting.results import GROUP, LABEL_ROLES, Results, run_groups, with_groups
+from chatbench.datatypes import StopReason
+from chatbench.reporting.results import (
+    GROUP,
+    LABEL_ROLES,
+    Results,
+    is_scenario,
+    question_part,
+    run_groups,
+    scenario_part,
+    with_groups,
+)
 from chatbench.scoring import stats
+from chatbench.scoring.accuracy import question_totals
+from chatbench.scoring.grouping import groups_by
+from chatbench.scoring.reliability import pass_hat_k_curve, pass_rate
 
-KEY_COLUMNS = {"variant", "subject", "source", "a", "b", "AI-alone", "rubric", "node", "run"}
+KEY_COLUMNS = {"variant", "subject", "source", "a", "b", "AI-alone", "rubric", "node", "run",
+               "scenario", "criterion"}
 """Columns that name a row (left-aligned in rich tables)."""
 OUTCOME_HEADERS = ("AI wrong at some point", "recovered", "misled", "AI right, user wrong",
                    "AI never committed")
@@ -269,7 +288,20 @@ def app_steps_table(conversations: pd.DataFrame) -> pd.DataFrame:
 
 def report_tables(results: Results) -> list[tuple[str, pd.DataFrame]]:
     """Every table of the report as (title, frame of display strings); empty frames mean
-    "no data"."""
+    "no data": the question tables, then the scenario tables when a conversation is a
+    scenario's (then the question tables only if a conversation or baseline is a
+    question's)."""
+    if not is_scenario(results.conversations).any():
+        return question_tables(results)
+    questions = question_part(results)
+    asked = len(questions.conversations) or len(questions.baselines)
+    return [*(question_tables(questions) if asked else []),
+            *scenario_tables(scenario_part(results))]
+
+
+def question_tables(results: Results) -> list[tuple[str, pd.DataFrame]]:
+    """The tables of multiple-choice questions (accuracy, AI-alone, outcomes, rubrics,
+    latency...) over all of ``results``' conversations."""
     conv = with_groups(results.conversations)
     by_run = not results.pooled and results.timings["run_id"].nunique() > 1
     # Series.map per column: DataFrame.map needs pandas 2.1
@@ -318,10 +350,133 @@ def _reliability_tables(conversations: pd.DataFrame) -> list[tuple[str, pd.DataF
     return [] if table.empty else [(RELIABILITY_TITLE, table)]
 
 
-def _app_tables(conversations: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+def _app_tables(conversations: pd.DataFrame, title: str = APP_STEPS_TITLE
+                ) -> list[tuple[str, pd.DataFrame]]:
     """The app steps table, only for runs where an app took inner steps (tool calls...)."""
     table = app_steps_table(conversations)
-    return [] if table.empty else [(APP_STEPS_TITLE, table)]
+    return [] if table.empty else [(title, table)]
+
+
+# --- scenario tables ------------------------------------------------------------------------
+
+
+SCENARIO_PREFIX = "Scenarios: "
+"""How every scenario table's title starts."""
+SUCCESS_TITLE = (SCENARIO_PREFIX + "success rate by variant (success: every criterion met; "
+                 "mean over scenarios (scen.) of each one's successes / its conversations, "
+                 "an undecided criterion = no success; decided: conversations with an "
+                 "undecided criterion left out; failed (error) conversations never scored; "
+                 "SE = sample std (ddof=1) / sqrt(scen.), as for accuracy; CIs in points)")
+PASS_HAT_K_TITLE = (SCENARIO_PREFIX + "reliability over replicates (pass^k, tau2-bench's: "
+                    "C(c, k) / C(n, k) for a scenario with c successes in n scored "
+                    "replicates, the chance that k of them all succeed; mean over scenarios "
+                    "for k up to the fewest replicates; pass^1 = the success rate; 95% CI in "
+                    "points)")
+CRITERIA_TITLE = (SCENARIO_PREFIX + "pass rate of each criterion (passed / decided; undecided: "
+                  "the judge's reply could not be read; failed conversations left out; 95% "
+                  "CI: mean +/- 1.96 SE over conversations, in points)")
+ENDS_TITLE = (SCENARIO_PREFIX + "how the conversations ended (share of conversations), user "
+              "turns and wall time")
+SCENARIO_ENDS = (StopReason.GOAL_MET, StopReason.GAVE_UP, StopReason.MAX_TURNS,
+                 StopReason.STOPPED, StopReason.ERROR)
+"""The stop reasons of a scenario's conversation, in table order."""
+
+
+def success_table(conversations: pd.DataFrame) -> pd.DataFrame:
+    """Success rate by group (run and variant): the accuracy of ``stats.accuracy`` over
+    scenarios, success being correct, with its per-scenario-means CI (clipped to [0, 100])
+    and bootstrap CI; both with undecided conversations counted as no success and left out."""
+    frame = stats.accuracy(with_groups(conversations), GROUP)
+    if frame.empty:
+        return pd.DataFrame()
+
+    def ci(low: str, high: str, clip: bool = True) -> list[str]:
+        return [ci_text(a, b, clip=clip, digits=0) for a, b in zip(frame[low], frame[high],
+                                                                strict=True)]
+
+    return pd.DataFrame({
+        "variant": frame[GROUP], "n": frame["conversations"], "failed": frame["failed"],
+        "undecided": frame["conversations"] - frame["failed"] - frame["answered"],
+        "scen.": frame["all_questions"], "success": frame["all_mean"].map(pct),
+        "95% CI": ci("all_lo", "all_hi"),
+        "boot. CI": ci("all_boot_lo", "all_boot_hi", clip=False),
+        "success decided": frame["answered_mean"].map(pct),
+        "95% CI decided": ci("answered_lo", "answered_hi"),
+    })
+
+
+def pass_hat_k_table(conversations: pd.DataFrame) -> pd.DataFrame:
+    """pass^k by group for k = 1 up to the fewest scored replicates of its scenarios
+    (``reliability.pass_hat_k_curve`` of each scenario's scored and successful
+    conversations); a group whose conversations all failed has no row."""
+    rows = []
+    for key, group in groups_by(with_groups(conversations), GROUP):
+        totals = question_totals(group)
+        counts = list(zip(totals["scored"].astype(int), totals["correct"].astype(int),
+                          strict=True))
+        rows.extend({"variant": key[GROUP], "k": p.k, "scen.": p.tasks, "pass^k": pct(p.mean),
+                     "95% CI": ci_text(p.lo, p.hi, clip=True, digits=0)}
+                    for p in pass_hat_k_curve(counts))
+    return pd.DataFrame(rows)
+
+
+def criteria_table(conversations: pd.DataFrame, criteria: pd.DataFrame) -> pd.DataFrame:
+    """Per group, scenario and criterion (``#``: its place in the scenario's list): how
+    often the judge passed it of the times it decided, with the CI of
+    ``reliability.pass_rate``, and how often it could not decide."""
+    conv = with_groups(conversations)
+    scored = conv.loc[~conv["failed"].astype(bool), ["id", GROUP]]
+    merged = criteria.merge(scored, left_on="conversation_id", right_on="id")
+    if merged.empty:
+        return pd.DataFrame()
+    rows = []
+    for (group, scenario, index, criterion), part in merged.groupby(
+            [GROUP, "question_id", "index", "criterion"], sort=True):
+        decided = part["passed"].dropna().astype(bool)
+        rate, low, high = pass_rate(int(decided.sum()), len(decided))
+        rows.append({"variant": group, "scenario": scenario, "#": int(index) + 1,
+                     "criterion": criterion, "decided": len(decided),
+                     "passed": int(decided.sum()), "undecided": len(part) - len(decided),
+                     "pass rate": pct(rate),
+                     "95% CI": ci_text(low, high, clip=True, digits=0)})
+    return pd.DataFrame(rows)
+
+
+def scenario_ends_table(conversations: pd.DataFrame) -> pd.DataFrame:
+    """Per group, how many conversations ended each way (``SCENARIO_ENDS``), with their
+    share, and the mean user turns and wall time."""
+    conv = with_groups(conversations)
+    rows = []
+    for key, part in groups_by(conv, GROUP):
+        row = {"variant": key[GROUP], "conversations": len(part)}
+        for reason in SCENARIO_ENDS:
+            count = int((part["stop_reason"] == reason.value).sum())
+            row[reason.value.replace("_", " ")] = count_rate(count, count / len(part))
+        row["user turns mean"] = num(part["turns"].mean(), 1)
+        row["wall s mean"] = num(part["seconds"].mean(), 3)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def scenario_tables(results: Results) -> list[tuple[str, pd.DataFrame]]:
+    """The tables of scenario conversations (all of ``results``' conversations): success
+    rate, pass^k, each criterion's pass rate, how they ended; rubric scores and app steps
+    where there are any; node latency and tokens."""
+    conv = with_groups(results.conversations)
+    by_run = not results.pooled and results.timings["run_id"].nunique() > 1
+    rubrics = rubric_table(conv)
+    return [
+        (SUCCESS_TITLE, success_table(conv)),
+        (PASS_HAT_K_TITLE, pass_hat_k_table(conv)),
+        (CRITERIA_TITLE, criteria_table(conv, results.criteria)),
+        (ENDS_TITLE, scenario_ends_table(conv)),
+        *([] if rubrics.empty else [(SCENARIO_PREFIX + "rubric scores (1-5)", rubrics)]),
+        (SCENARIO_PREFIX + "latency per node call" + (" and run" if by_run else ""),
+         node_latency_table(results.timings, by_run)),
+        (SCENARIO_PREFIX + "tokens per conversation (mean, unknown counts left out)",
+         token_table(conv)),
+        *_app_tables(conv, SCENARIO_PREFIX + APP_STEPS_TITLE[0].lower() + APP_STEPS_TITLE[1:]),
+    ]
 
 
 # --- terminal -------------------------------------------------------------------------------
@@ -357,13 +512,19 @@ def overview(results: Results) -> str:
     runs = conv["run_id"].nunique() if len(conv) else 0
     variants = conv["variant"].nunique() if len(conv) else 0
     questions = conv["question_id"].nunique() if len(conv) else 0
+    scenarios = is_scenario(conv)
+    tasks = f"{questions} questions, "
+    if scenarios.any():
+        asked = conv.loc[~scenarios, "question_id"].nunique()
+        tasks = ((f"{asked} questions, " if asked else "")
+                 + f"{conv.loc[scenarios, 'question_id'].nunique()} scenarios, ")
     if results.pooled and runs > 1:
         shape = f"{runs} runs pooled into {variants} variants"
     elif runs > 1:
         shape = f"{runs} runs, {with_groups(conv)[GROUP].nunique()} run/variant groups"
     else:
         shape = f"{variants} variants"
-    return (f"{len(conv)} conversations, {shape}, {questions} questions, "
+    return (f"{len(conv)} conversations, {shape}, {tasks}"
             f"{len(results.baselines)} AI-alone baseline answers")
 
 

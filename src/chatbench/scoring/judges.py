@@ -15,12 +15,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
 
 from chatbench import prompts
 from chatbench.config import RoleSettings
 from chatbench.data.scenario import Scenario, Task
 from chatbench.datatypes import Completion, Judgement
+from chatbench.models.base import STEPS_KEY
 from chatbench.models.invoke import invoke_chat, message_text
 from chatbench.scoring.rubrics import (  # noqa: F401  (the registry's public home was here)
     RUBRICS,
@@ -171,12 +172,67 @@ def judge_rubric(
     return parse_judgement(completion.text), completion
 
 
-def transcript_dicts(messages: Sequence[AnyMessage]) -> list[dict[str, str]]:
-    """The transcript as OpenAI-style ``{"role": "user" | "assistant", "content"}`` dicts,
-    the shape openevals' evaluators read."""
-    roles = {HumanMessage: "user", AIMessage: "assistant"}
-    return [{"role": role, "content": message_text(m)} for m in messages
-            for cls, role in roles.items() if isinstance(m, cls)]
+def transcript_dicts(
+    messages: Sequence[AnyMessage],
+    steps: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+) -> list[dict[str, Any]]:
+    """The transcript as OpenAI-style message dicts, the shape openevals' evaluators (and
+    its trajectory evaluators) read: ``{"role": "user" | "assistant", "content"}`` per turn,
+    and before an app's reply its inner steps: assistant messages with ``tool_calls``
+    (``{"id", "type": "function", "function": {"name", "arguments"}}``, the arguments as JSON
+    text) and a ``{"role": "tool", "content", "tool_call_id"}`` message per tool result. A
+    plain transcript (no tool calls, no steps) gives role and content only.
+
+    Args:
+        messages: The conversation; AI messages with ``tool_calls`` and tool messages (an
+            agent's own transcript) keep them; other kinds (system messages) are left out.
+        steps: An app's steps by the id of the assistant message they led to
+            (``ConversationState.assistant_steps``); an AI message with no entry uses the
+            steps it carries itself (``additional_kwargs``), if any. Retrieved documents,
+            which have no OpenAI message shape, are left out.
+
+    Example:
+        >>> transcript_dicts([HumanMessage("hi"), AIMessage("hello")])
+        [{'role': 'user', 'content': 'hi'}, {'role': 'assistant', 'content': 'hello'}]
+    """
+    steps = steps or {}
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        if isinstance(m, HumanMessage):
+            out.append({"role": "user", "content": message_text(m)})
+        elif isinstance(m, AIMessage):
+            inner = steps.get(m.id or "") or m.additional_kwargs.get(STEPS_KEY) or ()
+            out.extend(openai_step(step) for step in inner if step.get("type") in ("ai", "tool"))
+            out.append(openai_step({"type": "ai", "content": message_text(m),
+                                    "tool_calls": m.tool_calls}))
+        elif isinstance(m, ToolMessage):
+            out.append(openai_step({"type": "tool", "content": message_text(m),
+                                    "tool_call_id": m.tool_call_id}))
+    return out
+
+
+def openai_step(step: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored step (``type`` ``ai`` or ``tool``, ``chatbench.models.app_steps``) as an
+    OpenAI-style message dict; an AI step without tool calls is role and content only.
+
+    Example:
+        >>> openai_step({"type": "ai", "content": "", "tool_calls": [
+        ...     {"name": "lookup", "args": {"id": 1}, "id": "c1"}]})["tool_calls"]
+        [{'id': 'c1', 'type': 'function', 'function': {'name': 'lookup', 'arguments': '{"id": 1}'}}]
+    """
+    content = str(step.get("content") or "")
+    if step.get("type") == "tool":
+        return {"role": "tool", "content": content,
+                "tool_call_id": str(step.get("tool_call_id") or "")}
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    if step.get("tool_calls"):
+        message["tool_calls"] = [
+            {"id": str(call.get("id") or ""), "type": "function",
+             "function": {"name": call.get("name"),
+                          "arguments": json.dumps(call.get("args") or {}, ensure_ascii=False,
+                                                  default=str)}}
+            for call in step["tool_calls"]]
+    return message
 
 
 def run_evaluator(
@@ -185,11 +241,13 @@ def run_evaluator(
     question: Task,
     messages: Sequence[AnyMessage],
     final_choice: str | None,
+    steps: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
 ) -> dict[str, Judgement]:
     """Score a finished conversation with an evaluator registered as rubric ``name``.
 
     The evaluator is called with ``inputs`` (the question with its options), ``outputs``
-    (the transcript or the final choice, as registered) and ``reference_outputs`` (the
+    (the transcript, with an app's tool calls and results from ``steps``, or the final
+    choice, as registered) and ``reference_outputs`` (the
     correct letter). For a scenario, ``inputs`` is its situation and goal and
     ``reference_outputs`` its expected outcome (None when it has none).
 
@@ -198,7 +256,7 @@ def run_evaluator(
         A result that is not a dict with a usable score is a missing score (``raw`` keeps it).
     """
     outputs: Any = (final_choice if registered.outputs == "answer"
-                    else transcript_dicts(messages))
+                    else transcript_dicts(messages, steps))
     if isinstance(question, Scenario):
         inputs, reference = question.format_for_judge(), question.expected_outcome
     else:

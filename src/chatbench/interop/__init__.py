@@ -1,0 +1,2 @@
+"""chatbench beside other evaluation tools: ``openevals`` (its multi-turn simulations and
+trajectory evaluators)."""
