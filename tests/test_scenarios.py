@@ -332,3 +332,51 @@ def test_scenarios_run_in_worker_processes_with_a_stopping_condition() -> None:
         run_scenarios(scenarios, SPEC, user="fake:say:hi", assistant="fake:echo",
                       judge="fake:say:PASS", executor="process", processes=2,
                       stopping_condition=lambda state: True)
+
+
+# --- the judge's room for a reason ---------------------------------------------------------------
+
+class KwargsModel(PromptModel):
+    """Records each call's keyword arguments (the settings ``invoke_chat`` passes)."""
+
+    seen: list[dict[str, Any]] = []
+
+    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None,
+                  **kw: Any) -> ChatResult:
+        self.seen.append(kw)
+        return super()._generate(messages, stop, run_manager, **kw)
+
+
+def test_criteria_and_rubrics_get_room_for_their_reason(question) -> None:
+    """GraphSpec's judge default of 16 tokens reads a letter; a JSON reply with its reason
+    first would be cut before its verdict or score, so judgements get at least 256."""
+    assert GraphSpec().judge.max_tokens == 16
+    judge = KwargsModel(rules=[], default='{"reason": "fine", "passed": true, "score": 4}',
+                        seen=[])
+    spec = SPEC.model_copy(update={"rubrics": ("coherence",)})
+    [record] = run_scenarios([greeting()], spec, user="fake:say:Bye [GOAL MET]",
+                             assistant="fake:echo", judge=judge)
+    assert record.criteria[0].passed is True and record.judgements["coherence"].score == 4
+    assert len(judge.seen) == 2 and all(kw["max_tokens"] >= 256 for kw in judge.seen)
+    judge.seen.clear()
+    [asked] = run_conversations([question], spec, user="fake:say:Answer: B",
+                                assistant="fake:echo", judge=judge)
+    assert asked.judgements["coherence"].score == 4
+    assert len(judge.seen) == 1 and judge.seen[0]["max_tokens"] >= 256
+
+
+@pytest.mark.parametrize(("reply", "passed"), [
+    ('{"reason": "asked first", "passed": true}', True),
+    ('Sure: {"passed": "fail", "reason": "never asked"}', False),
+    ("PASS. It asked.", True),
+    ("**FAIL**", False),
+    ("The conversation (as shown) meets the criterion of asking for the email.", True),
+    ("The conversation does not meet the criterion.", False),
+    ("It meets the criterion, or rather it doesn't meet the criterion.", None),
+    ("The conversation (the assistant's tool calls and their results", None),  # cut, no verdict
+])
+def test_a_judge_reply_is_read_as_its_verdict_or_left_undecided(reply: str,
+                                                                passed: bool | None) -> None:
+    [record] = run_scenarios([greeting()], SPEC, user="fake:say:Bye [GOAL MET]",
+                             assistant="fake:echo", judge=PromptModel(rules=[], default=reply))
+    assert record.criteria[0].passed is passed and record.criteria[0].raw == reply

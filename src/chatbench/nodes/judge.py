@@ -19,7 +19,7 @@ from chatbench.datatypes import Completion, Judgement, NodeTiming, StopReason, V
 from chatbench.models.invoke import invoke_chat, message_text
 from chatbench.nodes._common import Node, node_timing
 from chatbench.scoring.choice import extract_choice
-from chatbench.scoring.judges import judge_rubric, run_evaluator
+from chatbench.scoring.judges import judge_rubric, judgement_settings, run_evaluator
 from chatbench.scoring.rubrics import get_evaluator, get_rubric
 from chatbench.seeding import call_seed
 from chatbench.state import JUDGE, ConversationState
@@ -83,7 +83,8 @@ def score_rubrics(
                                         steps=state.get("assistant_steps"))
         elif judge is not None:
             judgements[rubric], completion = judge_rubric(
-                judge, rubric, state["question"], state["messages"], spec.judge,
+                judge, rubric, state["question"], state["messages"],
+                judgement_settings(spec.judge),
                 ctx.call_timeout_s, seed=judge_seed(ctx, rubric),
             )
         else:

@@ -21,6 +21,7 @@ from chatbench.nodes.judge import judge_seed, score_rubrics
 from chatbench.nodes.user import turn_request, write_turn
 from chatbench.scoring.answers import read_scenario_turn
 from chatbench.scoring.criteria import judge_criterion, scenario_verdict
+from chatbench.scoring.judges import judgement_settings
 from chatbench.simulators import get_simulator
 from chatbench.state import JUDGE, USER, ConversationState
 
@@ -116,7 +117,7 @@ def _criteria(
         started = time.perf_counter()
         result, completion = judge_criterion(
             ctx.judge, scenario, criterion, state.get("messages") or [],
-            state.get("assistant_steps"), spec.judge, ctx.call_timeout_s,
+            state.get("assistant_steps"), judgement_settings(spec.judge), ctx.call_timeout_s,
             seed=judge_seed(ctx, f"criterion:{index}"),
         )
         results.append(result)

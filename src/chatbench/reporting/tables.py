@@ -374,7 +374,7 @@ PASS_HAT_K_TITLE = (SCENARIO_PREFIX + "reliability over replicates (pass^k, tau2
                     "points)")
 CRITERIA_TITLE = (SCENARIO_PREFIX + "pass rate of each criterion (passed / decided; undecided: "
                   "the judge's reply could not be read; failed conversations left out; 95% "
-                  "CI: mean +/- 1.96 SE over conversations, in points)")
+                  "CI: Wilson score interval over conversations, in points)")
 ENDS_TITLE = (SCENARIO_PREFIX + "how the conversations ended (share of conversations), user "
               "turns and wall time")
 SCENARIO_ENDS = (StopReason.GOAL_MET, StopReason.GAVE_UP, StopReason.MAX_TURNS,

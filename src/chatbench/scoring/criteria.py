@@ -6,6 +6,7 @@ read leaves its criterion undecided, and the conversation unscored, never a succ
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -58,8 +59,10 @@ def render_with_steps(messages: Sequence[AnyMessage], steps: Steps | None = None
 
 def parse_criterion(criterion: str, text: str) -> CriterionResult:
     """Read a judge's reply on one criterion: a JSON object with a boolean ``passed`` (or
-    ``"pass"``/``"fail"``-like text), or failing that a reply that starts with one of those
-    words. Anything else leaves ``passed`` None (undecided), the reply kept in ``raw``.
+    ``"pass"``/``"fail"``-like text); failing that, a reply that starts with one of those
+    words, or that says in words that the conversation meets (or does not meet) the
+    criterion, and not both. Anything else leaves ``passed`` None (undecided), the reply
+    kept in ``raw``.
 
     Example:
         >>> parse_criterion("c", '{"reason": "it did", "passed": true}').passed
@@ -76,7 +79,27 @@ def parse_criterion(criterion: str, text: str) -> CriterionResult:
         if any(first == word or first.startswith(f"{word} ") or first.startswith(f"{word}.")
                or first.startswith(f"{word},") for word in words):
             return CriterionResult(criterion=criterion, passed=value, raw=text)
-    return CriterionResult(criterion=criterion, raw=text)
+    return CriterionResult(criterion=criterion, passed=_stated_verdict(text), raw=text)
+
+
+_MISSES = re.compile(r"\b(?:does not|doesn't|did not|didn't|fails to|failed to|cannot|can't)"
+                     r" (?:meet|satisfy|fulfil|fulfill)\b|\bis not (?:met|satisfied)\b", re.I)
+_MEETS = re.compile(r"\b(?:meets|satisfies|fulfils|fulfills) the criterion\b"
+                    r"|\bthe criterion is (?:met|satisfied)\b", re.I)
+
+
+def _stated_verdict(text: str) -> bool | None:
+    """A verdict the reply states in words ("the conversation meets the criterion", "does not
+    meet the criterion"), as small judges write instead of JSON; None when it states none, or
+    both.
+
+    Example:
+        >>> [_stated_verdict(text) for text in ("The conversation meets the criterion.",
+        ...     "It does not meet the criterion.", "It meets the criterion; no, it does not meet")]
+        [True, False, None]
+    """
+    misses, meets = bool(_MISSES.search(text)), bool(_MEETS.search(text))
+    return None if misses == meets else meets
 
 
 def _verdict_word(value: object) -> bool | None:

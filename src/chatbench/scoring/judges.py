@@ -106,6 +106,28 @@ def parse_judgement(text: str) -> Judgement:
     return Judgement(score=_text_score(text), raw=text)
 
 
+JUDGEMENT_MAX_TOKENS = 256
+"""The fewest new tokens a judgement with its reason gets (a rubric score, a scenario
+criterion's verdict): the JSON reply puts its reason first, and a reply cut before its score
+is a missing score."""
+
+
+def judgement_settings(settings: RoleSettings) -> RoleSettings:
+    """The judge's settings for a judgement with a reason: the spec's judge settings with at
+    least ``JUDGEMENT_MAX_TOKENS`` new tokens. ``GraphSpec.judge``'s default of 16 is sized
+    for its other call, reading one option letter from a final message.
+
+    Example:
+        >>> judgement_settings(RoleSettings(temperature=0.0, max_tokens=16)).max_tokens
+        256
+        >>> judgement_settings(RoleSettings(max_tokens=1000)).max_tokens
+        1000
+    """
+    if settings.max_tokens is None or settings.max_tokens >= JUDGEMENT_MAX_TOKENS:
+        return settings
+    return settings.model_copy(update={"max_tokens": JUDGEMENT_MAX_TOKENS})
+
+
 def json_reply(text: str, key: str) -> dict[str, Any] | None:
     """The first JSON object in a judge's reply that has ``key``, or None.
 

@@ -5,12 +5,14 @@ times with ``c`` successes passes k tries drawn without replacement with chance
 ``C(c, k) / C(n, k)``; a run's pass^k is the mean of that over its tasks, for k from 1 (the
 success rate) up to the fewest tries of any task. Every function here is pure, over
 ``(trials, successes)`` counts; the per-task chance is ``accuracy.pass_hat_k``, the one
-definition chatbench has, and every CI is ``accuracy.mean_ci``'s (mean +/- 1.96 SE, sample
-std), the convention of chatbench's accuracy.
+definition chatbench has. pass^k's CI over tasks is ``accuracy.mean_ci``'s (mean +/- 1.96
+SE, sample std), the convention of chatbench's accuracy; one proportion's (``pass_rate``, a
+criterion's passes over its conversations) is the Wilson score interval.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -97,16 +99,21 @@ def pass_hat_k_curve(counts: Counts) -> list[PassHatK]:
 
 
 def pass_rate(successes: int, trials: int) -> tuple[float, float, float]:
-    """``successes / trials`` with the 95% CI of ``accuracy.mean_ci`` over the trials'
-    0/1 outcomes (NaN bounds with one trial; a bound of ``[0, 0]`` or ``[1, 1]`` when
-    every trial agrees); all NaN without a trial.
+    """``successes / trials`` with its 95% Wilson score interval (``scipy.stats.binomtest``):
+    within [0, 1] and not collapsed to a point when every trial agrees, as a normal interval
+    over a few 0/1 outcomes would be; all NaN without a trial.
 
     Example:
         >>> [round(x, 3) for x in pass_rate(2, 4)]
-        [0.5, -0.066, 1.066]
-        >>> pass_rate(3, 3)
-        (1.0, 1.0, 1.0)
+        [0.5, 0.15, 0.85]
+        >>> [round(x, 3) for x in pass_rate(3, 3)]
+        [1.0, 0.439, 1.0]
     """
+    from scipy.stats import binomtest
+
     check_counts([(trials, successes)])
-    mean, _, low, high = mean_ci([1.0] * successes + [0.0] * (trials - successes))
-    return mean, low, high
+    if trials == 0:
+        return math.nan, math.nan, math.nan
+    interval = binomtest(successes, trials).proportion_ci(confidence_level=0.95,
+                                                          method="wilson")
+    return successes / trials, float(interval.low), float(interval.high)
