@@ -86,6 +86,8 @@ def test_yaml_and_jsonl_give_the_same_scenarios(tmp_path: Path) -> None:
     ('{"id": "a", "description": "d", "criteria": ["c"], "max_turns": 0}\n',
      "line 1: field 'max_turns'"),
     ('{"id": "a", "description": "d"\n', "line 1"),
+    ('{"id": "a", "description": "d", "criteria": ["c"], "opening_turns": ["x", "y"], '
+     '"max_turns": 1}\n', "line 1: field 'max_turns'"),
 ])
 def test_a_bad_scenario_file_names_its_line_and_field(tmp_path: Path, text: str,
                                                       where: str) -> None:

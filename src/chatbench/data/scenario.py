@@ -15,7 +15,15 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationInfo,
+    field_validator,
+)
 
 from chatbench import _json as strict_json
 from chatbench._files import read_lines, read_text
@@ -87,6 +95,15 @@ class Scenario(BaseModel):
     def _list_of_lines(cls, value: object) -> object:
         if isinstance(value, str):  # one line given as text, not a list: a list of one
             return (value,)
+        return value
+
+    @field_validator("max_turns")
+    @classmethod
+    def _room_for_opening_turns(cls, value: int | None, info: ValidationInfo) -> int | None:
+        opening = info.data.get("opening_turns") or ()
+        if value is not None and len(opening) > value:
+            raise ValueError(f"{value} user turns leave no room for the {len(opening)} "
+                             f"opening turns; give max_turns >= {len(opening)}")
         return value
 
     def turn_limit(self, default: int) -> int:
