@@ -127,9 +127,14 @@ def _with_lora(model: Any, config: TrainConfig) -> Any:
         from peft import LoraConfig, get_peft_model
     except ImportError as exc:
         raise MissingDependencyError("LoRA fine-tuning (peft)", extra="train") from exc
+    from transformers.pytorch_utils import Conv1D
+
+    # GPT-2's layers are Conv1D (weights stored transposed): say so, as peft would do itself
+    # with a warning on every run
+    conv1d = any(isinstance(module, Conv1D) for module in model.modules())
     lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha,
                       lora_dropout=config.lora_dropout, task_type="CAUSAL_LM",
-                      target_modules="all-linear")
+                      target_modules="all-linear", fan_in_fan_out=conv1d)
     return get_peft_model(model, lora)
 
 
