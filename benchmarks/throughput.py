@@ -1,6 +1,6 @@
 """Throughput of chatbench's local engines against a sequential loop and a ceiling.
 
-Four ways to do the same kind of work with the embedded SmolLM2-135M (both roles, greedy
+Several ways to do the same kind of work with the embedded SmolLM2-135M (both roles, greedy
 decoding, the same questions and token limits):
 
 (a) ``sequential``: the paper's scripts, one conversation at a time and one ``model.generate``
@@ -27,6 +27,16 @@ decoding, the same questions and token limits):
     in all as (d) (``--server-threads`` to change the threads). What (d) saves over it: HTTP
     and JSON, the OpenAI client, and one loop instead of (d)'s per-CPU loops. The forced
     answer is not prefilled on an API role, so transcripts can differ from (d)'s.
+(f) ``openevals``: the peer, at C=8 only, on (e)'s server right after (e) at C=8 and on its
+    questions: openevals' ``run_multiturn_simulation`` per question, 8 at once on a thread
+    pool (the server has at least 8 slots when level 8 runs), the user
+    ``create_llm_simulated_user`` (a system prompt to play a user asking about the question,
+    options included) and the app a function calling ``ChatOpenAI`` with chatbench's
+    assistant system prompt on its conversation so far; both ``ChatOpenAI`` on the server,
+    temperature 0, ``--user-tokens`` and ``--assistant-tokens``, ``--max-turns`` exchanges (no
+    early end, no forced answer). Its conversations differ in length from (e)'s, so (e) and
+    (f) compare by generated tokens per second, both counted by the server
+    (``llamacpp:tokens_predicted_total`` on ``/metrics``, the delta over each run).
 
 (b), (d) and (e) run at each concurrency of ``--levels`` (default 1, 8 and 32), on
 ``max(C, --min-questions)`` questions; (a) runs on the questions of the lowest level. Torch
@@ -35,7 +45,8 @@ run), and llama.cpp runs last, after every torch pool is gone, so no method runs
 another's OpenMP pool (see ``IDLE_EXIT_S`` in ``chatbench/models/engine.py``). (d) is loaded
 with ``min(32, highest level)`` slots (``CHATBENCH_GGUF_SLOTS``, unless it is set already:
 the registry's ``smollm2`` is then this same model). ``--skip torch`` leaves out (a), (b)
-and (c) (and torch need not be installed); ``--skip server`` leaves out (e).
+and (c) (and torch need not be installed); ``--skip server`` leaves out (e) and (f),
+``--skip peer`` (f) alone.
 
 Run it with ``python benchmarks/throughput.py``. It prints the CPU (model, flags, AMX or not),
 load averages before and after, the table, then the summary (``summary_lines``), one
@@ -44,6 +55,8 @@ load averages before and after, the table, then the summary (``summary_lines``),
 - ``torch_c1_vs_sequential``: (b) at C=1 over (a), in conversations per minute;
 - ``server_ratio_c1``, ``server_ratio_c8``, ``server_ratio_c32``: (d) over (e) at that
   level, conversations per minute (above 1: in-process is faster);
+- ``peer_ratio_c8``: (e) over (f) at C=8, generated tokens per second from the server's
+  ``/metrics`` (above 1: chatbench is faster than openevals on the same server);
 - ``llamacpp_prompt_pos_per_token``: prompt positions (d) ran through the model (what
   llama.cpp's slots and prompt cache did not hold) per generated token, at the highest level;
 - ``speedup``: (b) at the highest level over (a), in conversations per minute;
@@ -114,6 +127,13 @@ class Result:
     """Prompt positions run through the model, left padding included."""
     decode_slots: int = 0
     """Row-steps of decoding, useful or not (finished rows still run in a batch)."""
+    metric_tokens: int | None = None
+    """Generated tokens as the llama.cpp server counted them (``/metrics`` delta; (e), (f))."""
+
+    @property
+    def metric_tokens_per_s(self) -> float | None:
+        """``metric_tokens`` per second, or None without them."""
+        return None if self.metric_tokens is None else self.metric_tokens / self.seconds
 
     @property
     def per_minute(self) -> float:
@@ -141,7 +161,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--skip",
         default="",
         help="methods to leave out, comma-separated: sequential, ceiling, torch ((a), (b) and"
-        " (c)), server ((e)), llamacpp ((d) and (e))",
+        " (c)), server ((e) and (f)), peer ((f)), llamacpp ((d), (e) and (f))",
     )
     parser.add_argument(
         "--engine",
@@ -618,6 +638,8 @@ def run_llamacpp(
 
 SERVER_MODEL = "openai:smollm2"
 """The role (e) runs: LangChain's ``ChatOpenAI`` (the server ignores the model name)."""
+OPENAI_KEY = "sk-local-llama-server"
+"""A placeholder API key: the server checks none."""
 
 
 @contextlib.contextmanager
@@ -651,7 +673,7 @@ def openai_env(base_url: str) -> Iterator[None]:
     values = {
         "OPENAI_BASE_URL": f"{base_url}/v1",
         "OPENAI_API_BASE": f"{base_url}/v1",
-        "OPENAI_API_KEY": "sk-local-llama-server",
+        "OPENAI_API_KEY": OPENAI_KEY,
     }
     previous = {key: os.environ.get(key) for key in values}
     os.environ.update(values)
@@ -708,17 +730,99 @@ def run_server(
         seconds = time.perf_counter() - started
     after = server_metrics(base_url)
     calls = [t for r in records for t in r.timings if t["output_tokens"] is not None]
-    key = "llamacpp:prompt_tokens_total"
-    if key in after:
-        positions = int(after[key] - before.get(key, 0.0))
-    else:
+    positions = metric_delta(before, after, "llamacpp:prompt_tokens_total")
+    if positions is None:
         positions = sum(t["input_tokens"] or 0 for t in calls)
     tokens = sum(t["output_tokens"] or 0 for t in calls)
     result = Result(
         f"(e) llama-server C={concurrency}", len(records), seconds, tokens, len(calls),
-        positions, tokens,
+        positions, tokens, metric_delta(before, after, PREDICTED),
     )
     return result, records
+
+
+PREDICTED = "llamacpp:tokens_predicted_total"
+"""The server's counter of generated tokens."""
+
+
+def metric_delta(before: Mapping[str, float], after: Mapping[str, float], key: str) -> int | None:
+    """How much counter ``key`` grew between two ``server_metrics``; None without it."""
+    if key not in after:
+        return None
+    return int(after[key] - before.get(key, 0.0))
+
+
+# --- (f) the peer: openevals' multi-turn simulation on the same server --------------------
+
+PEER_LEVEL = 8
+"""The one concurrency (f) runs at (``peer_ratio_c8``)."""
+PEER_USER_PROMPT = (
+    "You are a user talking to an AI assistant. You want help answering this multiple-choice"
+    " question, and you ask the assistant about it as a user would, in your own words:\n\n"
+    "{question}\n\nWrite only your next message to the assistant."
+)
+"""(f)'s simulated user's system prompt (``{question}``: the question with its options)."""
+
+
+def run_peer(
+    base_url: str, questions: Sequence[Question], spec: GraphSpec, concurrency: int
+) -> Result:
+    """(f): openevals' ``run_multiturn_simulation`` for each question, ``concurrency`` at once
+    on threads, user and app ``ChatOpenAI`` on the server at ``base_url``; generated tokens
+    and prompt positions from its ``/metrics`` (without them: the app's replies' usage only,
+    as openevals' simulated user returns none)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from langchain_openai import ChatOpenAI
+    from openevals.simulators import create_llm_simulated_user, run_multiturn_simulation
+
+    def chat_model(settings: RoleSettings) -> ChatOpenAI:
+        return ChatOpenAI(
+            model=SERVER_MODEL.removeprefix("openai:"),
+            base_url=f"{base_url}/v1",
+            api_key=OPENAI_KEY,
+            temperature=0.0,
+            max_tokens=settings.max_tokens,
+            max_retries=0,
+        )
+
+    user_model, app_model = chat_model(spec.user), chat_model(spec.assistant)
+    system = [{"role": "system", "content": spec.assistant_system_prompt or ""}]
+    usage: list[dict[str, int]] = []
+
+    def conversation(question: Question) -> int:
+        """One simulation; returns its messages."""
+        history: list[dict[str, str]] = []  # the app's conversation so far
+
+        def app(inputs: Mapping[str, Any], **_: Any) -> dict[str, str]:
+            history.append({"role": "user", "content": str(inputs["content"])})
+            reply = app_model.invoke(system + history)
+            usage.append(dict(reply.usage_metadata or {}))
+            history.append({"role": "assistant", "content": str(reply.content)})
+            return {"role": "assistant", "content": str(reply.content)}
+
+        user = create_llm_simulated_user(
+            system=PEER_USER_PROMPT.format(question=question.format()), client=user_model
+        )
+        outcome = run_multiturn_simulation(app=app, user=user, max_turns=spec.max_turns)
+        return len(outcome["trajectory"])  # one model call per message
+
+    before = server_metrics(base_url)
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        messages = list(pool.map(conversation, questions))
+    seconds = time.perf_counter() - started
+    after = server_metrics(base_url)
+    predicted = metric_delta(before, after, PREDICTED)
+    tokens = predicted if predicted is not None else sum(
+        u.get("output_tokens", 0) for u in usage
+    )
+    positions = metric_delta(before, after, "llamacpp:prompt_tokens_total")
+    return Result(
+        f"(f) openevals C={concurrency}", len(questions), seconds, tokens, sum(messages),
+        positions if positions is not None else sum(u.get("input_tokens", 0) for u in usage),
+        tokens, predicted,
+    )
 
 
 # --- the summary --------------------------------------------------------------------------
@@ -728,6 +832,7 @@ SERVER_LEVELS = (1, 8, 32)
 SUMMARY_NAMES = (
     "torch_c1_vs_sequential",
     *(f"server_ratio_c{c}" for c in SERVER_LEVELS),
+    "peer_ratio_c8",
     "llamacpp_prompt_pos_per_token",
     "speedup",
     "c1_speedup",
@@ -744,6 +849,24 @@ def ratio(top: Result | None, bottom: Result | None, why: str) -> Value:
     return top.per_minute / bottom.per_minute
 
 
+def peer_ratio(
+    server: Result | None, peer: Result | None, why: Mapping[str, str], level_run: bool
+) -> Value:
+    """(e)'s generated tokens/s over (f)'s, both from the server's ``/metrics``."""
+    if not level_run:
+        return f"n/a (level {PEER_LEVEL} not run)"
+    if server is None:
+        return f"n/a ({why['server']})"
+    if peer is None:
+        return f"n/a ({why['peer']})"
+    ours, theirs = server.metric_tokens_per_s, peer.metric_tokens_per_s
+    if ours is None or theirs is None:
+        return "n/a (no /metrics tokens)"
+    if not theirs:
+        return "n/a (no openevals tokens)"
+    return ours / theirs
+
+
 def summary_numbers(
     ladder: Sequence[int],
     sequential: Result | None,
@@ -752,11 +875,12 @@ def summary_numbers(
     server_runs: Mapping[int, Result],
     default_engine: str,
     reasons: Mapping[str, str] | None = None,
+    peer: Result | None = None,
 ) -> dict[str, Value]:
     """The summary's values from the runs measured; ``reasons`` says why a method did not
-    run (keys ``sequential``, ``torch``, ``server``)."""
+    run (keys ``sequential``, ``torch``, ``server``, ``peer``); ``peer`` is (f) at C=8."""
     why = {"sequential": "sequential not run", "torch": "torch not run",
-           "server": "server not run", **(reasons or {})}
+           "server": "server not run", "peer": "peer not run", **(reasons or {})}
     low, high = ladder[0], ladder[-1]
     numbers: dict[str, Value] = {}
     if sequential is None:
@@ -772,6 +896,9 @@ def summary_numbers(
             numbers[f"server_ratio_c{c}"] = f"n/a ({why['server']})"
         else:
             numbers[f"server_ratio_c{c}"] = ratio(llama_runs.get(c), server_runs[c], "no (d)")
+    numbers["peer_ratio_c8"] = peer_ratio(
+        server_runs.get(PEER_LEVEL), peer, why, PEER_LEVEL in ladder
+    )
     top = llama_runs.get(high)
     numbers["llamacpp_prompt_pos_per_token"] = (
         top.prompt_positions / top.tokens if top is not None and top.tokens else
@@ -832,7 +959,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     table, the diagnostics and the summary lines."""
     args = parse_args(argv)
     skip = {m.strip() for m in args.skip.split(",") if m.strip()}
-    reasons = {"sequential": "skipped", "torch": "skipped", "server": "skipped"}
+    reasons = {"sequential": "skipped", "torch": "skipped", "server": "skipped",
+               "peer": "skipped"}
     if torch is None:
         skip.add("torch")
         reasons["torch"] = reasons["sequential"] = "torch not installed"
@@ -892,6 +1020,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     if "llamacpp" in skip:  # (e) compares against (d): it goes too
         skip.add("server")
         reasons["server"] = "llamacpp skipped"
+    if "server" in skip:  # (f) runs on (e)'s server
+        skip.add("peer")
+        reasons["peer"] = reasons["server"]
     else:
         with engine_env("llamacpp"), gguf_slots_env(ladder[-1]):
             gguf_lm = load_smollm2()  # the model the registry's smollm2 gives (d)'s runs
@@ -909,6 +1040,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             notes.append(turns_line(f"(d) C={c}", records, sets[c]))
             notes.append(f"  llama.cpp stats: {gguf_lm.stats}")
     server_runs: dict[int, Result] = {}
+    peer = None
     if "server" not in skip:
         threads = args.server_threads or gguf_lm.threads * gguf_lm.router.shards
         try:
@@ -924,9 +1056,20 @@ def main(argv: Sequence[str] | None = None) -> None:
                     server_runs[c] = run
                     results.append(run)
                     notes.append(turns_line(f"(e) C={c}", records, sets[c]))
+                    if c == PEER_LEVEL and "peer" not in skip:
+                        try:  # right after (e) at the same level, on the same server
+                            peer = run_peer(base_url, sets[c], spec, c)
+                            results.append(peer)
+                        except Exception as exc:  # the summary says why (n/a)
+                            reasons["peer"] = f"peer failed: {type(exc).__name__}: {exc}"
+                            notes.append(f"(f) {reasons['peer']}")
+                if PEER_LEVEL not in ladder:
+                    reasons["peer"] = f"level {PEER_LEVEL} not run"
         except Exception as exc:  # any failure: the summary says why (n/a)
             reasons["server"] = f"server failed: {type(exc).__name__}: {exc}"
             notes.append(f"(e) {reasons['server']}")
+            if peer is None:
+                reasons["peer"] = reasons["server"]
     notes.append(f"after: {load_line()}")
     console.print(results_table(results))
     for line in notes:
@@ -944,8 +1087,14 @@ def main(argv: Sequence[str] | None = None) -> None:
                 f"C={c}: llama.cpp in process/llama-server {g.per_minute / e.per_minute:.2f}x"
                 f" conversations/min, {g.tokens_per_s / e.tokens_per_s:.2f}x tokens/s"
             )
+    e = server_runs.get(PEER_LEVEL)
+    if e is not None and peer is not None:
+        print(
+            f"C={PEER_LEVEL} /metrics tokens_predicted: (e) chatbench {e.metric_tokens} in"
+            f" {e.seconds:.1f} s, (f) openevals {peer.metric_tokens} in {peer.seconds:.1f} s"
+        )
     numbers = summary_numbers(
-        ladder, sequential, torch_runs, llama_runs, server_runs, default_engine, reasons
+        ladder, sequential, torch_runs, llama_runs, server_runs, default_engine, reasons, peer
     )
     for line in summary_lines(numbers, default_engine):
         print(line)

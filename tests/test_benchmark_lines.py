@@ -17,6 +17,7 @@ NAMES = (
     "server_ratio_c1",
     "server_ratio_c8",
     "server_ratio_c32",
+    "peer_ratio_c8",
     "llamacpp_prompt_pos_per_token",
     "torch_c1_vs_sequential",
 )
@@ -57,17 +58,20 @@ def number_or_na(value: str) -> float | None:
 
 
 def result(throughput, method: str, conversations: int, seconds: float, tokens: int = 100,
-           positions: int = 250):
-    return throughput.Result(method, conversations, seconds, tokens, 10, positions, tokens)
+           positions: int = 250, metric_tokens: int | None = None):
+    return throughput.Result(
+        method, conversations, seconds, tokens, 10, positions, tokens, metric_tokens
+    )
 
 
 def test_every_line_is_printed_parseable_with_all_measured(throughput):
     runs = {c: result(throughput, f"(b) C={c}", c, 60.0) for c in (1, 8, 32)}
     llama = {c: result(throughput, f"(d) C={c}", c, 30.0) for c in (1, 8, 32)}
-    server = {c: result(throughput, f"(e) C={c}", c, 45.0) for c in (1, 8, 32)}
+    server = {c: result(throughput, f"(e) C={c}", c, 45.0, metric_tokens=900) for c in (1, 8, 32)}
     sequential = result(throughput, "(a)", 1, 120.0)
+    peer = result(throughput, "(f) C=8", 8, 60.0, metric_tokens=600)
     numbers = throughput.summary_numbers(
-        [1, 8, 32], sequential, runs, llama, server, "llamacpp"
+        [1, 8, 32], sequential, runs, llama, server, "llamacpp", None, peer
     )
     lines = throughput.summary_lines(numbers, "llamacpp")
     values = parsed(lines)
@@ -75,6 +79,9 @@ def test_every_line_is_printed_parseable_with_all_measured(throughput):
     floats = {name: number_or_na(values[name]) for name in NAMES}
     assert all(v is not None for v in floats.values()), values
     assert floats["server_ratio_c8"] == pytest.approx(1.5)  # 45 s over 30 s
+    assert floats["peer_ratio_c8"] == pytest.approx(2.0)  # 900 tokens/45 s over 600/60 s
+    names = [line.partition(":")[0] for line in lines]
+    assert names.index("peer_ratio_c8") == names.index("server_ratio_c32") + 1
     assert floats["torch_c1_vs_sequential"] == pytest.approx(2.0)
     assert floats["speedup"] == pytest.approx(32 * 2.0)  # 32 conv/60 s over 1 conv/120 s
     assert floats["c1_speedup"] == pytest.approx(2.0)
@@ -96,6 +103,7 @@ def test_lines_not_measured_say_n_a_with_a_reason(throughput):
         number_or_na(values[name])  # parses either way
     assert values["server_ratio_c1"] == "n/a (level 1 not run)"
     assert values["server_ratio_c8"].startswith("n/a (server failed")
+    assert values["peer_ratio_c8"].startswith("n/a (server failed")
     assert values["speedup"] == "n/a (torch not installed)"
     assert number_or_na(values["llamacpp_prompt_pos_per_token"]) == pytest.approx(2.5)
 
@@ -106,3 +114,21 @@ def test_a_name_missing_from_the_numbers_is_still_printed(throughput):
     assert set(NAMES) <= set(values)
     assert all(NOT_AVAILABLE.match(values[n]) for n in NAMES if n != "speedup")
     assert throughput.format_value(float("nan")).startswith("n/a (")
+
+
+def test_peer_ratio_needs_both_runs_and_the_servers_counts(throughput):
+    llama = {8: result(throughput, "(d) C=8", 8, 30.0)}
+    server = {8: result(throughput, "(e) C=8", 8, 45.0, metric_tokens=900)}
+    skipped = throughput.summary_numbers(
+        [8], None, {}, llama, server, "llamacpp", {"peer": "skipped"}
+    )
+    assert parsed(throughput.summary_lines(skipped))["peer_ratio_c8"] == "n/a (skipped)"
+    uncounted = result(throughput, "(f) C=8", 8, 60.0)  # no /metrics tokens
+    numbers = throughput.summary_numbers(
+        [8], None, {}, llama, server, "llamacpp", None, uncounted
+    )
+    value = parsed(throughput.summary_lines(numbers))["peer_ratio_c8"]
+    assert value == "n/a (no /metrics tokens)"
+    other_level = throughput.summary_numbers([1], None, {}, {}, {}, "llamacpp")
+    value = parsed(throughput.summary_lines(other_level))["peer_ratio_c8"]
+    assert value == "n/a (level 8 not run)"
