@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from chatbench._yaml import shorten
+from chatbench.errors import ConfigError
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _PLAIN = json.JSONDecoder()
@@ -59,6 +61,31 @@ def loads(text: str) -> Any:
         found = _first_repeat(text) or exc
         raise json.JSONDecodeError(
             f"duplicate key {shorten(repr(found.key), 60)}", text, found.at) from None
+
+
+def jsonl_values(lines: Iterable[str], name: str) -> Iterator[tuple[int, str, Any]]:
+    """Each non-blank line of a JSONL file read with ``loads``, as it is read: its number,
+    where it is (``"NAME, line N"``, for the caller's errors) and its value.
+
+    Raises:
+        ConfigError: A line is not valid JSON (a key given twice included), named by line and
+            column.
+
+    Example:
+        >>> [(n, value) for n, _, value in jsonl_values(['{"a": 1}', "", "[2]"], "f.jsonl")]
+        [(1, {'a': 1}), (3, [2])]
+    """
+    for line_no, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{name}, line {line_no}"
+        try:
+            value = loads(line)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{where}: invalid JSON: {exc.msg} (column {exc.colno})") from None
+        except RecursionError:  # arrays or objects nested thousands deep
+            raise ConfigError(f"{where}: invalid JSON: nested too deeply") from None
+        yield line_no, where, value
 
 
 def _first_repeat(text: str) -> _RepeatedKey | None:

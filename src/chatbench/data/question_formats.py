@@ -281,16 +281,7 @@ def jsonl_questions(lines: Iterable[str], name: str) -> Iterator[Question]:
         ConfigError: As ``parse_jsonl``; no questions once the lines run out.
     """
     first_line: dict[str, int] = {}
-    for line_no, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        where = f"{name}, line {line_no}"
-        try:
-            obj = strict_json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{where}: invalid JSON: {exc.msg} (column {exc.colno})") from None
-        except RecursionError:  # arrays or objects nested thousands deep
-            raise ConfigError(f"{where}: invalid JSON: nested too deeply") from None
+    for line_no, where, obj in strict_json.jsonl_values(lines, name):
         question = jsonl_question(obj, where)
         if question.id in first_line:
             raise ConfigError(

@@ -9,7 +9,6 @@ gives up, and its judge scores each criterion.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -156,16 +155,9 @@ def _checked(where: str, data: object, seen: dict[str, str]) -> Scenario:
 
 
 def _jsonl_items(path: Path) -> Iterator[tuple[str, object]]:
-    for line_no, line in enumerate(read_lines(path, "scenario file", newline="\n"), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}, line {line_no}"
-        try:
-            yield where, strict_json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{where}: invalid JSON: {exc.msg} (column {exc.colno})") from None
-        except RecursionError:
-            raise ConfigError(f"{where}: invalid JSON: nested too deeply") from None
+    lines = read_lines(path, "scenario file", newline="\n")
+    for _, where, value in strict_json.jsonl_values(lines, str(path)):
+        yield where, value
 
 
 def _yaml_items(path: Path) -> Iterator[tuple[str, object]]:

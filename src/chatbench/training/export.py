@@ -153,18 +153,11 @@ def validate_jsonl(path: str | Path, fmt: str = "chat") -> int:
     path = Path(path)
     check = chat_record_problem if fmt in CHAT_FORMATS else _text_record_problem
     count = 0
-    for number, line in enumerate(read_text(path, "JSONL file").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = strict_json.loads(line)
-        except json.JSONDecodeError as exc:  # a key given twice included
-            raise ConfigError(f"{path}, line {number}: invalid JSON: {exc.msg}") from None
-        except RecursionError:
-            raise ConfigError(f"{path}, line {number}: invalid JSON: nested too deeply") from None
+    lines = read_text(path, "JSONL file").splitlines()
+    for _, where, record in strict_json.jsonl_values(lines, str(path)):
         problem = check(record)
         if problem is not None:
-            raise ConfigError(f"{path}, line {number}: not a {fmt} example: {problem}")
+            raise ConfigError(f"{where}: not a {fmt} example: {problem}")
         count += 1
     if not count:
         raise ConfigError(f"{path}: no examples")
