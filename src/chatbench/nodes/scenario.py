@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast, get_type_hints
 
 from langchain_core.messages import HumanMessage
 from langgraph.runtime import Runtime
@@ -18,28 +18,26 @@ from chatbench.datatypes import Completion, CriterionResult, NodeTiming, StopRea
 from chatbench.errors import ConfigError
 from chatbench.nodes._common import Node, node_timing
 from chatbench.nodes.judge import judge_seed, score_rubrics
-from chatbench.nodes.user import turn_request, write_turn
+from chatbench.nodes.user import user_request, write_turn
 from chatbench.scoring.answers import read_scenario_turn
 from chatbench.scoring.criteria import judge_criterion, scenario_verdict
 from chatbench.scoring.judges import judgement_settings
 from chatbench.simulators import get_simulator
 from chatbench.state import JUDGE, USER, ConversationState
 
-_APPENDED = ("messages", "timings", "user_scratchpad")
-_MERGED = ("assistant_steps", "judgements")
+REDUCERS = {key: hint.__metadata__[0]
+            for key, hint in get_type_hints(ConversationState, include_extras=True).items()
+            if hasattr(hint, "__metadata__")}
+"""The reducer of each state key that has one (``Annotated`` in ``ConversationState``)."""
 
 
 def state_after(state: ConversationState, update: Mapping[str, Any]) -> dict[str, Any]:
-    """``state`` with a node's ``update`` applied as the graph's reducers apply it (lists
-    appended, dicts merged, other keys replaced): what a ``stopping_condition`` is shown."""
+    """``state`` with a node's ``update`` applied by the state's own reducers (``REDUCERS``;
+    other keys replaced), as the graph applies it: what a ``stopping_condition`` is shown."""
     after: dict[str, Any] = dict(state)
     for key, value in update.items():
-        if key in _APPENDED:
-            after[key] = [*(state.get(key) or []), *value]  # type: ignore[misc]  # a list key
-        elif key in _MERGED:
-            after[key] = {**(state.get(key) or {}), **value}  # type: ignore[dict-item]  # a dict key
-        else:
-            after[key] = value
+        reducer, before = REDUCERS.get(key), after.get(key)
+        after[key] = value if reducer is None or before is None else reducer(before, value)
     return after
 
 
@@ -60,17 +58,8 @@ def with_stopping_condition(node: Node) -> Node:
 
 
 def scenario_of(state: ConversationState) -> Scenario:
-    """The state's scenario.
-
-    Raises:
-        ConfigError: The state holds a question: a scenario graph was given one.
-    """
-    task = state["question"]
-    if not isinstance(task, Scenario):
-        raise ConfigError(f"a scenario graph (build_graph(spec, task='scenario')) was given a "
-                          f"{type(task).__name__}; give it a Scenario, or give the question to "
-                          f"build_graph(spec)")
-    return task
+    """The state's scenario: the graph's ``checked_input`` has refused any other input."""
+    return cast(Scenario, state["question"])
 
 
 def make_scenario_user_node(spec: GraphSpec) -> Node:
@@ -89,11 +78,7 @@ def make_scenario_user_node(spec: GraphSpec) -> Node:
         if turn_index < len(scenario.opening_turns):
             text = scenario.opening_turns[turn_index]
         else:
-            notes = state.get("user_scratchpad") or []
-            scratchpad = notes[-1] if len(notes) > turn_index else None
-            mode = "first" if turn_index == 0 else "next"
-            request = turn_request(spec, runtime.context, scenario, state.get("messages", []),
-                                   mode, turn_index, scratchpad)
+            request = user_request(state, runtime, spec, "next" if turn_index else "first")
             text, completion = write_turn(simulate, request)
         turn = read_scenario_turn(text)
         return {

@@ -33,9 +33,11 @@ from chatbench.state import (
 )
 
 
-def _request(
+def user_request(
     state: ConversationState, runtime: Runtime[SimContext], spec: GraphSpec, mode: TurnMode
 ) -> TurnRequest:
+    """The simulator's request for the state's next user turn, with the scratchpad note
+    written for it (``turn_request``)."""
     ctx = runtime.context
     turn_index = state.get("turns", 0)
     notes = state.get("user_scratchpad") or []
@@ -114,7 +116,7 @@ def _turn_node(spec: GraphSpec, mode: TurnMode, name: str) -> Node:
 
     def node(state: ConversationState, runtime: Runtime[SimContext]) -> dict[str, Any]:
         first = mode == "next" and not state.get("turns")
-        request = _request(state, runtime, spec, "first" if first else mode)
+        request = user_request(state, runtime, spec, "first" if first else mode)
         started = time.perf_counter()
         text, completion = write_turn(simulate, request, paper=paper)
         turn = stored_turn(spec, state["question"], text, first=first)
@@ -152,7 +154,7 @@ def make_user_feedback_node(spec: GraphSpec) -> Node:
     def user_feedback_node(
         state: ConversationState, runtime: Runtime[SimContext]
     ) -> dict[str, Any]:
-        request = _request(state, runtime, spec, "feedback")
+        request = user_request(state, runtime, spec, "feedback")
         started = time.perf_counter()
         completion = simulated(simulate, request)
         return {
@@ -169,7 +171,7 @@ def make_user_cot_node(spec: GraphSpec) -> Node:
     simulate = get_simulator(spec.simulator)
 
     def user_cot_node(state: ConversationState, runtime: Runtime[SimContext]) -> dict[str, Any]:
-        request = _request(state, runtime, spec, "think")
+        request = user_request(state, runtime, spec, "think")
         started = time.perf_counter()
         text, completion = write_turn(simulate, request)
         return {
