@@ -271,7 +271,9 @@ def _execute_run(config: RunConfig, started: float, allow_failures: bool = False
 
 def poses_scenarios(plan: RunPlan | GridPlan) -> bool:
     """Whether the plan's tasks are scenarios (a run poses one kind)."""
-    return any(getattr(task, "kind", None) == "scenario" for task in plan.questions)
+    from chatbench.data.scenario import task_kind
+
+    return any(task_kind(task) == "scenario" for task in plan.questions)
 
 
 GRID_EXECUTION = ("concurrency", "executor", "ray_address", "processes", "retry_failed")

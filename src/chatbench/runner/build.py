@@ -173,7 +173,7 @@ def absolute_preset(name: str | None) -> str | None:
 
 def absolute_questions(source: str | None) -> str | None:
     """A question source with a file path made absolute (the bundled set's name stays)."""
-    return source if source is None or source == BUNDLED else str(Path(source).resolve())
+    return source if source == BUNDLED else absolute_path(source)
 
 
 def absolute_path(path: str | None) -> str | None:

@@ -15,7 +15,7 @@ from langgraph.types import StreamMode
 
 from chatbench.config import GraphSpec
 from chatbench.context import SimContext
-from chatbench.data.scenario import Scenario, Task
+from chatbench.data.scenario import Scenario, Task, task_kind
 from chatbench.datatypes import StopReason
 from chatbench.models.apps import CONVERSATION_ID
 from chatbench.models.invoke import message_text, unseeded_roles
@@ -241,7 +241,7 @@ def _record(
         id=conversation_id(extra["run_id"], spec.name, question.id, extra["replicate"]),
         question_id=question.id,
         subject=question.subject,
-        task="scenario" if scenario else "question",
+        task=task_kind(question),
         criteria=[] if error else list(state.get("criteria", [])),
         variant=spec.name,
         spec=spec.model_dump(mode="json"),
