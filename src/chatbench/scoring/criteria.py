@@ -5,56 +5,21 @@ read leaves its criterion undecided, and the conversation unscored, never a succ
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
+from langchain_core.messages import AnyMessage, HumanMessage
 
 from chatbench import prompts
 from chatbench.config import RoleSettings
 from chatbench.data.scenario import Scenario
 from chatbench.datatypes import Completion, CriterionResult, Verdict
 from chatbench.models.invoke import invoke_chat
-from chatbench.scoring.judges import json_reply, reply_reason
-from chatbench.transcript import message_text
-
-Steps = Mapping[str, Sequence[Mapping[str, Any]]]
-"""An app's inner steps by the id of the assistant message they led to
-(``ConversationState.assistant_steps``)."""
+from chatbench.scoring.judges import Steps, json_reply, render_transcript, reply_reason
 
 _TRUE = ("true", "yes", "pass", "passed", "met")
 _FALSE = ("false", "no", "fail", "failed", "not met")
-
-
-def step_lines(steps: Sequence[Mapping[str, Any]]) -> list[str]:
-    """One indented line per tool call and tool result of an assistant turn."""
-    lines = []
-    for step in steps:
-        if step.get("type") == "ai":
-            for call in step.get("tool_calls") or []:
-                args = json.dumps(call.get("args", {}), ensure_ascii=False, default=str)
-                lines.append(f"  [tool call] {call.get('name')}({args})")
-        elif step.get("type") == "tool":
-            status = "" if step.get("status", "success") == "success" else f" ({step['status']})"
-            lines.append(f"  [tool result{status}] {step.get('name')}: {step.get('content')}")
-    return lines
-
-
-def render_with_steps(messages: Sequence[AnyMessage], steps: Steps | None = None) -> str:
-    """The transcript as ``USER:`` / ``AI:`` blocks, each assistant turn followed by its tool
-    calls and results."""
-    steps = steps or {}
-    blocks = []
-    for message in messages:
-        if isinstance(message, HumanMessage):
-            blocks.append(f"USER: {message_text(message)}")
-        elif isinstance(message, AIMessage):
-            lines = step_lines(steps.get(message.id or "", []))
-            blocks.append("\n".join([f"AI: {message_text(message)}", *lines]))
-    return "\n\n".join(blocks)
 
 
 def parse_criterion(criterion: str, text: str) -> CriterionResult:
@@ -131,7 +96,7 @@ def judge_criterion(
         The decision with its reason, and the raw completion (for token counts).
     """
     prompt = prompts.CRITERION_JUDGE_PROMPT.format(
-        scenario=scenario.format_for_judge(), transcript=render_with_steps(messages, steps),
+        scenario=scenario.format_for_judge(), transcript=render_transcript(messages, steps),
         criterion=criterion,
     )
     completion = invoke_chat(judge, [HumanMessage(content=prompt)], settings, seed, timeout_s)

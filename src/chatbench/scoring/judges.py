@@ -151,9 +151,44 @@ def reply_reason(reply: Mapping[str, Any]) -> str:
     return reason if isinstance(reason, str) else ""
 
 
-def render_transcript(messages: Sequence[AnyMessage]) -> str:
-    """The transcript as ``USER:`` / ``AI:`` lines for a judge to read."""
-    return "\n\n".join(labelled_turns(messages, "USER:", "AI:"))
+Steps = Mapping[str, Sequence[Mapping[str, Any]]]
+"""An app's inner steps by the id of the assistant message they led to
+(``ConversationState.assistant_steps``)."""
+
+
+def render_transcript(messages: Sequence[AnyMessage], steps: Steps | None = None) -> str:
+    """The transcript as ``USER:`` / ``AI:`` blocks for a judge to read, each assistant turn
+    followed by its tool calls and results from ``steps`` (``step_lines``), if given.
+
+    Example:
+        >>> print(render_transcript([HumanMessage("Cancel 1234"), AIMessage("Done.", id="a")],
+        ...     {"a": [{"type": "tool", "name": "cancel_order", "content": "ok"}]}))
+        USER: Cancel 1234
+        <BLANKLINE>
+        AI: Done.
+          [tool result] cancel_order: ok
+    """
+    steps = steps or {}
+    turns = [m for m in messages if isinstance(m, (HumanMessage, AIMessage))]
+    blocks = labelled_turns(turns, "USER:", "AI:")
+    return "\n\n".join(
+        "\n".join([block, *step_lines(steps.get(turn.id or "", []))])
+        if isinstance(turn, AIMessage) else block
+        for turn, block in zip(turns, blocks, strict=True))
+
+
+def step_lines(steps: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One indented line per tool call and tool result of an assistant turn."""
+    lines = []
+    for step in steps:
+        if step.get("type") == "ai":
+            for call in step.get("tool_calls") or []:
+                args = json.dumps(call.get("args", {}), ensure_ascii=False, default=str)
+                lines.append(f"  [tool call] {call.get('name')}({args})")
+        elif step.get("type") == "tool":
+            status = "" if step.get("status", "success") == "success" else f" ({step['status']})"
+            lines.append(f"  [tool result{status}] {step.get('name')}: {step.get('content')}")
+    return lines
 
 
 def judge_rubric(
