@@ -39,12 +39,13 @@ from chatbench.data.scenario import Scenario
 from chatbench.errors import ConfigError
 from chatbench.graphs.builder import graph_spec
 from chatbench.models.registry import get_chat_model
+from chatbench.nodes.scenario import write_scenario_turn
 from chatbench.nodes.user import turn_request, write_turn
 from chatbench.runner.build import build_persona
-from chatbench.scoring.answers import ScenarioEnd, read_scenario_turn
+from chatbench.scoring.answers import ScenarioEnd
 from chatbench.scoring.rubrics import Evaluator, register_evaluator
 from chatbench.seeding import conversation_seed
-from chatbench.simulators import get_simulator
+from chatbench.simulators import TurnRequest, get_simulator
 from chatbench.testing import DEFAULT_USER, ScenarioLike, resolve_scenario, scenario_spec
 
 PLACEHOLDER_ASSISTANT = "fake:fail"
@@ -102,24 +103,21 @@ class SimulatedUser:
         """
         messages = transcript_messages(trajectory)
         turn_index = sum(isinstance(m, HumanMessage) for m in messages)
-        if turn_index < len(self.scenario.opening_turns):
-            text = self.scenario.opening_turns[turn_index]
-        else:
-            text = self._simulated_turn(messages, turn_index)
-        turn = read_scenario_turn(text)
+        turn, _ = write_scenario_turn(self._simulate, self.scenario, turn_index,
+                                      lambda: self._request(messages, turn_index))
         self.end = turn.end
         return {"role": "user", "content": turn.text, "id": str(uuid.uuid4())}
 
-    def _simulated_turn(self, messages: list[AnyMessage], turn_index: int) -> str:
+    def _request(self, messages: list[AnyMessage], turn_index: int) -> TurnRequest:
+        """The simulator's request for a turn, after its private notes when the spec has
+        ``user_cot`` (as the graph's ``user_cot`` node writes them)."""
         scratchpad = None
-        mode = "first" if turn_index == 0 else "next"
-        if self.spec.user_cot:  # private notes first, as the graph's user_cot node writes
+        if self.spec.user_cot:
             think = turn_request(self.spec, self._context, self.scenario, messages, "think",
                                  turn_index)
             scratchpad = write_turn(self._simulate, think)[0]
-        request = turn_request(self.spec, self._context, self.scenario, messages, mode,
-                               turn_index, scratchpad)
-        return write_turn(self._simulate, request)[0]
+        return turn_request(self.spec, self._context, self.scenario, messages,
+                            "next" if turn_index else "first", turn_index, scratchpad)
 
     def stopping_condition(self, trajectory: Trajectory, *, turn_counter: int | None = None,
                            **kwargs: Any) -> bool:

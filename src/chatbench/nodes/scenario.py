@@ -5,7 +5,7 @@ judge decides each success criterion, then scores the rubrics as for questions."
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, cast, get_type_hints
 
 from langchain_core.messages import HumanMessage
@@ -19,10 +19,11 @@ from chatbench.errors import ConfigError
 from chatbench.nodes._common import Node, node_timing
 from chatbench.nodes.judge import judge_seed, score_rubrics
 from chatbench.nodes.user import user_request, write_turn
-from chatbench.scoring.answers import read_scenario_turn
+from chatbench.scoring.answers import ScenarioTurn, read_scenario_turn
 from chatbench.scoring.criteria import judge_criterion, scenario_verdict
 from chatbench.scoring.judges import judgement_settings
-from chatbench.simulators import get_simulator
+from chatbench.simulators import TurnRequest, get_simulator
+from chatbench.simulators.registry import SimulatorFn
 from chatbench.state import JUDGE, USER, ConversationState
 
 REDUCERS = {key: hint.__metadata__[0]
@@ -62,6 +63,23 @@ def scenario_of(state: ConversationState) -> Scenario:
     return cast(Scenario, state["question"])
 
 
+def write_scenario_turn(
+    simulate: SimulatorFn, scenario: Scenario, turn_index: int,
+    request: Callable[[], TurnRequest],
+) -> tuple[ScenarioTurn, Completion | None]:
+    """The user's turn ``turn_index`` of ``scenario``, read for its stop token
+    (``read_scenario_turn``): the scenario's next opening turn while any is left (no model
+    call, no completion), else the simulator's turn for ``request()``.
+
+    Raises:
+        ModelOutputError: The simulator wrote an empty turn twice (``write_turn``).
+    """
+    if turn_index < len(scenario.opening_turns):
+        return read_scenario_turn(scenario.opening_turns[turn_index]), None
+    text, completion = write_turn(simulate, request())
+    return read_scenario_turn(text), completion
+
+
 def make_scenario_user_node(spec: GraphSpec) -> Node:
     """The node that writes the simulated user's next scenario turn: the scenario's next
     opening turn while any is left (no model call), else the simulator's; a turn that says
@@ -71,16 +89,11 @@ def make_scenario_user_node(spec: GraphSpec) -> Node:
     def scenario_user_node(
         state: ConversationState, runtime: Runtime[SimContext]
     ) -> dict[str, Any]:
-        scenario = scenario_of(state)
         turn_index = state.get("turns", 0)
         started = time.perf_counter()
-        completion: Completion | None = None
-        if turn_index < len(scenario.opening_turns):
-            text = scenario.opening_turns[turn_index]
-        else:
-            request = user_request(state, runtime, spec, "next" if turn_index else "first")
-            text, completion = write_turn(simulate, request)
-        turn = read_scenario_turn(text)
+        turn, completion = write_scenario_turn(
+            simulate, scenario_of(state), turn_index,
+            lambda: user_request(state, runtime, spec, "next" if turn_index else "first"))
         return {
             "messages": [HumanMessage(content=turn.text)],
             "turns": turn_index + 1,
