@@ -76,6 +76,10 @@ class CriterionResult(BaseModel):
     """The judge's reply as written (or an evaluator's result)."""
 
 
+CRITERION_VERDICTS = {True: "PASS", False: "FAIL", None: "UNDECIDED"}
+"""How ``CriterionResult.passed`` is written wherever a verdict is shown."""
+
+
 @dataclass(frozen=True)
 class Summary:
     """Accuracy and conversation shape of a group of records.

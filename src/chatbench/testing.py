@@ -44,7 +44,7 @@ from pydantic import ConfigDict, Field
 from chatbench.config import GraphSpec, RoleSettings
 from chatbench.data.rows import validated_row
 from chatbench.data.scenario import Scenario, load_scenarios
-from chatbench.datatypes import CriterionResult, StopReason
+from chatbench.datatypes import CRITERION_VERDICTS, CriterionResult, StopReason
 from chatbench.errors import ConfigError
 from chatbench.graphs.builder import graph_spec
 from chatbench.models.app_steps import step_summary
@@ -433,7 +433,7 @@ class ScenarioResult:
             lines.append(f"error: {record.error}")
         lines.append("criteria:")
         for result in self.criteria:
-            word = {True: "PASS", False: "FAIL", None: "UNDECIDED"}[result.passed]
+            word = CRITERION_VERDICTS[result.passed]
             reason = result.reason or ("" if result.passed is not None else result.raw)
             lines.append(f"  {word:<9} {result.criterion}")
             if reason:

@@ -21,6 +21,7 @@ from chatbench.cli._common import cells, console, opt
 from chatbench.config import MAX_REPLY_CHARS
 from chatbench.data.questions import load_questions
 from chatbench.data.scenario import Scenario, Task
+from chatbench.datatypes import CRITERION_VERDICTS
 from chatbench.errors import ChatBenchError, ConfigError
 from chatbench.records import ConversationRecord
 from chatbench.storage import ResultStore
@@ -318,7 +319,7 @@ def _criteria(record: ConversationRecord) -> Table:
     for column in ("criterion", "verdict", "reason"):
         table.add_column(column, overflow="fold")
     for result in record.criteria:
-        verdict = {True: "PASS", False: "FAIL", None: "undecided"}[result.passed]
+        verdict = CRITERION_VERDICTS[result.passed]
         reason = result.reason or (f"raw: {result.raw}" if result.raw else "")
         table.add_row(*cells(_shown(result.criterion), verdict, _shown(reason)))
     return table

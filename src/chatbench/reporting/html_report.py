@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from chatbench._files import writing
+from chatbench.datatypes import CRITERION_VERDICTS
 from chatbench.errors import ConfigError
 from chatbench.models.app_steps import step_summary
 from chatbench.reporting.figures import Pngs, report_pngs
@@ -34,7 +35,6 @@ from chatbench.reporting.tables import is_missing, overview, report_tables, run_
 EXAMPLE_TRANSCRIPTS = 3
 FAILURES_SHOWN = 50
 """The most transcripts of failed scenario conversations the page shows."""
-CRITERION_VERDICTS = {True: "PASS", False: "FAIL", None: "UNDECIDED"}
 
 
 # --- HTML -----------------------------------------------------------------------------------
