@@ -32,7 +32,7 @@ from chatbench.reporting.tables import (
     PASS_HAT_K_TITLE,
     SUCCESS_TITLE,
     criteria_table,
-    pass_hat_k_table,
+    reliability_table,
     report_tables,
     success_table,
 )
@@ -137,7 +137,8 @@ def test_success_rate_and_pass_hat_k_tables(fresh):
         "success": "62.5%", "95% CI": "[38, 87]", "boot. CI": "", "success decided": "75.0%",
         "95% CI decided": "[26, 100]"}
     # pass^1 is the success rate; pass^2 = (1/6 + 3/6) / 2; pass^3 = (0 + 1/4) / 2
-    assert [(r["k"], r["scen."], r["pass^k"]) for r in rows(pass_hat_k_table(conv))] == [
+    pass_hat_k = rows(reliability_table(conv, scenarios=True))
+    assert [(r["k"], r["scen."], r["pass^k"]) for r in pass_hat_k] == [
         ("1", "2", "62.5%"), ("2", "2", "33.3%"), ("3", "2", "12.5%"), ("4", "2", "0.0%")]
 
 

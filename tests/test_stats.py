@@ -404,7 +404,7 @@ def test_pass_hat_k_is_tau_benchs_and_the_report_shows_it_with_replicates():
 
     from chatbench.reporting.results import conversations_frame
     from chatbench.reporting.tables import reliability_table
-    from chatbench.scoring.accuracy import pass_hat_k, reliability
+    from chatbench.scoring.reliability import pass_hat_k, reliability
 
     assert pass_hat_k(4, 4, 4) == 1.0 and pass_hat_k(4, 0, 1) == 0.0
     assert pass_hat_k(5, 3, 2) == pytest.approx(math.comb(3, 2) / math.comb(5, 2))

@@ -32,9 +32,8 @@ from chatbench.reporting.results import (
     with_groups,
 )
 from chatbench.scoring import stats
-from chatbench.scoring.accuracy import question_totals
 from chatbench.scoring.grouping import groups_by
-from chatbench.scoring.reliability import pass_hat_k_curve, pass_rate
+from chatbench.scoring.reliability import pass_rate
 
 KEY_COLUMNS = {"variant", "subject", "source", "a", "b", "AI-alone", "rubric", "node", "run",
                "scenario", "criterion"}
@@ -330,14 +329,18 @@ RELIABILITY_TITLE = ("Reliability over replicates (pass^k, tau-bench's: the chan
                      "questions, 95% CI in points)")
 
 
-def reliability_table(conversations: pd.DataFrame) -> pd.DataFrame:
-    """pass^k by group (run and variant) for each k its replicates allow; empty when no
-    question was asked more than once."""
-    frame = stats.reliability(with_groups(conversations), GROUP)
+def reliability_table(conversations: pd.DataFrame, *, scenarios: bool = False
+                      ) -> pd.DataFrame:
+    """pass^k by group (run and variant) for each k its replicates allow
+    (``stats.reliability``); for questions, empty when no question was asked more than once;
+    for ``scenarios``, from k = 1, with a ``scen.`` column instead of ``q.``."""
+    frame = stats.reliability(with_groups(conversations), GROUP,
+                              needs_replicates=not scenarios)
     if frame.empty:
         return pd.DataFrame()
     return pd.DataFrame({
-        "variant": frame[GROUP], "k": frame["k"], "q.": frame["questions"],
+        "variant": frame[GROUP], "k": frame["k"],
+        "scen." if scenarios else "q.": frame["questions"],
         "pass^k": frame["mean"].map(pct),
         "95% CI": [ci_text(a, b, clip=True, digits=0) for a, b in zip(frame["lo"], frame["hi"],
                                                                       strict=True)],
@@ -405,21 +408,6 @@ def success_table(conversations: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def pass_hat_k_table(conversations: pd.DataFrame) -> pd.DataFrame:
-    """pass^k by group for k = 1 up to the fewest scored replicates of its scenarios
-    (``reliability.pass_hat_k_curve`` of each scenario's scored and successful
-    conversations); a group whose conversations all failed has no row."""
-    rows = []
-    for key, group in groups_by(with_groups(conversations), GROUP):
-        totals = question_totals(group)
-        counts = list(zip(totals["scored"].astype(int), totals["correct"].astype(int),
-                          strict=True))
-        rows.extend({"variant": key[GROUP], "k": p.k, "scen.": p.tasks, "pass^k": pct(p.mean),
-                     "95% CI": ci_text(p.lo, p.hi, clip=True, digits=0)}
-                    for p in pass_hat_k_curve(counts))
-    return pd.DataFrame(rows)
-
-
 def criteria_table(conversations: pd.DataFrame, criteria: pd.DataFrame) -> pd.DataFrame:
     """Per group, scenario and criterion (``#``: its place in the scenario's list): how
     often the judge passed it of the times it decided, with the CI of
@@ -467,7 +455,7 @@ def scenario_tables(results: Results) -> list[tuple[str, pd.DataFrame]]:
     rubrics = rubric_table(conv)
     return [
         (SUCCESS_TITLE, success_table(conv)),
-        (PASS_HAT_K_TITLE, pass_hat_k_table(conv)),
+        (PASS_HAT_K_TITLE, reliability_table(conv, scenarios=True)),
         (CRITERIA_TITLE, criteria_table(conv, results.criteria)),
         (ENDS_TITLE, scenario_ends_table(conv)),
         *([] if rubrics.empty else [(SCENARIO_PREFIX + "rubric scores (1-5)", rubrics)]),

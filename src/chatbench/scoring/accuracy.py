@@ -181,45 +181,6 @@ def accuracy(conversations: pd.DataFrame, by: By = "variant", *, n_boot: int = 2
     return pd.DataFrame(rows)
 
 
-# --- reliability over replicates: pass^k ----------------------------------------------------
-
-
-def pass_hat_k(trials: int, successes: int, k: int) -> float:
-    """tau-bench's pass^k of one task: the chance that ``k`` of its ``trials`` drawn without
-    replacement all succeed, ``C(successes, k) / C(trials, k)`` (pass^1 is the success rate).
-
-    Example:
-        >>> pass_hat_k(4, 3, 1), pass_hat_k(4, 3, 2), pass_hat_k(4, 3, 4)
-        (0.75, 0.5, 0.0)
-    """
-    if not 1 <= k <= trials:
-        raise ValueError(f"pass^k needs 1 <= k <= trials, got k={k}, trials={trials}")
-    return math.comb(successes, k) / math.comb(trials, k)
-
-
-def reliability(conversations: pd.DataFrame, by: By = "variant") -> pd.DataFrame:
-    """pass^k of each group for k = 1 up to the fewest scored replicates of its questions
-    (tau-bench's reliability: all k tries of a question right), failed conversations left out,
-    no answer counted wrong; with a 95% CI over questions (mean +/- 1.96 SE).
-
-    Returns:
-        Columns: the ``by`` columns, ``k``, ``questions``, ``mean``, ``lo``, ``hi``; no row
-        for a group whose questions were asked once (pass^k needs replicates).
-    """
-    rows = []
-    for key, group in groups_by(conversations, by):
-        counts = question_totals(group)
-        most = int(counts["scored"].min()) if len(counts) else 0
-        for k in range(1, most + 1) if most > 1 else ():
-            values = [pass_hat_k(int(n), int(c), k)
-                      for n, c in zip(counts["scored"], counts["correct"], strict=True)]
-            mean, _, low, high = mean_ci(values)
-            rows.append({**key, "k": k, "questions": len(values), "mean": mean, "lo": low,
-                         "hi": high})
-    return pd.DataFrame(rows, columns=[*group_columns(by), "k", "questions", "mean", "lo",
-                                       "hi"])
-
-
 # --- rubric scores --------------------------------------------------------------------------
 
 

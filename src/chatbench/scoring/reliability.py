@@ -1,13 +1,14 @@
-"""Reliability over replicates: pass^k over tasks, and a pass rate with its CI, from counts.
+"""Reliability over replicates: pass^k over tasks (questions or scenarios), and a pass rate
+with its CI.
 
 tau2-bench's pass^k (``pass_hat_k`` in ``tau2/metrics/agent_metrics.py``): a task tried ``n``
 times with ``c`` successes passes k tries drawn without replacement with chance
 ``C(c, k) / C(n, k)``; a run's pass^k is the mean of that over its tasks, for k from 1 (the
-success rate) up to the fewest tries of any task. Every function here is pure, over
-``(trials, successes)`` counts; the per-task chance is ``accuracy.pass_hat_k``, the one
-definition chatbench has. pass^k's CI over tasks is ``accuracy.mean_ci``'s (mean +/- 1.96
-SE, sample std), the convention of chatbench's accuracy; one proportion's (``pass_rate``, a
-criterion's passes over its conversations) is the Wilson score interval.
+success rate) up to the fewest tries of any task. ``pass_hat_k_curve`` computes it from
+``(trials, successes)`` counts, ``reliability`` from a conversations frame by group. pass^k's
+CI over tasks is ``accuracy.mean_ci``'s (mean +/- 1.96 SE, sample std), the convention of
+chatbench's accuracy; one proportion's (``pass_rate``, a criterion's passes over its
+conversations) is the Wilson score interval.
 """
 
 from __future__ import annotations
@@ -16,7 +17,24 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from chatbench.scoring.accuracy import mean_ci, pass_hat_k
+import pandas as pd
+
+from chatbench.scoring.accuracy import mean_ci, question_totals
+from chatbench.scoring.grouping import By, group_columns, groups_by
+
+
+def pass_hat_k(trials: int, successes: int, k: int) -> float:
+    """tau-bench's pass^k of one task: the chance that ``k`` of its ``trials`` drawn without
+    replacement all succeed, ``C(successes, k) / C(trials, k)`` (pass^1 is the success rate).
+
+    Example:
+        >>> pass_hat_k(4, 3, 1), pass_hat_k(4, 3, 2), pass_hat_k(4, 3, 4)
+        (0.75, 0.5, 0.0)
+    """
+    if not 1 <= k <= trials:
+        raise ValueError(f"pass^k needs 1 <= k <= trials, got k={k}, trials={trials}")
+    return math.comb(successes, k) / math.comb(trials, k)
+
 
 Counts = Sequence[tuple[int, int]]
 """Per task, ``(trials, successes)``: its scored tries and how many succeeded."""
@@ -117,3 +135,34 @@ def pass_rate(successes: int, trials: int) -> tuple[float, float, float]:
     interval = binomtest(successes, trials).proportion_ci(confidence_level=0.95,
                                                           method="wilson")
     return successes / trials, float(interval.low), float(interval.high)
+
+
+def reliability(conversations: pd.DataFrame, by: By = "variant", *,
+                needs_replicates: bool = True) -> pd.DataFrame:
+    """pass^k of each group for k = 1 up to the fewest scored replicates of its tasks
+    (``pass_hat_k_curve`` of each task's scored and correct conversations: all k tries of a
+    question right, or of a scenario successful), failed conversations left out, no answer
+    counted wrong; with a 95% CI over tasks (mean +/- 1.96 SE).
+
+    Args:
+        conversations: The conversations frame.
+        by: The grouping columns.
+        needs_replicates: Questions: a group has rows only when every question was scored
+            more than once (pass^1 alone is the accuracy table). False (scenarios): a row
+            for each k the group's tried tasks allow, pass^1 included, tasks whose every
+            try failed left out.
+
+    Returns:
+        Columns: the ``by`` columns, ``k``, ``questions`` (tasks), ``mean``, ``lo``, ``hi``.
+    """
+    rows = []
+    for key, group in groups_by(conversations, by):
+        totals = question_totals(group)
+        counts = list(zip(totals["scored"].astype(int), totals["correct"].astype(int),
+                          strict=True))
+        if needs_replicates and min((n for n, _ in counts), default=0) <= 1:
+            continue
+        rows.extend({**key, "k": p.k, "questions": p.tasks, "mean": p.mean, "lo": p.lo,
+                     "hi": p.hi} for p in pass_hat_k_curve(counts))
+    return pd.DataFrame(rows, columns=[*group_columns(by), "k", "questions", "mean", "lo",
+                                       "hi"])

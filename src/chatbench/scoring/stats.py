@@ -31,9 +31,7 @@ from chatbench.scoring.accuracy import (
     accuracy,
     bootstrap_ci,
     mean_ci,
-    pass_hat_k,
     question_means,
-    reliability,
     rubric_scores,
 )
 from chatbench.scoring.comparison import (
@@ -57,6 +55,7 @@ from chatbench.scoring.outcomes import (
     outcome_rates,
     parse_choices,
 )
+from chatbench.scoring.reliability import pass_hat_k, reliability
 from chatbench.scoring.usage import (
     ROLE_OF_NODE,
     conversation_latency,
