@@ -90,9 +90,7 @@ def html_transcript(row: pd.Series, turns: pd.DataFrame) -> str:
              f"<p class='meta'>correct answer {e(_shown(row['correct_answer']))}, "
              f"{e(_user_choice(row))}, verdict {e(_shown(row['verdict']))}, stop "
              f"{e(_shown(row['stop_reason']))}, {e(_turn_count(row))}</p>"]
-    parts.extend(_html_turns(turns))
-    if isinstance(row.get("error"), str):
-        parts.append(f"<p class='meta'>error: {e(row['error'])}</p>")
+    parts.extend(_html_turns(row, turns))
     return "\n".join(parts)
 
 
@@ -111,9 +109,7 @@ def html_scenario_transcript(row: pd.Series, turns: pd.DataFrame,
              + (f", expected outcome: {e(row['correct_answer'])}"
                 if isinstance(row.get("correct_answer"), str) and row["correct_answer"]
                 else "") + "</p>"]
-    parts.extend(_html_turns(turns))
-    if isinstance(row.get("error"), str):
-        parts.append(f"<p class='meta'>error: {e(row['error'])}</p>")
+    parts.extend(_html_turns(row, turns))
     items = []
     for criterion in criteria.sort_values("index").itertuples(index=False):
         passed = None if is_missing(criterion.passed) else bool(criterion.passed)
@@ -126,9 +122,9 @@ def html_scenario_transcript(row: pd.Series, turns: pd.DataFrame,
     return "\n".join(parts)
 
 
-def _html_turns(turns: pd.DataFrame) -> list[str]:
+def _html_turns(row: pd.Series, turns: pd.DataFrame) -> list[str]:
     """Each message of a conversation, with its scratchpad note, an app's steps before it
-    and the option it pointed to."""
+    and the option it pointed to; then the conversation's error, if it failed."""
     e = html.escape
     parts = []
     for turn in turns.itertuples(index=False):
@@ -139,6 +135,8 @@ def _html_turns(turns: pd.DataFrame) -> list[str]:
         parts.extend(_html_steps(getattr(turn, "steps", None)))
         parts.append(f"<div class='turn {turn.role}'><b>{turn.role}:</b> "
                      f"{e(str(turn.content))}{choice}</div>")
+    if isinstance(row.get("error"), str):
+        parts.append(f"<p class='meta'>error: {e(row['error'])}</p>")
     return parts
 
 
@@ -205,19 +203,21 @@ def _html_examples(results: Results) -> str:
     """``EXAMPLE_TRANSCRIPTS`` transcripts: of questions, or of scenarios when none is a
     question's."""
     scenarios = is_scenario(results.conversations)
-    part = question_part(results) if not scenarios.all() else results
+    only_scenarios = bool(scenarios.any() and scenarios.all())
+    part = results if only_scenarios else question_part(results)
     conv = with_groups(part.conversations)
     shown = []
     for _, row in _examples(conv).iterrows():
-        turns = part.turns[part.turns["conversation_id"] == row["id"]]
-        shown.append(html_scenario_transcript(row, turns, _criteria_of(part, row["id"]))
-                     if scenarios.any() and scenarios.all() else html_transcript(row, turns))
+        turns = _of_conversation(part.turns, row["id"])
+        shown.append(html_scenario_transcript(row, turns, _of_conversation(part.criteria,
+                                                                           row["id"]))
+                     if only_scenarios else html_transcript(row, turns))
     return "\n".join(shown)
 
 
-def _criteria_of(results: Results, conversation_id: str) -> pd.DataFrame:
-    criteria = results.criteria
-    return criteria[criteria["conversation_id"] == conversation_id]
+def _of_conversation(frame: pd.DataFrame, conversation_id: str) -> pd.DataFrame:
+    """The rows of ``frame`` (turns, criteria) that belong to one conversation."""
+    return frame[frame["conversation_id"] == conversation_id]
 
 
 def _html_failures(results: Results) -> str:
@@ -233,9 +233,8 @@ def _html_failures(results: Results) -> str:
             "conversations did not succeed"
             + (f"; the first {FAILURES_SHOWN} are shown, {len(failures) - FAILURES_SHOWN} "
                "more left out" if len(failures) > FAILURES_SHOWN else "") + "</p>")
-    shown = [html_scenario_transcript(row, part.turns[part.turns["conversation_id"]
-                                                      == row["id"]],
-                                      _criteria_of(part, row["id"]))
+    shown = [html_scenario_transcript(row, _of_conversation(part.turns, row["id"]),
+                                      _of_conversation(part.criteria, row["id"]))
              for _, row in failures.head(FAILURES_SHOWN).iterrows()]
     return "\n<h2>Failed scenario conversations</h2>\n" + "\n".join([head, *shown])
 
