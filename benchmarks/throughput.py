@@ -730,7 +730,7 @@ def run_server(
         seconds = time.perf_counter() - started
     after = server_metrics(base_url)
     calls = [t for r in records for t in r.timings if t["output_tokens"] is not None]
-    positions = metric_delta(before, after, "llamacpp:prompt_tokens_total")
+    positions = metric_delta(before, after, PROMPTED)
     if positions is None:
         positions = sum(t["input_tokens"] or 0 for t in calls)
     tokens = sum(t["output_tokens"] or 0 for t in calls)
@@ -743,6 +743,8 @@ def run_server(
 
 PREDICTED = "llamacpp:tokens_predicted_total"
 """The server's counter of generated tokens."""
+PROMPTED = "llamacpp:prompt_tokens_total"
+"""The server's counter of prompt positions it ran through the model."""
 
 
 def metric_delta(before: Mapping[str, float], after: Mapping[str, float], key: str) -> int | None:
@@ -817,7 +819,7 @@ def run_peer(
     tokens = predicted if predicted is not None else sum(
         u.get("output_tokens", 0) for u in usage
     )
-    positions = metric_delta(before, after, "llamacpp:prompt_tokens_total")
+    positions = metric_delta(before, after, PROMPTED)
     return Result(
         f"(f) openevals C={concurrency}", len(questions), seconds, tokens, sum(messages),
         positions if positions is not None else sum(u.get("input_tokens", 0) for u in usage),
