@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import socket
@@ -12,6 +13,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -96,6 +98,21 @@ class ScriptedChatModel(BaseChatModel):
         return "\n".join(str(m.content) for call in self.calls for m in call)
 
 
+def benchmark_module(name: str) -> Iterator[ModuleType]:
+    """``benchmarks/NAME.py`` imported as a module (not run), for a fixture to yield from; it
+    is forgotten afterwards."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"chatbench_bench_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the file runs
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.modules.pop(spec.name, None)
+
+
 @pytest.fixture
 def question() -> Question:
     return Question(
@@ -157,8 +174,11 @@ def kill_9_after(command: list[str], out: Path, rows: int) -> list[str]:
     python, flag, module, *args = command
     assert (flag, module) == ("-m", "chatbench.cli"), command
     with tempfile.TemporaryFile() as stderr:
-        proc = subprocess.Popen([python, "-c", _STOP_AT_ROWS, str(out), str(rows), *args],
-                                stdout=subprocess.DEVNULL, stderr=stderr)
+        proc = subprocess.Popen(
+            [python, "-c", _STOP_AT_ROWS, str(out), str(rows), *args],
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
         deadline = time.monotonic() + 600  # guards against a hang only; no race depends on it
         while not (status := os.waitpid(proc.pid, os.WUNTRACED | os.WNOHANG))[0]:
             if time.monotonic() > deadline:
@@ -169,8 +189,10 @@ def kill_9_after(command: list[str], out: Path, rows: int) -> list[str]:
         if not os.WIFSTOPPED(status[1]):
             proc.returncode = os.waitstatus_to_exitcode(status[1])  # reaped here, not by proc
             stderr.seek(0)
-            pytest.fail(f"the run ended (exit code {proc.returncode}) before storing {rows} "
-                        f"rows: {stderr.read().decode(errors='replace')[-2000:]}")
+            pytest.fail(
+                f"the run ended (exit code {proc.returncode}) before storing {rows} "
+                f"rows: {stderr.read().decode(errors='replace')[-2000:]}"
+            )
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
     return stored_ids(out)
@@ -178,8 +200,17 @@ def kill_9_after(command: list[str], out: Path, rows: int) -> list[str]:
 
 def record_essence(record: ConversationRecord) -> tuple[Any, ...]:
     """What must be equal between executors (not timings)."""
-    return (record.id, record.verdict, record.final_choice, record.transcript, record.models,
-            record.seed, record.stop_reason, record.turns, record.assistant_choices)
+    return (
+        record.id,
+        record.verdict,
+        record.final_choice,
+        record.transcript,
+        record.models,
+        record.seed,
+        record.stop_reason,
+        record.turns,
+        record.assistant_choices,
+    )
 
 
 def _refuse_to_unpickle(name: str) -> Any:
@@ -199,12 +230,12 @@ def variant_a_worker_cannot_build(tmp_path: Path, retry: Any = None) -> Variant:
     it fails, with ``gone.yaml`` in the error."""
     spec = GraphSpec(name="gone")
     model = UnbuildableChatModel(responses=["B"])
-    return Variant.build(spec, build_models(spec, "fake:user", model),
-                         retry=retry or DEFAULT_RETRY)
+    return Variant.build(spec, build_models(spec, "fake:user", model), retry=retry or DEFAULT_RETRY)
 
 
-def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-        *args: str) -> tuple[int, str]:
+def cli(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str
+) -> tuple[int, str]:
     """Run ``chatbench ARGS`` in this process (through ``main``, as the console script does);
     returns the exit code and everything printed. An uncaught exception fails the test."""
     from chatbench.cli import main
@@ -242,7 +273,8 @@ def _chattr_works() -> bool:
 
 CAN_MAKE_READ_ONLY = not IS_ROOT or _chattr_works()
 needs_read_only = pytest.mark.skipif(
-    not CAN_MAKE_READ_ONLY, reason="root ignores file modes, and chattr +i does not work here")
+    not CAN_MAKE_READ_ONLY, reason="root ignores file modes, and chattr +i does not work here"
+)
 DENIED = "permission denied"
 """The reason a write to a read-only path gives: chatbench words EPERM (an immutable path,
 root) and EACCES (a mode that forbids it) alike."""

@@ -3,14 +3,12 @@ form, without running the benchmark (its pure summary helpers only)."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
-from pathlib import Path
 
 import pytest
 
-BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "throughput.py"
+from tests.conftest import benchmark_module
+
 NAMES = (
     "speedup",
     "c1_speedup",
@@ -27,15 +25,7 @@ NOT_AVAILABLE = re.compile(r"^n/a \(.+\)$")
 
 @pytest.fixture(scope="module")
 def throughput():
-    spec = importlib.util.spec_from_file_location("chatbench_bench_throughput", BENCHMARK)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the file runs
-    try:
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        sys.modules.pop(spec.name, None)
+    yield from benchmark_module("throughput")
 
 
 def parsed(lines: list[str]) -> dict[str, str]:
@@ -57,8 +47,15 @@ def number_or_na(value: str) -> float | None:
     return float(value)
 
 
-def result(throughput, method: str, conversations: int, seconds: float, tokens: int = 100,
-           positions: int = 250, metric_tokens: int | None = None):
+def result(
+    throughput,
+    method: str,
+    conversations: int,
+    seconds: float,
+    tokens: int = 100,
+    positions: int = 250,
+    metric_tokens: int | None = None,
+):
     return throughput.Result(
         method, conversations, seconds, tokens, 10, positions, tokens, metric_tokens
     )
@@ -93,9 +90,17 @@ def test_every_line_is_printed_parseable_with_all_measured(throughput):
 def test_lines_not_measured_say_n_a_with_a_reason(throughput):
     llama = {8: result(throughput, "(d) C=8", 8, 30.0)}
     numbers = throughput.summary_numbers(
-        [8], None, {}, llama, {}, "llamacpp",
-        {"sequential": "torch not installed", "torch": "torch not installed",
-         "server": "server failed: OSError: no port (errno 98)"},
+        [8],
+        None,
+        {},
+        llama,
+        {},
+        "llamacpp",
+        {
+            "sequential": "torch not installed",
+            "torch": "torch not installed",
+            "server": "server failed: OSError: no port (errno 98)",
+        },
     )
     values = parsed(throughput.summary_lines(numbers))
     assert set(NAMES) <= set(values)
@@ -124,9 +129,7 @@ def test_peer_ratio_needs_both_runs_and_the_servers_counts(throughput):
     )
     assert parsed(throughput.summary_lines(skipped))["peer_ratio_c8"] == "n/a (skipped)"
     uncounted = result(throughput, "(f) C=8", 8, 60.0)  # no /metrics tokens
-    numbers = throughput.summary_numbers(
-        [8], None, {}, llama, server, "llamacpp", None, uncounted
-    )
+    numbers = throughput.summary_numbers([8], None, {}, llama, server, "llamacpp", None, uncounted)
     value = parsed(throughput.summary_lines(numbers))["peer_ratio_c8"]
     assert value == "n/a (no /metrics tokens)"
     other_level = throughput.summary_numbers([1], None, {}, {}, {}, "llamacpp")
