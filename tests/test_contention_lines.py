@@ -10,7 +10,6 @@ import pytest
 from tests.conftest import benchmark_module
 
 
-
 @pytest.fixture(scope="module")
 def contention():
     yield from benchmark_module("contention")
