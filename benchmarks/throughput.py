@@ -43,10 +43,10 @@ decoding, the same questions and token limits):
 work runs on threads of their own that end with it (the engine's worker is stopped after each
 run), and llama.cpp runs last, after every torch pool is gone, so no method runs beside
 another's OpenMP pool (see ``IDLE_EXIT_S`` in ``chatbench/models/engine.py``). (d) is loaded
-with ``min(32, highest level)`` slots (``CHATBENCH_GGUF_SLOTS``, unless it is set already:
-the registry's ``smollm2`` is then this same model). ``--skip torch`` leaves out (a), (b)
-and (c) (and torch need not be installed); ``--skip server`` leaves out (e) and (f),
-``--skip peer`` (f) alone.
+with ``min(32, highest level)`` slots (unless ``CHATBENCH_GGUF_SLOTS`` says): every level's
+run then finds this same model as the registry's ``smollm2`` (it covers what each asks
+for). ``--skip torch`` leaves out (a), (b) and (c) (and torch need not be installed);
+``--skip server`` leaves out (e) and (f), ``--skip peer`` (f) alone.
 
 Run it with ``python benchmarks/throughput.py``. It prints the CPU (model, flags, AMX or not),
 load averages before and after, the table, then the summary (``summary_lines``), one
@@ -588,23 +588,6 @@ def engine_env(name: str) -> Iterator[None]:
 # --- (d) llama.cpp ------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def gguf_slots_env(concurrency: int) -> Iterator[None]:
-    """``smollm2`` on llama.cpp loads with ``min(gguf.MAX_SLOTS, concurrency)`` slots inside
-    the block, as a run of that concurrency would (``$CHATBENCH_GGUF_SLOTS`` set before
-    wins). The registry loads ``smollm2`` with these settings, so (d) finds the same model."""
-    previous = os.environ.get(gguf.SLOTS_ENV)
-    if not (previous or "").strip():
-        os.environ[gguf.SLOTS_ENV] = str(min(gguf.MAX_SLOTS, max(1, concurrency)))
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop(gguf.SLOTS_ENV, None)
-        else:
-            os.environ[gguf.SLOTS_ENV] = previous
-
-
 def run_llamacpp(
     lm: gguf.GGUFModel, questions: Sequence[Question], spec: GraphSpec, concurrency: int
 ) -> tuple[Result, list[ConversationRecord]]:
@@ -1026,8 +1009,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         skip.add("peer")
         reasons["peer"] = reasons["server"]
     else:
-        with engine_env("llamacpp"), gguf_slots_env(ladder[-1]):
-            gguf_lm = load_smollm2()  # the model the registry's smollm2 gives (d)'s runs
+        with engine_env("llamacpp"):  # the model the registry's smollm2 gives (d)'s runs
+            gguf_lm = load_smollm2(slots=ladder[-1])
             gguf_lm.chat(user_view(first[0], [], "first"), max_tokens=8, temperature=0)
         notes.append(
             f"(d) {gguf_lm.path.name}: {gguf_lm.router.shards} loop(s) x {gguf_lm.threads}"
@@ -1035,8 +1018,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             f" before: {load_line()}"
         )
         for c in ladder:
-            with gguf_slots_env(ladder[-1]):
-                run, records = run_llamacpp(gguf_lm, sets[c], spec, c)
+            run, records = run_llamacpp(gguf_lm, sets[c], spec, c)
             llama_runs[c] = run
             results.append(run)
             notes.append(turns_line(f"(d) C={c}", records, sets[c]))

@@ -23,6 +23,7 @@ from chatbench.config import RoleSettings  # noqa: E402
 from chatbench.datatypes import Completion, TextCompleter  # noqa: E402
 from chatbench.errors import ConfigError  # noqa: E402
 from chatbench.models import gguf, gguf_chat  # noqa: E402
+from chatbench.models.demand import local_demand  # noqa: E402
 from chatbench.models.gguf_file import read_metadata  # noqa: E402
 from chatbench.models.reference import ModelRef  # noqa: E402
 from chatbench.models.registry import get_chat_model, get_text_completer  # noqa: E402
@@ -106,8 +107,12 @@ def test_a_failing_call_fails_alone(lm):
     too_long = "word " * 1500  # more than a slot's 1,024 tokens
     with ThreadPoolExecutor(3) as pool:
         futures = [pool.submit(complete, lm, p) for p in (PROMPTS[0], too_long, PROMPTS[1])]
-        with pytest.raises(gguf.PromptTooLong):
+        with pytest.raises(gguf.PromptTooLong) as raised:
             futures[1].result()
+        # Says what bounds the slot and what to change, not llama.cpp's "try increasing it".
+        assert "smollm2: a prompt of 1501 tokens does not fit in a slot's 1024 tokens" in str(
+            raised.value)
+        assert f"set ${gguf.CONTEXT_ENV} up to 8192" in str(raised.value)
         assert futures[0].result().text and futures[2].result().text
     with pytest.raises(ValueError):
         complete(lm, "")
@@ -142,6 +147,24 @@ def test_the_chat_model_drops_the_oldest_turns_that_do_not_fit(lm):
     reply = chat.invoke(messages, max_tokens=4, temperature=0.0)
     assert 600 < reply.usage_metadata["input_tokens"] < 1024  # one long turn dropped
     assert reply.usage_metadata["output_tokens"] >= 1
+
+
+def test_a_loaded_model_serves_every_run_it_covers(path, monkeypatch):
+    monkeypatch.delenv(gguf.SLOTS_ENV, raising=False)
+    monkeypatch.delenv(gguf.CONTEXT_ENV, raising=False)
+    two = gguf.load_gguf(path, slots=2)
+    try:
+        assert (two.settings.slots, two.context_window) == (2, gguf.DEFAULT_CONTEXT)
+        assert gguf.load_gguf(path, slots=1) is two  # fewer slots: the same model
+        with local_demand(slots=2, tokens=1000):
+            assert gguf.load_gguf(path) is two  # what a run declares, within it
+        three = gguf.load_gguf(path, slots=3)
+        assert three is not two and three.settings.slots == 3
+        three.close()
+        assert gguf.load_gguf(path, slots=3) is not three  # a closed model is not reused
+    finally:
+        for model in list(gguf._loaded.values()):
+            model.close()
 
 
 def test_a_missing_or_foreign_file_is_a_config_error(tmp_path):

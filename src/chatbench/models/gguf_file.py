@@ -109,3 +109,33 @@ def read_metadata(path: Path, wanted: Collection[str]) -> dict[str, object]:
     except (OSError, ValueError, struct.error) as exc:
         raise ConfigError(f"cannot read the header of {str(path)!r}: {exc}") from None
     return found
+
+
+KV_KEYS = ("*.block_count", "*.attention.head_count", "*.attention.head_count_kv",
+           "*.embedding_length", "*.attention.key_length", "*.attention.value_length")
+"""The header keys ``kv_bytes_per_token`` reads."""
+
+
+def kv_bytes_per_token(metadata: dict[str, object]) -> int | None:
+    """Bytes of keys and values (f16, llama.cpp's default) one token takes in a context, from
+    a header's ``KV_KEYS`` (``read_metadata``); None when the header does not say.
+
+    Example:
+        >>> kv_bytes_per_token({"*.block_count": 30, "*.attention.head_count": 9,
+        ...                     "*.attention.head_count_kv": 3, "*.embedding_length": 576})
+        23040
+    """
+    layers, width = metadata.get("*.block_count"), metadata.get("*.embedding_length")
+    heads = metadata.get("*.attention.head_count")
+    kv = metadata.get("*.attention.head_count_kv", heads)  # per layer, or one for all
+    if isinstance(heads, list):  # per layer: the head width is the same in every layer
+        heads = heads[0] if heads else None
+    if isinstance(kv, int) and isinstance(layers, int):
+        kv = [kv] * layers
+    if not (isinstance(width, int) and isinstance(heads, int) and heads > 0
+            and isinstance(kv, list) and all(isinstance(n, int) for n in kv)):
+        return None
+    key, value = (metadata.get(k, width // heads) for k in KV_KEYS[4:])
+    if not isinstance(key, int) or not isinstance(value, int):
+        return None
+    return sum(kv) * (key + value) * 2

@@ -39,6 +39,8 @@ ROLES: dict[type[BaseMessage], str] = {
     ToolMessage: "tool",
 }
 """The chat-template role of each message type local models take."""
+DEFAULT_MAX_TOKENS = 256
+"""Most new tokens of a call that does not say (``LocalChat.max_tokens``)."""
 
 
 class PromptTooLong(ValueError):
@@ -71,7 +73,7 @@ class LocalChat(BaseChatModel):
     """The engine's model that generates."""
     model_name: str = "local"
     temperature: float = 0.7
-    max_tokens: int = 256
+    max_tokens: int = DEFAULT_MAX_TOKENS
 
     @property
     def _llm_type(self) -> str:

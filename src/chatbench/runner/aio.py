@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 
 from chatbench.config import GraphSpec
 from chatbench.data.questions import Question
+from chatbench.models.demand import local_demand
 from chatbench.records import ConversationRecord
 from chatbench.runner.batch import planned_conversations, records_of
 from chatbench.runner.build import ModelLike
@@ -163,7 +164,15 @@ async def run_bounded(
 ) -> list[ConversationRecord]:
     """Run ``jobs`` on the loop, at most ``concurrency`` at once, storing each record as it
     comes (``recorder``); after a failure no new job starts, those running finish and are
-    stored, then the first failure is raised. Cancelling this cancels the running jobs."""
+    stored, then the first failure is raised. Cancelling this cancels the running jobs.
+    Local engines the jobs load size their slots for ``concurrency`` (``models.demand``)."""
+    with local_demand(slots=max(1, concurrency)):
+        return await _run_bounded(jobs, recorder, concurrency)
+
+
+async def _run_bounded(
+    jobs: Iterable[Job], recorder: Recorder, concurrency: int
+) -> list[ConversationRecord]:
     pending = iter(jobs)
     running: set[asyncio.Task[ConversationRecord]] = set()
     records: list[ConversationRecord] = []

@@ -23,6 +23,7 @@ from chatbench._text import encodable, model_json
 from chatbench.config import DEFAULT_CONCURRENCY
 from chatbench.data.question import Question
 from chatbench.data.scenario import Scenario
+from chatbench.models.demand import local_demand
 from chatbench.records import ConversationRecord, error_record
 from chatbench.runner.recipe import Recipe, Variant, resolve
 from chatbench.runner.simulate import Conversation, conversation_id
@@ -295,10 +296,15 @@ def run_in_threads(
     thread_name: str = "chatbench-job",
 ) -> Iterator[Result]:
     """``fn`` over ``items`` on ``concurrency`` threads through ``windowed`` (in the calling
-    thread, in order, for ``concurrency <= 1``)."""
-    if concurrency <= 1:  # one at a time: a failure raises before the next item starts
-        return (fn(item) for item in items)
-    return _threaded(fn, items, concurrency, thread_name)
+    thread, in order, for ``concurrency <= 1``). Every executor runs its jobs through this,
+    in whichever process runs them, so it is where local engines loaded by the jobs learn
+    the run's concurrency (``models.demand``: their slots)."""
+    with local_demand(slots=max(1, concurrency)):
+        if concurrency <= 1:  # one at a time: a failure raises before the next item starts
+            for item in items:
+                yield fn(item)
+        else:
+            yield from _threaded(fn, items, concurrency, thread_name)
 
 
 def _threaded(

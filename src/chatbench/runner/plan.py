@@ -7,7 +7,7 @@ the variants as ``Recipe`` s (checked, nothing loaded), the questions, and the r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,7 +31,7 @@ from chatbench.runner.build import absolute_config, absolute_grid, build_spec, r
 from chatbench.runner.execution import Execution
 from chatbench.runner.identity import RunIdentity, claim_run, run_identity, warn_about
 from chatbench.runner.pipeline import Job, OnRecord, plan_jobs
-from chatbench.runner.recipe import Recipe, check_tasks
+from chatbench.runner.recipe import Recipe, check_tasks, longest_call
 from chatbench.storage import ResultStore
 
 
@@ -179,6 +179,8 @@ def plan_grid(
     questions = load_tasks(grid)
     for recipe in recipes:
         check_tasks(recipe, questions)
+    longest = max(longest_call(recipe.spec) for recipe in recipes)  # one model serves all
+    recipes = [replace(recipe, call_tokens=longest) for recipe in recipes]
     identity = run_identity([r.identity() for r in recipes], questions, grid.seed,
                             grid.replicates)
     return Plan("ablate", grid, grid_run_id(grid, identity), questions, recipes, grid.seed,

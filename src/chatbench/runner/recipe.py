@@ -30,7 +30,9 @@ from chatbench.errors import ConfigError
 from chatbench.graphs import build_graph
 from chatbench.graphs.builder import DEFAULT_RETRY, check_names, check_task
 from chatbench.models.apps import check_app_string, is_app, is_app_string
+from chatbench.models.demand import local_demand
 from chatbench.models.hf_langchain import is_hf_langchain
+from chatbench.models.local_chat import DEFAULT_MAX_TOKENS
 from chatbench.models.reference import ModelRef
 from chatbench.models.registry import get_chat_model, get_text_completer
 from chatbench.personas import Persona
@@ -48,6 +50,27 @@ from chatbench.state import ConversationState
 Built = TypeVar("Built", covariant=True)
 StoppingCondition = Callable[[Mapping[str, Any]], bool]
 """A scenario's ``stopping_condition(state)``: true ends the conversation."""
+
+
+PROMPT_TOKENS = 1024
+"""What ``longest_call`` allows for a call's fixed part: instructions, persona, the question
+and its options (the longest bundled question with the paper's prompt is under half of it)."""
+
+
+def longest_call(spec: GraphSpec) -> int:
+    """The most tokens one model call of ``spec``'s conversations can hold, prompt and reply:
+    the fixed part (``PROMPT_TOKENS``), every turn at its role's token limit (a role without
+    one at ``DEFAULT_MAX_TOKENS``), and the longest reply. An upper bound: local engines that
+    size memory at load (llama.cpp) size their context from it (``models.demand``).
+
+    Example:
+        >>> from chatbench.graphs.builder import graph_spec
+        >>> longest_call(graph_spec("quick"))  # 1024 + 3 x (48 + 96) + 96
+        1552
+    """
+    user, assistant, judge = (settings.max_tokens or DEFAULT_MAX_TOKENS
+                              for settings in (spec.user, spec.assistant, spec.judge))
+    return PROMPT_TOKENS + spec.max_turns * (user + assistant) + max(user, assistant, judge)
 
 
 def role_models(spec: GraphSpec, user: object, assistant: object,
@@ -213,6 +236,10 @@ class Recipe:
     stopping_condition: StoppingCondition | None = None
     """Scenarios: a function of the state that ends a conversation when true (picklable, for
     the process and Ray executors: a module-level function)."""
+    call_tokens: int | None = None
+    """The longest model call local engines are sized for (``models.demand``): a grid's
+    longest over all its variants, so that they share one loaded model; None: this spec's
+    ``longest_call``. How the run executes, not what it stands for (not in its identity)."""
     token: str = field(default_factory=new_token, compare=False, repr=False)
     """Key of the variant built from this recipe in each process (``resolve``)."""
 
@@ -270,7 +297,8 @@ class Recipe:
                     f"interpreters), or use the thread executor"
                 ) from None
         user, assistant, judge = (self.models[role] for role in ROLES)
-        models = build_models(self.spec, user, assistant, judge)  # type: ignore[arg-type]  # str or model
+        with local_demand(tokens=self.call_tokens or longest_call(self.spec)):
+            models = build_models(self.spec, user, assistant, judge)  # type: ignore[arg-type]  # str or model
         models = replace(models, names=dict(self.names), identity=dict(self.model_ids))
         return Variant.build(self.spec, models, self.factors, self.retry, self.call_timeout_s,
                              self.persona, self.stopping_condition)
