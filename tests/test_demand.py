@@ -42,7 +42,11 @@ def test_scopes_nest_and_the_largest_figure_wins():
     with local_demand(slots=8):
         with local_demand(slots=2, tokens=3000):
             assert current_demand() == LocalDemand(8, 3000)
+            with local_demand(slots_at_most=5), local_demand(slots_at_most=6):
+                assert current_demand() == LocalDemand(5, 3000)
         assert current_demand() == LocalDemand(8, None)
+    with local_demand(slots_at_most=3):
+        assert current_demand() == LocalDemand()  # a cap alone asks for nothing
     assert current_demand() == LocalDemand()
 
 
@@ -64,17 +68,19 @@ def test_the_longest_call_counts_every_turn_at_its_limit():
     assert longest_call(unset) == PROMPT_TOKENS + 2 * 256 + 256  # LocalChat's default
 
 
-@pytest.mark.parametrize("concurrency", [1, 3])
-def test_a_runs_models_are_made_knowing_its_concurrency_and_longest_call(made, concurrency):
+@pytest.mark.parametrize(("concurrency", "slots"), [(1, 1), (2, 2), (5, 3)])
+def test_a_runs_models_are_made_knowing_its_concurrency_and_longest_call(made, concurrency,
+                                                                         slots):
     spec = GraphSpec(name="probe", max_turns=2, user=RoleSettings(max_tokens=40),
                      assistant=RoleSettings(max_tokens=60))
-    records = run_conversations(load_questions(limit=2), spec, user="fake:user",
+    records = run_conversations(load_questions(limit=3), spec, user="fake:user",
                                 assistant="demand-probe:echo", concurrency=concurrency)
-    assert all(r.error is None for r in records)
+    assert len(records) == 3 and all(r.error is None for r in records)
     # The first is planning's check (nothing declared yet); the model the run uses is the
-    # one its variant built, inside the run.
+    # one its variant built, inside the run: a slot per conversation in flight, and no
+    # more than the run's 3 conversations.
     assert made[0] == LocalDemand()
-    assert made[-1] == LocalDemand(concurrency, longest_call(spec))
+    assert made[-1] == LocalDemand(slots, longest_call(spec))
     assert current_demand() == LocalDemand()  # nothing stays declared after the run
 
 

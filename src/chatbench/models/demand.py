@@ -3,11 +3,13 @@
 llama.cpp allocates keys and values for ``slots x tokens per slot`` when a model loads, so it
 must know, before the first call, how many calls a run keeps in flight and how long one call
 can get. The runner says so around the work it does (``local_demand``): the pipeline's
-threads, in whichever process runs jobs, declare their concurrency; a variant's build
-declares the longest call its graph's limits allow. A model loaded inside reads
-``current_demand()``. Process-wide rather than per thread, so that the worker threads a run
-starts see what it declared; where several scopes are open at once (nested, or runs side by
-side in one process sharing a loaded model), each figure is the largest in force.
+threads, in whichever process runs jobs, declare their concurrency; the pipeline's core
+caps it at the number of jobs (a run of 5 conversations never has more in flight); a
+variant's build declares the longest call its graph's limits allow. A model loaded inside
+reads ``current_demand()``. Process-wide rather than per thread, so that the worker threads a
+run starts see what it declared; where several scopes are open at once (nested, or runs side
+by side in one process sharing a loaded model), each figure is the largest in force, and the
+slots at most the smallest cap.
 """
 
 from __future__ import annotations
@@ -28,39 +30,53 @@ class LocalDemand:
     """The most tokens one call can hold, prompt and reply."""
 
 
+@dataclass(frozen=True, eq=False)
+class _Scope:
+    slots: int | None
+    tokens: int | None
+    slots_at_most: int | None
+
+
 _lock = threading.Lock()
-_open: list[LocalDemand] = []
+_open: list[_Scope] = []
+"""The scopes open now."""
 
 
 @contextmanager
-def local_demand(slots: int | None = None, tokens: int | None = None) -> Iterator[None]:
-    """Declare, for models loaded inside the block, ``slots`` calls in flight and calls of up
-    to ``tokens`` tokens.
+def local_demand(slots: int | None = None, tokens: int | None = None,
+                 slots_at_most: int | None = None) -> Iterator[None]:
+    """Declare, for models loaded inside the block, ``slots`` calls in flight, calls of up
+    to ``tokens`` tokens, or that no more than ``slots_at_most`` calls are ever in flight.
 
     Example:
         >>> with local_demand(slots=4):
         ...     with local_demand(tokens=3000):
-        ...         current_demand()
+        ...         print(current_demand())
+        ...         with local_demand(slots_at_most=2):
+        ...             print(current_demand())
         LocalDemand(slots=4, tokens=3000)
+        LocalDemand(slots=2, tokens=3000)
         >>> current_demand()
         LocalDemand(slots=None, tokens=None)
     """
-    entry = LocalDemand(slots, tokens)
+    scope = _Scope(slots, tokens, slots_at_most)
     with _lock:
-        _open.append(entry)
+        _open.append(scope)
     try:
         yield
     finally:
         with _lock:
-            for i, other in enumerate(_open):
-                if other is entry:
-                    del _open[i]
-                    break
+            _open.remove(scope)  # by identity: scopes are never equal to one another
 
 
 def current_demand() -> LocalDemand:
-    """The largest of each figure declared in the scopes open now."""
+    """The largest of each figure declared in the scopes open now, the slots capped at the
+    smallest ``slots_at_most``."""
     with _lock:
-        slots = [d.slots for d in _open if d.slots is not None]
-        tokens = [d.tokens for d in _open if d.tokens is not None]
-    return LocalDemand(max(slots, default=None), max(tokens, default=None))
+        slots = max((o.slots for o in _open if o.slots is not None), default=None)
+        tokens = max((o.tokens for o in _open if o.tokens is not None), default=None)
+        cap = min((o.slots_at_most for o in _open if o.slots_at_most is not None),
+                  default=None)
+    if slots is not None and cap is not None:
+        slots = max(1, min(slots, cap))
+    return LocalDemand(slots, tokens)

@@ -266,8 +266,17 @@ def execute(
     kind = kind or (jobs[0].record_kind if jobs else CONVERSATIONS)
     executor.check(jobs)
     recorder = Recorder(run_id, store, on_record, kind)
-    return (recorder.finish(record)
-            for record in executor.map(recorder.pending(jobs, retry_failed), run_id, kind))
+    records = executor.map(recorder.pending(jobs, retry_failed), run_id, kind)
+    return _stored(records, recorder, len(jobs))
+
+
+def _stored(records: Iterator[Any], recorder: Recorder, jobs: int) -> Iterator[Any]:
+    """Each record stored as it comes; local engines loaded meanwhile in this process are
+    told no more than ``jobs`` calls are ever in flight (a run of 5 conversations at
+    concurrency 32 needs 5 slots, ``models.demand``)."""
+    with local_demand(slots_at_most=max(1, jobs)):
+        for record in records:
+            yield recorder.finish(record)
 
 
 # --------------------------------------------------------------------------------------------
