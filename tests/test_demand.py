@@ -8,12 +8,13 @@ checked on the shipped SmolLM2 header (read, never loaded).
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import threading
 
 import pytest
 
-from chatbench import GraphSpec, load_questions, run_conversations
+from chatbench import GraphSpec, arun_conversations, load_questions, run_conversations
 from chatbench.config import AblationGrid, RoleSettings
 from chatbench.models.demand import LocalDemand, current_demand, local_demand
 from chatbench.models.registry import get_chat_model, register_provider
@@ -82,6 +83,15 @@ def test_a_runs_models_are_made_knowing_its_concurrency_and_longest_call(made, c
     assert made[0] == LocalDemand()
     assert made[-1] == LocalDemand(slots, longest_call(spec))
     assert current_demand() == LocalDemand()  # nothing stays declared after the run
+
+
+def test_an_async_run_declares_the_same(made):
+    spec = GraphSpec(name="probe-async", max_turns=1, user=RoleSettings(max_tokens=10),
+                     assistant=RoleSettings(max_tokens=10))
+    records = asyncio.run(arun_conversations(load_questions(limit=3), spec, user="fake:user",
+                                             assistant="demand-probe:echo", concurrency=5))
+    assert len(records) == 3
+    assert made[-1] == LocalDemand(3, longest_call(spec))
 
 
 def test_a_grids_variants_all_ask_for_its_longest_call(made, tmp_path):

@@ -154,8 +154,9 @@ async def arun_conversations(
                                          judge=judge, seed=seed, replicates=replicates,
                                          run_id=run_id, store=store)
     recorder = Recorder(run_id, store, on_record)
-    fresh = await run_bounded(recorder.pending(jobs, execution.retry_failed), recorder,
-                              execution.concurrency)
+    with local_demand(slots_at_most=max(1, len(jobs))):  # no more slots than conversations
+        fresh = await run_bounded(recorder.pending(jobs, execution.retry_failed), recorder,
+                                  execution.concurrency)
     return records_of(jobs, run_id, fresh, store)
 
 
