@@ -77,11 +77,12 @@ the same decoding speed (see docs/engines.md, the performance notes)."""
 SLOTS_ENV = "CHATBENCH_GGUF_SLOTS"
 """Environment variable with ``GGUFSettings.slots`` (it overrides what the caller asks for)."""
 DEFAULT_SLOTS = 8
-"""Slots when neither ``$CHATBENCH_GGUF_SLOTS`` nor the caller says: the default concurrency of
-every run (``chatbench run``, ``run_conversations``), each conversation making one call at a
-time. A run with more conversations at once still works: requests beyond the slots wait in
-llama.cpp's queue for a free slot (they do not fail), and a slot that is taken over keeps its
-prompt in the host-RAM prompt cache."""
+"""Slots when neither ``$CHATBENCH_GGUF_SLOTS``, the caller nor a run in progress says (a run
+declares its concurrency, ``models.demand``): the default concurrency of every run
+(``chatbench run``, ``run_conversations``), each conversation making one call at a time. More
+calls at once still work: requests beyond the slots wait in llama.cpp's queue for a free slot
+(they do not fail), and a slot that is taken over keeps its prompt in the host-RAM prompt
+cache."""
 MAX_SLOTS = 32
 """The most slots a caller's concurrency sizes (``$CHATBENCH_GGUF_SLOTS`` may ask for more)."""
 CONTEXT_ENV = "CHATBENCH_GGUF_CONTEXT"
