@@ -47,7 +47,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -534,8 +534,8 @@ def _memory_bytes() -> int | None:
             text = Path(limit).read_text().strip()
         except OSError:
             continue
-        if text.isdigit():
-            total = min(total or int(text), int(text))
+        if text.isdigit():  # "max": no limit
+            total = int(text) if total is None else min(total, int(text))
         break
     return total
 
@@ -562,7 +562,7 @@ def sized_settings(path: Path, slots: int | None, tokens: int | None) -> GGUFSet
     if per_token and memory:
         affordable = int(KV_MEMORY_SHARE * memory) // (settings.slots * per_token)
         context = min(context, affordable // 256 * 256)
-    return GGUFSettings.from_env(slots, max(DEFAULT_CONTEXT, context))
+    return replace(settings, context=max(DEFAULT_CONTEXT, context))
 
 
 def load_gguf(path: str | Path, slots: int | None = None, tokens: int | None = None) -> GGUFModel:

@@ -135,7 +135,8 @@ def kv_bytes_per_token(metadata: dict[str, object]) -> int | None:
     if not (isinstance(width, int) and isinstance(heads, int) and heads > 0
             and isinstance(kv, list) and all(isinstance(n, int) for n in kv)):
         return None
-    key, value = (metadata.get(k, width // heads) for k in KV_KEYS[4:])
+    key = metadata.get("*.attention.key_length", width // heads)
+    value = metadata.get("*.attention.value_length", width // heads)
     if not isinstance(key, int) or not isinstance(value, int):
         return None
     return sum(kv) * (key + value) * 2
